@@ -1,0 +1,1 @@
+//! tiermq-pipe (skeleton; being written).

@@ -1,0 +1,1 @@
+//! tiermq-sched (skeleton; being written).

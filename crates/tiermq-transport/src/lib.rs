@@ -1,0 +1,1 @@
+//! tiermq-transport (skeleton; being written).

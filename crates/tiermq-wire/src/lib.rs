@@ -1,0 +1,1 @@
+//! tiermq-wire (skeleton; being written).

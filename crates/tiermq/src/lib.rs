@@ -1,0 +1,1 @@
+//! tiermq (skeleton; being written).
