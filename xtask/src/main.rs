@@ -1,1 +1,171 @@
-fn main() {}
+//! Project automation, run as `cargo xtask <command>`.
+//!
+//! - `ci`: everything CI checks, in order, stopping at the first failing step
+//!   and naming it.
+//! - `fuzz [SECONDS]`: build the fuzz targets and run each for a while
+//!   (needs the nightly toolchain and cargo-fuzz).
+//!
+//! It depends on nothing but std: every step is a `cargo` command.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+/// Seconds each fuzz target runs in the CI smoke run.
+const CI_FUZZ_SECONDS: u32 = 10;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("fuzz") => {
+            let secs = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(60);
+            fuzz(secs)
+        }
+        _ => {
+            eprintln!("usage: cargo xtask <ci | fuzz [SECONDS]>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(step) => {
+            eprintln!("\nxtask: FAILED at step `{step}`");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The root of the workspace (the parent of `xtask/`).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace root")
+        .to_path_buf()
+}
+
+/// `cargo` on the pinned toolchain; `$CARGO` is the one running us.
+fn cargo() -> Command {
+    let mut cmd = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
+/// Runs one named step; on failure returns the step's name.
+fn step(name: &'static str, mut cmd: Command) -> Result<(), &'static str> {
+    println!("\n==> [{name}] {cmd:?}");
+    let start = Instant::now();
+    let status = cmd.status().map_err(|e| {
+        eprintln!("xtask: could not start `{name}`: {e}");
+        name
+    })?;
+    println!(
+        "==> [{name}] {} in {:.1}s",
+        if status.success() { "ok" } else { "FAILED" },
+        start.elapsed().as_secs_f64()
+    );
+    if status.success() { Ok(()) } else { Err(name) }
+}
+
+fn ci() -> Result<(), &'static str> {
+    let start = Instant::now();
+
+    let mut c = cargo();
+    c.args(["fmt", "--all", "--", "--check"]);
+    step("fmt", c)?;
+
+    let mut c = cargo();
+    c.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    step("clippy", c)?;
+
+    let mut c = cargo();
+    c.args(["test", "--workspace"]);
+    step("test", c)?;
+
+    let mut c = cargo();
+    c.args(["doc", "--workspace", "--no-deps"])
+        .env("RUSTDOCFLAGS", "-D warnings");
+    step("doc", c)?;
+
+    let mut c = cargo();
+    c.args(["bench", "--workspace", "--no-run"]);
+    step("bench-build", c)?;
+
+    fuzz(CI_FUZZ_SECONDS)?;
+
+    println!(
+        "\nxtask: ci passed in {:.0}s",
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// `cargo` from PATH (the rustup proxy) on the nightly toolchain, with the
+/// pinned toolchain's environment removed so rustup honours `+nightly`.
+fn nightly_cargo() -> Command {
+    let mut cmd = Command::new("cargo");
+    cmd.arg("+nightly")
+        .current_dir(root().join("fuzz"))
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .env_remove("RUSTC")
+        .env_remove("RUSTDOC")
+        .env_remove("CARGO")
+        .env_remove("RUSTFLAGS");
+    cmd
+}
+
+fn nightly_available() -> bool {
+    let mut cmd = nightly_cargo();
+    cmd.arg("--version");
+    matches!(cmd.output(), Ok(out) if out.status.success())
+}
+
+fn cargo_fuzz_available() -> bool {
+    let mut cmd = nightly_cargo();
+    cmd.args(["fuzz", "--version"]);
+    matches!(cmd.output(), Ok(out) if out.status.success())
+}
+
+fn fuzz(seconds: u32) -> Result<(), &'static str> {
+    if !root().join("fuzz/Cargo.toml").exists() {
+        println!("\n==> [fuzz] SKIPPED: there is no fuzz/ workspace");
+        return Ok(());
+    }
+    if !nightly_available() {
+        println!("\n==> [fuzz] SKIPPED: the nightly toolchain is not installed");
+        return Ok(());
+    }
+    if !cargo_fuzz_available() {
+        println!(
+            "\n==> [fuzz] SKIPPED: cargo-fuzz is not installed \
+             (`cargo install cargo-fuzz --locked`; .ci/run does this)"
+        );
+        return Ok(());
+    }
+    let mut c = nightly_cargo();
+    c.args(["fuzz", "build"]);
+    step("fuzz-build", c)?;
+
+    let mut list = nightly_cargo();
+    list.args(["fuzz", "list"]);
+    let out = list.output().map_err(|_| "fuzz-list")?;
+    if !out.status.success() {
+        return Err("fuzz-list");
+    }
+    let targets = String::from_utf8_lossy(&out.stdout).into_owned();
+    for target in targets.lines().map(str::trim).filter(|t| !t.is_empty()) {
+        let mut c = nightly_cargo();
+        c.args(["fuzz", "run", target, "--"])
+            .arg(format!("-max_total_time={seconds}"));
+        step("fuzz-run", c)?;
+    }
+    Ok(())
+}
