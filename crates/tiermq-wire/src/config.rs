@@ -1,0 +1,53 @@
+//! `Config`: what a `Session` announces and enforces.
+
+use crate::SocketType;
+use bytes::Bytes;
+use std::time::Duration;
+
+/// Settings for one [`Session`](crate::Session), fixed for its life.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Our socket type, sent as `Socket-Type` and checked against the peer's.
+    pub socket_type: SocketType,
+    /// Sent as `Identity` when non-empty; REQ, DEALER and ROUTER send it even
+    /// when empty, as libzmq does.
+    pub identity: Bytes,
+    /// Extra READY properties (by convention named `X-...`).
+    pub properties: Vec<(String, Bytes)>,
+    /// Largest accepted frame, and largest accepted message (sum of its
+    /// frames). `None`: no limit.
+    pub max_msg_size: Option<u64>,
+    /// Time allowed from `Session::new` to a completed handshake. `None`: none.
+    pub handshake_timeout: Option<Duration>,
+    /// Interval between our PINGs once ready. `None`: no PINGs.
+    pub heartbeat_ivl: Option<Duration>,
+    /// How long after a PING we wait for any traffic. `None`: `heartbeat_ivl`.
+    pub heartbeat_timeout: Option<Duration>,
+    /// TTL advertised in our PINGs (whole deciseconds, capped at 6553.5 s).
+    /// `None`: 0, meaning the peer should not time us out.
+    pub heartbeat_ttl: Option<Duration>,
+    /// Target size of one packed output buffer of small frames, in bytes.
+    pub batch_size: usize,
+    /// Payloads at least this long are handed to the writer by reference
+    /// instead of being copied into the batch buffer.
+    pub zero_copy_threshold: usize,
+}
+
+impl Config {
+    /// Defaults for `socket_type`: no identity or properties, no limits, no
+    /// timeouts, no heartbeats, 8 KiB batches, zero-copy from 1 KiB.
+    pub fn new(socket_type: SocketType) -> Self {
+        Self {
+            socket_type,
+            identity: Bytes::new(),
+            properties: Vec::new(),
+            max_msg_size: None,
+            handshake_timeout: None,
+            heartbeat_ivl: None,
+            heartbeat_timeout: None,
+            heartbeat_ttl: None,
+            batch_size: 8192,
+            zero_copy_threshold: 1024,
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! `Error`: why a session failed. Every error is fatal to its session.
+
+use crate::SocketType;
+use std::fmt;
+
+/// Why a [`Session`](crate::Session) failed. After the first error the
+/// session is dead: every later fallible call returns the same error.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The peer's greeting did not start with the ZMTP signature
+    /// (`0xFF`, 8 padding bytes, `0x7F`).
+    BadSignature,
+    /// The peer speaks a ZMTP major version other than 3.
+    UnsupportedVersion {
+        /// Peer's major version.
+        major: u8,
+        /// Peer's minor version (0 if it had not arrived).
+        minor: u8,
+    },
+    /// The peer uses a known security mechanism other than ours (NULL).
+    MechanismMismatch {
+        /// Our mechanism.
+        ours: String,
+        /// The peer's mechanism.
+        theirs: String,
+    },
+    /// The peer named a mechanism we do not know.
+    UnknownMechanism(String),
+    /// The greeting's as-server byte was neither 0 nor 1.
+    BadAsServer(u8),
+    /// The peer's socket type may not talk to ours (RFC 37). An ERROR
+    /// command was queued to tell the peer.
+    IncompatibleSocketType {
+        /// Our socket type.
+        ours: SocketType,
+        /// The peer's socket type.
+        theirs: SocketType,
+    },
+    /// The peer's READY had no `Socket-Type` property.
+    MissingSocketType,
+    /// The peer's READY named a socket type we do not know.
+    UnknownSocketType(Vec<u8>),
+    /// A command's body did not parse; the text says which part.
+    MalformedCommand(&'static str),
+    /// A command that is not allowed at this point, e.g. anything but READY
+    /// during the handshake, or an unknown command.
+    UnexpectedCommand(String),
+    /// A message frame arrived before the handshake completed.
+    UnexpectedMessage,
+    /// A frame header set reserved flag bits (the byte is the flags).
+    ReservedFlags(u8),
+    /// A command frame had the MORE flag set.
+    MoreOnCommand,
+    /// A frame, or a message's total size, exceeds `max_msg_size`.
+    MessageTooLarge {
+        /// The configured limit.
+        limit: u64,
+        /// The size seen (frame size, or message size so far).
+        size: u64,
+    },
+    /// A frame length beyond any size this machine can hold.
+    FrameTooLong(u64),
+    /// The handshake did not complete within `handshake_timeout`.
+    HandshakeTimeout,
+    /// Nothing arrived within the heartbeat timeout after our PING, or
+    /// within the TTL of the peer's PING.
+    HeartbeatTimeout,
+    /// The peer sent an ERROR command with this reason.
+    PeerError(String),
+    /// We sent an ERROR command (`Session::send_error`); the session is over.
+    Closed,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::BadSignature => f.write_str("peer greeting has no ZMTP signature"),
+            Error::UnsupportedVersion { major, minor } => {
+                write!(f, "peer speaks ZMTP {major}.{minor}; 3.x is required")
+            }
+            Error::MechanismMismatch { ours, theirs } => {
+                write!(
+                    f,
+                    "security mechanism mismatch: ours {ours}, peer's {theirs}"
+                )
+            }
+            Error::UnknownMechanism(m) => write!(f, "unknown security mechanism {m:?}"),
+            Error::BadAsServer(b) => write!(f, "greeting as-server byte is {b}, not 0 or 1"),
+            Error::IncompatibleSocketType { ours, theirs } => {
+                write!(f, "socket type {ours} cannot talk to peer type {theirs}")
+            }
+            Error::MissingSocketType => f.write_str("peer READY has no Socket-Type"),
+            Error::UnknownSocketType(t) => {
+                write!(
+                    f,
+                    "peer socket type {:?} is unknown",
+                    String::from_utf8_lossy(t)
+                )
+            }
+            Error::MalformedCommand(what) => write!(f, "malformed command: {what}"),
+            Error::UnexpectedCommand(name) => write!(f, "unexpected command {name:?}"),
+            Error::UnexpectedMessage => f.write_str("message frame before handshake completed"),
+            Error::ReservedFlags(flags) => write!(f, "frame flags {flags:#04x} set reserved bits"),
+            Error::MoreOnCommand => f.write_str("command frame has the MORE flag"),
+            Error::MessageTooLarge { limit, size } => {
+                write!(f, "message of {size} bytes exceeds the limit of {limit}")
+            }
+            Error::FrameTooLong(n) => write!(f, "frame length {n} is beyond any sane size"),
+            Error::HandshakeTimeout => f.write_str("handshake timed out"),
+            Error::HeartbeatTimeout => f.write_str("heartbeat timed out: peer silent"),
+            Error::PeerError(reason) => write!(f, "peer sent ERROR: {reason}"),
+            Error::Closed => f.write_str("session closed after sending ERROR"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
