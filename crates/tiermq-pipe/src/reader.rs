@@ -1,0 +1,98 @@
+//! The receiving end of a pipe.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::shared::Shared;
+use crate::{RecvError, Stats, Wake};
+
+/// The receiving end of a pipe, usually held by the I/O thread.
+///
+/// All methods take `&self`. Dropping the reader closes it: the writer's
+/// sends fail with `Closed`, and what is queued stays reclaimable.
+pub struct Reader<T> {
+    pub(crate) shared: Arc<Shared<T>>,
+}
+
+impl<T> Reader<T> {
+    /// Takes the oldest message without blocking.
+    ///
+    /// Fails with [`RecvError::Empty`] if nothing is queued, and with
+    /// [`RecvError::Closed`] once the writer closed and everything was
+    /// taken, or once this reader closed. Wakes the writer only if this
+    /// take drained a full pipe to its low-water mark.
+    pub fn try_recv(&self) -> Result<T, RecvError> {
+        self.shared.try_recv()
+    }
+
+    /// Takes the oldest message, blocking until one arrives, the pipe is
+    /// closed, or `deadline` passes (`None`: no deadline; on a passed
+    /// deadline the error is [`RecvError::Empty`]).
+    pub fn recv_deadline(&self, deadline: Option<Instant>) -> Result<T, RecvError> {
+        self.shared.recv_deadline(deadline)
+    }
+
+    /// Appends up to `max` messages, oldest first, to `out` under a single
+    /// lock and returns how many. Fails as [`try_recv`](Self::try_recv) does
+    /// when nothing is queued. With `max == 0` it takes nothing and returns
+    /// `Ok(0)` if there was something to take.
+    ///
+    /// The reader's waker fires only when the pipe goes from empty to
+    /// non-empty, so a reader that leaves messages behind (because of `max`)
+    /// must come back for them without waiting for a wake-up.
+    pub fn recv_batch(&self, out: &mut Vec<T>, max: usize) -> Result<usize, RecvError> {
+        self.shared.recv_batch(out, max)
+    }
+
+    /// Sets (or with `None` clears) the waker called when the pipe goes from
+    /// empty to non-empty and when the writer closes. It is called outside
+    /// the lock, on the writer's thread, at most once per such transition.
+    pub fn set_waker(&self, waker: Option<Arc<dyn Wake>>) {
+        self.shared.set_reader_waker(waker);
+    }
+
+    /// Closes the pipe from the receiving side: the writer's sends fail with
+    /// `Closed`, this reader takes nothing more, and what is queued stays
+    /// reclaimable from either end. Wakes the writer. Closing twice does
+    /// nothing.
+    pub fn close(&self) {
+        self.shared.close_reader();
+    }
+
+    /// Whether nothing is queued (one brief lock).
+    pub fn is_empty(&self) -> bool {
+        self.shared.is_empty()
+    }
+
+    /// Whether either end closed the pipe. No lock.
+    pub fn is_closed(&self) -> bool {
+        self.shared.is_closed()
+    }
+
+    /// Takes back, in order, every message not yet taken, for example to
+    /// reroute them when the connection died. Clears the full state and
+    /// wakes the writer if it was full.
+    pub fn reclaim_unsent(&self) -> Vec<T> {
+        self.shared.reclaim_unsent(true)
+    }
+
+    /// A snapshot of the counters (one brief lock).
+    pub fn stats(&self) -> Stats {
+        self.shared.stats()
+    }
+}
+
+impl<T> Drop for Reader<T> {
+    fn drop(&mut self) {
+        self.shared.close_reader();
+    }
+}
+
+impl<T> fmt::Debug for Reader<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reader")
+            .field("stats", &self.stats())
+            .finish()
+    }
+}

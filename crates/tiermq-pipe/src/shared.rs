@@ -1,0 +1,437 @@
+//! The state both ends share: the queue, its counters and its wake-up flags.
+//!
+//! Everything here is under one mutex. The atomics are read-only mirrors of
+//! `full` and `closed` so that `is_full`/`is_closed` cost no lock; they are
+//! written only while the lock is held, and no decision is ever taken on
+//! them without the lock.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use crate::{Config, RecvError, Room, SendError, Stats, Wake};
+
+/// A waker to call, and whether a blocked thread must be notified, decided
+/// under the lock and acted on after it is released.
+#[must_use]
+#[derive(Default)]
+struct Wakeup {
+    waker: Option<Arc<dyn Wake>>,
+    notify: bool,
+}
+
+impl Wakeup {
+    fn fire(self, cv: &Condvar) {
+        if self.notify {
+            cv.notify_all();
+        }
+        if let Some(waker) = self.waker {
+            waker.wake();
+        }
+    }
+}
+
+struct State<T> {
+    queue: VecDeque<T>,
+    queued_bytes: usize,
+    total_in: u64,
+    total_out: u64,
+    bytes_in: u64,
+    bytes_out: u64,
+    reclaimed: u64,
+    /// HWM reached and not yet drained to LWM.
+    full: bool,
+    writer_closed: bool,
+    reader_closed: bool,
+    reader_waker: Option<Arc<dyn Wake>>,
+    writer_waker: Option<Arc<dyn Wake>>,
+    /// Threads blocked on `readable` / `writable`: a condvar is notified
+    /// only when someone waits, so the common path makes no syscall.
+    reader_waiters: usize,
+    writer_waiters: usize,
+}
+
+impl<T> State<T> {
+    fn is_closed(&self) -> bool {
+        self.writer_closed || self.reader_closed
+    }
+}
+
+pub(crate) struct Shared<T> {
+    state: Mutex<State<T>>,
+    /// The reader waits here for a message (or the writer's close).
+    readable: Condvar,
+    /// The writer waits here for room, for the queue to empty (linger), or
+    /// for the reader's close.
+    writable: Condvar,
+    weight: fn(&T) -> usize,
+    hwm: usize,
+    lwm: usize,
+    full: AtomicBool,
+    closed: AtomicBool,
+}
+
+/// The result of one wait on a condvar: whether the deadline has passed.
+enum Waited {
+    Woken,
+    TimedOut,
+}
+
+impl<T> Shared<T> {
+    pub(crate) fn new(config: Config, weight: fn(&T) -> usize) -> Self {
+        Shared {
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                queued_bytes: 0,
+                total_in: 0,
+                total_out: 0,
+                bytes_in: 0,
+                bytes_out: 0,
+                reclaimed: 0,
+                full: false,
+                writer_closed: false,
+                reader_closed: false,
+                reader_waker: None,
+                writer_waker: None,
+                reader_waiters: 0,
+                writer_waiters: 0,
+            }),
+            readable: Condvar::new(),
+            writable: Condvar::new(),
+            weight,
+            hwm: config.hwm,
+            lwm: config.effective_lwm(),
+            full: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        // A panic elsewhere (say, in a `weight` function) must not make the
+        // pipe unusable; every update below leaves the state consistent
+        // before anything that could panic runs.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Blocks on `cv` until notified or `deadline`.
+    fn wait<'a>(
+        &self,
+        cv: &Condvar,
+        guard: MutexGuard<'a, State<T>>,
+        deadline: Option<Instant>,
+    ) -> (MutexGuard<'a, State<T>>, Waited) {
+        match deadline {
+            None => (
+                cv.wait(guard).unwrap_or_else(PoisonError::into_inner),
+                Waited::Woken,
+            ),
+            Some(deadline) => {
+                let now = Instant::now();
+                if now >= deadline {
+                    return (guard, Waited::TimedOut);
+                }
+                let (guard, _) = cv
+                    .wait_timeout(guard, deadline - now)
+                    .unwrap_or_else(PoisonError::into_inner);
+                (guard, Waited::Woken)
+            }
+        }
+    }
+
+    pub(crate) fn try_send(&self, msg: T) -> Result<Room, SendError<T>> {
+        let weight = (self.weight)(&msg);
+        let mut st = self.lock();
+        let (room, wakeup) = self.push_locked(&mut st, msg, weight)?;
+        drop(st);
+        wakeup.fire(&self.readable);
+        Ok(room)
+    }
+
+    fn push_locked(
+        &self,
+        st: &mut State<T>,
+        msg: T,
+        weight: usize,
+    ) -> Result<(Room, Wakeup), SendError<T>> {
+        if st.is_closed() {
+            return Err(SendError::Closed(msg));
+        }
+        if st.full {
+            return Err(SendError::Full(msg));
+        }
+        let was_empty = st.queue.is_empty();
+        st.queue.push_back(msg);
+        st.queued_bytes += weight;
+        st.total_in += 1;
+        st.bytes_in += weight as u64;
+        let room = if self.hwm != 0 && st.queue.len() >= self.hwm {
+            st.full = true;
+            self.full.store(true, Ordering::Release);
+            Room::Full
+        } else {
+            Room::Available
+        };
+        let wakeup = if was_empty {
+            Wakeup {
+                waker: st.reader_waker.clone(),
+                notify: st.reader_waiters > 0,
+            }
+        } else {
+            Wakeup::default()
+        };
+        Ok((room, wakeup))
+    }
+
+    pub(crate) fn send_deadline(
+        &self,
+        mut msg: T,
+        deadline: Option<Instant>,
+    ) -> Result<Room, SendError<T>> {
+        let weight = (self.weight)(&msg);
+        let mut st = self.lock();
+        loop {
+            match self.push_locked(&mut st, msg, weight) {
+                Ok((room, wakeup)) => {
+                    drop(st);
+                    wakeup.fire(&self.readable);
+                    return Ok(room);
+                }
+                Err(SendError::Full(back)) => msg = back,
+                Err(closed) => return Err(closed),
+            }
+            st.writer_waiters += 1;
+            let (guard, waited) = self.wait(&self.writable, st, deadline);
+            st = guard;
+            st.writer_waiters -= 1;
+            if let Waited::TimedOut = waited {
+                return Err(SendError::Full(msg));
+            }
+        }
+    }
+
+    /// Moves up to `max` messages into `out` (or one into `one`), updating
+    /// the counters and deciding whether the writer must be woken.
+    fn take_locked(&self, st: &mut State<T>, out: &mut Vec<T>, max: usize) -> (usize, Wakeup) {
+        let n = max.min(st.queue.len());
+        let mut bytes = 0usize;
+        out.reserve(n);
+        for msg in st.queue.drain(..n) {
+            bytes += (self.weight)(&msg);
+            out.push(msg);
+        }
+        (n, self.after_take(st, n, bytes))
+    }
+
+    fn after_take(&self, st: &mut State<T>, n: usize, bytes: usize) -> Wakeup {
+        st.queued_bytes -= bytes;
+        st.total_out += n as u64;
+        st.bytes_out += bytes as u64;
+        let mut wakeup = Wakeup::default();
+        if st.full && st.queue.len() <= self.lwm {
+            st.full = false;
+            self.full.store(false, Ordering::Release);
+            wakeup.waker = st.writer_waker.clone();
+            wakeup.notify = st.writer_waiters > 0;
+        }
+        if st.queue.is_empty() && st.writer_waiters > 0 {
+            // A lingering writer waits for the queue to empty.
+            wakeup.notify = true;
+        }
+        wakeup
+    }
+
+    fn recv_state(st: &State<T>) -> RecvError {
+        if st.reader_closed || st.writer_closed {
+            RecvError::Closed
+        } else {
+            RecvError::Empty
+        }
+    }
+
+    pub(crate) fn try_recv(&self) -> Result<T, RecvError> {
+        let mut st = self.lock();
+        let (msg, wakeup) = self.pop_locked(&mut st)?;
+        drop(st);
+        wakeup.fire(&self.writable);
+        Ok(msg)
+    }
+
+    fn pop_locked(&self, st: &mut State<T>) -> Result<(T, Wakeup), RecvError> {
+        if st.reader_closed {
+            return Err(RecvError::Closed);
+        }
+        match st.queue.pop_front() {
+            Some(msg) => {
+                let bytes = (self.weight)(&msg);
+                let wakeup = self.after_take(st, 1, bytes);
+                Ok((msg, wakeup))
+            }
+            None => Err(Self::recv_state(st)),
+        }
+    }
+
+    pub(crate) fn recv_deadline(&self, deadline: Option<Instant>) -> Result<T, RecvError> {
+        let mut st = self.lock();
+        loop {
+            match self.pop_locked(&mut st) {
+                Ok((msg, wakeup)) => {
+                    drop(st);
+                    wakeup.fire(&self.writable);
+                    return Ok(msg);
+                }
+                Err(RecvError::Empty) => {}
+                Err(closed) => return Err(closed),
+            }
+            st.reader_waiters += 1;
+            let (guard, waited) = self.wait(&self.readable, st, deadline);
+            st = guard;
+            st.reader_waiters -= 1;
+            if let Waited::TimedOut = waited {
+                return Err(RecvError::Empty);
+            }
+        }
+    }
+
+    pub(crate) fn recv_batch(&self, out: &mut Vec<T>, max: usize) -> Result<usize, RecvError> {
+        let mut st = self.lock();
+        if st.reader_closed {
+            return Err(RecvError::Closed);
+        }
+        if st.queue.is_empty() {
+            return Err(Self::recv_state(&st));
+        }
+        let (n, wakeup) = self.take_locked(&mut st, out, max);
+        drop(st);
+        wakeup.fire(&self.writable);
+        Ok(n)
+    }
+
+    /// Takes back everything queued. `by_reader` says which end asks: the
+    /// writer's waker fires only when the reader's action frees room.
+    pub(crate) fn reclaim_unsent(&self, by_reader: bool) -> Vec<T> {
+        let mut st = self.lock();
+        let taken: Vec<T> = st.queue.drain(..).collect();
+        st.queued_bytes = 0;
+        st.reclaimed += taken.len() as u64;
+        let mut wakeup = Wakeup {
+            waker: None,
+            notify: st.writer_waiters > 0 && !taken.is_empty(),
+        };
+        if st.full {
+            st.full = false;
+            self.full.store(false, Ordering::Release);
+            if by_reader {
+                wakeup.waker = st.writer_waker.clone();
+            }
+        }
+        drop(st);
+        wakeup.fire(&self.writable);
+        taken
+    }
+
+    pub(crate) fn close_writer(&self) {
+        let mut st = self.lock();
+        if st.writer_closed {
+            return;
+        }
+        st.writer_closed = true;
+        self.closed.store(true, Ordering::Release);
+        let to_reader = Wakeup {
+            waker: st.reader_waker.clone(),
+            notify: st.reader_waiters > 0,
+        };
+        // Other threads blocked in `send_deadline` on this writer.
+        let to_writer = st.writer_waiters > 0;
+        drop(st);
+        if to_writer {
+            self.writable.notify_all();
+        }
+        to_reader.fire(&self.readable);
+    }
+
+    pub(crate) fn close_reader(&self) {
+        let mut st = self.lock();
+        if st.reader_closed {
+            return;
+        }
+        st.reader_closed = true;
+        self.closed.store(true, Ordering::Release);
+        let to_writer = Wakeup {
+            waker: st.writer_waker.clone(),
+            notify: st.writer_waiters > 0,
+        };
+        let to_reader = st.reader_waiters > 0;
+        drop(st);
+        if to_reader {
+            self.readable.notify_all();
+        }
+        to_writer.fire(&self.writable);
+    }
+
+    pub(crate) fn linger(&self, deadline: Option<Instant>) -> bool {
+        let mut st = self.lock();
+        loop {
+            if st.queue.is_empty() {
+                return true;
+            }
+            if st.reader_closed {
+                return false;
+            }
+            st.writer_waiters += 1;
+            let (guard, waited) = self.wait(&self.writable, st, deadline);
+            st = guard;
+            st.writer_waiters -= 1;
+            if let Waited::TimedOut = waited {
+                return st.queue.is_empty();
+            }
+        }
+    }
+
+    pub(crate) fn set_reader_waker(&self, waker: Option<Arc<dyn Wake>>) {
+        // Drop the old waker outside the lock: its destructor is user code.
+        let old = std::mem::replace(&mut self.lock().reader_waker, waker);
+        drop(old);
+    }
+
+    pub(crate) fn set_writer_waker(&self, waker: Option<Arc<dyn Wake>>) {
+        let old = std::mem::replace(&mut self.lock().writer_waker, waker);
+        drop(old);
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.full.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lock().queue.is_empty()
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        let st = self.lock();
+        let closed = st.is_closed();
+        let room = match self.hwm {
+            0 => None,
+            _ if st.full || closed => Some(0),
+            hwm => Some(hwm - st.queue.len()),
+        };
+        Stats {
+            queued: st.queue.len(),
+            queued_bytes: st.queued_bytes,
+            hwm: self.hwm,
+            lwm: self.lwm,
+            room,
+            total_in: st.total_in,
+            total_out: st.total_out,
+            bytes_in: st.bytes_in,
+            bytes_out: st.bytes_out,
+            reclaimed: st.reclaimed,
+            full: st.full,
+            closed,
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! The sending end of a pipe.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::shared::Shared;
+use crate::{Room, SendError, Stats, Wake};
+
+/// The sending end of a pipe, usually held by the application thread.
+///
+/// All methods take `&self`. Dropping the writer closes it: the reader
+/// drains what is queued and then sees [`RecvError::Closed`](crate::RecvError).
+pub struct Writer<T> {
+    pub(crate) shared: Arc<Shared<T>>,
+}
+
+impl<T> Writer<T> {
+    /// Queues `msg` without blocking.
+    ///
+    /// Returns [`Room::Full`] when this message filled the pipe to its
+    /// high-water mark. Fails with [`SendError::Full`] while the pipe is full
+    /// (from that moment until the reader drains it to the low-water mark)
+    /// and with [`SendError::Closed`] once either end closed; the message is
+    /// handed back. Wakes the reader only if the pipe was empty. Cost: one
+    /// uncontended lock and a `VecDeque` push.
+    pub fn try_send(&self, msg: T) -> Result<Room, SendError<T>> {
+        self.shared.try_send(msg)
+    }
+
+    /// Queues `msg`, blocking while the pipe is full until there is room,
+    /// either end closes, or `deadline` passes (`None`: no deadline). On a
+    /// passed deadline the error is [`SendError::Full`].
+    pub fn send_deadline(&self, msg: T, deadline: Option<Instant>) -> Result<Room, SendError<T>> {
+        self.shared.send_deadline(msg, deadline)
+    }
+
+    /// Whether sends fail with `Full` now: the pipe reached its high-water
+    /// mark and has not yet drained to its low-water mark. No lock.
+    pub fn is_full(&self) -> bool {
+        self.shared.is_full()
+    }
+
+    /// Sets (or with `None` clears) the waker called when the pipe stops
+    /// being full because the reader drained it to the low-water mark (or
+    /// reclaimed it), and when the reader closes. It is never called for
+    /// the writer's own actions, and it is called outside the lock.
+    pub fn set_waker(&self, waker: Option<Arc<dyn Wake>>) {
+        self.shared.set_writer_waker(waker);
+    }
+
+    /// Closes the pipe from the sending side. Queued messages stay readable
+    /// (the reader drains them, then sees `Closed`) and reclaimable. Wakes
+    /// the reader. Closing twice does nothing.
+    pub fn close(&self) {
+        self.shared.close_writer();
+    }
+
+    /// Whether either end closed the pipe. No lock.
+    pub fn is_closed(&self) -> bool {
+        self.shared.is_closed()
+    }
+
+    /// Waits until nothing is left queued (true), or until `deadline` passes
+    /// or the reader closes with messages still queued (false). `None`
+    /// waits without a deadline. Typically called after [`close`](Self::close).
+    pub fn linger(&self, deadline: Option<Instant>) -> bool {
+        self.shared.linger(deadline)
+    }
+
+    /// Takes back, in order, every message the reader has not taken. A
+    /// message the reader has taken is never returned, so nothing is sent
+    /// twice. Clears the full state. Works after either end closed.
+    pub fn reclaim_unsent(&self) -> Vec<T> {
+        self.shared.reclaim_unsent(false)
+    }
+
+    /// A snapshot of the counters (one brief lock).
+    pub fn stats(&self) -> Stats {
+        self.shared.stats()
+    }
+}
+
+impl<T> Drop for Writer<T> {
+    fn drop(&mut self) {
+        self.shared.close_writer();
+    }
+}
+
+impl<T> fmt::Debug for Writer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Writer")
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
