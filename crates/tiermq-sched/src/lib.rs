@@ -1,313 +1,185 @@
-//! Pure priority-tier scheduler for tiermq: which pipe gets the next message
-//! (send side, [`Scheduler`]) and which pipe is read next (receive side,
-//! [`FairQueue`]). No I/O, no threads, no clocks: time is an argument.
+//! The pure priority-tier scheduler of tiermq: which pipe gets the next
+//! outgoing message ([`Scheduler`]) and which pipe is read next
+//! ([`FairQueue`]).
 //!
-//! This first version implements the contract naively (linear scans); an
-//! O(1) implementation replaces it.
+//! # What it is for
+//!
+//! A tiermq socket has one *pipe* per connected peer. Each pipe has a
+//! priority from [`HIGHEST`] (1, most preferred) to [`LOWEST`] (16), default
+//! [`DEFAULT_PRIORITY`] (8). Pipes of equal priority form a *tier*. The
+//! scheduler sends each message to the most preferred tier that can take it
+//! and round-robins within that tier; when that tier empties, traffic moves
+//! to the next one (*failover*), and when a more preferred pipe is ready
+//! again, traffic moves back (*failback*). This gives active-active,
+//! active-passive and tiered (local/remote datacenter) load balancing.
+//!
+//! # Where the I/O boundary lies
+//!
+//! This crate does no I/O, spawns no threads and reads no clock: time is an
+//! argument (`now: Instant`). The caller (the socket) owns the pipes and
+//! tells the scheduler what happened to them:
+//!
+//! ```text
+//!  socket                                   tiermq-sched
+//!  ------                                   ------------
+//!  peer attached / detached    ─ join/leave ───────►
+//!  queue at HWM / back at LWM  ─ set_state(Busy/Ready) ►  Scheduler
+//!  send a message              ─ pick(now) / begin..end ►    │
+//!                              ◄──────────── PipeId ─────────┘
+//!  timer fires                 ─ handle_timeout(now) ►  (poll_timeout)
+//!  monitor                     ◄──── poll_event: Failover/Failback
+//!
+//!  a pipe has input / is empty ─ set_readable ─────►  FairQueue
+//!  recv                        ◄────── next() ── PipeId
+//! ```
+//!
+//! # Model
+//!
+//! - **States.** A send pipe is [`Connecting`](PipeState::Connecting),
+//!   [`Ready`](PipeState::Ready), [`Busy`](PipeState::Busy),
+//!   [`Dead`](PipeState::Dead) or [`Disconnected`](PipeState::Disconnected).
+//!   Only ready pipes are picked; the others differ only for reporting.
+//! - **Eligibility.** A ready pipe is *eligible* unless it is waiting out the
+//!   failback delay. [`Scheduler::pick`] returns the next eligible pipe, in
+//!   round-robin order, of the most preferred tier that has one. Within a
+//!   tier whose eligible set does not change, counts of picks per pipe
+//!   differ by at most one.
+//! - **Failback.** With no delay (the default), failback happens on the very
+//!   next pick after a more preferred pipe becomes ready.
+//! - **Multipart.** [`Scheduler::begin`] commits a message to one pipe,
+//!   [`Scheduler::current`] returns it for every further frame (even if the
+//!   pipe has meanwhile left or gone busy: the caller decides), and
+//!   [`Scheduler::end`] finishes it. [`Scheduler::pick`] is `begin` + `end`.
+//!
+//! ## Failback delay
+//!
+//! [`Scheduler::set_failback_delay`] damps a flapping primary. A pipe that
+//! becomes ready while it would move the active tier to a more preferred one
+//! is eligible only once it has stayed ready for the delay. A pipe becoming
+//! ready in the active tier or a less preferred one is eligible at once, and
+//! so is any pipe while no pipe at all is eligible (waiting would only block
+//! sends). When the active tier itself moves to a more preferred tier,
+//! waiting pipes of that tier or less preferred ones become eligible at
+//! once. [`Scheduler::poll_timeout`] says when the next wait ends;
+//! [`Scheduler::handle_timeout`], like every call that takes `now`, promotes
+//! the pipes whose wait has ended.
+//!
+//! ## Events
+//!
+//! [`Scheduler::active_tier`] is the tier the next pick would use. Each call
+//! that changes it queues one [`TierEvent`], read with
+//! [`Scheduler::poll_event`]: [`Failover`](TierEvent::Failover) for a move
+//! to a less preferred tier or to none, [`Failback`](TierEvent::Failback)
+//! for a move to a more preferred tier or from none to some.
+//!
+//! ## Receive side
+//!
+//! [`FairQueue`] holds the pipes that have input: [`FairQueue::next`] returns
+//! a pipe of the most preferred tier with input, round-robin within it. The
+//! caller reads one whole message from that pipe.
+//!
+//! # Cost
+//!
+//! Each tier keeps an index-linked ring of its eligible pipes, with the
+//! ring's head as the round-robin cursor, and a 16-bit mask records which
+//! tiers are non-empty, so the best tier is one `trailing_zeros`. Picking,
+//! and every state change, is O(1) whatever the number of pipes and tiers;
+//! ending a failback wait costs O(1) per pipe promoted. Pipe ids index a
+//! table, so they must be small and dense (slab keys, at most
+//! [`MAX_PIPE_ID`]).
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Instant;
+//! use tiermq_sched::{PipeId, PipeState, Scheduler, TierEvent};
+//!
+//! let now = Instant::now();
+//! let mut sched = Scheduler::new();
+//! let (primary, backup) = (PipeId(0), PipeId(1));
+//! sched.join(primary, 1, now)?;
+//! sched.join(backup, 2, now)?;
+//! sched.set_state(primary, PipeState::Ready, now);
+//! sched.set_state(backup, PipeState::Ready, now);
+//! assert_eq!(sched.pick(now), Some(primary));
+//!
+//! // The primary's queue fills up: traffic fails over to the backup.
+//! sched.set_state(primary, PipeState::Busy, now);
+//! assert_eq!(sched.pick(now), Some(backup));
+//! assert_eq!(sched.active_tier(), Some(2));
+//!
+//! // It drains: the very next message fails back.
+//! sched.set_state(primary, PipeState::Ready, now);
+//! assert_eq!(sched.pick(now), Some(primary));
+//!
+//! let events: Vec<_> = std::iter::from_fn(|| sched.poll_event()).collect();
+//! assert_eq!(
+//!     events,
+//!     [
+//!         TierEvent::Failback { from: None, to: Some(1) },
+//!         TierEvent::Failover { from: Some(1), to: Some(2) },
+//!         TierEvent::Failback { from: Some(2), to: Some(1) },
+//!     ]
+//! );
+//! # Ok::<(), tiermq_sched::SchedError>(())
+//! ```
 
-use std::fmt;
-use std::time::{Duration, Instant};
+mod error;
+mod events;
+mod fair_queue;
+mod ring;
+mod scheduler;
+mod tiers;
+
+pub use error::SchedError;
+pub use fair_queue::FairQueue;
+pub use scheduler::Scheduler;
 
 /// The most preferred priority.
 pub const HIGHEST: u8 = 1;
 /// The least preferred priority.
 pub const LOWEST: u8 = 16;
-/// The priority a pipe gets unless told otherwise.
+/// The priority of a pipe unless told otherwise.
 pub const DEFAULT_PRIORITY: u8 = 8;
+/// The largest accepted [`PipeId`]. Tables grow to the largest id joined.
+pub const MAX_PIPE_ID: usize = (1 << 24) - 1;
 
-/// Identifies a pipe; caller-chosen, small and dense (a slab key).
+/// Identifies a pipe. Chosen by the caller; small and dense (a slab key).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PipeId(pub usize);
 
-/// The state of a send pipe. Only [`PipeState::Ready`] pipes are picked.
+/// The state of a send pipe, as the socket sees it (SPEC §3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PipeState {
-    /// Handshake not complete yet.
+    /// Joined, handshake not complete yet.
     Connecting,
     /// Can take a message.
     Ready,
-    /// Outgoing queue reached its high-water mark.
+    /// Its outgoing queue reached the high-water mark; ready again once it
+    /// drains to the low-water mark.
     Busy,
-    /// Heartbeat timed out.
+    /// Its heartbeat timed out.
     Dead,
-    /// Connection closed.
+    /// Its connection closed, reset or failed its handshake.
     Disconnected,
 }
 
-/// A change of the active tier.
+/// A change of [`Scheduler::active_tier`]. Tiers are priorities; `None`
+/// means no pipe was (or is) eligible.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TierEvent {
     /// The active tier moved to a less preferred tier, or to none.
     Failover {
-        /// Tier before.
+        /// The tier before.
         from: Option<u8>,
-        /// Tier after.
+        /// The tier after.
         to: Option<u8>,
     },
     /// The active tier moved to a more preferred tier, or from none to some.
     Failback {
-        /// Tier before.
+        /// The tier before.
         from: Option<u8>,
-        /// Tier after.
+        /// The tier after.
         to: Option<u8>,
     },
-}
-
-/// Errors from scheduler calls.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SchedError {
-    /// The priority is outside `HIGHEST..=LOWEST`.
-    InvalidPriority(u8),
-    /// The pipe already joined.
-    DuplicatePipe(PipeId),
-    /// The pipe has not joined.
-    UnknownPipe(PipeId),
-}
-
-impl fmt::Display for SchedError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SchedError::InvalidPriority(p) => {
-                write!(f, "invalid priority {p}: must be {HIGHEST}..={LOWEST}")
-            }
-            SchedError::DuplicatePipe(id) => write!(f, "pipe {} already joined", id.0),
-            SchedError::UnknownPipe(id) => write!(f, "pipe {} is unknown", id.0),
-        }
-    }
-}
-
-impl std::error::Error for SchedError {}
-
-fn check_priority(p: u8) -> Result<(), SchedError> {
-    if (HIGHEST..=LOWEST).contains(&p) {
-        Ok(())
-    } else {
-        Err(SchedError::InvalidPriority(p))
-    }
-}
-
-#[derive(Clone, Debug)]
-struct SendPipe {
-    priority: u8,
-    state: PipeState,
-    picks: u64,
-}
-
-/// Send-side scheduler (naive placeholder).
-#[derive(Debug, Default)]
-pub struct Scheduler {
-    pipes: Vec<Option<SendPipe>>,
-    cursor: usize,
-    current: Option<PipeId>,
-    delay: Duration,
-}
-
-impl Scheduler {
-    /// An empty scheduler.
-    pub fn new() -> Self {
-        Self::default()
-    }
-    /// Sets the failback delay.
-    pub fn set_failback_delay(&mut self, delay: Duration) {
-        self.delay = delay;
-    }
-    /// Adds a pipe in state `Connecting`.
-    pub fn join(&mut self, id: PipeId, priority: u8, _now: Instant) -> Result<(), SchedError> {
-        check_priority(priority)?;
-        if id.0 >= self.pipes.len() {
-            self.pipes.resize(id.0 + 1, None);
-        }
-        if self.pipes[id.0].is_some() {
-            return Err(SchedError::DuplicatePipe(id));
-        }
-        self.pipes[id.0] = Some(SendPipe {
-            priority,
-            state: PipeState::Connecting,
-            picks: 0,
-        });
-        Ok(())
-    }
-    /// Removes a pipe.
-    pub fn leave(&mut self, id: PipeId, _now: Instant) {
-        if let Some(slot) = self.pipes.get_mut(id.0) {
-            *slot = None;
-        }
-    }
-    /// Sets a pipe's state.
-    pub fn set_state(&mut self, id: PipeId, state: PipeState, _now: Instant) {
-        if let Some(Some(p)) = self.pipes.get_mut(id.0) {
-            p.state = state;
-        }
-    }
-    /// Sets a pipe's priority.
-    pub fn set_priority(
-        &mut self,
-        id: PipeId,
-        priority: u8,
-        _now: Instant,
-    ) -> Result<(), SchedError> {
-        check_priority(priority)?;
-        match self.pipes.get_mut(id.0) {
-            Some(Some(p)) => {
-                p.priority = priority;
-                Ok(())
-            }
-            _ => Err(SchedError::UnknownPipe(id)),
-        }
-    }
-    /// A pipe's state.
-    pub fn state(&self, id: PipeId) -> Option<PipeState> {
-        self.pipes.get(id.0)?.as_ref().map(|p| p.state)
-    }
-    /// A pipe's priority.
-    pub fn priority(&self, id: PipeId) -> Option<u8> {
-        self.pipes.get(id.0)?.as_ref().map(|p| p.priority)
-    }
-    /// Picks a pipe for a single-part message.
-    pub fn pick(&mut self, now: Instant) -> Option<PipeId> {
-        let id = self.begin(now);
-        self.end();
-        id
-    }
-    /// Commits to a pipe for a multipart message.
-    pub fn begin(&mut self, _now: Instant) -> Option<PipeId> {
-        let tier = self.active_tier()?;
-        let n = self.pipes.len();
-        for i in 0..n {
-            let idx = (self.cursor + i) % n;
-            if let Some(p) = &mut self.pipes[idx]
-                && p.priority == tier
-                && p.state == PipeState::Ready
-            {
-                {
-                    p.picks += 1;
-                    self.cursor = idx + 1;
-                    self.current = Some(PipeId(idx));
-                    return self.current;
-                }
-            }
-        }
-        None
-    }
-    /// The pipe committed to by `begin`.
-    pub fn current(&self) -> Option<PipeId> {
-        self.current
-    }
-    /// Ends the multipart message.
-    pub fn end(&mut self) {
-        self.current = None;
-    }
-    /// The tier the next pick would use.
-    pub fn active_tier(&self) -> Option<u8> {
-        self.pipes
-            .iter()
-            .flatten()
-            .filter(|p| p.state == PipeState::Ready)
-            .map(|p| p.priority)
-            .min()
-    }
-    /// Next tier event.
-    pub fn poll_event(&mut self) -> Option<TierEvent> {
-        None
-    }
-    /// When a delayed failback becomes due.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        None
-    }
-    /// Promotes due pipes.
-    pub fn handle_timeout(&mut self, _now: Instant) {}
-    /// Messages picked for a pipe.
-    pub fn picks(&self, id: PipeId) -> u64 {
-        self.pipes
-            .get(id.0)
-            .and_then(|p| p.as_ref())
-            .map_or(0, |p| p.picks)
-    }
-}
-
-#[derive(Clone, Debug)]
-struct RecvPipe {
-    priority: u8,
-    readable: bool,
-}
-
-/// Receive-side fair queue (naive placeholder).
-#[derive(Debug, Default)]
-pub struct FairQueue {
-    pipes: Vec<Option<RecvPipe>>,
-    cursor: usize,
-}
-
-impl FairQueue {
-    /// An empty queue.
-    pub fn new() -> Self {
-        Self::default()
-    }
-    /// Adds a pipe, not readable.
-    pub fn join(&mut self, id: PipeId, priority: u8) -> Result<(), SchedError> {
-        check_priority(priority)?;
-        if id.0 >= self.pipes.len() {
-            self.pipes.resize(id.0 + 1, None);
-        }
-        if self.pipes[id.0].is_some() {
-            return Err(SchedError::DuplicatePipe(id));
-        }
-        self.pipes[id.0] = Some(RecvPipe {
-            priority,
-            readable: false,
-        });
-        Ok(())
-    }
-    /// Removes a pipe.
-    pub fn leave(&mut self, id: PipeId) {
-        if let Some(slot) = self.pipes.get_mut(id.0) {
-            *slot = None;
-        }
-    }
-    /// Sets a pipe's priority.
-    pub fn set_priority(&mut self, id: PipeId, priority: u8) -> Result<(), SchedError> {
-        check_priority(priority)?;
-        match self.pipes.get_mut(id.0) {
-            Some(Some(p)) => {
-                p.priority = priority;
-                Ok(())
-            }
-            _ => Err(SchedError::UnknownPipe(id)),
-        }
-    }
-    /// Marks whether a pipe has input.
-    pub fn set_readable(&mut self, id: PipeId, readable: bool) {
-        if let Some(Some(p)) = self.pipes.get_mut(id.0) {
-            p.readable = readable;
-        }
-    }
-    /// The pipe to read the next whole message from.
-    #[allow(clippy::should_implement_trait)] // the contract's name; not an iterator
-    pub fn next(&mut self) -> Option<PipeId> {
-        let tier = self
-            .pipes
-            .iter()
-            .flatten()
-            .filter(|p| p.readable)
-            .map(|p| p.priority)
-            .min()?;
-        let n = self.pipes.len();
-        for i in 0..n {
-            let idx = (self.cursor + i) % n;
-            if let Some(p) = &self.pipes[idx]
-                && p.priority == tier
-                && p.readable
-            {
-                {
-                    self.cursor = idx + 1;
-                    return Some(PipeId(idx));
-                }
-            }
-        }
-        None
-    }
-    /// Whether any pipe has input.
-    pub fn has_input(&self) -> bool {
-        self.pipes.iter().flatten().any(|p| p.readable)
-    }
 }
