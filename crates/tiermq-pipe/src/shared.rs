@@ -32,9 +32,19 @@ impl Wakeup {
     }
 }
 
+/// A queued message and the pipe's `bytes_in` right after it was sent, so
+/// that a whole batch's bytes are known in O(1) from its last entry.
+struct Entry<T> {
+    msg: T,
+    bytes_end: u64,
+}
+
 struct State<T> {
-    queue: VecDeque<T>,
-    queued_bytes: usize,
+    queue: VecDeque<Entry<T>>,
+    /// Bytes of every message taken by the reader or reclaimed: the
+    /// `bytes_end` of the last entry removed. Queued bytes are
+    /// `bytes_in - bytes_gone`.
+    bytes_gone: u64,
     total_in: u64,
     total_out: u64,
     bytes_in: u64,
@@ -60,6 +70,10 @@ impl<T> State<T> {
 
 pub(crate) struct Shared<T> {
     state: Mutex<State<T>>,
+    /// The reader's spare queue, swapped with `State::queue` when a batch
+    /// takes everything, so the lock is held O(1) and no memory is
+    /// allocated in the steady state. Only the reader locks it.
+    spare: Mutex<VecDeque<Entry<T>>>,
     /// The reader waits here for a message (or the writer's close).
     readable: Condvar,
     /// The writer waits here for room, for the queue to empty (linger), or
@@ -83,7 +97,7 @@ impl<T> Shared<T> {
         Shared {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
-                queued_bytes: 0,
+                bytes_gone: 0,
                 total_in: 0,
                 total_out: 0,
                 bytes_in: 0,
@@ -97,6 +111,7 @@ impl<T> Shared<T> {
                 reader_waiters: 0,
                 writer_waiters: 0,
             }),
+            spare: Mutex::new(VecDeque::new()),
             readable: Condvar::new(),
             writable: Condvar::new(),
             weight,
@@ -105,6 +120,10 @@ impl<T> Shared<T> {
             full: AtomicBool::new(false),
             closed: AtomicBool::new(false),
         }
+    }
+
+    fn lock_spare(&self) -> MutexGuard<'_, VecDeque<Entry<T>>> {
+        self.spare.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn lock(&self) -> MutexGuard<'_, State<T>> {
@@ -161,10 +180,10 @@ impl<T> Shared<T> {
             return Err(SendError::Full(msg));
         }
         let was_empty = st.queue.is_empty();
-        st.queue.push_back(msg);
-        st.queued_bytes += weight;
         st.total_in += 1;
         st.bytes_in += weight as u64;
+        let bytes_end = st.bytes_in;
+        st.queue.push_back(Entry { msg, bytes_end });
         let room = if self.hwm != 0 && st.queue.len() >= self.hwm {
             st.full = true;
             self.full.store(true, Ordering::Release);
@@ -210,23 +229,12 @@ impl<T> Shared<T> {
         }
     }
 
-    /// Moves up to `max` messages into `out` (or one into `one`), updating
-    /// the counters and deciding whether the writer must be woken.
-    fn take_locked(&self, st: &mut State<T>, out: &mut Vec<T>, max: usize) -> (usize, Wakeup) {
-        let n = max.min(st.queue.len());
-        let mut bytes = 0usize;
-        out.reserve(n);
-        for msg in st.queue.drain(..n) {
-            bytes += (self.weight)(&msg);
-            out.push(msg);
-        }
-        (n, self.after_take(st, n, bytes))
-    }
-
-    fn after_take(&self, st: &mut State<T>, n: usize, bytes: usize) -> Wakeup {
-        st.queued_bytes -= bytes;
+    /// Counts `n` messages ending at `bytes_end` as taken by the reader and
+    /// decides whether the writer must be woken.
+    fn after_take(&self, st: &mut State<T>, n: usize, bytes_end: u64) -> Wakeup {
         st.total_out += n as u64;
-        st.bytes_out += bytes as u64;
+        st.bytes_out += bytes_end - st.bytes_gone;
+        st.bytes_gone = bytes_end;
         let mut wakeup = Wakeup::default();
         if st.full && st.queue.len() <= self.lwm {
             st.full = false;
@@ -262,10 +270,9 @@ impl<T> Shared<T> {
             return Err(RecvError::Closed);
         }
         match st.queue.pop_front() {
-            Some(msg) => {
-                let bytes = (self.weight)(&msg);
-                let wakeup = self.after_take(st, 1, bytes);
-                Ok((msg, wakeup))
+            Some(entry) => {
+                let wakeup = self.after_take(st, 1, entry.bytes_end);
+                Ok((entry.msg, wakeup))
             }
             None => Err(Self::recv_state(st)),
         }
@@ -294,16 +301,36 @@ impl<T> Shared<T> {
     }
 
     pub(crate) fn recv_batch(&self, out: &mut Vec<T>, max: usize) -> Result<usize, RecvError> {
+        // Taken out of its mutex so that the state lock is never held while
+        // waiting for the spare's (and two readers can't deadlock).
+        let mut batch = std::mem::take(&mut *self.lock_spare());
         let mut st = self.lock();
         if st.reader_closed {
             return Err(RecvError::Closed);
         }
-        if st.queue.is_empty() {
+        let len = st.queue.len();
+        if len == 0 {
             return Err(Self::recv_state(&st));
         }
-        let (n, wakeup) = self.take_locked(&mut st, out, max);
+        let n = max.min(len);
+        if n == len && batch.is_empty() {
+            // Take everything in O(1): the writer gets the empty spare.
+            std::mem::swap(&mut st.queue, &mut batch);
+        } else {
+            batch.extend(st.queue.drain(..n));
+        }
+        let wakeup = match batch.back() {
+            Some(last) => {
+                let bytes_end = last.bytes_end;
+                self.after_take(&mut st, n, bytes_end)
+            }
+            None => Wakeup::default(),
+        };
         drop(st);
         wakeup.fire(&self.writable);
+        out.reserve(n);
+        out.extend(batch.drain(..).map(|entry| entry.msg));
+        *self.lock_spare() = batch;
         Ok(n)
     }
 
@@ -311,8 +338,8 @@ impl<T> Shared<T> {
     /// writer's waker fires only when the reader's action frees room.
     pub(crate) fn reclaim_unsent(&self, by_reader: bool) -> Vec<T> {
         let mut st = self.lock();
-        let taken: Vec<T> = st.queue.drain(..).collect();
-        st.queued_bytes = 0;
+        let taken: Vec<T> = st.queue.drain(..).map(|entry| entry.msg).collect();
+        st.bytes_gone = st.bytes_in;
         st.reclaimed += taken.len() as u64;
         let mut wakeup = Wakeup {
             waker: None,
@@ -421,7 +448,7 @@ impl<T> Shared<T> {
         };
         Stats {
             queued: st.queue.len(),
-            queued_bytes: st.queued_bytes,
+            queued_bytes: (st.bytes_in - st.bytes_gone) as usize,
             hwm: self.hwm,
             lwm: self.lwm,
             room,

@@ -1,0 +1,258 @@
+//! proptest: random sequences of operations on both ends, checked step by
+//! step against a plain `VecDeque` model of what the pipe promises.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use proptest::prelude::*;
+use tiermq_pipe::{Config, Reader, RecvError, Room, SendError, Stats, Writer, pipe_with};
+
+/// A message: its sequence number and its weight in bytes.
+type Msg = (u32, usize);
+
+fn weight(msg: &Msg) -> usize {
+    msg.1
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Send(usize),
+    Recv,
+    RecvBatch(usize),
+    ReclaimWriter,
+    ReclaimReader,
+    CloseWriter,
+    CloseReader,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (0usize..100).prop_map(Op::Send),
+        3 => Just(Op::Recv),
+        2 => (0usize..6).prop_map(Op::RecvBatch),
+        1 => Just(Op::ReclaimWriter),
+        1 => Just(Op::ReclaimReader),
+        1 => Just(Op::CloseWriter),
+        1 => Just(Op::CloseReader),
+    ]
+}
+
+/// What the pipe should do, written as plainly as possible.
+struct Model {
+    hwm: usize,
+    lwm: usize,
+    queue: VecDeque<Msg>,
+    full: bool,
+    writer_closed: bool,
+    reader_closed: bool,
+    total_in: u64,
+    total_out: u64,
+    bytes_in: u64,
+    bytes_out: u64,
+    reclaimed: u64,
+    reader_wakes: usize,
+    writer_wakes: usize,
+}
+
+impl Model {
+    fn closed(&self) -> bool {
+        self.writer_closed || self.reader_closed
+    }
+
+    fn send(&mut self, msg: Msg) -> Result<Room, SendError<Msg>> {
+        if self.closed() {
+            return Err(SendError::Closed(msg));
+        }
+        if self.full {
+            return Err(SendError::Full(msg));
+        }
+        if self.queue.is_empty() {
+            self.reader_wakes += 1;
+        }
+        self.queue.push_back(msg);
+        self.total_in += 1;
+        self.bytes_in += msg.1 as u64;
+        if self.hwm > 0 && self.queue.len() >= self.hwm {
+            self.full = true;
+            Ok(Room::Full)
+        } else {
+            Ok(Room::Available)
+        }
+    }
+
+    fn take(&mut self, max: usize) -> Result<Vec<Msg>, RecvError> {
+        if self.reader_closed {
+            return Err(RecvError::Closed);
+        }
+        if self.queue.is_empty() {
+            return Err(if self.writer_closed {
+                RecvError::Closed
+            } else {
+                RecvError::Empty
+            });
+        }
+        let n = max.min(self.queue.len());
+        let taken: Vec<Msg> = self.queue.drain(..n).collect();
+        self.total_out += n as u64;
+        self.bytes_out += taken.iter().map(|m| m.1 as u64).sum::<u64>();
+        if n > 0 && self.full && self.queue.len() <= self.lwm {
+            self.full = false;
+            self.writer_wakes += 1;
+        }
+        Ok(taken)
+    }
+
+    fn reclaim(&mut self, by_reader: bool) -> Vec<Msg> {
+        let taken: Vec<Msg> = self.queue.drain(..).collect();
+        self.reclaimed += taken.len() as u64;
+        if self.full {
+            self.full = false;
+            if by_reader {
+                self.writer_wakes += 1;
+            }
+        }
+        taken
+    }
+
+    fn stats(&self) -> Stats {
+        let queued_bytes: u64 = self.queue.iter().map(|m| m.1 as u64).sum();
+        Stats {
+            queued: self.queue.len(),
+            queued_bytes: queued_bytes as usize,
+            hwm: self.hwm,
+            lwm: self.lwm,
+            room: match self.hwm {
+                0 => None,
+                _ if self.full || self.closed() => Some(0),
+                hwm => Some(hwm - self.queue.len()),
+            },
+            total_in: self.total_in,
+            total_out: self.total_out,
+            bytes_in: self.bytes_in,
+            bytes_out: self.bytes_out,
+            reclaimed: self.reclaimed,
+            full: self.full,
+            closed: self.closed(),
+        }
+    }
+}
+
+fn counter() -> (Arc<AtomicUsize>, Arc<dyn tiermq_pipe::Wake>) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let inner = Arc::clone(&count);
+    let waker = Arc::new(move || {
+        inner.fetch_add(1, Ordering::Relaxed);
+    });
+    (count, waker)
+}
+
+fn run(hwm: usize, lwm: Option<usize>, ops: Vec<Op>) -> Result<(), TestCaseError> {
+    let config = Config { hwm, lwm };
+    let (tx, rx): (Writer<Msg>, Reader<Msg>) = pipe_with(config, weight);
+    let (reader_wakes, reader_waker) = counter();
+    let (writer_wakes, writer_waker) = counter();
+    rx.set_waker(Some(reader_waker));
+    tx.set_waker(Some(writer_waker));
+    let mut model = Model {
+        hwm,
+        lwm: config.effective_lwm(),
+        queue: VecDeque::new(),
+        full: false,
+        writer_closed: false,
+        reader_closed: false,
+        total_in: 0,
+        total_out: 0,
+        bytes_in: 0,
+        bytes_out: 0,
+        reclaimed: 0,
+        reader_wakes: 0,
+        writer_wakes: 0,
+    };
+    // Every message sent comes out exactly once, in order, by one route.
+    let mut next = 0u32;
+    let mut accepted = Vec::new();
+    let mut came_out = Vec::new();
+    for op in ops {
+        match op {
+            Op::Send(w) => {
+                let msg = (next, w);
+                next += 1;
+                let got = tx.try_send(msg);
+                let want = model.send(msg);
+                prop_assert_eq!(&got, &want);
+                if got.is_ok() {
+                    accepted.push(msg);
+                }
+            }
+            Op::Recv => {
+                let got = rx.try_recv();
+                let want = model.take(1).map(|mut v| v.remove(0));
+                prop_assert_eq!(got, want);
+                if let Ok(msg) = got {
+                    came_out.push(msg);
+                }
+            }
+            Op::RecvBatch(max) => {
+                let mut out = vec![(u32::MAX, 0)];
+                let got = rx.recv_batch(&mut out, max);
+                let want = model.take(max);
+                prop_assert_eq!(got, want.as_ref().map(Vec::len).map_err(|e| *e));
+                // Appended after what was already there.
+                prop_assert_eq!(out[0], (u32::MAX, 0));
+                let want = want.unwrap_or_default();
+                prop_assert_eq!(&out[1..], &want[..]);
+                came_out.extend(want);
+            }
+            Op::ReclaimWriter => {
+                let got = tx.reclaim_unsent();
+                prop_assert_eq!(&got, &model.reclaim(false));
+                came_out.extend(got);
+            }
+            Op::ReclaimReader => {
+                let got = rx.reclaim_unsent();
+                prop_assert_eq!(&got, &model.reclaim(true));
+                came_out.extend(got);
+            }
+            Op::CloseWriter => {
+                tx.close();
+                if !model.writer_closed {
+                    model.writer_closed = true;
+                    model.reader_wakes += 1;
+                }
+            }
+            Op::CloseReader => {
+                rx.close();
+                if !model.reader_closed {
+                    model.reader_closed = true;
+                    model.writer_wakes += 1;
+                }
+            }
+        }
+        let want = model.stats();
+        prop_assert_eq!(tx.stats(), want);
+        prop_assert_eq!(rx.stats(), want);
+        prop_assert_eq!(tx.is_full(), model.full);
+        prop_assert_eq!(tx.is_closed(), model.closed());
+        prop_assert_eq!(rx.is_empty(), model.queue.is_empty());
+        prop_assert_eq!(reader_wakes.load(Ordering::Relaxed), model.reader_wakes);
+        prop_assert_eq!(writer_wakes.load(Ordering::Relaxed), model.writer_wakes);
+        prop_assert!(model.hwm == 0 || model.queue.len() <= model.hwm);
+    }
+    came_out.extend(tx.reclaim_unsent());
+    prop_assert_eq!(came_out, accepted);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn pipe_matches_model(
+        hwm in prop_oneof![Just(0usize), Just(1), 1usize..8],
+        lwm in proptest::option::of(0usize..10),
+        ops in proptest::collection::vec(op(), 0..200),
+    ) {
+        run(hwm, lwm, ops)?;
+    }
+}
