@@ -27,8 +27,6 @@ pub enum Error {
     },
     /// The peer named a mechanism we do not know.
     UnknownMechanism(String),
-    /// The greeting's as-server byte was neither 0 nor 1.
-    BadAsServer(u8),
     /// The peer's socket type may not talk to ours (RFC 37). An ERROR
     /// command was queued to tell the peer.
     IncompatibleSocketType {
@@ -59,6 +57,13 @@ pub enum Error {
         /// The size seen (frame size, or message size so far).
         size: u64,
     },
+    /// A message has more frames than allowed
+    /// ([`MAX_FRAMES_WITH_LIMIT`](crate::MAX_FRAMES_WITH_LIMIT), enforced only
+    /// when `max_msg_size` is set).
+    TooManyFrames {
+        /// The frame limit.
+        limit: usize,
+    },
     /// A frame length beyond any size this machine can hold.
     FrameTooLong(u64),
     /// The handshake did not complete within `handshake_timeout`.
@@ -86,7 +91,6 @@ impl fmt::Display for Error {
                 )
             }
             Error::UnknownMechanism(m) => write!(f, "unknown security mechanism {m:?}"),
-            Error::BadAsServer(b) => write!(f, "greeting as-server byte is {b}, not 0 or 1"),
             Error::IncompatibleSocketType { ours, theirs } => {
                 write!(f, "socket type {ours} cannot talk to peer type {theirs}")
             }
@@ -106,6 +110,7 @@ impl fmt::Display for Error {
             Error::MessageTooLarge { limit, size } => {
                 write!(f, "message of {size} bytes exceeds the limit of {limit}")
             }
+            Error::TooManyFrames { limit } => write!(f, "message has more than {limit} frames"),
             Error::FrameTooLong(n) => write!(f, "frame length {n} is beyond any sane size"),
             Error::HandshakeTimeout => f.write_str("handshake timed out"),
             Error::HeartbeatTimeout => f.write_str("heartbeat timed out: peer silent"),

@@ -2,10 +2,14 @@
 
 pub use bytes::{Bytes, BytesMut};
 
+mod command;
 mod config;
 mod error;
+mod frame;
+mod greeting;
 mod metadata;
 mod multipart;
+mod output;
 mod session;
 mod socket_type;
 
@@ -13,5 +17,5 @@ pub use config::Config;
 pub use error::Error;
 pub use metadata::Metadata;
 pub use multipart::Multipart;
-pub use session::{Event, PeerInfo, Session};
+pub use session::{Event, MAX_FRAMES_WITH_LIMIT, PeerInfo, Session};
 pub use socket_type::SocketType;

@@ -1,9 +1,19 @@
 //! `Session`: one ZMTP connection's protocol state machine.
 
-use crate::{Config, Error, Metadata, Multipart, SocketType};
-use bytes::{Bytes, BytesMut};
+use crate::command::{self, Command};
+use crate::output::Output;
+use crate::{Config, Error, Metadata, Multipart, SocketType, frame, greeting};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::time::{Duration, Instant};
+
+/// When a size limit is configured, a message may also have at most this
+/// many frames, so empty frames cannot grow a message without bound.
+pub const MAX_FRAMES_WITH_LIMIT: usize = 65_536;
+
+/// ERROR reason we send when the peer's socket type cannot talk to ours.
+const INCOMPATIBLE_REASON: &str = "Invalid socket type";
 
 /// What the peer announced during the handshake.
 #[derive(Clone, Debug)]
@@ -16,20 +26,29 @@ pub struct PeerInfo {
     pub version: (u8, u8),
 }
 
+impl PeerInfo {
+    /// The peer's `Identity` property; empty if it sent none.
+    pub fn identity(&self) -> Bytes {
+        self.metadata.get("Identity").cloned().unwrap_or_default()
+    }
+}
+
 /// Something the peer did, yielded by [`Session::poll_event`].
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// Handshake complete; see [`Session::peer`].
     Ready,
     /// A whole multipart message.
     Message(Multipart),
-    /// The peer subscribed to a topic prefix.
+    /// The peer subscribed to a topic prefix (a SUBSCRIBE command, or a
+    /// message starting with byte 1 sent to a PUB/XPUB socket).
     Subscribe(Bytes),
-    /// The peer cancelled a subscription.
+    /// The peer cancelled a subscription (CANCEL, or a message starting
+    /// with byte 0 sent to a PUB/XPUB socket).
     Cancel(Bytes),
     /// The peer sent a PING; the PONG is already queued.
     Ping {
-        /// The peer's TTL: it may time us out if silent this long.
+        /// The peer's TTL: it may drop us if it hears nothing this long.
         ttl: Duration,
         /// The PING's context, echoed in our PONG.
         context: Bytes,
@@ -41,105 +60,493 @@ pub enum Event {
     },
 }
 
+#[derive(Debug)]
+enum Phase {
+    /// Reading the peer's greeting.
+    Greeting(greeting::Reader),
+    /// Greeting done, READY sent; waiting for the peer's READY.
+    Handshake { version: (u8, u8) },
+    /// Handshake complete.
+    Ready,
+}
+
+/// A subscription change queued before the handshake completed.
+#[derive(Debug)]
+enum Held {
+    Subscribe(Bytes),
+    Cancel(Bytes),
+}
+
 /// One ZMTP connection's protocol state. No I/O, no clock.
+///
+/// The caller owns the socket and the clock:
+/// - bytes read from the socket go to [`handle_read`](Self::handle_read)
+///   (or [`handle_input`](Self::handle_input)), then
+///   [`poll_event`](Self::poll_event) until it returns `None`;
+/// - whenever [`has_output`](Self::has_output), write what
+///   [`chunks_vectored`](Self::chunks_vectored) offers and report the count
+///   to [`advance`](Self::advance);
+/// - call [`handle_timeout`](Self::handle_timeout) at (or after)
+///   [`poll_timeout`](Self::poll_timeout), and write again since it may
+///   queue a PING.
+///
+/// The first `Err` is final: the session is failed and every later fallible
+/// call returns the same error. Output already queued (such as an ERROR
+/// command telling the peer why) can still be written.
 pub struct Session {
-    _config: Config,
+    config: Config,
+    phase: Phase,
+    failed: Option<Error>,
+    peer: Option<PeerInfo>,
+    out: Output,
+    held: Vec<Held>,
+    events: VecDeque<Event>,
+    /// Frames of the message being received.
+    partial: Multipart,
+    /// Bytes of the message being received.
+    partial_bytes: u64,
+    /// Buffer behind `handle_input`.
+    input: BytesMut,
+    handshake_deadline: Option<Instant>,
+    /// When our next PING is due.
+    next_ping: Option<Instant>,
+    /// Fail unless something arrives by then (set when we PING).
+    ping_deadline: Option<Instant>,
+    /// Fail unless something arrives by then (the peer's PING TTL).
+    ttl_deadline: Option<Instant>,
 }
 
 impl Session {
-    /// Starts a session; the greeting is queued for transmit at once.
+    /// Starts a session. Our greeting (64 bytes) is queued for transmit at
+    /// once; READY follows when the peer's greeting has been read.
     pub fn new(config: Config, now: Instant) -> Self {
-        let _ = now;
-        Self { _config: config }
+        let mut out = Output::new(config.batch_size, config.zero_copy_threshold);
+        out.control().put_slice(&greeting::ours());
+        let handshake_deadline = config.handshake_timeout.and_then(|d| now.checked_add(d));
+        Self {
+            config,
+            phase: Phase::Greeting(greeting::Reader::new()),
+            failed: None,
+            peer: None,
+            out,
+            held: Vec::new(),
+            events: VecDeque::new(),
+            partial: Multipart::new(),
+            partial_bytes: 0,
+            input: BytesMut::new(),
+            handshake_deadline,
+            next_ping: None,
+            ping_deadline: None,
+            ttl_deadline: None,
+        }
     }
 
-    /// Zero-copy input: consumes every complete frame at the front of `buf`
-    /// (payloads become `Bytes` slices of it), leaves a partial tail.
+    /// Zero-copy input: consumes the greeting bytes and every complete frame
+    /// at the front of `buf`, leaving a partial frame's bytes in place for the
+    /// next call (append to `buf` and call again). Payloads become `Bytes`
+    /// slices of `buf`'s storage, so the caller should give `buf` fresh
+    /// capacity (`reserve`) rather than expect it to be reused.
+    ///
+    /// Never reserves memory for a size the peer claims: a frame only grows
+    /// `buf` as its bytes arrive, and frames over `max_msg_size` fail as
+    /// soon as their header is seen.
+    ///
+    /// Call after every read. Then drain [`poll_event`](Self::poll_event),
+    /// and write if [`has_output`](Self::has_output) (a PONG or READY may be
+    /// queued).
+    ///
+    /// # Errors
+    /// Any protocol violation by the peer, or an ERROR from it; see [`Error`].
     pub fn handle_read(&mut self, buf: &mut BytesMut, now: Instant) -> Result<(), Error> {
-        let _ = (buf, now);
-        unimplemented!()
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        match self.decode(buf, now) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.failed = Some(e.clone());
+                Err(e)
+            }
+        }
     }
 
-    /// Convenience: copies `bytes` into an internal buffer, then as above.
+    /// Convenience: copies `bytes` into an internal buffer, then decodes as
+    /// [`handle_read`](Self::handle_read) does.
+    ///
+    /// # Errors
+    /// As `handle_read`.
     pub fn handle_input(&mut self, bytes: &[u8], now: Instant) -> Result<(), Error> {
-        let _ = (bytes, now);
-        unimplemented!()
+        let mut input = std::mem::take(&mut self.input);
+        input.extend_from_slice(bytes);
+        let result = self.handle_read(&mut input, now);
+        self.input = input;
+        result
     }
 
-    /// The next event, if any.
+    /// The next event, if any. Drain after each `handle_read`.
     pub fn poll_event(&mut self) -> Option<Event> {
-        unimplemented!()
+        self.events.pop_front()
     }
 
-    /// True once the handshake is complete.
+    /// True once the handshake is complete (both READYs exchanged and the
+    /// socket types checked).
     pub fn is_ready(&self) -> bool {
-        unimplemented!()
+        matches!(self.phase, Phase::Ready) && self.failed.is_none()
     }
 
-    /// What the peer announced, once ready.
+    /// What the peer announced; `Some` once the handshake is complete.
     pub fn peer(&self) -> Option<&PeerInfo> {
-        unimplemented!()
+        self.peer.as_ref()
     }
 
-    /// Queues a message (held until the handshake completes).
+    /// The error that failed this session, if any.
+    pub fn error(&self) -> Option<&Error> {
+        self.failed.as_ref()
+    }
+
+    /// Queues a message. Messages queued before the handshake completes are
+    /// held until it does. A message with no frames is dropped (ZMTP cannot
+    /// carry one). Encoding is lazy: the frames are packed or referenced
+    /// when `chunks_vectored` asks for output.
     pub fn send(&mut self, msg: Multipart) {
-        let _ = msg;
-        unimplemented!()
+        if !msg.is_empty() {
+            self.out.push(msg);
+        }
     }
 
-    /// Queues a SUBSCRIBE command.
+    /// Queues a SUBSCRIBE for `topic` (held until the handshake completes;
+    /// sent as a message starting with byte 1 to a ZMTP 3.0 peer).
     pub fn send_subscribe(&mut self, topic: Bytes) {
-        let _ = topic;
-        unimplemented!()
+        self.send_subscription(Held::Subscribe(topic));
     }
 
-    /// Queues a CANCEL command.
+    /// Queues a CANCEL for `topic` (held until the handshake completes;
+    /// sent as a message starting with byte 0 to a ZMTP 3.0 peer).
     pub fn send_cancel(&mut self, topic: Bytes) {
-        let _ = topic;
-        unimplemented!()
+        self.send_subscription(Held::Cancel(topic));
     }
 
-    /// Queues an ERROR command.
+    fn send_subscription(&mut self, change: Held) {
+        if matches!(self.phase, Phase::Ready) {
+            self.put_subscription(change);
+        } else {
+            self.held.push(change);
+        }
+    }
+
+    fn put_subscription(&mut self, change: Held) {
+        let legacy = self.peer.as_ref().is_some_and(|p| p.version == (3, 0));
+        let dst = self.out.control();
+        match (change, legacy) {
+            (Held::Subscribe(t), false) => command::put_subscribe(dst, &t),
+            (Held::Cancel(t), false) => command::put_cancel(dst, &t),
+            (change, true) => {
+                let (flag, t) = match change {
+                    Held::Subscribe(t) => (1, t),
+                    Held::Cancel(t) => (0, t),
+                };
+                frame::put_header(dst, 0, 1 + t.len());
+                dst.put_u8(flag);
+                dst.put_slice(&t);
+            }
+        }
+    }
+
+    /// Queues an ERROR command with `reason` (at most 255 bytes are sent)
+    /// and ends the session: later calls return [`Error::Closed`] (unless it
+    /// had already failed). Write the remaining output, then close.
     pub fn send_error(&mut self, reason: &str) {
-        let _ = reason;
-        unimplemented!()
+        command::put_error(self.out.control(), reason);
+        self.failed.get_or_insert(Error::Closed);
     }
 
-    /// True when bytes are waiting to be written.
+    /// True when [`chunks_vectored`](Self::chunks_vectored) would offer bytes.
     pub fn has_output(&self) -> bool {
-        unimplemented!()
+        self.out.has_output(self.can_encode())
     }
 
-    /// Bytes queued and not yet advanced.
+    /// Bytes queued and not yet advanced, including messages held for the
+    /// handshake and not yet encoded. Cheap (kept as a counter).
     pub fn pending_output(&self) -> usize {
-        unimplemented!()
+        self.out.pending_output()
     }
 
-    /// Fills `dst` with the next bytes to write. Returns how many slices were used.
+    fn can_encode(&self) -> bool {
+        self.is_ready()
+    }
+
+    /// Fills `dst` with the next bytes to write, in order: small frames and
+    /// headers packed into batches of about `batch_size` bytes, payloads of
+    /// at least `zero_copy_threshold` bytes as their own `Bytes` (no copy).
+    /// Returns how many slices were filled (0 if nothing to write). Pass the
+    /// slices to a vectored write, then call [`advance`](Self::advance) with
+    /// the count written, before calling this again.
     pub fn chunks_vectored<'a>(&'a mut self, dst: &mut [IoSlice<'a>]) -> usize {
-        let _ = dst;
-        unimplemented!()
+        let encode = self.can_encode();
+        self.out.chunks(dst, encode)
     }
 
     /// Records that `n` bytes from `chunks_vectored` were written.
     pub fn advance(&mut self, n: usize) {
-        let _ = n;
-        unimplemented!()
+        self.out.advance(n);
     }
 
-    /// Earliest instant at which `handle_timeout` must be called.
+    /// Earliest instant at which [`handle_timeout`](Self::handle_timeout)
+    /// must be called; `None` if no timer is running or the session failed.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        unimplemented!()
+        if self.failed.is_some() {
+            return None;
+        }
+        let handshake = if self.is_ready() {
+            None
+        } else {
+            self.handshake_deadline
+        };
+        [
+            handshake,
+            self.next_ping,
+            self.ping_deadline,
+            self.ttl_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
-    /// Handshake timeout, heartbeat PINGs, heartbeat timeout / peer TTL.
+    /// Runs the timers due at `now`: fails on a handshake timeout or
+    /// heartbeat timeout, and queues a PING when one is due (so check
+    /// [`has_output`](Self::has_output) afterwards). Calling early is harmless.
+    ///
+    /// # Errors
+    /// [`Error::HandshakeTimeout`], [`Error::HeartbeatTimeout`], or the error
+    /// the session already failed with.
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
-        let _ = now;
-        unimplemented!()
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
+        let error = if !self.is_ready() && due(self.handshake_deadline) {
+            Some(Error::HandshakeTimeout)
+        } else if due(self.ping_deadline) || due(self.ttl_deadline) {
+            Some(Error::HeartbeatTimeout)
+        } else {
+            None
+        };
+        if let Some(e) = error {
+            self.failed = Some(e.clone());
+            return Err(e);
+        }
+        if let Some(ivl) = self.config.heartbeat_ivl.filter(|_| due(self.next_ping)) {
+            let ttl = self.config.heartbeat_ttl.unwrap_or(Duration::ZERO);
+            command::put_ping(self.out.control(), ttl, &[]);
+            self.next_ping = now.checked_add(ivl);
+            if self.ping_deadline.is_none() {
+                let timeout = self.config.heartbeat_timeout.unwrap_or(ivl);
+                self.ping_deadline = now.checked_add(timeout);
+            }
+        }
+        Ok(())
     }
 
-    /// Every queued message none of whose bytes were passed to `advance`, in order.
+    /// Removes and returns every queued message none of whose bytes were
+    /// passed to `advance`, in order; a message partly written stays (its
+    /// bytes are already on the wire). Call when the connection is gone, to
+    /// reroute them. Cost: linear in the messages returned.
     pub fn take_unsent(&mut self) -> Vec<Multipart> {
-        unimplemented!()
+        self.out.take_unsent()
+    }
+
+    /// The decode loop behind `handle_read`.
+    fn decode(&mut self, buf: &mut BytesMut, now: Instant) -> Result<(), Error> {
+        if !buf.is_empty() {
+            // Any bytes at all are a sign of life.
+            self.ping_deadline = None;
+            self.ttl_deadline = None;
+        }
+        if let Phase::Greeting(reader) = &mut self.phase {
+            let Some(version) = reader.feed(buf)? else {
+                return Ok(());
+            };
+            self.phase = Phase::Handshake { version };
+            self.put_ready();
+        }
+        loop {
+            let Some(header) = frame::parse(buf)? else {
+                return Ok(());
+            };
+            self.check_size(&header)?;
+            // Both fit in usize: `frame::parse` bounds the size by isize::MAX.
+            let total = header.header_len as u64 + header.size;
+            if (buf.len() as u64) < total {
+                return Ok(());
+            }
+            buf.advance(header.header_len);
+            let body = buf.split_to(header.size as usize).freeze();
+            self.ttl_deadline = None;
+            if header.command() {
+                self.on_command(body, now)?;
+            } else {
+                self.on_frame(body, header.more())?;
+            }
+        }
+    }
+
+    /// Enforces `max_msg_size` on the frame and on the message so far.
+    fn check_size(&self, header: &frame::Header) -> Result<(), Error> {
+        let Some(limit) = self.config.max_msg_size else {
+            return Ok(());
+        };
+        let size = if header.command() {
+            header.size
+        } else {
+            self.partial_bytes.saturating_add(header.size)
+        };
+        if size > limit {
+            return Err(Error::MessageTooLarge { limit, size });
+        }
+        if !header.command() && self.partial.len() >= MAX_FRAMES_WITH_LIMIT {
+            return Err(Error::TooManyFrames {
+                limit: MAX_FRAMES_WITH_LIMIT,
+            });
+        }
+        Ok(())
+    }
+
+    fn put_ready(&mut self) {
+        let c = &self.config;
+        let ty = c.socket_type;
+        let identity = (!c.identity.is_empty() || ty.sends_identity())
+            .then_some(("Identity", &c.identity[..]));
+        let props = std::iter::once(("Socket-Type", ty.name().as_bytes()))
+            .chain(identity)
+            .chain(c.properties.iter().map(|(n, v)| (n.as_str(), &v[..])))
+            .filter(|(n, v)| command::property_fits(n, v));
+        command::put_ready(self.out.control(), props);
+    }
+
+    fn on_frame(&mut self, body: Bytes, more: bool) -> Result<(), Error> {
+        if !matches!(self.phase, Phase::Ready) {
+            return Err(Error::UnexpectedMessage);
+        }
+        self.partial_bytes += body.len() as u64;
+        self.partial.push(body);
+        if more {
+            return Ok(());
+        }
+        self.partial_bytes = 0;
+        let msg = std::mem::take(&mut self.partial);
+        let event = match self.subscription_message(&msg) {
+            Some(event) => event,
+            None => Event::Message(msg),
+        };
+        self.events.push_back(event);
+        Ok(())
+    }
+
+    /// PUB and XPUB read subscriptions sent as messages (ZMTP 3.0 style,
+    /// which libzmq also uses): one frame, first byte 1 or 0.
+    fn subscription_message(&self, msg: &Multipart) -> Option<Event> {
+        if !matches!(self.config.socket_type, SocketType::Pub | SocketType::XPub) {
+            return None;
+        }
+        let [frame] = msg.frames() else {
+            return None;
+        };
+        match frame.first() {
+            Some(1) => Some(Event::Subscribe(frame.slice(1..))),
+            Some(0) => Some(Event::Cancel(frame.slice(1..))),
+            _ => None,
+        }
+    }
+
+    fn on_command(&mut self, body: Bytes, now: Instant) -> Result<(), Error> {
+        let cmd = command::parse(body)?;
+        if let Command::Error(reason) = cmd {
+            return Err(Error::PeerError(reason));
+        }
+        match self.phase {
+            Phase::Greeting(_) => unreachable_phase(),
+            Phase::Handshake { version } => match cmd {
+                Command::Ready(metadata) => self.on_ready(metadata, version, now),
+                other => Err(Error::UnexpectedCommand(command_name(&other))),
+            },
+            Phase::Ready => {
+                match cmd {
+                    Command::Ping { ttl, context } => {
+                        command::put_pong(self.out.control(), &context);
+                        if !ttl.is_zero() {
+                            self.ttl_deadline = now.checked_add(ttl);
+                        }
+                        self.events.push_back(Event::Ping { ttl, context });
+                    }
+                    Command::Pong { context } => self.events.push_back(Event::Pong { context }),
+                    Command::Subscribe(t) => self.events.push_back(Event::Subscribe(t)),
+                    Command::Cancel(t) => self.events.push_back(Event::Cancel(t)),
+                    Command::Ready(_) => return Err(Error::UnexpectedCommand("READY".into())),
+                    // RFC 37 leaves room for new commands; ignore them.
+                    Command::Other(_) | Command::Error(_) => {}
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn on_ready(
+        &mut self,
+        metadata: Metadata,
+        version: (u8, u8),
+        now: Instant,
+    ) -> Result<(), Error> {
+        let name = metadata
+            .get("Socket-Type")
+            .ok_or(Error::MissingSocketType)?;
+        let theirs =
+            SocketType::from_name(name).ok_or_else(|| Error::UnknownSocketType(name.to_vec()))?;
+        let ours = self.config.socket_type;
+        if !ours.is_compatible(theirs) {
+            command::put_error(self.out.control(), INCOMPATIBLE_REASON);
+            return Err(Error::IncompatibleSocketType { ours, theirs });
+        }
+        self.peer = Some(PeerInfo {
+            socket_type: theirs,
+            metadata,
+            version,
+        });
+        self.phase = Phase::Ready;
+        for change in std::mem::take(&mut self.held) {
+            self.put_subscription(change);
+        }
+        self.next_ping = self.config.heartbeat_ivl.and_then(|d| now.checked_add(d));
+        self.events.push_back(Event::Ready);
+        Ok(())
+    }
+}
+
+/// `decode` leaves the greeting phase before parsing any frame.
+fn unreachable_phase() -> Result<(), Error> {
+    Err(Error::MalformedCommand("command during greeting"))
+}
+
+fn command_name(cmd: &Command) -> String {
+    match cmd {
+        Command::Ready(_) => "READY".into(),
+        Command::Error(_) => "ERROR".into(),
+        Command::Ping { .. } => "PING".into(),
+        Command::Pong { .. } => "PONG".into(),
+        Command::Subscribe(_) => "SUBSCRIBE".into(),
+        Command::Cancel(_) => "CANCEL".into(),
+        Command::Other(name) => name.clone(),
+    }
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("socket_type", &self.config.socket_type)
+            .field("phase", &self.phase)
+            .field("failed", &self.failed)
+            .field("peer", &self.peer)
+            .field("pending_output", &self.pending_output())
+            .finish_non_exhaustive()
     }
 }

@@ -1,0 +1,295 @@
+//! The outgoing byte stream: packs small frames into batches, passes large
+//! payloads by reference, and remembers which messages are still unwritten.
+
+use crate::Multipart;
+use crate::frame::{self, MORE};
+use bytes::{Buf, Bytes, BytesMut};
+use std::collections::VecDeque;
+use std::io::IoSlice;
+
+/// Stop encoding more messages into one `chunks` call past this many bytes
+/// of by-reference payload, so a long queue of huge messages is not staged
+/// at once (staging is cheap, but it delays `take_unsent` returning them).
+const STAGE_LIMIT: usize = 1 << 20;
+
+/// A message whose bytes are (partly) in the staged stream.
+#[derive(Debug)]
+struct InFlight {
+    /// Stream offset of its first byte.
+    start: u64,
+    /// Stream offset just past its last byte.
+    end: u64,
+    msg: Multipart,
+}
+
+#[derive(Debug)]
+pub(crate) struct Output {
+    /// Small frames and commands being packed; sealed into `queue` on demand.
+    batch: BytesMut,
+    /// Sealed chunks ready to write; the front one may be partly written.
+    queue: VecDeque<Bytes>,
+    /// Bytes in `queue`.
+    queued_bytes: usize,
+    /// Stream offset of the next byte to write (bytes advanced so far).
+    written: u64,
+    /// Encoded messages not yet wholly written, in stream order.
+    in_flight: VecDeque<InFlight>,
+    /// Messages not yet encoded.
+    pending: VecDeque<Multipart>,
+    /// Encoded size of `pending`.
+    pending_bytes: usize,
+    batch_size: usize,
+    zero_copy_threshold: usize,
+}
+
+/// Wire size of `msg`: headers plus payloads.
+fn encoded_len(msg: &Multipart) -> usize {
+    msg.frames()
+        .iter()
+        .map(|f| frame::header_len(f.len()) + f.len())
+        .sum()
+}
+
+impl Output {
+    pub(crate) fn new(batch_size: usize, zero_copy_threshold: usize) -> Self {
+        let batch_size = batch_size.max(frame::MAX_HEADER);
+        Self {
+            batch: BytesMut::with_capacity(batch_size),
+            queue: VecDeque::new(),
+            queued_bytes: 0,
+            written: 0,
+            in_flight: VecDeque::new(),
+            pending: VecDeque::new(),
+            pending_bytes: 0,
+            batch_size,
+            zero_copy_threshold: zero_copy_threshold.max(1),
+        }
+    }
+
+    /// Where control frames (greeting, commands) are appended, after
+    /// everything already staged and before messages not yet encoded.
+    pub(crate) fn control(&mut self) -> &mut BytesMut {
+        &mut self.batch
+    }
+
+    /// Queues a message for encoding.
+    pub(crate) fn push(&mut self, msg: Multipart) {
+        self.pending_bytes += encoded_len(&msg);
+        self.pending.push_back(msg);
+    }
+
+    /// Whether `chunks` would yield bytes (`encode`: messages may be encoded).
+    pub(crate) fn has_output(&self, encode: bool) -> bool {
+        self.queued_bytes > 0 || !self.batch.is_empty() || (encode && !self.pending.is_empty())
+    }
+
+    /// Bytes queued and not yet written, including messages not yet encoded.
+    pub(crate) fn pending_output(&self) -> usize {
+        self.queued_bytes + self.batch.len() + self.pending_bytes
+    }
+
+    fn staged_end(&self) -> u64 {
+        self.written + (self.queued_bytes + self.batch.len()) as u64
+    }
+
+    fn seal(&mut self) {
+        if !self.batch.is_empty() {
+            let chunk = self.batch.split().freeze();
+            self.queued_bytes += chunk.len();
+            self.queue.push_back(chunk);
+        }
+    }
+
+    /// Encodes pending messages until a batch is full, `max_chunks` chunks
+    /// are queued, or `STAGE_LIMIT` bytes are staged.
+    fn encode(&mut self, max_chunks: usize) {
+        while self.batch.len() < self.batch_size
+            && self.queue.len() + 2 < max_chunks
+            && self.queued_bytes < STAGE_LIMIT
+        {
+            let Some(msg) = self.pending.pop_front() else {
+                break;
+            };
+            let size = encoded_len(&msg);
+            self.pending_bytes -= size;
+            if self.batch.capacity() - self.batch.len() < size.min(self.batch_size) {
+                self.batch.reserve(self.batch_size);
+            }
+            let start = self.staged_end();
+            let last = msg.len().saturating_sub(1);
+            for (i, f) in msg.frames().iter().enumerate() {
+                let flags = if i < last { MORE } else { 0 };
+                frame::put_header(&mut self.batch, flags, f.len());
+                if f.len() >= self.zero_copy_threshold {
+                    self.seal();
+                    self.queued_bytes += f.len();
+                    self.queue.push_back(f.clone());
+                } else {
+                    self.batch.extend_from_slice(f);
+                }
+            }
+            let end = start + size as u64;
+            self.in_flight.push_back(InFlight { start, end, msg });
+        }
+    }
+
+    /// Fills `dst` with the next chunks to write; encodes pending messages
+    /// first if `encode`. Returns how many slices were filled.
+    pub(crate) fn chunks<'a>(&'a mut self, dst: &mut [IoSlice<'a>], encode: bool) -> usize {
+        if dst.is_empty() {
+            return 0;
+        }
+        if encode {
+            self.encode(dst.len());
+        }
+        self.seal();
+        let mut n = 0;
+        for (slot, chunk) in dst.iter_mut().zip(self.queue.iter()) {
+            *slot = IoSlice::new(chunk);
+            n += 1;
+        }
+        n
+    }
+
+    /// Records that `n` bytes from `chunks` were written. More than is staged
+    /// is clamped (a caller bug, but not worth a panic).
+    pub(crate) fn advance(&mut self, n: usize) {
+        let mut n = n.min(self.queued_bytes);
+        self.queued_bytes -= n;
+        self.written += n as u64;
+        while n > 0 {
+            let Some(front) = self.queue.front_mut() else {
+                break;
+            };
+            if n >= front.len() {
+                n -= front.len();
+                self.queue.pop_front();
+            } else {
+                front.advance(n);
+                n = 0;
+            }
+        }
+        while self
+            .in_flight
+            .front()
+            .is_some_and(|m| m.end <= self.written)
+        {
+            self.in_flight.pop_front();
+        }
+    }
+
+    /// Removes and returns every message none of whose bytes were written,
+    /// in order, and drops their bytes from the staged stream.
+    pub(crate) fn take_unsent(&mut self) -> Vec<Multipart> {
+        let first = self
+            .in_flight
+            .iter()
+            .position(|m| m.start >= self.written)
+            .unwrap_or(self.in_flight.len());
+        let cut = self
+            .in_flight
+            .get(first)
+            .map_or_else(|| self.staged_end(), |m| m.start);
+        let mut out = Vec::with_capacity(self.in_flight.len() - first + self.pending.len());
+        out.extend(self.in_flight.drain(first..).map(|m| m.msg));
+        out.extend(self.pending.drain(..));
+        self.pending_bytes = 0;
+        self.truncate(cut);
+        out
+    }
+
+    /// Drops staged bytes at stream offsets `cut` and beyond.
+    fn truncate(&mut self, cut: u64) {
+        self.seal();
+        let mut keep = usize::try_from(cut.saturating_sub(self.written)).unwrap_or(usize::MAX);
+        let mut kept_chunks = 0;
+        for chunk in self.queue.iter_mut() {
+            if keep == 0 {
+                break;
+            }
+            if chunk.len() > keep {
+                chunk.truncate(keep);
+            }
+            keep -= chunk.len();
+            kept_chunks += 1;
+        }
+        self.queue.truncate(kept_chunks);
+        self.queued_bytes = self.queue.iter().map(Bytes::len).sum();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain(out: &mut Output, max_write: usize) -> Vec<u8> {
+        let mut all = Vec::new();
+        while out.has_output(true) {
+            let mut slices = [IoSlice::new(&[]); 8];
+            let n = out.chunks(&mut slices, true);
+            let mut bytes: Vec<u8> = slices[..n].iter().flat_map(|s| s.iter().copied()).collect();
+            bytes.truncate(max_write);
+            let len = bytes.len();
+            all.extend(bytes);
+            out.advance(len);
+        }
+        all
+    }
+
+    fn msg(frames: &[&[u8]]) -> Multipart {
+        frames.iter().map(|f| Bytes::copy_from_slice(f)).collect()
+    }
+
+    #[test]
+    fn packs_small_and_references_large() {
+        let mut out = Output::new(64, 8);
+        let big = Bytes::from(vec![7u8; 20]);
+        out.push(msg(&[b"ab", b"c"]));
+        out.push(Multipart::single(big.clone()));
+        let mut slices = [IoSlice::new(&[]); 8];
+        let n = out.chunks(&mut slices, true);
+        // "ab"+"c" packed with the next header; the big payload by reference.
+        assert_eq!(n, 2);
+        assert_eq!(&slices[0][..], b"\x01\x02ab\x00\x01c\x00\x14");
+        assert_eq!(slices[1].as_ptr(), big.as_ptr());
+    }
+
+    #[test]
+    fn stream_is_the_same_for_any_write_size() {
+        let build = || {
+            let mut out = Output::new(16, 4);
+            out.control().extend_from_slice(b"hello");
+            for i in 0..20u8 {
+                out.push(msg(&[&[i; 3], &vec![i; usize::from(i)]]));
+            }
+            out
+        };
+        let whole = drain(&mut build(), usize::MAX);
+        for w in [1, 2, 7, 33] {
+            assert_eq!(drain(&mut build(), w), whole);
+        }
+    }
+
+    #[test]
+    fn take_unsent_returns_untouched_messages_in_order() {
+        let mut out = Output::new(16, 1024);
+        let msgs: Vec<Multipart> = (0..10u8).map(|i| msg(&[&[i; 5]])).collect();
+        for m in &msgs {
+            out.push(m.clone());
+        }
+        let mut slices = [IoSlice::new(&[]); 4];
+        let n = out.chunks(&mut slices, true);
+        assert!(n > 0);
+        // Each message is 7 bytes; write all of #0 and one byte of #1.
+        out.advance(8);
+        let unsent = out.take_unsent();
+        assert_eq!(unsent, msgs[2..]);
+        // Only the rest of #1 remains to write.
+        assert_eq!(out.pending_output(), 6);
+        assert_eq!(
+            drain(&mut out, usize::MAX),
+            b"\x00\x05\x01\x01\x01\x01\x01"[1..]
+        );
+        assert!(out.take_unsent().is_empty());
+    }
+}
