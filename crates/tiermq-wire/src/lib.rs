@@ -6,6 +6,8 @@ mod command;
 mod config;
 mod error;
 mod frame;
+#[doc(hidden)]
+pub mod fuzz;
 mod greeting;
 mod metadata;
 mod multipart;
