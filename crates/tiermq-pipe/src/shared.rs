@@ -55,6 +55,11 @@ struct State<T> {
     writer_closed: bool,
     reader_closed: bool,
     reader_waker: Option<Arc<dyn Wake>>,
+    /// The reader saw the pipe empty (a receive returned `Empty`, or it
+    /// never received) and has not been woken since: the next message
+    /// wakes it. A reader still draining is not woken for every message
+    /// that lands in a queue it just emptied.
+    reader_armed: bool,
     writer_waker: Option<Arc<dyn Wake>>,
     /// Threads blocked on `readable` / `writable`: a condvar is notified
     /// only when someone waits, so the common path makes no syscall.
@@ -107,6 +112,7 @@ impl<T> Shared<T> {
                 writer_closed: false,
                 reader_closed: false,
                 reader_waker: None,
+                reader_armed: true,
                 writer_waker: None,
                 reader_waiters: 0,
                 writer_waiters: 0,
@@ -191,14 +197,14 @@ impl<T> Shared<T> {
         } else {
             Room::Available
         };
-        let wakeup = if was_empty {
-            Wakeup {
-                waker: st.reader_waker.clone(),
-                notify: st.reader_waiters > 0,
-            }
-        } else {
-            Wakeup::default()
+        let mut wakeup = Wakeup {
+            waker: None,
+            notify: st.reader_waiters > 0,
         };
+        if was_empty && st.reader_armed {
+            st.reader_armed = false;
+            wakeup.waker = st.reader_waker.clone();
+        }
         Ok((room, wakeup))
     }
 
@@ -249,10 +255,14 @@ impl<T> Shared<T> {
         wakeup
     }
 
-    fn recv_state(st: &State<T>) -> RecvError {
+    /// Why nothing was taken from the empty queue. Reporting `Empty` arms
+    /// the reader's waker: the reader has seen the pipe empty and will rely
+    /// on being woken.
+    fn nothing_taken(st: &mut State<T>) -> RecvError {
         if st.reader_closed || st.writer_closed {
             RecvError::Closed
         } else {
+            st.reader_armed = true;
             RecvError::Empty
         }
     }
@@ -274,7 +284,7 @@ impl<T> Shared<T> {
                 let wakeup = self.after_take(st, 1, entry.bytes_end);
                 Ok((entry.msg, wakeup))
             }
-            None => Err(Self::recv_state(st)),
+            None => Err(Self::nothing_taken(st)),
         }
     }
 
@@ -305,12 +315,16 @@ impl<T> Shared<T> {
         // waiting for the spare's (and two readers can't deadlock).
         let mut batch = std::mem::take(&mut *self.lock_spare());
         let mut st = self.lock();
-        if st.reader_closed {
-            return Err(RecvError::Closed);
-        }
         let len = st.queue.len();
-        if len == 0 {
-            return Err(Self::recv_state(&st));
+        if st.reader_closed || len == 0 {
+            let err = if st.reader_closed {
+                RecvError::Closed
+            } else {
+                Self::nothing_taken(&mut st)
+            };
+            drop(st);
+            *self.lock_spare() = batch;
+            return Err(err);
         }
         let n = max.min(len);
         if n == len && batch.is_empty() {

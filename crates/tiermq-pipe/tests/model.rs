@@ -51,6 +51,8 @@ struct Model {
     bytes_in: u64,
     bytes_out: u64,
     reclaimed: u64,
+    /// Saw the pipe empty since its last wake: the next send wakes it.
+    reader_armed: bool,
     reader_wakes: usize,
     writer_wakes: usize,
 }
@@ -67,7 +69,8 @@ impl Model {
         if self.full {
             return Err(SendError::Full(msg));
         }
-        if self.queue.is_empty() {
+        if self.queue.is_empty() && self.reader_armed {
+            self.reader_armed = false;
             self.reader_wakes += 1;
         }
         self.queue.push_back(msg);
@@ -86,11 +89,11 @@ impl Model {
             return Err(RecvError::Closed);
         }
         if self.queue.is_empty() {
-            return Err(if self.writer_closed {
-                RecvError::Closed
-            } else {
-                RecvError::Empty
-            });
+            if self.writer_closed {
+                return Err(RecvError::Closed);
+            }
+            self.reader_armed = true;
+            return Err(RecvError::Empty);
         }
         let n = max.min(self.queue.len());
         let taken: Vec<Msg> = self.queue.drain(..n).collect();
@@ -166,6 +169,7 @@ fn run(hwm: usize, lwm: Option<usize>, ops: Vec<Op>) -> Result<(), TestCaseError
         bytes_in: 0,
         bytes_out: 0,
         reclaimed: 0,
+        reader_armed: true,
         reader_wakes: 0,
         writer_wakes: 0,
     };
