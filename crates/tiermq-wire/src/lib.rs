@@ -1,4 +1,80 @@
-//! tiermq-wire: ZMTP 3.1 as a sans-I/O state machine (being written).
+//! ZMTP 3.1, the ZeroMQ wire protocol, as a sans-I/O state machine.
+//!
+//! A [`Session`] is one connection's protocol state: the greeting, the NULL
+//! security handshake (READY and its metadata), framing of multipart
+//! messages, subscriptions, PING/PONG heartbeats and ERROR. It is what
+//! tiermq's transport drives for every TCP or IPC connection, and what any
+//! other program can drive to speak to libzmq peers.
+//!
+//! # tiermq-wire does no I/O
+//!
+//! There are no sockets, threads or clocks in this crate. The caller reads
+//! and writes the connection and passes the current time in as `now`; the
+//! session turns bytes into [`Event`]s and messages into bytes:
+//!
+//! ```text
+//!               handle_read(&mut BytesMut, now)      poll_event() -> Event
+//!  socket ──read──► bytes in ───────────────► Session ───────────────────► caller
+//!                                             ▲   │
+//!  caller ── send(Multipart), send_subscribe ─┘   │ chunks_vectored(&mut [IoSlice])
+//!        ── handle_timeout(now) at poll_timeout() │ advance(n)
+//!  socket ◄──writev── bytes out ◄─────────────────┘
+//! ```
+//!
+//! - Input is zero-copy: [`Session::handle_read`] splits payloads off the
+//!   read buffer as [`Bytes`], decoding every complete frame in one call.
+//! - Output is zero-copy for large payloads: [`Session::chunks_vectored`]
+//!   packs headers and small frames into one batch buffer and hands large
+//!   payloads out by reference, ready for one vectored write.
+//! - On disconnect, [`Session::take_unsent`] returns the messages none of
+//!   whose bytes were written, so they can be sent elsewhere.
+//! - Every error ([`Error`]) is fatal to its session and sticky; no input
+//!   can make a session panic or allocate for a length the peer merely claims.
+//!
+//! # Example
+//!
+//! Two sessions talking to each other in memory:
+//!
+//! ```
+//! use std::io::IoSlice;
+//! use std::time::Instant;
+//! use tiermq_wire::{Bytes, BytesMut, Config, Event, Multipart, Session, SocketType};
+//!
+//! /// Moves everything `from` wants to write into `to`.
+//! fn pump(from: &mut Session, to: &mut Session, buf: &mut BytesMut) {
+//!     while from.has_output() {
+//!         let mut slices = [IoSlice::new(&[]); 8];
+//!         let n = from.chunks_vectored(&mut slices);
+//!         let mut written = 0;
+//!         for s in &slices[..n] {
+//!             buf.extend_from_slice(s); // a real caller would writev(socket)
+//!             written += s.len();
+//!         }
+//!         from.advance(written);
+//!     }
+//!     to.handle_read(buf, Instant::now()).expect("valid ZMTP");
+//! }
+//!
+//! let now = Instant::now();
+//! let mut push = Session::new(Config::new(SocketType::Push), now);
+//! let mut pull = Session::new(Config::new(SocketType::Pull), now);
+//! // Held until the handshake completes.
+//! push.send(Multipart::from(vec![Bytes::from("key"), Bytes::from("value")]));
+//!
+//! let (mut to_pull, mut to_push) = (BytesMut::new(), BytesMut::new());
+//! for _ in 0..3 {
+//!     pump(&mut push, &mut pull, &mut to_pull);
+//!     pump(&mut pull, &mut push, &mut to_push);
+//! }
+//!
+//! assert!(matches!(pull.poll_event(), Some(Event::Ready)));
+//! assert_eq!(pull.peer().unwrap().socket_type, SocketType::Push);
+//! let Some(Event::Message(msg)) = pull.poll_event() else { panic!("no message") };
+//! assert_eq!(msg.frames(), ["key", "value"]);
+//! ```
+//!
+//! `cargo run -p tiermq-wire --example handshake` prints the bytes of such
+//! an exchange.
 
 pub use bytes::{Bytes, BytesMut};
 
