@@ -1,6 +1,112 @@
 //! Bounded message queues between an application thread and an I/O thread.
 //!
-//! (Crate docs are being written.)
+//! A tiermq socket has one pipe per peer and direction. The application
+//! thread writes outgoing messages into a pipe and the I/O thread reads them
+//! out in batches (and the other way round for incoming messages). The pipe
+//! is where the two threads meet, and it carries three of tiermq's promises:
+//!
+//! - **Busy and ready** (SPEC §3). Capacity is counted in messages, a
+//!   multipart message being one `T`, enqueued whole or not at all. The send
+//!   that reaches the high-water mark (HWM) returns [`Room::Full`]; from then
+//!   on sends fail with [`SendError::Full`] until the reader has drained the
+//!   pipe to the low-water mark (LWM, `HWM / 2` by default). That hysteresis
+//!   keeps a slow peer from flapping between busy and ready.
+//! - **Lossless failover** (SPEC §5). [`Writer::reclaim_unsent`] and
+//!   [`Reader::reclaim_unsent`] take back, in order, every message the reader
+//!   has not taken, so they can be rerouted. A message the reader has taken
+//!   is never handed back, so nothing is sent twice.
+//! - **Visible queues** (SPEC §7). [`Stats`] counts what is queued, the room
+//!   left and the totals in and out, readable from either end at any time.
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::sync::atomic::{AtomicBool, Ordering};
+//! use tiermq_pipe::{Config, RecvError, Room, SendError, pipe};
+//!
+//! let (tx, rx) = pipe::<Vec<u8>>(Config::new(4)); // HWM 4, LWM 2
+//!
+//! // The I/O thread wants to hear when there is something to read.
+//! let readable = Arc::new(AtomicBool::new(false));
+//! let flag = Arc::clone(&readable);
+//! rx.set_waker(Some(Arc::new(move || flag.store(true, Ordering::Release))));
+//!
+//! for i in 0..3 {
+//!     assert_eq!(tx.try_send(vec![i]), Ok(Room::Available));
+//! }
+//! assert_eq!(tx.try_send(vec![3]), Ok(Room::Full)); // now busy
+//! assert!(matches!(tx.try_send(vec![4]), Err(SendError::Full(_))));
+//! assert!(readable.load(Ordering::Acquire)); // woken once, by the first message
+//!
+//! // The I/O thread drains a batch under one lock.
+//! let mut batch = Vec::new();
+//! assert_eq!(rx.recv_batch(&mut batch, 2), Ok(2));
+//! assert!(!tx.is_full()); // drained to the LWM: ready again
+//!
+//! // The connection dies: take back what was never taken, to reroute it.
+//! rx.close();
+//! assert_eq!(tx.reclaim_unsent(), vec![vec![2], vec![3]]);
+//! assert_eq!(rx.try_recv(), Err(RecvError::Closed));
+//! let stats = tx.stats();
+//! assert_eq!((stats.total_in, stats.total_out, stats.reclaimed), (4, 2, 2));
+//! ```
+//!
+//! # Wake-ups
+//!
+//! A pipe never calls into an event loop per message. Each end registers an
+//! [`Arc<dyn Wake>`](Wake) (any `Fn() + Send + Sync` closure will do, so this
+//! crate does not depend on `mio`):
+//!
+//! - The **reader's** waker is edge-triggered. It is called when a message
+//!   lands in the empty pipe after a receive returned [`RecvError::Empty`],
+//!   and when the writer closes. A reader must therefore receive until it
+//!   sees `Empty` (or `Closed`) before it goes to sleep, as with `mio`
+//!   readiness; in exchange, a reader that is still draining costs the
+//!   writer no wake-up at all.
+//! - The **writer's** waker is called when the pipe stops being full because
+//!   the reader drained it to the LWM (or reclaimed it), and when the reader
+//!   closes.
+//! - A waker set while its condition already holds is called at once, so a
+//!   waker set late misses nothing.
+//!
+//! Wakers are called after the lock is released, on the thread whose action
+//! caused the transition, so they must be quick and must not block. Threads
+//! may instead block with [`Writer::send_deadline`], [`Reader::recv_deadline`]
+//! and [`Writer::linger`]; a condvar is notified only when someone waits.
+//!
+//! # Closing
+//!
+//! Either end may [`close`](Writer::close) (dropping an end closes it). After
+//! the writer closes, the reader drains what is queued and then sees
+//! `Closed`. After the reader closes, sends fail with
+//! [`SendError::Closed`] (the message is handed back) and what is queued
+//! stays reclaimable.
+//!
+//! # Design and concurrency argument
+//!
+//! All state lives under one `std::sync::Mutex`; each operation holds it for
+//! O(1) work, except `recv_batch` taking fewer than all queued messages,
+//! which moves at most `max`. A batch that takes everything swaps the queue
+//! with a spare one in O(1), and each entry records the running byte total
+//! so a batch's byte count is one subtraction. Two atomics mirror the `full`
+//! and `closed` flags for lock-free `is_full`/`is_closed`; they are only
+//! written under the lock and never used to decide anything.
+//!
+//! Because every decision about waking (the transitions, the reader's
+//! armed flag, the count of blocked threads) is made under the same lock
+//! as the queue update it depends on, there is no lost-wake-up window to
+//! reason about, which is why the crate has no `loom` tests: `loom` is not
+//! in the project's dependency policy, and it would add little to a
+//! protocol that is entirely mutex- and condvar-guarded. The sequential
+//! behaviour is checked against a model with `proptest`, and the threaded
+//! behaviour by a two-thread stress test. There is no `unsafe` code.
+//!
+//! # I/O boundary
+//!
+//! None: this crate does no I/O and has no dependency beyond `bytes` (for
+//! its [`Weighted`] implementation). Blocking happens only in the `*_deadline`
+//! and `linger` methods.
 
 mod config;
 mod error;
@@ -21,7 +127,8 @@ pub use wake::Wake;
 pub use weight::Weighted;
 pub use writer::Writer;
 
-/// Makes a pipe whose messages weigh [`Weighted::weight`] bytes.
+/// Makes a pipe whose messages weigh [`Weighted::weight`] bytes, and returns
+/// its two ends.
 pub fn pipe<T: Weighted + Send>(config: Config) -> (Writer<T>, Reader<T>) {
     pipe_with(config, T::weight)
 }

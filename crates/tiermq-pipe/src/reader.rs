@@ -45,9 +45,17 @@ impl<T> Reader<T> {
         self.shared.recv_batch(out, max)
     }
 
-    /// Sets (or with `None` clears) the waker called when the pipe goes from
-    /// empty to non-empty and when the writer closes. It is called outside
-    /// the lock, on the writer's thread, at most once per such transition.
+    /// Sets (or with `None` clears) the waker that tells the reader there is
+    /// something to receive.
+    ///
+    /// The waker is edge-triggered, like readiness in `mio`: it is called
+    /// when a message lands in the empty pipe *after a receive returned
+    /// [`RecvError::Empty`]* (or after the waker was set), and when the
+    /// writer closes. So a reader must keep receiving until it sees `Empty`
+    /// (or `Closed`) before it waits; a reader still draining costs the
+    /// writer no wake-ups. If messages are already queued or the writer
+    /// already closed when the waker is set, it is called at once. Wakers
+    /// are called outside the lock, on the writer's thread.
     pub fn set_waker(&self, waker: Option<Arc<dyn Wake>>) {
         self.shared.set_reader_waker(waker);
     }

@@ -429,15 +429,39 @@ impl<T> Shared<T> {
         }
     }
 
+    /// Installs the reader's waker. If the reader already has something to
+    /// react to (messages queued, or the writer closed), the new waker is
+    /// called at once, so a waker set late misses nothing; otherwise it is
+    /// armed for the next message.
     pub(crate) fn set_reader_waker(&self, waker: Option<Arc<dyn Wake>>) {
-        // Drop the old waker outside the lock: its destructor is user code.
-        let old = std::mem::replace(&mut self.lock().reader_waker, waker);
+        let mut st = self.lock();
+        let due = !st.queue.is_empty() || st.writer_closed;
+        st.reader_armed = !due;
+        let now = if due { waker.clone() } else { None };
+        // The old waker is dropped outside the lock: its destructor is user code.
+        let old = std::mem::replace(&mut st.reader_waker, waker);
+        drop(st);
         drop(old);
+        if let Some(waker) = now {
+            waker.wake();
+        }
     }
 
+    /// Installs the writer's waker, calling it at once if the reader has
+    /// already closed.
     pub(crate) fn set_writer_waker(&self, waker: Option<Arc<dyn Wake>>) {
-        let old = std::mem::replace(&mut self.lock().writer_waker, waker);
+        let mut st = self.lock();
+        let now = if st.reader_closed {
+            waker.clone()
+        } else {
+            None
+        };
+        let old = std::mem::replace(&mut st.writer_waker, waker);
+        drop(st);
         drop(old);
+        if let Some(waker) = now {
+            waker.wake();
+        }
     }
 
     pub(crate) fn is_full(&self) -> bool {

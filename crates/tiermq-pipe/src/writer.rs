@@ -43,8 +43,9 @@ impl<T> Writer<T> {
 
     /// Sets (or with `None` clears) the waker called when the pipe stops
     /// being full because the reader drained it to the low-water mark (or
-    /// reclaimed it), and when the reader closes. It is never called for
-    /// the writer's own actions, and it is called outside the lock.
+    /// reclaimed it), and when the reader closes (at once, if it already
+    /// has). It is never called for the writer's own actions, and it is
+    /// called outside the lock, on the reader's thread.
     pub fn set_waker(&self, waker: Option<Arc<dyn Wake>>) {
         self.shared.set_writer_waker(waker);
     }

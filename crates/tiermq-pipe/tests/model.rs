@@ -24,6 +24,7 @@ enum Op {
     ReclaimReader,
     CloseWriter,
     CloseReader,
+    SetWakers,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -35,6 +36,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::ReclaimReader),
         1 => Just(Op::CloseWriter),
         1 => Just(Op::CloseReader),
+        1 => Just(Op::SetWakers),
     ]
 }
 
@@ -155,8 +157,8 @@ fn run(hwm: usize, lwm: Option<usize>, ops: Vec<Op>) -> Result<(), TestCaseError
     let (tx, rx): (Writer<Msg>, Reader<Msg>) = pipe_with(config, weight);
     let (reader_wakes, reader_waker) = counter();
     let (writer_wakes, writer_waker) = counter();
-    rx.set_waker(Some(reader_waker));
-    tx.set_waker(Some(writer_waker));
+    rx.set_waker(Some(reader_waker.clone()));
+    tx.set_waker(Some(writer_waker.clone()));
     let mut model = Model {
         hwm,
         lwm: config.effective_lwm(),
@@ -223,6 +225,20 @@ fn run(hwm: usize, lwm: Option<usize>, ops: Vec<Op>) -> Result<(), TestCaseError
                 if !model.writer_closed {
                     model.writer_closed = true;
                     model.reader_wakes += 1;
+                }
+            }
+            Op::SetWakers => {
+                rx.set_waker(Some(reader_waker.clone()));
+                tx.set_waker(Some(writer_waker.clone()));
+                // A late waker misses nothing: called at once if due.
+                if !model.queue.is_empty() || model.writer_closed {
+                    model.reader_wakes += 1;
+                    model.reader_armed = false;
+                } else {
+                    model.reader_armed = true;
+                }
+                if model.reader_closed {
+                    model.writer_wakes += 1;
                 }
             }
             Op::CloseReader => {
