@@ -1,0 +1,427 @@
+//! `Connection`: one socket and its wire session, pumping bytes between the
+//! socket and the connection's pipes.
+
+use std::io::{self, IoSlice};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{BufMut, BytesMut};
+use mio::{Registry, Token};
+use tiermq_pipe::{RecvError, Room, SendError};
+use tiermq_wire::{Event, Multipart, Session};
+
+use crate::net::Stream;
+use crate::reactor::{Direction, PipeWaker, Shared};
+use crate::{ConnId, DetachReason, LinkId, MonitorEvent, Notification, Sink};
+
+/// Smallest and largest single read, in bytes. The size adapts: it doubles
+/// after a read that filled it and halves after one that used little of it,
+/// so idle connections don't zero large buffers and busy ones make few
+/// syscalls.
+const MIN_READ: usize = 8 * 1024;
+const MAX_READ: usize = 128 * 1024;
+/// Bytes read from one connection per turn before others get theirs.
+const READ_TURN: usize = 1024 * 1024;
+/// Bytes written to one connection per turn before others get theirs.
+const WRITE_TURN: usize = 1024 * 1024;
+/// The session's queued output is refilled from the out pipe up to this.
+const OUT_BUDGET: usize = 256 * 1024;
+/// Messages taken from the out pipe per lock.
+const OUT_BATCH: usize = 256;
+/// Slices per `writev`.
+const IOV: usize = 64;
+
+/// The pipe ends the I/O thread holds for an attached connection.
+struct Pipes {
+    out: tiermq_pipe::Reader<Multipart>,
+    inp: tiermq_pipe::Writer<Multipart>,
+}
+
+/// What a pump call asks of the reactor besides its result.
+#[derive(Debug, Default)]
+pub(crate) struct Flow {
+    /// The handshake completed during this call.
+    pub(crate) attached: bool,
+    /// The read turn ran out with more to read: come back soon.
+    pub(crate) more_read: bool,
+    /// The write turn ran out with more to write: come back soon.
+    pub(crate) more_write: bool,
+}
+
+/// One tcp or ipc connection.
+pub(crate) struct Connection {
+    pub(crate) id: ConnId,
+    pub(crate) link: LinkId,
+    pub(crate) token: Token,
+    pub(crate) stream: Stream,
+    pub(crate) endpoint: String,
+    pub(crate) peer_addr: String,
+    pub(crate) sink: Arc<dyn Sink>,
+    /// A non-blocking connect has not completed yet.
+    pub(crate) connecting: bool,
+    /// The last write hit `WouldBlock`: wait for a WRITABLE event.
+    pub(crate) write_blocked: bool,
+    /// The deadline this connection has in the reactor's timers.
+    pub(crate) timer_at: Option<Instant>,
+    session: Option<Session>,
+    pipes: Option<Pipes>,
+    sndhwm: usize,
+    rcvhwm: usize,
+    rbuf: BytesMut,
+    read_size: usize,
+    /// A received message the full in pipe refused; delivered first.
+    stash: Option<Multipart>,
+    /// The in pipe is full: don't read until it drains.
+    pub(crate) read_paused: bool,
+    /// The peer closed its side; close once everything is delivered.
+    eof: bool,
+    /// The application closed the out pipe and it is drained.
+    out_closed: bool,
+    batch: Vec<Multipart>,
+}
+
+impl Connection {
+    #[allow(clippy::too_many_arguments)] // a plain constructor of a private type
+    pub(crate) fn new(
+        id: ConnId,
+        link: LinkId,
+        token: Token,
+        stream: Stream,
+        endpoint: String,
+        peer_addr: String,
+        sink: Arc<dyn Sink>,
+        (sndhwm, rcvhwm): (usize, usize),
+    ) -> Self {
+        Connection {
+            id,
+            link,
+            token,
+            stream,
+            endpoint,
+            peer_addr,
+            sink,
+            connecting: true,
+            write_blocked: false,
+            timer_at: None,
+            session: None,
+            pipes: None,
+            sndhwm,
+            rcvhwm,
+            rbuf: BytesMut::new(),
+            read_size: MIN_READ,
+            stash: None,
+            read_paused: false,
+            eof: false,
+            out_closed: false,
+            batch: Vec::new(),
+        }
+    }
+
+    /// The socket is connected: start the session (which queues our
+    /// greeting).
+    pub(crate) fn open(&mut self, wire: tiermq_wire::Config, now: Instant) {
+        self.connecting = false;
+        self.session = Some(Session::new(wire, now));
+    }
+
+    pub(crate) fn has_output(&self) -> bool {
+        self.session.as_ref().is_some_and(Session::has_output)
+    }
+
+    /// When the session next wants `handle_timeout`.
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.session.as_ref().and_then(Session::poll_timeout)
+    }
+
+    /// Runs the session's due timers (handshake timeout, heartbeats).
+    pub(crate) fn handle_timeout(&mut self, now: Instant) -> Result<(), DetachReason> {
+        match &mut self.session {
+            Some(s) if s.poll_timeout().is_some_and(|t| t <= now) => {
+                s.handle_timeout(now).map_err(DetachReason::Wire)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Reads and decodes until `WouldBlock`, the in pipe fills up, or the
+    /// read turn ends, delivering every decoded message to the in pipe.
+    ///
+    /// Err means the connection must close. End of stream closes it only
+    /// once every received message has been delivered.
+    pub(crate) fn pump_in(
+        &mut self,
+        shared: &Arc<Shared>,
+        now: Instant,
+        flow: &mut Flow,
+    ) -> Result<(), DetachReason> {
+        if self.connecting || self.read_paused {
+            return Ok(());
+        }
+        if !self.deliver(shared, flow)? {
+            return Ok(());
+        }
+        let mut turn = READ_TURN;
+        while !self.eof {
+            let n = match self.read_once() {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let _ = self.deliver(shared, flow);
+                    return Err(DetachReason::Io(e.kind()));
+                }
+            };
+            let Some(session) = self.session.as_mut() else {
+                return Ok(());
+            };
+            if let Err(e) = session.handle_read(&mut self.rbuf, now) {
+                // Hand over what arrived intact before the bad bytes.
+                let _ = self.deliver(shared, flow);
+                return Err(DetachReason::Wire(e));
+            }
+            if !self.deliver(shared, flow)? {
+                return Ok(());
+            }
+            if n >= turn {
+                flow.more_read = true;
+                return Ok(());
+            }
+            turn -= n;
+        }
+        // End of stream and everything delivered.
+        Err(DetachReason::PeerClosed)
+    }
+
+    /// One `read` into the tail of the read buffer.
+    fn read_once(&mut self) -> io::Result<usize> {
+        let start = self.rbuf.len();
+        self.rbuf.put_bytes(0, self.read_size);
+        let result = self.stream.read(&mut self.rbuf[start..]);
+        let n = *result.as_ref().unwrap_or(&0);
+        self.rbuf.truncate(start + n);
+        if n == self.read_size {
+            self.read_size = (self.read_size * 2).min(MAX_READ);
+        } else if n < self.read_size / 4 {
+            self.read_size = (self.read_size / 2).max(MIN_READ);
+        }
+        result
+    }
+
+    /// Moves the session's events into the in pipe. Returns false when the
+    /// pipe is full (reading pauses until it drains).
+    fn deliver(&mut self, shared: &Arc<Shared>, flow: &mut Flow) -> Result<bool, DetachReason> {
+        loop {
+            let msg = match self.stash.take() {
+                Some(msg) => msg,
+                None => {
+                    let Some(event) = self.session.as_mut().and_then(Session::poll_event) else {
+                        return Ok(true);
+                    };
+                    match event {
+                        Event::Ready => {
+                            self.attach(shared)?;
+                            flow.attached = true;
+                            continue;
+                        }
+                        Event::Message(msg) => msg,
+                        // As libzmq's XPUB sees them: a message of
+                        // 0x01/0x00 followed by the topic.
+                        Event::Subscribe(topic) => command_message(1, &topic),
+                        Event::Cancel(topic) => command_message(0, &topic),
+                        Event::Ping { .. } | Event::Pong { .. } => continue,
+                    }
+                }
+            };
+            // The session yields messages only after Ready, so pipes exist.
+            let Some(pipes) = &self.pipes else { continue };
+            match pipes.inp.try_send(msg) {
+                Ok(Room::Available) => {}
+                Ok(Room::Full) => {
+                    self.read_paused = true;
+                    return Ok(false);
+                }
+                Err(SendError::Full(msg)) => {
+                    self.stash = Some(msg);
+                    self.read_paused = true;
+                    return Ok(false);
+                }
+                // The application closed its input: it wants none.
+                Err(SendError::Closed(_)) => {}
+            }
+        }
+    }
+
+    /// The handshake completed: make the pipe pair, set the I/O side's
+    /// wakers and hand the application side to the sink.
+    fn attach(&mut self, shared: &Arc<Shared>) -> Result<(), DetachReason> {
+        let peer = self
+            .session
+            .as_ref()
+            .and_then(Session::peer)
+            .cloned()
+            .ok_or(DetachReason::Wire(tiermq_wire::Error::MissingSocketType))?;
+        let weight: fn(&Multipart) -> usize = Multipart::byte_len;
+        let (out_w, out_r) = tiermq_pipe::pipe_with(tiermq_pipe::Config::new(self.sndhwm), weight);
+        let (in_w, in_r) = tiermq_pipe::pipe_with(tiermq_pipe::Config::new(self.rcvhwm), weight);
+        let waker = |direction| {
+            Some(Arc::new(PipeWaker {
+                shared: Arc::clone(shared),
+                token: self.token,
+                direction,
+            }) as Arc<dyn tiermq_pipe::Wake>)
+        };
+        out_r.set_waker(waker(Direction::Out));
+        in_w.set_waker(waker(Direction::In));
+        self.pipes = Some(Pipes {
+            out: out_r,
+            inp: in_w,
+        });
+        self.sink
+            .notify(Notification::Monitor(MonitorEvent::HandshakeSucceeded {
+                link: self.link,
+                conn: self.id,
+                endpoint: self.endpoint.clone(),
+                peer_addr: self.peer_addr.clone(),
+            }));
+        self.sink.notify(Notification::Attached {
+            conn: self.id,
+            link: self.link,
+            endpoint: self.endpoint.clone(),
+            peer_addr: self.peer_addr.clone(),
+            peer,
+            out: out_w,
+            inp: in_r,
+        });
+        Ok(())
+    }
+
+    /// Writes until `WouldBlock`, nothing is left, or the write turn ends,
+    /// refilling the session from the out pipe as it drains. Small messages
+    /// go out packed into one `writev`; large payloads by reference.
+    pub(crate) fn pump_out(&mut self, flow: &mut Flow) -> Result<(), DetachReason> {
+        let Connection {
+            session: Some(session),
+            pipes,
+            stream,
+            batch,
+            out_closed,
+            eof,
+            write_blocked,
+            connecting: false,
+            ..
+        } = self
+        else {
+            return Ok(());
+        };
+        if *write_blocked {
+            return Ok(());
+        }
+        let mut turn = WRITE_TURN;
+        loop {
+            if let Some(pipes) = pipes.as_ref().filter(|_| !*out_closed && !*eof) {
+                while session.pending_output() < OUT_BUDGET {
+                    match pipes.out.recv_batch(batch, OUT_BATCH) {
+                        Ok(0) | Err(RecvError::Empty) => break,
+                        Ok(_) => batch.drain(..).for_each(|m| session.send(m)),
+                        Err(RecvError::Closed) => {
+                            *out_closed = true;
+                            break;
+                        }
+                    }
+                }
+            }
+            if !session.has_output() {
+                break;
+            }
+            let written = {
+                let mut iov = [IoSlice::new(&[]); IOV];
+                let n = session.chunks_vectored(&mut iov);
+                if n == 0 {
+                    break;
+                }
+                stream.write_vectored(&iov[..n])
+            };
+            match written {
+                Ok(0) => return Err(DetachReason::Io(io::ErrorKind::WriteZero)),
+                Ok(n) => {
+                    session.advance(n);
+                    if n >= turn {
+                        flow.more_write = true;
+                        return Ok(());
+                    }
+                    turn -= n;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    *write_blocked = true;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(DetachReason::Io(e.kind())),
+            }
+        }
+        if *out_closed && pipes.as_ref().is_some_and(|p| p.inp.is_closed()) {
+            // The application closed both pipes and everything it queued
+            // was written: it is done with this connection.
+            return Err(DetachReason::Closed);
+        }
+        Ok(())
+    }
+
+    /// Closes the socket and the I/O side's pipe ends (what is queued stays
+    /// for the application), and tells the sink.
+    pub(crate) fn close(mut self, registry: &Registry, reason: DetachReason) {
+        self.stream.deregister(registry);
+        drop(self.stream);
+        let established = !self.connecting;
+        let unsent = match (&mut self.session, &self.pipes) {
+            (Some(session), Some(_)) => session.take_unsent(),
+            _ => Vec::new(),
+        };
+        let attached = if let Some(pipes) = self.pipes.take() {
+            pipes.out.set_waker(None);
+            pipes.inp.set_waker(None);
+            pipes.out.close();
+            pipes.inp.close();
+            true
+        } else {
+            false
+        };
+        if attached {
+            self.sink.notify(Notification::Detached {
+                conn: self.id,
+                reason: reason.clone(),
+                unsent,
+            });
+        } else if established && reason != DetachReason::Closed {
+            self.sink
+                .notify(Notification::Monitor(MonitorEvent::HandshakeFailed {
+                    link: self.link,
+                    conn: self.id,
+                    endpoint: self.endpoint.clone(),
+                    peer_addr: self.peer_addr.clone(),
+                    reason: reason.clone(),
+                }));
+        }
+        if established {
+            self.sink
+                .notify(Notification::Monitor(MonitorEvent::Disconnected {
+                    link: self.link,
+                    conn: self.id,
+                    endpoint: self.endpoint,
+                    peer_addr: self.peer_addr,
+                    reason,
+                }));
+        }
+    }
+}
+
+fn command_message(first: u8, topic: &[u8]) -> Multipart {
+    let mut body = Vec::with_capacity(topic.len() + 1);
+    body.push(first);
+    body.extend_from_slice(topic);
+    Multipart::single(body.into())
+}

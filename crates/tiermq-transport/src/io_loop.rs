@@ -1,0 +1,647 @@
+//! The I/O thread's loop: polls, accepts, connects, reconnects, runs timers
+//! and pumps every connection.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::event::Event;
+use mio::{Events, Interest, Poll, Token};
+use slab::Slab;
+
+use crate::connection::{Connection, Flow};
+use crate::net::{self, BufSizes, Listener};
+use crate::reactor::{BindTarget, Command, ConnectTarget, Inbox, Shared};
+use crate::timers::{TimerKey, Timers};
+use crate::token::{self, Generations, Key};
+use crate::{ConnId, DetachReason, LinkId, LinkOptions, MonitorEvent, Notification, Sink};
+
+/// One bind or connect.
+struct Link {
+    endpoint: String,
+    opts: LinkOptions,
+    sink: Arc<dyn Sink>,
+    /// Open connections made through this link (a connect has at most one).
+    conns: Vec<Token>,
+    kind: LinkKind,
+}
+
+enum LinkKind {
+    Bind {
+        listener: Token,
+    },
+    Connect {
+        target: ConnectTarget,
+        /// Which resolved address the next attempt uses.
+        next_addr: usize,
+        /// The delay before the next reconnect.
+        ivl: Duration,
+        /// When the pending reconnect is due.
+        retry_at: Option<Instant>,
+    },
+}
+
+impl Link {
+    fn bufs(&self) -> BufSizes {
+        BufSizes {
+            sndbuf: self.opts.sndbuf,
+            rcvbuf: self.opts.rcvbuf,
+        }
+    }
+
+    fn notify(&self, event: MonitorEvent) {
+        self.sink.notify(Notification::Monitor(event));
+    }
+}
+
+struct ListenerEntry {
+    listener: Listener,
+    link: LinkId,
+    generation: u32,
+}
+
+struct ConnEntry {
+    conn: Connection,
+    generation: u32,
+}
+
+/// The I/O thread's state.
+pub(crate) struct IoLoop {
+    poll: Poll,
+    shared: Arc<Shared>,
+    listeners: Slab<ListenerEntry>,
+    conns: Slab<ConnEntry>,
+    links: HashMap<LinkId, Link>,
+    timers: Timers,
+    generations: Generations,
+    next_conn: u64,
+    /// Connections whose read or write turn ran out: served again after the
+    /// next poll, which then does not block.
+    again_read: Vec<Token>,
+    again_write: Vec<Token>,
+    running: bool,
+}
+
+impl IoLoop {
+    pub(crate) fn new(poll: Poll, shared: Arc<Shared>) -> Self {
+        IoLoop {
+            poll,
+            shared,
+            listeners: Slab::new(),
+            conns: Slab::new(),
+            links: HashMap::new(),
+            timers: Timers::default(),
+            generations: Generations::default(),
+            next_conn: 1,
+            again_read: Vec::new(),
+            again_write: Vec::new(),
+            running: true,
+        }
+    }
+
+    /// Runs until shutdown (or until the poller fails).
+    pub(crate) fn run(mut self) {
+        let mut events = Events::with_capacity(1024);
+        let mut inbox = Inbox::default();
+        let mut again_read = Vec::new();
+        let mut again_write = Vec::new();
+        while self.running {
+            let timeout = if self.again_read.is_empty() && self.again_write.is_empty() {
+                self.timers
+                    .next_deadline()
+                    .map(|t| t.saturating_duration_since(Instant::now()))
+            } else {
+                Some(Duration::ZERO)
+            };
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                break;
+            }
+            let now = Instant::now();
+            std::mem::swap(&mut self.again_read, &mut again_read);
+            std::mem::swap(&mut self.again_write, &mut again_write);
+            for event in events.iter() {
+                match token::decode(event.token()) {
+                    None => {
+                        self.shared.take(&mut inbox);
+                        self.serve_inbox(&mut inbox, now);
+                    }
+                    Some(Key::Listener { index, generation }) => {
+                        self.accept(index, generation, now)
+                    }
+                    Some(Key::Conn { index, generation }) => {
+                        self.conn_event(index, generation, event, now)
+                    }
+                }
+            }
+            for token in again_read.drain(..) {
+                self.resume_read(token, now);
+            }
+            for token in again_write.drain(..) {
+                self.resume_write(token, now);
+            }
+            while let Some((at, key)) = self.timers.pop_due(now) {
+                self.fire(at, key, now);
+            }
+        }
+        self.close_all();
+    }
+
+    fn serve_inbox(&mut self, inbox: &mut Inbox, now: Instant) {
+        for command in inbox.commands.drain(..) {
+            match command {
+                Command::Bind {
+                    link,
+                    endpoint,
+                    target,
+                    opts,
+                    sink,
+                    reply,
+                } => {
+                    let result = self.bind(link, endpoint, target, opts, sink);
+                    let _ = reply.send(result);
+                }
+                Command::Connect {
+                    link,
+                    endpoint,
+                    target,
+                    opts,
+                    sink,
+                } => {
+                    let ivl = opts.reconnect_ivl.unwrap_or_default();
+                    self.links.insert(
+                        link,
+                        Link {
+                            endpoint,
+                            opts,
+                            sink,
+                            conns: Vec::new(),
+                            kind: LinkKind::Connect {
+                                target,
+                                next_addr: 0,
+                                ivl,
+                                retry_at: None,
+                            },
+                        },
+                    );
+                    self.start_connect(link, now);
+                }
+                Command::CloseLink(link) => self.close_link(link),
+                Command::Shutdown => self.running = false,
+            }
+        }
+        // Taken out before serving: serving may post more.
+        let writable = std::mem::take(&mut inbox.writable);
+        let readable = std::mem::take(&mut inbox.readable);
+        for &token in &readable {
+            self.resume_read(token, now);
+        }
+        for &token in &writable {
+            self.resume_write(token, now);
+        }
+        inbox.writable = recycle(writable);
+        inbox.readable = recycle(readable);
+    }
+
+    fn bind(
+        &mut self,
+        link: LinkId,
+        endpoint: String,
+        target: BindTarget,
+        opts: LinkOptions,
+        sink: Arc<dyn Sink>,
+    ) -> io::Result<String> {
+        let bufs = BufSizes {
+            sndbuf: opts.sndbuf,
+            rcvbuf: opts.rcvbuf,
+        };
+        let listener = match target {
+            BindTarget::Tcp(addr) => net::listen_tcp(addr, bufs),
+            BindTarget::Ipc(path) => net::listen_ipc(&path),
+        };
+        let registered = listener.and_then(|mut listener| {
+            let last_endpoint = listener.endpoint()?;
+            let generation = self.generations.next();
+            let entry = self.listeners.vacant_entry();
+            let token = token::listener_token(entry.key(), generation);
+            if let Err(e) =
+                self.poll
+                    .registry()
+                    .register(listener.source(), token, Interest::READABLE)
+            {
+                listener.unlink();
+                return Err(e);
+            }
+            entry.insert(ListenerEntry {
+                listener,
+                link,
+                generation,
+            });
+            Ok((token, last_endpoint))
+        });
+        let (token, last_endpoint) = match registered {
+            Ok(ok) => ok,
+            Err(e) => {
+                sink.notify(Notification::Monitor(MonitorEvent::BindFailed {
+                    endpoint,
+                    error: e.kind(),
+                }));
+                return Err(e);
+            }
+        };
+        let link_state = Link {
+            endpoint: last_endpoint.clone(),
+            opts,
+            sink,
+            conns: Vec::new(),
+            kind: LinkKind::Bind { listener: token },
+        };
+        link_state.notify(MonitorEvent::Listening {
+            link,
+            endpoint: last_endpoint.clone(),
+        });
+        self.links.insert(link, link_state);
+        Ok(last_endpoint)
+    }
+
+    fn accept(&mut self, index: usize, generation: u32, now: Instant) {
+        loop {
+            let Some(entry) = self
+                .listeners
+                .get(index)
+                .filter(|e| e.generation == generation)
+            else {
+                return;
+            };
+            let link_id = entry.link;
+            let Some(link) = self.links.get(&link_id) else {
+                return;
+            };
+            let (stream, peer_addr) = match entry.listener.accept(link.bufs()) {
+                Ok(accepted) => accepted,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                    ) =>
+                {
+                    continue;
+                }
+                Err(e) => {
+                    // Out of descriptors or memory: the pending peer waits
+                    // in the backlog until the next connection's event.
+                    link.notify(MonitorEvent::AcceptFailed {
+                        link: link_id,
+                        endpoint: link.endpoint.clone(),
+                        error: e.kind(),
+                    });
+                    return;
+                }
+            };
+            let Some(token) = self.insert_conn(link_id, stream, peer_addr) else {
+                continue;
+            };
+            self.on_connected(token, now);
+        }
+    }
+
+    /// Registers a new connection of `link_id`; `None` (socket dropped) if
+    /// registration failed.
+    fn insert_conn(
+        &mut self,
+        link_id: LinkId,
+        stream: net::Stream,
+        peer_addr: String,
+    ) -> Option<Token> {
+        let link = self.links.get_mut(&link_id)?;
+        let generation = self.generations.next();
+        let entry = self.conns.vacant_entry();
+        let token = token::conn_token(entry.key(), generation);
+        let mut conn = Connection::new(
+            ConnId(self.next_conn),
+            link_id,
+            token,
+            stream,
+            link.endpoint.clone(),
+            peer_addr,
+            Arc::clone(&link.sink),
+            (link.opts.sndhwm, link.opts.rcvhwm),
+        );
+        conn.stream.register(self.poll.registry(), token).ok()?;
+        self.next_conn += 1;
+        entry.insert(ConnEntry { conn, generation });
+        link.conns.push(token);
+        Some(token)
+    }
+
+    /// The socket is connected (accepted, or a connect completed): start the
+    /// handshake.
+    fn on_connected(&mut self, token: Token, now: Instant) {
+        let Some(conn) = conn_in(&mut self.conns, token) else {
+            return;
+        };
+        let link_id = conn.link;
+        let Some(link) = self.links.get(&link_id) else {
+            return;
+        };
+        let wire = link.opts.wire.clone();
+        let is_connect = matches!(link.kind, LinkKind::Connect { .. });
+        if is_connect {
+            conn.peer_addr = conn.stream.peer_addr_string(&link.endpoint);
+        }
+        conn.open(wire, now);
+        let event = if is_connect {
+            MonitorEvent::Connected {
+                link: link_id,
+                conn: conn.id,
+                endpoint: link.endpoint.clone(),
+                peer_addr: conn.peer_addr.clone(),
+            }
+        } else {
+            MonitorEvent::Accepted {
+                link: link_id,
+                conn: conn.id,
+                endpoint: link.endpoint.clone(),
+                peer_addr: conn.peer_addr.clone(),
+            }
+        };
+        link.notify(event);
+        let mut flow = Flow::default();
+        // Sends the greeting; data may also have arrived already.
+        let result = conn
+            .pump_out(&mut flow)
+            .and_then(|()| conn.pump_in(&self.shared, now, &mut flow));
+        self.settle(token, result, flow, now);
+    }
+
+    fn conn_event(&mut self, index: usize, generation: u32, event: &Event, now: Instant) {
+        let token = token::conn_token(index, generation);
+        let shared = Arc::clone(&self.shared);
+        let Some(conn) = conn_in(&mut self.conns, token) else {
+            return;
+        };
+        if conn.connecting {
+            let result = match conn.stream.connect_state() {
+                Ok(net::ConnectState::Connected) => {
+                    self.on_connected(token, now);
+                    return;
+                }
+                Ok(net::ConnectState::Pending) => return,
+                Err(e) => Err(DetachReason::Io(e.kind())),
+            };
+            self.settle(token, result, Flow::default(), now);
+            return;
+        }
+        let mut flow = Flow::default();
+        let was_blocked = conn.write_blocked;
+        if event.is_writable() {
+            conn.write_blocked = false;
+        }
+        let mut result = Ok(());
+        if event.is_readable() || event.is_read_closed() || event.is_error() {
+            result = conn.pump_in(&shared, now, &mut flow);
+        }
+        if result.is_ok() && ((was_blocked && event.is_writable()) || conn.has_output()) {
+            result = conn.pump_out(&mut flow);
+        }
+        self.settle(token, result, flow, now);
+    }
+
+    /// The in pipe drained (or the read turn ran out): read again.
+    fn resume_read(&mut self, token: Token, now: Instant) {
+        let shared = Arc::clone(&self.shared);
+        let Some(conn) = conn_in(&mut self.conns, token) else {
+            return;
+        };
+        conn.read_paused = false;
+        let mut flow = Flow::default();
+        // Writing also notices whether the application closed both pipes.
+        let result = conn
+            .pump_in(&shared, now, &mut flow)
+            .and_then(|()| conn.pump_out(&mut flow));
+        self.settle(token, result, flow, now);
+    }
+
+    /// The out pipe has messages (or the write turn ran out): write.
+    fn resume_write(&mut self, token: Token, now: Instant) {
+        let Some(conn) = conn_in(&mut self.conns, token) else {
+            return;
+        };
+        let mut flow = Flow::default();
+        let result = conn.pump_out(&mut flow);
+        self.settle(token, result, flow, now);
+    }
+
+    fn fire(&mut self, at: Instant, key: TimerKey, now: Instant) {
+        match key {
+            TimerKey::Conn(token) => {
+                let Some(conn) = conn_in(&mut self.conns, token) else {
+                    return;
+                };
+                if conn.timer_at == Some(at) {
+                    conn.timer_at = None;
+                }
+                let mut flow = Flow::default();
+                let result = conn
+                    .handle_timeout(now)
+                    .and_then(|()| conn.pump_out(&mut flow));
+                self.settle(token, result, flow, now);
+            }
+            TimerKey::Reconnect(link_id) => {
+                let Some(link) = self.links.get_mut(&link_id) else {
+                    return;
+                };
+                if let LinkKind::Connect { retry_at, .. } = &mut link.kind
+                    && retry_at.is_some_and(|t| t <= now)
+                    && link.conns.is_empty()
+                {
+                    *retry_at = None;
+                    self.start_connect(link_id, now);
+                }
+            }
+        }
+    }
+
+    /// After a pump: close on error, otherwise note a completed handshake,
+    /// queue unfinished turns and re-arm the connection's timer.
+    fn settle(&mut self, token: Token, result: Result<(), DetachReason>, flow: Flow, now: Instant) {
+        let Some(conn) = conn_in(&mut self.conns, token) else {
+            return;
+        };
+        if let Err(reason) = result {
+            self.close_conn(token, reason, now);
+            return;
+        }
+        let link_id = conn.link;
+        if flow.more_read {
+            self.again_read.push(token);
+        }
+        if flow.more_write {
+            self.again_write.push(token);
+        }
+        if let Some(mut next) = conn.poll_timeout() {
+            if next <= now {
+                // The session asks for a timer in the past right after
+                // handling one: don't spin on it.
+                next = now + Duration::from_millis(1);
+            }
+            if conn.timer_at.is_none_or(|t| next < t) {
+                conn.timer_at = Some(next);
+                self.timers.push(next, TimerKey::Conn(token));
+            }
+        }
+        if flow.attached
+            && let Some(link) = self.links.get_mut(&link_id)
+            && let LinkKind::Connect { ivl, .. } = &mut link.kind
+        {
+            *ivl = link.opts.reconnect_ivl.unwrap_or_default();
+        }
+    }
+
+    fn close_conn(&mut self, token: Token, reason: DetachReason, now: Instant) {
+        let Some(Key::Conn { index, generation }) = token::decode(token) else {
+            return;
+        };
+        if self
+            .conns
+            .get(index)
+            .is_none_or(|e| e.generation != generation)
+        {
+            return;
+        }
+        let conn = self.conns.remove(index).conn;
+        let link_id = conn.link;
+        conn.close(self.poll.registry(), reason);
+        if let Some(link) = self.links.get_mut(&link_id) {
+            link.conns.retain(|&t| t != token);
+            if matches!(link.kind, LinkKind::Connect { .. }) {
+                self.schedule_reconnect(link_id, now);
+            }
+        }
+    }
+
+    /// Starts one connect attempt of a connect-side link.
+    fn start_connect(&mut self, link_id: LinkId, now: Instant) {
+        let Some(link) = self.links.get_mut(&link_id) else {
+            return;
+        };
+        let bufs = link.bufs();
+        let LinkKind::Connect {
+            target, next_addr, ..
+        } = &mut link.kind
+        else {
+            return;
+        };
+        let attempt = match target {
+            ConnectTarget::Tcp(addrs) => {
+                let addr = addrs[*next_addr % addrs.len()];
+                *next_addr = next_addr.wrapping_add(1);
+                net::connect_tcp(addr, bufs)
+            }
+            ConnectTarget::Ipc(path) => net::connect_ipc(path, bufs),
+        };
+        let endpoint = link.endpoint.clone();
+        let (stream, in_progress) = match attempt {
+            Ok(ok) => ok,
+            Err(_) => {
+                self.schedule_reconnect(link_id, now);
+                return;
+            }
+        };
+        let Some(token) = self.insert_conn(link_id, stream, endpoint.clone()) else {
+            self.schedule_reconnect(link_id, now);
+            return;
+        };
+        if in_progress {
+            if let Some(link) = self.links.get(&link_id) {
+                link.notify(MonitorEvent::ConnectDelayed {
+                    link: link_id,
+                    endpoint,
+                });
+            }
+        } else {
+            self.on_connected(token, now);
+        }
+    }
+
+    /// Arms the link's reconnect timer, unless reconnecting is off.
+    fn schedule_reconnect(&mut self, link_id: LinkId, now: Instant) {
+        let Some(link) = self.links.get_mut(&link_id) else {
+            return;
+        };
+        let Some(_) = link.opts.reconnect_ivl else {
+            return;
+        };
+        let next_ivl = |ivl| link.opts.next_backoff(ivl);
+        let LinkKind::Connect { ivl, retry_at, .. } = &mut link.kind else {
+            return;
+        };
+        if retry_at.is_some() {
+            return;
+        }
+        let delay = *ivl;
+        *ivl = next_ivl(delay);
+        let at = now + delay;
+        *retry_at = Some(at);
+        self.timers.push(at, TimerKey::Reconnect(link_id));
+        link.notify(MonitorEvent::ConnectRetried {
+            link: link_id,
+            endpoint: link.endpoint.clone(),
+            ivl: delay,
+        });
+    }
+
+    /// Unbind or disconnect: the link goes first, so its connections'
+    /// closing schedules no reconnect.
+    fn close_link(&mut self, link_id: LinkId) {
+        let Some(link) = self.links.remove(&link_id) else {
+            return;
+        };
+        let now = Instant::now();
+        for &token in &link.conns {
+            self.close_conn(token, DetachReason::Closed, now);
+        }
+        if let LinkKind::Bind { listener } = link.kind
+            && let Some(Key::Listener { index, generation }) = token::decode(listener)
+            && self
+                .listeners
+                .get(index)
+                .is_some_and(|e| e.generation == generation)
+        {
+            let mut entry = self.listeners.remove(index);
+            let _ = self.poll.registry().deregister(entry.listener.source());
+            entry.listener.unlink();
+            link.notify(MonitorEvent::Closed {
+                link: link_id,
+                endpoint: link.endpoint.clone(),
+            });
+        }
+    }
+
+    fn close_all(&mut self) {
+        let links: Vec<LinkId> = self.links.keys().copied().collect();
+        for link in links {
+            self.close_link(link);
+        }
+    }
+}
+
+/// The live connection `token` names, if any (a stale generation is none).
+fn conn_in(conns: &mut Slab<ConnEntry>, token: Token) -> Option<&mut Connection> {
+    let Some(Key::Conn { index, generation }) = token::decode(token) else {
+        return None;
+    };
+    conns
+        .get_mut(index)
+        .filter(|e| e.generation == generation)
+        .map(|e| &mut e.conn)
+}
+
+fn recycle(mut v: Vec<Token>) -> Vec<Token> {
+    v.clear();
+    v
+}

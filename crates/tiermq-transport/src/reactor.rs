@@ -1,0 +1,304 @@
+//! `Reactor`: the handle application threads use to command the I/O thread,
+//! and the inbox they share with it.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, SyncSender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle, ThreadId};
+
+use mio::{Poll, Token, Waker};
+
+use crate::endpoint::{resolve_bind, resolve_connect};
+use crate::io_loop::IoLoop;
+use crate::net::unique_ipc_path;
+use crate::token::WAKER;
+use crate::{Endpoint, LinkId, LinkOptions, Sink};
+
+/// One I/O thread: a mio `Poll` serving every tcp and ipc listener and
+/// connection of the links bound or connected through it.
+///
+/// All methods take `&self` and may be called from any thread except the
+/// reactor's own (that is, not from inside [`Sink::notify`]). Dropping the
+/// reactor shuts it down as [`shutdown`](Reactor::shutdown) does.
+pub struct Reactor {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+    thread_id: ThreadId,
+}
+
+impl std::fmt::Debug for Reactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reactor")
+            .field("thread", &self.thread_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reactor {
+    /// Starts an I/O thread named `name`.
+    ///
+    /// Errors: the operating system refused a poller, a waker or a thread.
+    pub fn spawn(name: &str) -> io::Result<Reactor> {
+        let poll = Poll::new()?;
+        let waker = Waker::new(poll.registry(), WAKER)?;
+        let shared = Arc::new(Shared {
+            inbox: Mutex::new(Inbox::default()),
+            waker,
+        });
+        let io_loop = IoLoop::new(poll, Arc::clone(&shared));
+        let thread = thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || io_loop.run())?;
+        Ok(Reactor {
+            shared,
+            thread_id: thread.thread().id(),
+            thread: Some(thread),
+        })
+    }
+
+    /// Binds `ep` (tcp or ipc) and starts accepting. Each accepted peer gets a
+    /// session configured by `opts`; `sink` hears about them.
+    ///
+    /// Host names are resolved on the calling thread; the bind itself runs on
+    /// the I/O thread, and this call waits for it. Returns the link and the
+    /// actually bound endpoint (`last_endpoint`): the kernel's port for port
+    /// `0`/`*` (`"tcp://0.0.0.0:41234"` for `tcp://*:*`), the generated path
+    /// for `ipc://*`.
+    ///
+    /// Errors: `InvalidInput` for `inproc://` (the `tiermq` crate serves it)
+    /// or an unresolvable host; the operating system's error for a failed
+    /// bind (`AddrInUse`, `PermissionDenied`, ...), also reported as
+    /// [`MonitorEvent::BindFailed`](crate::MonitorEvent::BindFailed);
+    /// `BrokenPipe` if the reactor has stopped; `WouldBlock` if called on
+    /// the reactor's own thread.
+    pub fn bind(
+        &self,
+        ep: &Endpoint,
+        opts: LinkOptions,
+        sink: Arc<dyn Sink>,
+    ) -> io::Result<(LinkId, String)> {
+        if thread::current().id() == self.thread_id {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "Reactor::bind called on the reactor's own thread",
+            ));
+        }
+        let target = match ep {
+            Endpoint::Tcp { host, port } => BindTarget::Tcp(resolve_bind(host, *port)?),
+            Endpoint::Ipc(path) if path.as_os_str() == "*" => BindTarget::Ipc(unique_ipc_path()),
+            Endpoint::Ipc(path) => BindTarget::Ipc(path.clone()),
+            Endpoint::Inproc(_) => return Err(inproc_here()),
+        };
+        let link = next_link();
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.shared.post(|inbox| {
+            inbox.commands.push(Command::Bind {
+                link,
+                endpoint: ep.to_string(),
+                target,
+                opts,
+                sink,
+                reply,
+            })
+        });
+        match answer.recv() {
+            Ok(result) => result.map(|endpoint| (link, endpoint)),
+            Err(_) => Err(stopped()),
+        }
+    }
+
+    /// Connects to `ep` (tcp or ipc) in the background and keeps the link
+    /// connected: after a failed attempt or a lost connection it retries
+    /// after `opts.reconnect_ivl` (with backoff up to `reconnect_ivl_max`).
+    ///
+    /// Host names are resolved now, on the calling thread; each attempt
+    /// tries the next of the resolved addresses. Returns at once; progress
+    /// arrives through `sink`.
+    ///
+    /// Errors: `InvalidInput` for `inproc://`, a host of `*`, port `0`/`*`,
+    /// or an unresolvable host; `BrokenPipe` if the reactor has stopped.
+    pub fn connect(
+        &self,
+        ep: &Endpoint,
+        opts: LinkOptions,
+        sink: Arc<dyn Sink>,
+    ) -> io::Result<LinkId> {
+        let target = match ep {
+            Endpoint::Tcp { host, port } => ConnectTarget::Tcp(resolve_connect(host, *port)?),
+            Endpoint::Ipc(path) => ConnectTarget::Ipc(path.clone()),
+            Endpoint::Inproc(_) => return Err(inproc_here()),
+        };
+        if self.thread.as_ref().is_none_or(|t| t.is_finished()) {
+            return Err(stopped());
+        }
+        let link = next_link();
+        self.shared.post(|inbox| {
+            inbox.commands.push(Command::Connect {
+                link,
+                endpoint: ep.to_string(),
+                target,
+                opts,
+                sink,
+            })
+        });
+        Ok(link)
+    }
+
+    /// Unbinds or disconnects `link`: stops listening (and unlinks an ipc
+    /// path) or stops reconnecting, and closes every connection made
+    /// through the link, as libzmq's unbind and disconnect do. Attached
+    /// connections end with [`Notification::Detached`](crate::Notification)
+    /// and reason [`DetachReason::Closed`](crate::DetachReason). Returns at
+    /// once; an unknown link is ignored.
+    pub fn close_link(&self, link: LinkId) {
+        self.shared
+            .post(|inbox| inbox.commands.push(Command::CloseLink(link)));
+    }
+
+    /// Closes every link and connection (as [`close_link`](Self::close_link))
+    /// and joins the I/O thread.
+    pub fn shutdown(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Reactor {
+    fn drop(&mut self) {
+        self.shared
+            .post(|inbox| inbox.commands.push(Command::Shutdown));
+        if let Some(thread) = self.thread.take() {
+            // Joining ourselves would deadlock (a Sink dropping the reactor).
+            if thread::current().id() != self.thread_id {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+fn next_link() -> LinkId {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    LinkId(NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+fn inproc_here() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "inproc:// endpoints are served by the tiermq crate, not by the reactor",
+    )
+}
+
+fn stopped() -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, "the reactor thread has stopped")
+}
+
+/// What the reactor is told to do.
+pub(crate) enum Command {
+    Bind {
+        link: LinkId,
+        endpoint: String,
+        target: BindTarget,
+        opts: LinkOptions,
+        sink: Arc<dyn Sink>,
+        reply: SyncSender<io::Result<String>>,
+    },
+    Connect {
+        link: LinkId,
+        endpoint: String,
+        target: ConnectTarget,
+        opts: LinkOptions,
+        sink: Arc<dyn Sink>,
+    },
+    CloseLink(LinkId),
+    Shutdown,
+}
+
+/// A resolved bind address.
+pub(crate) enum BindTarget {
+    Tcp(SocketAddr),
+    Ipc(PathBuf),
+}
+
+/// Resolved connect addresses.
+pub(crate) enum ConnectTarget {
+    Tcp(Vec<SocketAddr>),
+    Ipc(PathBuf),
+}
+
+/// Work posted to the I/O thread: commands, and connections whose pipes
+/// changed state (an out pipe became non-empty, an in pipe drained).
+#[derive(Default)]
+pub(crate) struct Inbox {
+    pub(crate) commands: Vec<Command>,
+    pub(crate) writable: Vec<Token>,
+    pub(crate) readable: Vec<Token>,
+}
+
+impl Inbox {
+    fn is_empty(&self) -> bool {
+        self.commands.is_empty() && self.writable.is_empty() && self.readable.is_empty()
+    }
+}
+
+/// The state app threads share with the I/O thread.
+pub(crate) struct Shared {
+    inbox: Mutex<Inbox>,
+    waker: Waker,
+}
+
+impl Shared {
+    /// Adds work and wakes the reactor, but only when the inbox was empty:
+    /// the reactor drains the whole inbox on each wake-up, so one wake
+    /// covers everything posted until then.
+    pub(crate) fn post(&self, add: impl FnOnce(&mut Inbox)) {
+        let mut inbox = self.lock();
+        let was_empty = inbox.is_empty();
+        add(&mut inbox);
+        drop(inbox);
+        if was_empty {
+            // Fails only if the poller is gone, i.e. the reactor stopped.
+            let _ = self.waker.wake();
+        }
+    }
+
+    /// Swaps the inbox's contents with `into` (which must be empty), keeping
+    /// both sets of allocations alive.
+    pub(crate) fn take(&self, into: &mut Inbox) {
+        std::mem::swap(&mut *self.lock(), into);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inbox> {
+        // A panic elsewhere while holding the lock leaves plain vectors
+        // behind; they are still valid.
+        self.inbox.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Which way a connection's pipe woke the reactor.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Direction {
+    /// The out pipe became non-empty (or its writer closed): write.
+    Out,
+    /// The in pipe drained to its low-water mark (or its reader closed):
+    /// read again.
+    In,
+}
+
+/// A pipe waker that posts its connection's token to the inbox.
+pub(crate) struct PipeWaker {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) token: Token,
+    pub(crate) direction: Direction,
+}
+
+impl tiermq_pipe::Wake for PipeWaker {
+    fn wake(&self) {
+        let token = self.token;
+        match self.direction {
+            Direction::Out => self.shared.post(|i| i.writable.push(token)),
+            Direction::In => self.shared.post(|i| i.readable.push(token)),
+        }
+    }
+}
