@@ -374,6 +374,18 @@ impl Connection {
     /// Closes the socket and the I/O side's pipe ends (what is queued stays
     /// for the application), and tells the sink.
     pub(crate) fn close(mut self, registry: &Registry, reason: DetachReason) {
+        if let (DetachReason::Wire(_), Some(session)) = (&reason, &mut self.session) {
+            // A failed session offers only control bytes, such as an ERROR
+            // command telling the peer why; send what the kernel takes now.
+            while session.has_output() {
+                let mut iov = [IoSlice::new(&[]); IOV];
+                let n = session.chunks_vectored(&mut iov);
+                match self.stream.write_vectored(&iov[..n]) {
+                    Ok(k) if k > 0 => session.advance(k),
+                    _ => break,
+                }
+            }
+        }
         self.stream.deregister(registry);
         drop(self.stream);
         let established = !self.connecting;
