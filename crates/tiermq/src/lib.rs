@@ -1,1 +1,93 @@
-//! tiermq (skeleton; being written).
+//! tiermq: ZeroMQ sockets, in pure Rust, whose senders prefer peers by
+//! priority tier and fail over and back on their own.
+//!
+//! tiermq speaks ZMTP 3.1 (so it talks to libzmq peers) and offers the API
+//! of the `zmq` crate (rust-zmq 0.10): code written for it compiles after
+//! `use tiermq as zmq;`. What it adds is the choice of peer: every endpoint
+//! has a send priority (1 most preferred ..= 16, default 8). A PUSH socket
+//! sends each message to the most preferred tier that has a ready peer,
+//! round-robin inside the tier. A peer that disconnects, dies (heartbeat)
+//! or is busy (its queue reached SNDHWM) drops out of its tier; the messages
+//! it still held are rerouted, in order, to the next ready peer; and the
+//! moment it can take messages again it gets the next one (failback).
+//!
+//! # Example: a primary and a backup
+//!
+//! ```
+//! use tiermq::{Context, DONTWAIT, PULL, PUSH};
+//!
+//! # fn main() -> tiermq::Result<()> {
+//! let ctx = Context::new();
+//! let push = ctx.socket(PUSH)?;
+//! push.set_sndprio(1)?; // endpoints bound from now on are tier 1
+//! push.bind("inproc://primary")?;
+//! push.set_sndprio(2)?;
+//! push.bind("inproc://backup")?;
+//!
+//! let primary = ctx.socket(PULL)?;
+//! primary.connect("inproc://primary")?;
+//! let backup = ctx.socket(PULL)?;
+//! backup.connect("inproc://backup")?;
+//!
+//! // Everything goes to the primary while it can take it.
+//! for i in 0..5 {
+//!     push.send(format!("job {i}").as_str(), 0)?;
+//! }
+//! for i in 0..5 {
+//!     assert_eq!(primary.recv_string(0)?.unwrap(), format!("job {i}"));
+//! }
+//! assert_eq!(backup.recv_bytes(DONTWAIT), Err(tiermq::Error::EAGAIN));
+//!
+//! // The primary goes away: the next message fails over to the backup.
+//! drop(primary);
+//! push.send("job 5", 0)?;
+//! assert_eq!(backup.recv_string(0)?.unwrap(), "job 5");
+//! assert_eq!(push.active_tier(), Some(2));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Where the I/O happens
+//!
+//! The application's thread never touches a network socket. `send` puts a
+//! message into a peer's in-memory pipe (`tiermq-pipe`) and `recv` takes one
+//! out; the choice of pipe is made by the pure scheduler (`tiermq-sched`).
+//! tcp and ipc connections live on I/O threads (`tiermq-transport`, started
+//! on the first tcp/ipc `bind` or `connect`), which move bytes between the
+//! pipes and the kernel through the ZMTP state machine (`tiermq-wire`).
+//! inproc connections are pipes between two sockets of one [`Context`] with
+//! no thread and no copy in between.
+//!
+//! Bytes that the kernel has already accepted for a connection that then
+//! dies are lost with it, as with every ZMTP implementation; what tiermq
+//! still holds is rerouted.
+//!
+//! # Supported so far
+//!
+//! PUSH and PULL over tcp, ipc and inproc. Other socket types return
+//! `ENOTSUP` from [`Context::socket`].
+
+mod context;
+mod core;
+mod endpoint;
+mod error;
+mod inproc;
+mod message;
+mod net;
+mod options;
+mod peer;
+mod poll;
+mod shared;
+mod socket;
+mod socket_type;
+
+pub use bytes::Bytes;
+pub use context::Context;
+pub use error::{Error, Result};
+pub use message::Message;
+pub use peer::{Peer, PeerState};
+pub use poll::{POLLERR, POLLIN, POLLOUT, PollEvents, PollItem, poll};
+pub use socket::{DONTWAIT, SNDMORE, Sendable, Socket};
+pub use socket_type::SocketType;
+pub use socket_type::SocketType::*;
+pub use tiermq_sched::TierEvent;

@@ -1,0 +1,753 @@
+//! `Core`: one socket's pipe table and the routing over it.
+//!
+//! Every connection (tcp, ipc or inproc) is one entry in the pipe table: an
+//! outgoing pipe writer, an incoming pipe reader, and what the socket knows
+//! about the peer. The socket type's [`Routing`] decides how messages move
+//! over the table: PUSH load-balances by priority tier through the
+//! [`Scheduler`], PULL fair-queues through the [`FairQueue`]. Messages a dead
+//! connection never sent wait in `reroute` and go out, in order, before any
+//! newer message.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Weak};
+use std::time::Instant;
+
+use bytes::Bytes;
+use slab::Slab;
+use tiermq_pipe::{Reader, RecvError, Room, SendError, Writer};
+use tiermq_sched::{FairQueue, PipeId, PipeState, Scheduler, TierEvent};
+use tiermq_wire::{Multipart, SocketType as WireType};
+
+use crate::options::Options;
+use crate::peer::{Peer, PeerState};
+use crate::shared::Shared;
+use crate::{Error, Result};
+
+/// Tier events kept for the caller; older ones are dropped first.
+const TIER_EVENT_RING: usize = 256;
+
+/// Which connection a pipe belongs to, unique within the socket's `Context`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum ConnKey {
+    /// A transport connection: (reactor index, the reactor's `ConnId`).
+    Net(usize, u64),
+    /// An inproc connection, numbered by the context.
+    Inproc(u64),
+}
+
+/// Names one `bind` or `connect` of a socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct LinkKey(pub(crate) u64);
+
+/// A new pipe pair for the socket.
+pub(crate) struct Attachment {
+    pub(crate) conn: ConnKey,
+    pub(crate) link: LinkKey,
+    pub(crate) peer_addr: String,
+    pub(crate) peer_type: WireType,
+    pub(crate) out: Writer<Multipart>,
+    pub(crate) inp: Reader<Multipart>,
+}
+
+/// A change the core must apply, posted from any thread (see `shared`).
+pub(crate) enum Event {
+    /// A connection completed its handshake (or an inproc pair was made).
+    Attached(Attachment),
+    /// A connection ended; `unsent` are messages it took but never began to write.
+    Detached {
+        conn: ConnKey,
+        unsent: Vec<Multipart>,
+    },
+    /// A pipe's writer has room again, or its reader went away.
+    Writable { pipe: PipeId, serial: u64 },
+    /// A pipe's reader has input again, or its writer went away.
+    Readable { pipe: PipeId, serial: u64 },
+}
+
+/// How a socket type moves messages over the pipe table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Routing {
+    /// Send by priority tier, round-robin within the tier (PUSH; later DEALER, REQ).
+    pub(crate) load_balance: bool,
+    /// Receive fair-queued by rcvprio (PULL; later DEALER, REP, ROUTER).
+    pub(crate) fair_queue: bool,
+}
+
+impl Routing {
+    pub(crate) fn of(t: WireType) -> Option<Routing> {
+        match t {
+            WireType::Push => Some(Routing {
+                load_balance: true,
+                fair_queue: false,
+            }),
+            WireType::Pull => Some(Routing {
+                load_balance: false,
+                fair_queue: true,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// One `bind` or `connect`.
+#[derive(Debug)]
+pub(crate) struct Link {
+    pub(crate) key: LinkKey,
+    /// As the application wrote it.
+    pub(crate) endpoint: String,
+    /// As `last_endpoint` reports it (the port actually bound, for instance).
+    pub(crate) resolved: String,
+    pub(crate) sndprio: u8,
+    pub(crate) rcvprio: u8,
+    /// Where the link lives, to close it.
+    pub(crate) kind: LinkKind,
+}
+
+/// Where a link lives.
+#[derive(Debug, Clone)]
+pub(crate) enum LinkKind {
+    /// A bound inproc name.
+    InprocBind(String),
+    /// An inproc connect.
+    InprocConnect(String),
+    /// A link on a transport reactor; `link` is `None` while the reactor is
+    /// still being asked (connections may attach before it answers).
+    Net {
+        /// A bind (else a connect).
+        bind: bool,
+        /// The reactor's handle, once it answered.
+        link: Option<crate::net::NetLink>,
+    },
+}
+
+struct PipeRec {
+    serial: u64,
+    conn: ConnKey,
+    link: LinkKey,
+    endpoint: String,
+    peer_addr: String,
+    sndprio: u8,
+    rcvprio: u8,
+    /// `None` once the connection is gone.
+    out: Option<Writer<Multipart>>,
+    /// `None` once everything the peer sent was read.
+    inp: Option<Reader<Multipart>>,
+    state: PeerState,
+    since: Instant,
+    sent: u64,
+    received: u64,
+    rerouted: u64,
+}
+
+/// A socket's state; see the module docs.
+pub(crate) struct Core {
+    pub(crate) wire_type: WireType,
+    pub(crate) routing: Routing,
+    pub(crate) options: Options,
+    me: Weak<Shared>,
+    pipes: Slab<PipeRec>,
+    serial: u64,
+    conns: HashMap<ConnKey, PipeId>,
+    links: Vec<Link>,
+    next_link: u64,
+    pub(crate) last_endpoint: String,
+    sched: Scheduler,
+    fq: FairQueue,
+    reroute: VecDeque<Multipart>,
+    /// Inproc pipes whose peer went away; detached after the current operation.
+    dead: Vec<PipeId>,
+    /// Frames of a multipart message being sent, until the last one.
+    pub(crate) tx_partial: Multipart,
+    /// Frames of the message being received that the caller has not taken yet.
+    rx_partial: VecDeque<Bytes>,
+    /// A whole message taken from a pipe by `poll` (to know it is really there).
+    rx_ready: Option<Multipart>,
+    pub(crate) rcvmore: bool,
+    tier_events: VecDeque<TierEvent>,
+    pub(crate) closed: bool,
+}
+
+fn weight(m: &Multipart) -> usize {
+    m.byte_len()
+}
+
+/// Makes a pipe of whole messages with high-water mark `hwm` (0 = none).
+pub(crate) fn new_pipe(hwm: usize) -> (Writer<Multipart>, Reader<Multipart>) {
+    tiermq_pipe::pipe_with(tiermq_pipe::Config::new(hwm), weight)
+}
+
+impl Core {
+    pub(crate) fn new(wire_type: WireType, routing: Routing, me: Weak<Shared>) -> Core {
+        Core {
+            wire_type,
+            routing,
+            options: Options::default(),
+            me,
+            pipes: Slab::new(),
+            serial: 0,
+            conns: HashMap::new(),
+            links: Vec::new(),
+            next_link: 0,
+            last_endpoint: String::new(),
+            sched: Scheduler::new(),
+            fq: FairQueue::new(),
+            reroute: VecDeque::new(),
+            dead: Vec::new(),
+            tx_partial: Multipart::new(),
+            rx_partial: VecDeque::new(),
+            rx_ready: None,
+            rcvmore: false,
+            tier_events: VecDeque::new(),
+            closed: false,
+        }
+    }
+
+    // ----- links -----
+
+    pub(crate) fn new_link_key(&mut self) -> LinkKey {
+        self.next_link += 1;
+        LinkKey(self.next_link)
+    }
+
+    /// Records a bind or connect; its pipes take the priorities current now.
+    pub(crate) fn add_link(
+        &mut self,
+        key: LinkKey,
+        endpoint: &str,
+        resolved: String,
+        kind: LinkKind,
+    ) {
+        self.last_endpoint.clone_from(&resolved);
+        self.links.push(Link {
+            key,
+            endpoint: endpoint.to_owned(),
+            resolved,
+            sndprio: self.options.sndprio,
+            rcvprio: self.options.rcvprio,
+            kind,
+        });
+    }
+
+    fn link_index(&self, endpoint: &str, bind: Option<bool>) -> Option<usize> {
+        self.links.iter().position(|l| {
+            let is_bind = matches!(l.kind, LinkKind::InprocBind(_))
+                || matches!(l.kind, LinkKind::Net { bind: true, .. });
+            bind.is_none_or(|b| b == is_bind) && (l.endpoint == endpoint || l.resolved == endpoint)
+        })
+    }
+
+    /// Removes the link named `endpoint` (as written or as resolved) and ends
+    /// its pipes; returns it so the caller can close it at its transport.
+    pub(crate) fn remove_link(&mut self, endpoint: &str, bind: bool, now: Instant) -> Result<Link> {
+        let i = self.link_index(endpoint, Some(bind)).ok_or(Error::ENOENT)?;
+        let link = self.links.remove(i);
+        let ids: Vec<PipeId> = self
+            .pipes
+            .iter()
+            .filter(|(_, p)| p.link == link.key)
+            .map(|(k, _)| PipeId(k))
+            .collect();
+        for id in ids {
+            self.end_pipe(id, now);
+        }
+        Ok(link)
+    }
+
+    /// Completes a transport link once the reactor answered.
+    pub(crate) fn set_net_link(
+        &mut self,
+        key: LinkKey,
+        net: crate::net::NetLink,
+        resolved: String,
+    ) {
+        if let Some(l) = self.links.iter_mut().find(|l| l.key == key) {
+            l.kind = LinkKind::Net {
+                bind: net.bind,
+                link: Some(net),
+            };
+            l.resolved.clone_from(&resolved);
+        }
+        self.last_endpoint = resolved;
+    }
+
+    /// Forgets a link whose bind or connect failed.
+    pub(crate) fn drop_link(&mut self, key: LinkKey) {
+        self.links.retain(|l| l.key != key);
+    }
+
+    /// Every link, for closing them all.
+    pub(crate) fn take_links(&mut self) -> Vec<Link> {
+        std::mem::take(&mut self.links)
+    }
+
+    /// Changes the send priority of one endpoint and of its current pipes.
+    pub(crate) fn set_endpoint_prio(
+        &mut self,
+        endpoint: &str,
+        p: u8,
+        send: bool,
+        now: Instant,
+    ) -> Result<()> {
+        let i = self.link_index(endpoint, None).ok_or(Error::ENOENT)?;
+        let key = self.links[i].key;
+        if send {
+            self.links[i].sndprio = p;
+        } else {
+            self.links[i].rcvprio = p;
+        }
+        for (k, rec) in self.pipes.iter_mut().filter(|(_, r)| r.link == key) {
+            let id = PipeId(k);
+            if send {
+                rec.sndprio = p;
+                if rec.out.is_some() && self.routing.load_balance {
+                    self.sched
+                        .set_priority(id, p, now)
+                        .map_err(|_| Error::EINVAL)?;
+                }
+            } else {
+                rec.rcvprio = p;
+                if rec.inp.is_some() && self.routing.fair_queue {
+                    self.fq.set_priority(id, p).map_err(|_| Error::EINVAL)?;
+                }
+            }
+        }
+        self.collect_tier_events();
+        self.flush_reroute(now);
+        Ok(())
+    }
+
+    // ----- events -----
+
+    pub(crate) fn apply(&mut self, event: Event, now: Instant) {
+        match event {
+            Event::Attached(a) => self.attach(a, now),
+            Event::Detached { conn, unsent } => match self.conns.get(&conn) {
+                Some(&id) => self.detach(id, unsent, now),
+                // Already ended here (unbind, or its pipe closed first):
+                // whatever it held still goes out elsewhere.
+                None => {
+                    self.reroute.extend(unsent);
+                    self.flush_reroute(now);
+                }
+            },
+            Event::Writable { pipe, serial } => self.on_writable(pipe, serial, now),
+            Event::Readable { pipe, serial } => {
+                if self
+                    .pipes
+                    .get(pipe.0)
+                    .is_some_and(|r| r.serial == serial && r.inp.is_some())
+                {
+                    self.fq.set_readable(pipe, true);
+                }
+            }
+        }
+        self.reap(now);
+        self.collect_tier_events();
+    }
+
+    fn attach(&mut self, a: Attachment, now: Instant) {
+        let link = self.links.iter().find(|l| l.key == a.link);
+        let (Some(link), false) = (link, self.closed) else {
+            // Unbound, disconnected or closed meanwhile.
+            a.out.close();
+            a.inp.close();
+            return;
+        };
+        if !self.wire_type.is_compatible(a.peer_type) {
+            a.out.close();
+            a.inp.close();
+            return;
+        }
+        let (endpoint, sndprio, rcvprio) = (link.resolved.clone(), link.sndprio, link.rcvprio);
+        if let Some(&old) = self.conns.get(&a.conn) {
+            // A connection id reused: the old one is over.
+            self.detach(old, Vec::new(), now);
+        }
+        self.serial += 1;
+        let serial = self.serial;
+        let id = PipeId(self.pipes.vacant_key());
+        let me = self.me.clone();
+        a.out.set_waker(Some(Arc::new(move || {
+            if let Some(s) = me.upgrade() {
+                s.post(Event::Writable { pipe: id, serial });
+            }
+        })));
+        let me = self.me.clone();
+        a.inp.set_waker(Some(Arc::new(move || {
+            if let Some(s) = me.upgrade() {
+                s.post(Event::Readable { pipe: id, serial });
+            }
+        })));
+        let state = if a.out.is_full() {
+            PeerState::Busy
+        } else {
+            PeerState::Ready
+        };
+        if self.routing.load_balance {
+            // Priorities were validated when set.
+            let _ = self.sched.join(id, sndprio, now);
+            self.sched.set_state(id, to_sched(state), now);
+        }
+        if self.routing.fair_queue {
+            let _ = self.fq.join(id, rcvprio);
+            self.fq.set_readable(id, true);
+        }
+        self.conns.insert(a.conn, id);
+        self.pipes.insert(PipeRec {
+            serial,
+            conn: a.conn,
+            link: a.link,
+            endpoint,
+            peer_addr: a.peer_addr,
+            sndprio,
+            rcvprio,
+            out: Some(a.out),
+            inp: Some(a.inp),
+            state,
+            since: now,
+            sent: 0,
+            received: 0,
+            rerouted: 0,
+        });
+        self.flush_reroute(now);
+    }
+
+    fn on_writable(&mut self, id: PipeId, serial: u64, now: Instant) {
+        let Some(rec) = self.pipes.get_mut(id.0).filter(|r| r.serial == serial) else {
+            return;
+        };
+        let Some(out) = &rec.out else { return };
+        if out.is_closed() {
+            match rec.conn {
+                // The transport's `Detached` brings the messages its session
+                // held, which are older than those still in the pipe: wait for it.
+                ConnKey::Net(..) => {
+                    if rec.state != PeerState::Disconnected {
+                        rec.state = PeerState::Disconnected;
+                        rec.since = now;
+                        if self.routing.load_balance {
+                            self.sched.set_state(id, PipeState::Disconnected, now);
+                        }
+                    }
+                }
+                ConnKey::Inproc(_) => self.detach(id, Vec::new(), now),
+            }
+        } else if rec.state == PeerState::Busy && !out.is_full() {
+            rec.state = PeerState::Ready;
+            rec.since = now;
+            if self.routing.load_balance {
+                self.sched.set_state(id, PipeState::Ready, now);
+            }
+            self.flush_reroute(now);
+        }
+    }
+
+    /// The connection of pipe `id` ended: stop sending to it, and reroute
+    /// `unsent` then whatever is still in its queue. Input already queued from
+    /// it stays readable until drained.
+    fn detach(&mut self, id: PipeId, unsent: Vec<Multipart>, now: Instant) {
+        let Some(rec) = self.pipes.get_mut(id.0) else {
+            return;
+        };
+        if self.conns.get(&rec.conn) == Some(&id) {
+            self.conns.remove(&rec.conn);
+        }
+        let Some(out) = rec.out.take() else { return };
+        out.set_waker(None);
+        let mut msgs = unsent;
+        msgs.extend(out.reclaim_unsent());
+        out.close();
+        rec.state = PeerState::Disconnected;
+        rec.since = now;
+        rec.rerouted += msgs.len() as u64;
+        if self.routing.load_balance {
+            self.sched.leave(id, now);
+        }
+        if !self.routing.fair_queue {
+            rec.inp = None;
+        }
+        if rec.inp.is_none() {
+            self.pipes.remove(id.0);
+        } else {
+            // Let the next receive find out whether anything is left.
+            self.fq.set_readable(id, true);
+        }
+        self.reroute.extend(msgs);
+        self.flush_reroute(now);
+    }
+
+    /// Ends pipe `id` from this side (unbind, disconnect, close): reroutes
+    /// its unsent messages and drops its unread input.
+    fn end_pipe(&mut self, id: PipeId, now: Instant) {
+        self.detach(id, Vec::new(), now);
+        if let Some(rec) = self.pipes.try_remove(id.0) {
+            if let Some(inp) = rec.inp {
+                inp.set_waker(None);
+                inp.close();
+            }
+            if self.routing.fair_queue {
+                self.fq.leave(id);
+            }
+        }
+    }
+
+    fn reap(&mut self, now: Instant) {
+        while let Some(id) = self.dead.pop() {
+            self.detach(id, Vec::new(), now);
+        }
+    }
+
+    fn collect_tier_events(&mut self) {
+        while let Some(e) = self.sched.poll_event() {
+            if self.tier_events.len() == TIER_EVENT_RING {
+                self.tier_events.pop_front();
+            }
+            self.tier_events.push_back(e);
+        }
+    }
+
+    pub(crate) fn take_tier_events(&mut self) -> Vec<TierEvent> {
+        self.tier_events.drain(..).collect()
+    }
+
+    // ----- sending -----
+
+    /// Hands `msg` to the best ready pipe, after any rerouted messages.
+    /// Gives it back if no pipe can take it now.
+    pub(crate) fn send(
+        &mut self,
+        msg: Multipart,
+        now: Instant,
+    ) -> std::result::Result<(), Multipart> {
+        self.flush_reroute(now);
+        let r = if self.reroute.is_empty() {
+            self.load_balance(msg, now)
+        } else {
+            Err(msg)
+        };
+        self.reap(now);
+        self.collect_tier_events();
+        r
+    }
+
+    /// Whether a message sent now would be taken without waiting.
+    pub(crate) fn can_send(&mut self, now: Instant) -> bool {
+        self.flush_reroute(now);
+        self.reap(now);
+        self.sched.handle_timeout(now);
+        self.reroute.is_empty() && self.sched.active_tier().is_some()
+    }
+
+    fn load_balance(
+        &mut self,
+        mut msg: Multipart,
+        now: Instant,
+    ) -> std::result::Result<(), Multipart> {
+        if self.sched.poll_timeout().is_some_and(|t| t <= now) {
+            self.sched.handle_timeout(now);
+        }
+        loop {
+            let Some(id) = self.sched.pick(now) else {
+                return Err(msg);
+            };
+            let Some(rec) = self.pipes.get_mut(id.0) else {
+                self.sched.leave(id, now);
+                continue;
+            };
+            let Some(out) = &rec.out else {
+                self.sched.leave(id, now);
+                continue;
+            };
+            match out.try_send(msg) {
+                Ok(room) => {
+                    rec.sent += 1;
+                    if room == Room::Full {
+                        rec.state = PeerState::Busy;
+                        rec.since = now;
+                        self.sched.set_state(id, PipeState::Busy, now);
+                    }
+                    return Ok(());
+                }
+                Err(SendError::Full(m)) => {
+                    msg = m;
+                    rec.state = PeerState::Busy;
+                    rec.since = now;
+                    self.sched.set_state(id, PipeState::Busy, now);
+                }
+                Err(SendError::Closed(m)) => {
+                    msg = m;
+                    rec.state = PeerState::Disconnected;
+                    rec.since = now;
+                    self.sched.set_state(id, PipeState::Disconnected, now);
+                    if matches!(rec.conn, ConnKey::Inproc(_)) {
+                        self.dead.push(id);
+                    }
+                }
+            }
+        }
+    }
+
+    fn flush_reroute(&mut self, now: Instant) {
+        if !self.routing.load_balance {
+            self.reroute.clear();
+            return;
+        }
+        while let Some(m) = self.reroute.pop_front() {
+            if let Err(m) = self.load_balance(m, now) {
+                self.reroute.push_front(m);
+                break;
+            }
+        }
+    }
+
+    pub(crate) fn set_failback_delay(&mut self, delay: std::time::Duration) {
+        self.sched.set_failback_delay(delay);
+    }
+
+    /// When a delayed failback becomes due, if one is pending.
+    pub(crate) fn next_timer(&self) -> Option<Instant> {
+        self.sched.poll_timeout()
+    }
+
+    pub(crate) fn active_tier(&mut self, now: Instant) -> Option<u8> {
+        self.sched.handle_timeout(now);
+        self.sched.active_tier()
+    }
+
+    /// Whether anything this socket holds is still waiting to go out.
+    /// `false` also when no peer remains to take it (nothing more can happen).
+    pub(crate) fn has_unsent(&mut self, now: Instant) -> bool {
+        self.flush_reroute(now);
+        self.reap(now);
+        let live = self.pipes.iter().filter(|(_, p)| p.out.is_some());
+        let mut any_peer = false;
+        let mut queued = false;
+        for (_, p) in live {
+            any_peer = true;
+            if let Some(out) = &p.out {
+                queued |= out.stats().queued > 0;
+            }
+        }
+        any_peer && (queued || !self.reroute.is_empty())
+    }
+
+    // ----- receiving -----
+
+    /// The next whole message, fair-queued by rcvprio.
+    fn next_message(&mut self) -> Option<Multipart> {
+        if let Some(m) = self.rx_ready.take() {
+            return Some(m);
+        }
+        loop {
+            let id = self.fq.next()?;
+            let Some(rec) = self.pipes.get_mut(id.0) else {
+                self.fq.leave(id);
+                continue;
+            };
+            let Some(inp) = &rec.inp else {
+                self.fq.leave(id);
+                continue;
+            };
+            match inp.try_recv() {
+                Ok(m) if m.is_empty() => {}
+                Ok(m) => {
+                    rec.received += 1;
+                    return Some(m);
+                }
+                Err(RecvError::Empty) => self.fq.set_readable(id, false),
+                Err(RecvError::Closed) => {
+                    self.fq.leave(id);
+                    rec.inp = None;
+                    if rec.out.is_none() {
+                        self.pipes.remove(id.0);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next frame, and whether more of its message follow.
+    pub(crate) fn recv_frame(&mut self) -> Option<(Bytes, bool)> {
+        if self.rx_partial.is_empty() {
+            let m = self.next_message()?;
+            self.rx_partial.extend(m);
+        }
+        let frame = self.rx_partial.pop_front()?;
+        let more = !self.rx_partial.is_empty();
+        self.rcvmore = more;
+        Some((frame, more))
+    }
+
+    /// Whether a receive now would return a frame without waiting.
+    pub(crate) fn can_recv(&mut self) -> bool {
+        if !self.rx_partial.is_empty() || self.rx_ready.is_some() {
+            return true;
+        }
+        self.rx_ready = self.next_message();
+        self.rx_ready.is_some()
+    }
+
+    // ----- closing -----
+
+    /// Ends every pipe; later attachments are refused.
+    pub(crate) fn close(&mut self, now: Instant) {
+        self.closed = true;
+        let ids: Vec<PipeId> = self.pipes.iter().map(|(k, _)| PipeId(k)).collect();
+        for id in ids {
+            self.end_pipe(id, now);
+        }
+        self.reroute.clear();
+    }
+
+    // ----- introspection -----
+
+    /// One entry per pipe, for `Socket::peers`.
+    pub(crate) fn peers(&self) -> Vec<Peer> {
+        self.pipes
+            .iter()
+            .map(|(_, p)| {
+                let out = p.out.as_ref().map(Writer::stats).unwrap_or_default();
+                let inp = p.inp.as_ref().map(Reader::stats).unwrap_or_default();
+                Peer {
+                    endpoint: p.endpoint.clone(),
+                    remote_addr: p.peer_addr.clone(),
+                    sndprio: p.sndprio,
+                    rcvprio: p.rcvprio,
+                    state: p.state,
+                    queued_out: out.queued,
+                    queued_out_bytes: out.queued_bytes,
+                    hwm: out.hwm,
+                    room: out.room,
+                    queued_in: inp.queued,
+                    sent: p.sent,
+                    received: p.received,
+                    rerouted: p.rerouted,
+                    since: p.since,
+                }
+            })
+            .collect()
+    }
+
+    /// How long blocking calls may wait before re-checking the failback timer.
+    pub(crate) fn wake_by(&self, deadline: Option<Instant>) -> Option<Instant> {
+        match (deadline, self.next_timer()) {
+            (Some(d), Some(t)) => Some(d.min(t)),
+            (d, t) => d.or(t),
+        }
+    }
+}
+
+fn to_sched(s: PeerState) -> PipeState {
+    match s {
+        PeerState::Connecting => PipeState::Connecting,
+        PeerState::Ready => PipeState::Ready,
+        PeerState::Busy => PipeState::Busy,
+        PeerState::Dead => PipeState::Dead,
+        PeerState::Disconnected => PipeState::Disconnected,
+    }
+}
+
+/// A deadline `ms` milliseconds from `now` (`-1`: none).
+pub(crate) fn deadline_after(now: Instant, ms: i32) -> Option<Instant> {
+    crate::options::timeout_ms(ms).map(|d| now + d)
+}

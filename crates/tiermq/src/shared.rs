@@ -1,0 +1,156 @@
+//! `Shared`: what a socket shares with the I/O thread, its pipes' wakers and
+//! its inproc peers, and the locking rule that keeps them from deadlocking.
+//!
+//! The socket's state lives in one `Mutex<Core>`. Only the socket's own
+//! thread (and the transport's I/O thread) ever *blocks* on that lock.
+//! Everything else that must change the core (a pipe waker firing on a peer's
+//! thread, a transport notification, an inproc peer attaching) [`post`]s an
+//! [`Event`]: it is queued, and then whoever holds or next takes the core lock
+//! applies it. A pipe operation made while holding one socket's core can wake
+//! a second socket; since the wake only queues and *tries* the second lock,
+//! two sockets never wait on each other.
+//!
+//! Waiting callers (blocking `send`/`recv`, `poll`, linger) sleep on a
+//! [`Signal`], a generation counter bumped after every applied event, never on
+//! the core lock itself.
+//!
+//! [`post`]: Shared::post
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::time::Instant;
+
+use crate::core::{Core, Event};
+
+/// A generation counter to sleep on until "something changed".
+#[derive(Debug, Default)]
+pub(crate) struct Signal {
+    generation: Mutex<u64>,
+    cv: Condvar,
+}
+
+impl Signal {
+    /// The current generation; read it *before* checking the condition you wait for.
+    pub(crate) fn generation(&self) -> u64 {
+        *lock(&self.generation)
+    }
+
+    /// Wakes every waiter.
+    pub(crate) fn bump(&self) {
+        *lock(&self.generation) += 1;
+        self.cv.notify_all();
+    }
+
+    /// Sleeps until the generation differs from `seen` or `deadline` passes.
+    /// Returns false on timeout.
+    pub(crate) fn wait(&self, seen: u64, deadline: Option<Instant>) -> bool {
+        let mut g = lock(&self.generation);
+        while *g == seen {
+            match deadline {
+                None => g = self.cv.wait(g).unwrap_or_else(PoisonError::into_inner),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return false;
+                    }
+                    g = self
+                        .cv
+                        .wait_timeout(g, d - now)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
+                }
+            }
+        }
+        true
+    }
+}
+
+/// Locks, ignoring poison: every critical section here leaves its data consistent.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One socket's state, shared by its handle, its pipes' wakers and the I/O thread.
+pub(crate) struct Shared {
+    core: Mutex<Core>,
+    inbox: Mutex<Vec<Event>>,
+    pending: AtomicBool,
+    /// Bumped after every applied event.
+    pub(crate) signal: Signal,
+    /// `poll` calls waiting on this socket among others.
+    watchers: Mutex<Vec<Arc<Signal>>>,
+}
+
+impl Shared {
+    pub(crate) fn new(core: Core) -> Self {
+        Shared {
+            core: Mutex::new(core),
+            inbox: Mutex::new(Vec::new()),
+            pending: AtomicBool::new(false),
+            signal: Signal::default(),
+            watchers: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs `f` on the core, after applying queued events. Blocks only on this
+    /// socket's lock; never call it while holding another socket's core.
+    pub(crate) fn with_core<R>(&self, f: impl FnOnce(&mut Core) -> R) -> R {
+        let mut core = lock(&self.core);
+        self.apply(&mut core);
+        let r = f(&mut core);
+        drop(core);
+        self.settle();
+        r
+    }
+
+    /// Queues `event` for the core and applies it now if the core is free.
+    /// Never blocks on the core lock: safe from any thread, any lock held.
+    pub(crate) fn post(&self, event: Event) {
+        lock(&self.inbox).push(event);
+        self.pending.store(true, Ordering::SeqCst);
+        self.settle();
+    }
+
+    /// Applies queued events for as long as the core can be had without waiting.
+    /// Run after every release of the core, so an event posted while the core
+    /// was held is applied by the holder's release at the latest.
+    fn settle(&self) {
+        while self.pending.load(Ordering::SeqCst) {
+            let mut core = match self.core.try_lock() {
+                Ok(core) => core,
+                Err(TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(TryLockError::WouldBlock) => return,
+            };
+            self.apply(&mut core);
+        }
+    }
+
+    fn apply(&self, core: &mut Core) {
+        self.pending.store(false, Ordering::SeqCst);
+        let events = std::mem::take(&mut *lock(&self.inbox));
+        if events.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        for event in events {
+            core.apply(event, now);
+        }
+        self.wake_waiters();
+    }
+
+    /// Wakes this socket's blocked caller and any `poll` watching it.
+    pub(crate) fn wake_waiters(&self) {
+        self.signal.bump();
+        for w in lock(&self.watchers).iter() {
+            w.bump();
+        }
+    }
+
+    pub(crate) fn watch(&self, signal: &Arc<Signal>) {
+        lock(&self.watchers).push(Arc::clone(signal));
+    }
+
+    pub(crate) fn unwatch(&self, signal: &Arc<Signal>) {
+        lock(&self.watchers).retain(|w| !Arc::ptr_eq(w, signal));
+    }
+}

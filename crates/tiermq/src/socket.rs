@@ -1,0 +1,687 @@
+//! `Socket`: the application's handle, with rust-zmq's methods.
+
+use std::cell::Cell;
+use std::marker::PhantomData;
+use std::str::FromStr;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tiermq_sched::TierEvent;
+use tiermq_transport::Endpoint;
+use tiermq_wire::Multipart;
+
+use crate::core::{Core, LinkKind, Routing, deadline_after};
+use crate::endpoint::{Target, parse};
+use crate::inproc::InprocPeer;
+use crate::net::{NetLink, SocketSink, link_options};
+use crate::options::{self, at_least, hwm, priority};
+use crate::poll::{PollEvents, PollItem};
+use crate::shared::Shared;
+use crate::{Context, Error, Message, Peer, Result, SocketType};
+
+/// Send/receive flag: fail with `EAGAIN` instead of blocking.
+pub const DONTWAIT: i32 = 1;
+/// Send flag: more frames of the same message follow.
+pub const SNDMORE: i32 = 2;
+
+/// Something `Socket::send` accepts, as in rust-zmq: anything that converts
+/// into a [`Message`] (`&[u8]`, `&str`, `Vec<u8>`, `String`, `Bytes`,
+/// `Box<[u8]>`, `&[u8; N]`, and references to these).
+pub trait Sendable {
+    /// Sends `self` on `socket` with `flags` ([`DONTWAIT`], [`SNDMORE`]).
+    fn send(self, socket: &Socket, flags: i32) -> Result<()>;
+}
+
+impl<T: Into<Message>> Sendable for T {
+    fn send(self, socket: &Socket, flags: i32) -> Result<()> {
+        socket.send_frame(self.into().into_bytes(), flags)
+    }
+}
+
+/// A tiermq socket.
+///
+/// Methods take `&self` (the state is behind a lock) but the socket is not
+/// `Sync`: like a ZeroMQ socket, it is used from one thread at a time, and
+/// can be moved to another (`Send`). Dropping it lingers (see
+/// [`set_linger`](Socket::set_linger)) and then closes its connections.
+pub struct Socket {
+    shared: Arc<Shared>,
+    ctx: Context,
+    socket_type: SocketType,
+    _not_sync: PhantomData<Cell<()>>,
+}
+
+macro_rules! int_option {
+    ($(#[$doc:meta])* $get:ident, $set:ident, $field:ident: $ty:ty, min $min:expr) => {
+        $(#[$doc])*
+        ///
+        /// Errors of the setter: `EINVAL` for a value out of range.
+        pub fn $set(&self, value: $ty) -> Result<()> {
+            let value = at_least(value, $min)?;
+            self.core(|c| c.options.$field = value);
+            Ok(())
+        }
+
+        #[doc = concat!("The value [`", stringify!($set), "`](Socket::", stringify!($set), ") set.")]
+        pub fn $get(&self) -> Result<$ty> {
+            Ok(self.core(|c| c.options.$field))
+        }
+    };
+}
+
+impl Socket {
+    pub(crate) fn new(ctx: Context, socket_type: SocketType) -> Result<Socket> {
+        let wire = socket_type.to_wire().ok_or(Error::ENOTSUP)?;
+        let routing = Routing::of(wire)
+            .filter(|_| socket_type.is_supported())
+            .ok_or(Error::ENOTSUP)?;
+        let shared =
+            Arc::new_cyclic(|me: &Weak<Shared>| Shared::new(Core::new(wire, routing, me.clone())));
+        Ok(Socket {
+            shared,
+            ctx,
+            socket_type,
+            _not_sync: PhantomData,
+        })
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    fn core<R>(&self, f: impl FnOnce(&mut Core) -> R) -> R {
+        self.shared.with_core(f)
+    }
+
+    fn check_live(&self) -> Result<()> {
+        if self.ctx.is_terminated() {
+            Err(Error::ETERM)
+        } else {
+            Ok(())
+        }
+    }
+
+    // ----- endpoints -----
+
+    /// Accepts connections on `endpoint`: `tcp://host:port` (`*` for every
+    /// interface, port `0` or `*` for an ephemeral one), `ipc:///path`, or
+    /// `inproc://name`. Every peer accepted through it gets the send and
+    /// receive priorities set now.
+    ///
+    /// Errors: `EINVAL` for a malformed endpoint, `EPROTONOSUPPORT` for an
+    /// unknown transport, `EADDRINUSE` if taken, `ETERM` after the context
+    /// was destroyed, or the operating system's error.
+    pub fn bind(&self, endpoint: &str) -> Result<()> {
+        self.attach_endpoint(endpoint, true)
+    }
+
+    /// Connects to `endpoint` (see [`bind`](Socket::bind) for the forms).
+    /// The connection is made, and remade after it is lost, in the
+    /// background; inproc connects wait for their bind if it is not there yet.
+    ///
+    /// Errors: as for `bind`; `ENOCOMPATPROTO` for an inproc peer of a
+    /// socket type that cannot talk to this one.
+    pub fn connect(&self, endpoint: &str) -> Result<()> {
+        self.attach_endpoint(endpoint, false)
+    }
+
+    /// Stops accepting on `endpoint` (as given to `bind`, or as
+    /// `get_last_endpoint` reported it) and closes the connections it accepted.
+    ///
+    /// Errors: `ENOENT` if it is not bound.
+    pub fn unbind(&self, endpoint: &str) -> Result<()> {
+        self.detach_endpoint(endpoint, true)
+    }
+
+    /// Disconnects from `endpoint` and stops reconnecting to it.
+    ///
+    /// Errors: `ENOENT` if it is not connected.
+    pub fn disconnect(&self, endpoint: &str) -> Result<()> {
+        self.detach_endpoint(endpoint, false)
+    }
+
+    fn attach_endpoint(&self, endpoint: &str, bind: bool) -> Result<()> {
+        self.check_live()?;
+        let target = parse(endpoint)?;
+        match target {
+            Target::Inproc(name) => {
+                let (key, peer) = self.core(|c| {
+                    let key = c.new_link_key();
+                    let kind = if bind {
+                        LinkKind::InprocBind(name.clone())
+                    } else {
+                        LinkKind::InprocConnect(name.clone())
+                    };
+                    c.add_link(key, endpoint, endpoint.to_owned(), kind);
+                    let peer = InprocPeer {
+                        shared: Arc::downgrade(&self.shared),
+                        socket_type: c.wire_type,
+                        link: key,
+                        sndhwm: hwm(c.options.sndhwm),
+                        rcvhwm: hwm(c.options.rcvhwm),
+                    };
+                    (key, peer)
+                });
+                let r = if bind {
+                    self.ctx.inproc_bind(&name, peer)
+                } else {
+                    self.ctx.inproc_connect(&name, peer)
+                };
+                if r.is_err() {
+                    self.core(|c| c.drop_link(key));
+                }
+                r
+            }
+            Target::Net => {
+                let ep = Endpoint::from_str(endpoint).map_err(|_| Error::EINVAL)?;
+                let (reactor_index, reactor) = self.ctx.reactor()?;
+                let (key, opts) = self.core(|c| {
+                    let key = c.new_link_key();
+                    c.add_link(
+                        key,
+                        endpoint,
+                        endpoint.to_owned(),
+                        LinkKind::Net { bind, link: None },
+                    );
+                    (key, link_options(&c.options, c.wire_type))
+                });
+                let sink = SocketSink::for_link(Arc::downgrade(&self.shared), key, reactor_index);
+                let r = if bind {
+                    reactor.bind(&ep, opts, sink)
+                } else {
+                    reactor
+                        .connect(&ep, opts, sink)
+                        .map(|id| (id, endpoint.to_owned()))
+                };
+                match r {
+                    Ok((id, resolved)) => {
+                        let net = NetLink {
+                            reactor: reactor_index,
+                            id,
+                            bind,
+                        };
+                        self.core(|c| c.set_net_link(key, net, resolved));
+                        Ok(())
+                    }
+                    Err(e) => {
+                        self.core(|c| c.drop_link(key));
+                        Err(e.into())
+                    }
+                }
+            }
+        }
+    }
+
+    fn detach_endpoint(&self, endpoint: &str, bind: bool) -> Result<()> {
+        self.check_live()?;
+        parse(endpoint)?;
+        let link = self.core(|c| c.remove_link(endpoint, bind, Instant::now()))?;
+        self.close_link(link.kind, link.key);
+        Ok(())
+    }
+
+    fn close_link(&self, kind: LinkKind, key: crate::core::LinkKey) {
+        let me = Arc::downgrade(&self.shared);
+        match kind {
+            LinkKind::InprocBind(name) => self.ctx.inproc_unbind(&name, &me, key),
+            LinkKind::InprocConnect(name) => self.ctx.inproc_cancel(&name, &me, key),
+            LinkKind::Net {
+                link: Some(net), ..
+            } => self.ctx.close_link(net),
+            LinkKind::Net { link: None, .. } => {}
+        }
+    }
+
+    // ----- sending -----
+
+    /// Sends one frame. With [`SNDMORE`], more frames of the same message
+    /// follow; the message goes out, whole, to one peer when its last frame
+    /// is sent. The peer is the next ready one of the most preferred tier
+    /// (PUSH). Blocks while no peer can take it, up to SNDTIMEO.
+    ///
+    /// Errors: `EAGAIN` if no peer could take the message (at once with
+    /// [`DONTWAIT`], else after SNDTIMEO); the message is then dropped,
+    /// whole, so that retrying from its first frame is right. `ENOTSUP` on
+    /// a socket that does not send (PULL); `ETERM` after the context was
+    /// destroyed.
+    pub fn send<T: Sendable>(&self, data: T, flags: i32) -> Result<()> {
+        data.send(self, flags)
+    }
+
+    /// Sends each item as one frame of a single message.
+    pub fn send_multipart<I, T>(&self, iter: I, flags: i32) -> Result<()>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<Message>,
+    {
+        let mut last: Option<T> = None;
+        for part in iter {
+            if let Some(prev) = last.replace(part) {
+                self.send(prev.into(), flags | SNDMORE)?;
+            }
+        }
+        match last {
+            Some(part) => self.send(part.into(), flags),
+            None => Ok(()),
+        }
+    }
+
+    fn send_frame(&self, frame: Bytes, flags: i32) -> Result<()> {
+        self.check_live()?;
+        if !self.core(|c| c.routing.load_balance) {
+            return Err(Error::ENOTSUP);
+        }
+        let dontwait = flags & DONTWAIT != 0;
+        let whole = self.core(|c| {
+            // libzmq decides on the first frame whether a message can go.
+            if dontwait && c.tx_partial.is_empty() && !c.can_send(Instant::now()) {
+                return Err(Error::EAGAIN);
+            }
+            c.tx_partial.push(frame);
+            if flags & SNDMORE != 0 {
+                Ok(None)
+            } else {
+                Ok(Some(std::mem::take(&mut c.tx_partial)))
+            }
+        })?;
+        match whole {
+            Some(msg) => self.send_message(msg, dontwait),
+            None => Ok(()),
+        }
+    }
+
+    fn send_message(&self, mut msg: Multipart, dontwait: bool) -> Result<()> {
+        let now = Instant::now();
+        let deadline = if dontwait {
+            Some(now)
+        } else {
+            deadline_after(now, self.core(|c| c.options.sndtimeo))
+        };
+        loop {
+            let seen = self.shared.signal.generation();
+            let (r, wake) = self.core(|c| (c.send(msg, Instant::now()), c.wake_by(deadline)));
+            match r {
+                Ok(()) => return Ok(()),
+                Err(m) => msg = m,
+            }
+            self.check_live()?;
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Error::EAGAIN);
+            }
+            self.shared.signal.wait(seen, wake);
+        }
+    }
+
+    // ----- receiving -----
+
+    fn recv_frame(&self, flags: i32) -> Result<(Bytes, bool)> {
+        self.check_live()?;
+        if !self.core(|c| c.routing.fair_queue) {
+            return Err(Error::ENOTSUP);
+        }
+        let now = Instant::now();
+        let deadline = if flags & DONTWAIT != 0 {
+            Some(now)
+        } else {
+            deadline_after(now, self.core(|c| c.options.rcvtimeo))
+        };
+        loop {
+            let seen = self.shared.signal.generation();
+            if let Some(frame) = self.core(Core::recv_frame) {
+                return Ok(frame);
+            }
+            self.check_live()?;
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Error::EAGAIN);
+            }
+            self.shared.signal.wait(seen, deadline);
+        }
+    }
+
+    /// Receives one frame into `msg` (see [`recv_msg`](Socket::recv_msg)).
+    pub fn recv(&self, msg: &mut Message, flags: i32) -> Result<()> {
+        *msg = self.recv_msg(flags)?;
+        Ok(())
+    }
+
+    /// Receives the next frame, without copying it. Messages waiting on a
+    /// more preferred peer (rcvprio) come first; equal peers take turns.
+    /// Blocks up to RCVTIMEO.
+    ///
+    /// Errors: `EAGAIN` if nothing arrived (at once with [`DONTWAIT`]);
+    /// `ENOTSUP` on a socket that does not receive (PUSH); `ETERM`.
+    pub fn recv_msg(&self, flags: i32) -> Result<Message> {
+        let (frame, more) = self.recv_frame(flags)?;
+        Ok(Message::from_frame(frame, more))
+    }
+
+    /// Receives the next frame as a vector (a copy).
+    pub fn recv_bytes(&self, flags: i32) -> Result<Vec<u8>> {
+        Ok(self.recv_frame(flags)?.0.to_vec())
+    }
+
+    /// Receives the next frame into `buf`, truncating it if `buf` is short.
+    /// Returns the frame's full length, which may exceed `buf.len()`.
+    pub fn recv_into(&self, buf: &mut [u8], flags: i32) -> Result<usize> {
+        let (frame, _) = self.recv_frame(flags)?;
+        let n = frame.len().min(buf.len());
+        buf[..n].copy_from_slice(&frame[..n]);
+        Ok(frame.len())
+    }
+
+    /// Receives the next frame as text; `Err(bytes)` inside if it is not UTF-8.
+    pub fn recv_string(&self, flags: i32) -> Result<std::result::Result<String, Vec<u8>>> {
+        let bytes = self.recv_bytes(flags)?;
+        Ok(String::from_utf8(bytes).map_err(|e| e.into_bytes()))
+    }
+
+    /// Receives every frame of the next message.
+    pub fn recv_multipart(&self, flags: i32) -> Result<Vec<Vec<u8>>> {
+        let mut parts = Vec::new();
+        loop {
+            let (frame, more) = self.recv_frame(flags)?;
+            parts.push(frame.to_vec());
+            if !more {
+                return Ok(parts);
+            }
+        }
+    }
+
+    /// Whether the last frame received has more frames following it.
+    pub fn get_rcvmore(&self) -> Result<bool> {
+        Ok(self.core(|c| c.rcvmore))
+    }
+
+    // ----- introspection -----
+
+    /// The socket's type.
+    pub fn get_socket_type(&self) -> Result<SocketType> {
+        Ok(self.socket_type)
+    }
+
+    /// The endpoint last bound or connected, with the port actually bound for
+    /// tcp port `0`/`*` (`Err(bytes)` inside is never returned; it is there
+    /// for rust-zmq's signature).
+    pub fn get_last_endpoint(&self) -> Result<std::result::Result<String, Vec<u8>>> {
+        Ok(Ok(self.core(|c| c.last_endpoint.clone())))
+    }
+
+    /// The tier (1 most preferred ..= 16) that would get the next message,
+    /// or `None` if no peer is ready.
+    pub fn active_tier(&self) -> Option<u8> {
+        self.core(|c| c.active_tier(Instant::now()))
+    }
+
+    /// One entry per connection: endpoint, peer address, priorities, state
+    /// and counters (SPEC §7).
+    pub fn peers(&self) -> Vec<Peer> {
+        self.core(|c| c.peers())
+    }
+
+    /// The failover and failback events since the last call (at most the
+    /// latest 256). The full event stream comes with `monitor()`.
+    pub fn take_tier_events(&self) -> Vec<TierEvent> {
+        self.core(Core::take_tier_events)
+    }
+
+    /// A poll item for this socket, for [`poll`](crate::poll).
+    pub fn as_poll_item(&self, events: PollEvents) -> PollItem<'_> {
+        PollItem::new(self, events)
+    }
+
+    /// Polls this socket alone: 1 if one of `events` is ready within
+    /// `timeout_ms` (`-1`: no limit), else 0.
+    pub fn poll(&self, events: PollEvents, timeout_ms: i64) -> Result<i32> {
+        crate::poll::poll(&mut [self.as_poll_item(events)], timeout_ms)
+    }
+
+    /// Which of `events` are ready now.
+    pub(crate) fn ready_events(&self, events: PollEvents) -> PollEvents {
+        let now = Instant::now();
+        self.core(|c| {
+            let mut ready = PollEvents::empty();
+            if events.contains(PollEvents::POLLIN) && c.routing.fair_queue && c.can_recv() {
+                ready |= PollEvents::POLLIN;
+            }
+            if events.contains(PollEvents::POLLOUT) && c.routing.load_balance && c.can_send(now) {
+                ready |= PollEvents::POLLOUT;
+            }
+            ready
+        })
+    }
+
+    /// When this socket's failback timer is due, for `poll` to re-check.
+    pub(crate) fn next_timer(&self) -> Option<Instant> {
+        self.core(|c| c.next_timer())
+    }
+
+    pub(crate) fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    // ----- options -----
+
+    int_option!(
+        /// Sets SNDHWM: how many messages each peer's outgoing queue holds
+        /// before the peer counts as busy (0: no limit; default 1000).
+        /// Applies to endpoints bound or connected afterwards.
+        get_sndhwm, set_sndhwm, sndhwm: i32, min 0
+    );
+    int_option!(
+        /// Sets RCVHWM: how many received messages each peer's incoming queue
+        /// holds before reading from it pauses (0: no limit; default 1000).
+        /// Applies to endpoints bound or connected afterwards.
+        get_rcvhwm, set_rcvhwm, rcvhwm: i32, min 0
+    );
+    int_option!(
+        /// Sets LINGER: how long (ms) dropping the socket waits for queued
+        /// messages to be taken by peers (-1: until delivered or no peer
+        /// remains, the default; 0: not at all).
+        get_linger, set_linger, linger: i32, min -1
+    );
+    int_option!(
+        /// Sets SNDTIMEO: how long (ms) `send` waits for a peer that can take
+        /// the message before `EAGAIN` (-1: forever, the default).
+        get_sndtimeo, set_sndtimeo, sndtimeo: i32, min -1
+    );
+    int_option!(
+        /// Sets RCVTIMEO: how long (ms) `recv` waits for a message before
+        /// `EAGAIN` (-1: forever, the default).
+        get_rcvtimeo, set_rcvtimeo, rcvtimeo: i32, min -1
+    );
+    int_option!(
+        /// Sets RECONNECT_IVL: the delay (ms) before a connect retries
+        /// (default 100; -1: never reconnect). Applies to later connects.
+        get_reconnect_ivl, set_reconnect_ivl, reconnect_ivl: i32, min -1
+    );
+    int_option!(
+        /// Sets RECONNECT_IVL_MAX: the cap (ms) of the doubling reconnect
+        /// delay (0, the default: no doubling). Applies to later connects.
+        get_reconnect_ivl_max, set_reconnect_ivl_max, reconnect_ivl_max: i32, min 0
+    );
+    int_option!(
+        /// Sets MAXMSGSIZE: the largest message (bytes) a peer may send; a
+        /// larger one closes that connection (-1: no limit, the default).
+        get_maxmsgsize, set_maxmsgsize, maxmsgsize: i64, min -1
+    );
+    int_option!(
+        /// Sets SNDBUF: the kernel send buffer (bytes) of later connections
+        /// (-1 or 0: the OS default).
+        get_sndbuf, set_sndbuf, sndbuf: i32, min -1
+    );
+    int_option!(
+        /// Sets RCVBUF: the kernel receive buffer (bytes) of later
+        /// connections (-1 or 0: the OS default).
+        get_rcvbuf, set_rcvbuf, rcvbuf: i32, min -1
+    );
+    int_option!(
+        /// Sets HANDSHAKE_IVL: how long (ms) a new connection may take to
+        /// complete the ZMTP handshake (0: no limit; default 30000).
+        get_handshake_ivl, set_handshake_ivl, handshake_ivl: i32, min 0
+    );
+    int_option!(
+        /// Sets HEARTBEAT_IVL: how often (ms) to PING each peer (0, the
+        /// default: never).
+        get_heartbeat_ivl, set_heartbeat_ivl, heartbeat_ivl: i32, min 0
+    );
+    int_option!(
+        /// Sets HEARTBEAT_TIMEOUT: how long (ms) after a PING without any
+        /// traffic the peer is declared dead and disconnected (-1, the
+        /// default: HEARTBEAT_IVL).
+        get_heartbeat_timeout, set_heartbeat_timeout, heartbeat_timeout: i32, min -1
+    );
+
+    /// Sets HEARTBEAT_TTL: how long (ms) the peer should wait for traffic
+    /// from us before giving up on us, sent in our PINGs (0: none).
+    ///
+    /// Errors: `EINVAL` outside 0..=6553599 (it travels in deciseconds).
+    pub fn set_heartbeat_ttl(&self, value: i32) -> Result<()> {
+        if !(0..=options::MAX_HEARTBEAT_TTL_MS).contains(&value) {
+            return Err(Error::EINVAL);
+        }
+        self.core(|c| c.options.heartbeat_ttl = value);
+        Ok(())
+    }
+
+    /// The value [`set_heartbeat_ttl`](Socket::set_heartbeat_ttl) set.
+    pub fn get_heartbeat_ttl(&self) -> Result<i32> {
+        Ok(self.core(|c| c.options.heartbeat_ttl))
+    }
+
+    /// Sets IMMEDIATE. tiermq only ever queues messages to peers whose
+    /// handshake completed, which is libzmq's IMMEDIATE=1 behaviour, so this
+    /// option is recorded but changes nothing.
+    pub fn set_immediate(&self, value: bool) -> Result<()> {
+        self.core(|c| c.options.immediate = value);
+        Ok(())
+    }
+
+    /// The value [`set_immediate`](Socket::set_immediate) set.
+    pub fn is_immediate(&self) -> Result<bool> {
+        Ok(self.core(|c| c.options.immediate))
+    }
+
+    /// Sets the identity (routing id) announced to peers of later connections.
+    ///
+    /// Errors: `EINVAL` unless 1 to 255 bytes long.
+    pub fn set_identity(&self, value: &[u8]) -> Result<()> {
+        let id = options::identity(value)?;
+        self.core(|c| c.options.identity = id);
+        Ok(())
+    }
+
+    /// The identity set with [`set_identity`](Socket::set_identity) (empty if none).
+    pub fn get_identity(&self) -> Result<Vec<u8>> {
+        Ok(self.core(|c| c.options.identity.to_vec()))
+    }
+
+    /// Sets the send priority of endpoints bound or connected after this
+    /// call: 1 is the most preferred, 16 the least, 8 the default. A message
+    /// goes to the most preferred tier with a ready peer (SPEC §2, §4).
+    ///
+    /// Errors: `EINVAL` outside 1..=16.
+    pub fn set_sndprio(&self, value: i32) -> Result<()> {
+        let p = priority(value)?;
+        self.core(|c| c.options.sndprio = p);
+        Ok(())
+    }
+
+    /// The send priority new endpoints get.
+    pub fn get_sndprio(&self) -> Result<i32> {
+        Ok(self.core(|c| c.options.sndprio).into())
+    }
+
+    /// Sets the receive priority of endpoints bound or connected after this
+    /// call: messages waiting on a more preferred peer are received first.
+    ///
+    /// Errors: `EINVAL` outside 1..=16.
+    pub fn set_rcvprio(&self, value: i32) -> Result<()> {
+        let p = priority(value)?;
+        self.core(|c| c.options.rcvprio = p);
+        Ok(())
+    }
+
+    /// The receive priority new endpoints get.
+    pub fn get_rcvprio(&self) -> Result<i32> {
+        Ok(self.core(|c| c.options.rcvprio).into())
+    }
+
+    /// Changes the send priority of an existing endpoint (as given to
+    /// `bind`/`connect`, or as `get_last_endpoint` reported it) and of its
+    /// current connections. The next message follows the new tiers.
+    ///
+    /// Errors: `EINVAL` outside 1..=16; `ENOENT` for an unknown endpoint.
+    pub fn set_endpoint_sndprio(&self, endpoint: &str, value: i32) -> Result<()> {
+        let p = priority(value)?;
+        self.core(|c| c.set_endpoint_prio(endpoint, p, true, Instant::now()))
+    }
+
+    /// Changes the receive priority of an existing endpoint and of its
+    /// current connections.
+    ///
+    /// Errors: `EINVAL` outside 1..=16; `ENOENT` for an unknown endpoint.
+    pub fn set_endpoint_rcvprio(&self, endpoint: &str, value: i32) -> Result<()> {
+        let p = priority(value)?;
+        self.core(|c| c.set_endpoint_prio(endpoint, p, false, Instant::now()))
+    }
+
+    /// Sets the failback delay (ms, default 0): a peer that becomes ready
+    /// again in a more preferred tier than the active one gets traffic only
+    /// after staying ready this long. Applies at once to the whole socket.
+    ///
+    /// Errors: `EINVAL` if negative.
+    pub fn set_failback_delay(&self, value: i32) -> Result<()> {
+        let ms = at_least(value, 0)?;
+        self.core(|c| {
+            c.options.failback_delay = ms;
+            c.set_failback_delay(Duration::from_millis(ms.unsigned_abs().into()));
+        });
+        Ok(())
+    }
+
+    /// The failback delay (ms).
+    pub fn get_failback_delay(&self) -> Result<i32> {
+        Ok(self.core(|c| c.options.failback_delay))
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        let linger = self.core(|c| c.options.linger);
+        if linger != 0 && !self.ctx.is_terminated() {
+            let deadline = deadline_after(Instant::now(), linger);
+            loop {
+                let seen = self.shared.signal.generation();
+                if !self.core(|c| c.has_unsent(Instant::now())) {
+                    break;
+                }
+                let now = Instant::now();
+                if deadline.is_some_and(|d| now >= d) || self.ctx.is_terminated() {
+                    break;
+                }
+                // Pipes wake us when they drain to their low-water mark, not
+                // when they empty: re-check at a short interval too.
+                let tick = now + Duration::from_millis(5);
+                self.shared
+                    .signal
+                    .wait(seen, Some(deadline.map_or(tick, |d| d.min(tick))));
+            }
+        }
+        let links = self.core(|c| {
+            c.close(Instant::now());
+            c.take_links()
+        });
+        for link in links {
+            self.close_link(link.kind, link.key);
+        }
+    }
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("type", &self.socket_type)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,94 @@
+//! `SocketType`: the rust-zmq-style socket type names, and which ones tiermq implements.
+
+use tiermq_wire::SocketType as WireType;
+
+/// The kind of a socket, with rust-zmq's uppercase variant names.
+///
+/// All of ZeroMQ's types are named so that code written for the `zmq` crate
+/// compiles; [`Context::socket`](crate::Context::socket) returns
+/// [`Error::ENOTSUP`](crate::Error::ENOTSUP) for those tiermq does not
+/// implement yet (see [`SocketType::is_supported`]).
+#[allow(clippy::upper_case_acronyms, non_camel_case_types)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SocketType {
+    /// Exclusive pair (not yet supported).
+    PAIR,
+    /// Publisher (not yet supported).
+    PUB,
+    /// Subscriber (not yet supported).
+    SUB,
+    /// Request (not yet supported).
+    REQ,
+    /// Reply (not yet supported).
+    REP,
+    /// Asynchronous request (not yet supported).
+    DEALER,
+    /// Asynchronous reply, routed by identity (not yet supported).
+    ROUTER,
+    /// Fair-queued receiver of a pipeline, preferring peers with a better `rcvprio`.
+    PULL,
+    /// Load-balancing sender of a pipeline, by priority tier, with failover and failback.
+    PUSH,
+    /// Extended publisher (not yet supported).
+    XPUB,
+    /// Extended subscriber (not yet supported).
+    XSUB,
+    /// Raw TCP (never supported: it does not speak ZMTP).
+    STREAM,
+}
+
+impl SocketType {
+    /// Whether this version of tiermq can create sockets of this type.
+    pub fn is_supported(self) -> bool {
+        matches!(self, SocketType::PUSH | SocketType::PULL)
+    }
+
+    /// The type as the wire crate names it, or `None` for `STREAM`.
+    pub fn to_wire(self) -> Option<WireType> {
+        Some(match self {
+            SocketType::PAIR => WireType::Pair,
+            SocketType::PUB => WireType::Pub,
+            SocketType::SUB => WireType::Sub,
+            SocketType::REQ => WireType::Req,
+            SocketType::REP => WireType::Rep,
+            SocketType::DEALER => WireType::Dealer,
+            SocketType::ROUTER => WireType::Router,
+            SocketType::PULL => WireType::Pull,
+            SocketType::PUSH => WireType::Push,
+            SocketType::XPUB => WireType::XPub,
+            SocketType::XSUB => WireType::XSub,
+            SocketType::STREAM => return None,
+        })
+    }
+
+    /// The rust-zmq name of a wire socket type.
+    pub fn from_wire(t: WireType) -> SocketType {
+        match t {
+            WireType::Pair => SocketType::PAIR,
+            WireType::Pub => SocketType::PUB,
+            WireType::Sub => SocketType::SUB,
+            WireType::Req => SocketType::REQ,
+            WireType::Rep => SocketType::REP,
+            WireType::Dealer => SocketType::DEALER,
+            WireType::Router => SocketType::ROUTER,
+            WireType::Pull => SocketType::PULL,
+            WireType::Push => SocketType::PUSH,
+            WireType::XPub => SocketType::XPUB,
+            WireType::XSub => SocketType::XSUB,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_names_round_trip() {
+        for t in WireType::ALL {
+            assert_eq!(SocketType::from_wire(t).to_wire(), Some(t));
+        }
+        assert_eq!(SocketType::STREAM.to_wire(), None);
+        assert!(SocketType::PUSH.is_supported() && !SocketType::REQ.is_supported());
+    }
+}
