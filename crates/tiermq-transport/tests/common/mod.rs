@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tiermq_pipe::{Reader, Writer};
 use tiermq_transport::{
-    ConnId, DetachReason, Endpoint, LinkOptions, MonitorEvent, Notification, Reactor, Sink,
+    ConnId, DetachReason, Endpoint, LinkId, LinkOptions, MonitorEvent, Notification, Reactor, Sink,
 };
 use tiermq_wire::{Bytes, Multipart, PeerInfo, SocketType};
 
@@ -144,6 +144,8 @@ pub struct Pair {
     pub pull: Attached,
     pub push: Attached,
     pub bound: String,
+    pub bind_link: LinkId,
+    pub connect_link: LinkId,
 }
 
 pub fn push_pull(bind_ep: &str, pull_opts: LinkOptions, push_opts: LinkOptions) -> Pair {
@@ -151,8 +153,8 @@ pub fn push_pull(bind_ep: &str, pull_opts: LinkOptions, push_opts: LinkOptions) 
     let b = Reactor::spawn("test-b").unwrap();
     let (pull_sink, pull_rx) = sink();
     let (push_sink, push_rx) = sink();
-    let (_, bound) = a.bind(&ep(bind_ep), pull_opts, pull_sink).unwrap();
-    b.connect(&ep(&bound), push_opts, push_sink).unwrap();
+    let (bind_link, bound) = a.bind(&ep(bind_ep), pull_opts, pull_sink).unwrap();
+    let connect_link = b.connect(&ep(&bound), push_opts, push_sink).unwrap();
     let push = attached(&push_rx);
     let pull = attached(&pull_rx);
     Pair {
@@ -163,5 +165,37 @@ pub fn push_pull(bind_ep: &str, pull_opts: LinkOptions, push_opts: LinkOptions) 
         pull,
         push,
         bound,
+        bind_link,
+        connect_link,
+    }
+}
+
+/// Completes a ZMTP handshake as `socket_type` on a blocking stream, using a
+/// wire session, and returns the session (ready).
+pub fn raw_handshake(
+    stream: &mut std::net::TcpStream,
+    socket_type: SocketType,
+) -> tiermq_wire::Session {
+    use std::io::{IoSlice, Read, Write};
+    stream.set_read_timeout(Some(BOUND)).unwrap();
+    let now = Instant::now();
+    let mut session = tiermq_wire::Session::new(tiermq_wire::Config::new(socket_type), now);
+    let mut buf = tiermq_wire::BytesMut::new();
+    loop {
+        while session.has_output() {
+            let mut iov = [IoSlice::new(&[]); 8];
+            let n = session.chunks_vectored(&mut iov);
+            let k = stream.write_vectored(&iov[..n]).unwrap();
+            session.advance(k);
+        }
+        if session.is_ready() {
+            return session;
+        }
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk).expect("handshake bytes");
+        assert!(n > 0, "peer closed during the handshake");
+        buf.extend_from_slice(&chunk[..n]);
+        session.handle_read(&mut buf, now).unwrap();
+        while session.poll_event().is_some() {}
     }
 }
