@@ -165,6 +165,8 @@ pub(crate) struct Core {
     pub(crate) rcvmore: bool,
     tier_events: VecDeque<TierEvent>,
     pub(crate) closed: bool,
+    /// Transport connections whose pipes this socket closed, still flushing.
+    closing: std::collections::HashSet<ConnKey>,
 }
 
 fn weight(m: &Multipart) -> usize {
@@ -199,6 +201,7 @@ impl Core {
             rcvmore: false,
             tier_events: VecDeque::new(),
             closed: false,
+            closing: std::collections::HashSet::new(),
         }
     }
 
@@ -322,6 +325,9 @@ impl Core {
         match event {
             Event::Attached(a) => self.attach(a, now),
             Event::Detached { conn, unsent } => match self.conns.get(&conn) {
+                _ if self.closed => {
+                    self.closing.remove(&conn);
+                }
                 Some(&id) => self.detach(id, unsent, now),
                 // Already ended here (unbind, or its pipe closed first):
                 // whatever it held still goes out elsewhere.
@@ -689,14 +695,26 @@ impl Core {
 
     // ----- closing -----
 
-    /// Ends every pipe; later attachments are refused.
+    /// Ends every pipe; later attachments are refused. The transport writes
+    /// out what its connections still hold, then reports them detached
+    /// (see [`Core::is_flushing`]).
     pub(crate) fn close(&mut self, now: Instant) {
         self.closed = true;
+        for (_, p) in &self.pipes {
+            if p.out.is_some() && matches!(p.conn, ConnKey::Net(..)) {
+                self.closing.insert(p.conn);
+            }
+        }
         let ids: Vec<PipeId> = self.pipes.iter().map(|(k, _)| PipeId(k)).collect();
         for id in ids {
             self.end_pipe(id, now);
         }
         self.reroute.clear();
+    }
+
+    /// Whether connections closed by [`Core::close`] are still writing out.
+    pub(crate) fn is_flushing(&self) -> bool {
+        !self.closing.is_empty()
     }
 
     // ----- introspection -----

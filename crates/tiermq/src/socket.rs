@@ -647,33 +647,48 @@ impl Socket {
 }
 
 impl Drop for Socket {
+    /// Lingers, then closes. While lingering the socket still reroutes: a
+    /// peer that dies hands its messages to the others. Once tiermq's queues
+    /// are empty the pipes are closed, and tcp/ipc connections write out what
+    /// they hold before closing; only then are the endpoints closed.
     fn drop(&mut self) {
         let linger = self.core(|c| c.options.linger);
-        if linger != 0 && !self.ctx.is_terminated() {
-            let deadline = deadline_after(Instant::now(), linger);
-            loop {
-                let seen = self.shared.signal.generation();
-                if !self.core(|c| c.has_unsent(Instant::now())) {
-                    break;
-                }
-                let now = Instant::now();
-                if deadline.is_some_and(|d| now >= d) || self.ctx.is_terminated() {
-                    break;
-                }
-                // Pipes wake us when they drain to their low-water mark, not
-                // when they empty: re-check at a short interval too.
-                let tick = now + Duration::from_millis(5);
-                self.shared
-                    .signal
-                    .wait(seen, Some(deadline.map_or(tick, |d| d.min(tick))));
-            }
+        let lingering = linger != 0 && !self.ctx.is_terminated();
+        let deadline = deadline_after(Instant::now(), linger);
+        if lingering {
+            self.wait_while(deadline, |c| c.has_unsent(Instant::now()));
         }
         let links = self.core(|c| {
             c.close(Instant::now());
             c.take_links()
         });
+        if lingering {
+            self.wait_while(deadline, |c| c.is_flushing());
+        }
         for link in links {
             self.close_link(link.kind, link.key);
+        }
+    }
+}
+
+impl Socket {
+    /// Waits while `busy` holds, up to `deadline` or the context's end.
+    fn wait_while(&self, deadline: Option<Instant>, mut busy: impl FnMut(&mut Core) -> bool) {
+        loop {
+            let seen = self.shared.signal.generation();
+            if !self.core(&mut busy) {
+                return;
+            }
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) || self.ctx.is_terminated() {
+                return;
+            }
+            // Pipes wake the socket when they drain to their low-water mark,
+            // not when they empty: re-check at a short interval too.
+            let tick = now + Duration::from_millis(5);
+            self.shared
+                .signal
+                .wait(seen, Some(deadline.map_or(tick, |d| d.min(tick))));
         }
     }
 }

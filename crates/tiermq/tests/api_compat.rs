@@ -1,0 +1,110 @@
+//! Code written exactly as a rust-zmq 0.10 PUSH/PULL user writes it, with
+//! only the crate name changed.
+
+use tiermq as zmq;
+
+fn pipeline(pull_endpoint: &str) -> Result<(), zmq::Error> {
+    let ctx = zmq::Context::new();
+
+    let receiver = ctx.socket(zmq::PULL)?;
+    receiver.bind(pull_endpoint)?;
+    let endpoint = receiver.get_last_endpoint()?.unwrap();
+    receiver.set_rcvtimeo(10_000)?;
+
+    let sender = ctx.socket(zmq::PUSH)?;
+    sender.set_sndhwm(1000)?;
+    sender.set_linger(1000)?;
+    sender.connect(&endpoint)?;
+    assert_eq!(sender.get_socket_type()?, zmq::PUSH);
+
+    // Every kind of payload rust-zmq's `send` takes.
+    sender.send("str", 0)?;
+    sender.send(&b"slice"[..], 0)?;
+    sender.send(b"array", 0)?;
+    sender.send(vec![1u8, 2, 3], 0)?;
+    let v = vec![4u8, 5];
+    sender.send(&v, 0)?;
+    let s = String::from("string");
+    sender.send(&s, 0)?;
+    sender.send(s.clone(), 0)?;
+    sender.send(zmq::Message::from("message"), 0)?;
+    sender.send(vec![9u8; 3].into_boxed_slice(), 0)?;
+    sender.send("part1", zmq::SNDMORE)?;
+    sender.send("part2", 0)?;
+    sender.send_multipart(&["m1", "m2", "m3"], 0)?;
+    sender.send_multipart(vec![b"x".to_vec(), b"y".to_vec()], zmq::DONTWAIT)?;
+
+    let mut items = [receiver.as_poll_item(zmq::POLLIN)];
+    zmq::poll(&mut items, 10_000)?;
+    assert!(items[0].is_readable());
+
+    let msg = receiver.recv_msg(0)?;
+    assert_eq!(msg.as_str(), Some("str"));
+    assert!(!msg.get_more());
+    assert_eq!(receiver.recv_bytes(0)?, b"slice");
+    assert_eq!(receiver.recv_string(0)?.unwrap(), "array");
+    let mut buf = [0u8; 2];
+    assert_eq!(receiver.recv_into(&mut buf, 0)?, 3);
+    assert_eq!(buf, [1, 2]);
+    assert_eq!(receiver.recv_bytes(0)?, vec![4, 5]);
+    assert_eq!(receiver.recv_string(0)?, Ok("string".to_owned()));
+    assert_eq!(receiver.recv_string(0)?, Ok("string".to_owned()));
+    let mut msg = zmq::Message::new();
+    receiver.recv(&mut msg, 0)?;
+    assert_eq!(&msg[..], b"message");
+    assert_eq!(receiver.recv_bytes(0)?, vec![9, 9, 9]);
+    assert_eq!(receiver.recv_string(0)?.unwrap(), "part1");
+    assert!(receiver.get_rcvmore()?);
+    assert_eq!(receiver.recv_string(0)?.unwrap(), "part2");
+    assert!(!receiver.get_rcvmore()?);
+    assert_eq!(
+        receiver.recv_multipart(0)?,
+        vec![b"m1".to_vec(), b"m2".to_vec(), b"m3".to_vec()]
+    );
+    assert_eq!(
+        receiver.recv_multipart(0)?,
+        vec![b"x".to_vec(), b"y".to_vec()]
+    );
+
+    match receiver.recv_bytes(zmq::DONTWAIT) {
+        Err(zmq::Error::EAGAIN) => {}
+        other => panic!("expected EAGAIN, got {other:?}"),
+    }
+    let e = zmq::Error::EAGAIN;
+    assert!(!e.message().is_empty() && !e.to_string().is_empty());
+    let _: &dyn std::error::Error = &e;
+
+    sender.disconnect(&endpoint)?;
+    receiver.unbind(&endpoint)?;
+    Ok(())
+}
+
+#[test]
+fn rust_zmq_pipeline_over_inproc() {
+    pipeline("inproc://api-compat").unwrap();
+}
+
+#[test]
+fn rust_zmq_pipeline_over_tcp() {
+    pipeline("tcp://127.0.0.1:*").unwrap();
+}
+
+#[test]
+fn rust_zmq_pipeline_over_ipc() {
+    let path = std::env::temp_dir().join(format!("tiermq-api-{}.ipc", std::process::id()));
+    pipeline(&format!("ipc://{}", path.display())).unwrap();
+}
+
+#[test]
+fn rust_zmq_worker_loop_with_poll_timeout() {
+    let ctx = zmq::Context::default();
+    let pull = ctx.socket(zmq::PULL).unwrap();
+    pull.bind("tcp://127.0.0.1:*").unwrap();
+    // Nothing arrives: poll times out with no event.
+    let rc = pull.poll(zmq::POLLIN, 10).unwrap();
+    assert_eq!(rc, 0);
+    let mut items = [pull.as_poll_item(zmq::POLLIN | zmq::POLLOUT)];
+    assert_eq!(zmq::poll(&mut items, 0).unwrap(), 0);
+    assert!(!items[0].is_readable() && !items[0].is_writable() && !items[0].is_error());
+    assert!(items[0].has_socket(&pull));
+}
