@@ -1,6 +1,9 @@
 //! Code written exactly as a rust-zmq 0.10 PUSH/PULL user writes it, with
 //! only the crate name changed.
 
+// Borrowing the array is how rust-zmq examples call `send_multipart`.
+#![allow(clippy::needless_borrows_for_generic_args)]
+
 use tiermq as zmq;
 
 fn pipeline(pull_endpoint: &str) -> Result<(), zmq::Error> {
