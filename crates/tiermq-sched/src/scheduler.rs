@@ -59,9 +59,10 @@ impl Default for Slot {
 /// changed. `now` values earlier than one already seen are treated as the
 /// latest one seen.
 ///
-/// Cost: every call is O(1) in the number of pipes and tiers, except that a
-/// call which ends some pipes' failback wait does O(1) work per pipe it
-/// promotes (each promotion is paid once per transition to ready).
+/// Cost: every call is O(1) in the number of pipes and tiers, except that
+/// `join` with a new largest id grows the tables (amortized O(1)), and a call
+/// which ends some pipes' failback wait does O(1) work per pipe it promotes
+/// (paid once per transition to ready).
 #[derive(Clone, Debug, Default)]
 pub struct Scheduler {
     slots: Vec<Slot>,

@@ -216,6 +216,27 @@ fn record_pick(world: &mut World, got: Option<PipeId>) -> Result<(), TestCaseErr
         return Ok(());
     };
     prop_assert!(id < IDS);
+    let prio = world.pipes[id].as_ref().map_or(0, |p| p.prio);
+    // 4, stated directly: every pipe that has been ready for the failback
+    // delay (any ready pipe, with no delay) is in the picked tier or a less
+    // preferred one.
+    let now = world
+        .now
+        .ok_or_else(|| TestCaseError::fail("pick before any time"))?;
+    for p in world.pipes.iter().flatten() {
+        let settled = p
+            .ready_since
+            .and_then(|s| s.checked_add(world.delay))
+            .is_some_and(|d| d <= now);
+        if p.state == PipeState::Ready && settled {
+            prop_assert!(
+                prio <= p.prio,
+                "picked tier {} over settled tier {}",
+                prio,
+                p.prio
+            );
+        }
+    }
     let pipe = world.pipes[id]
         .as_mut()
         .ok_or_else(|| TestCaseError::fail("picked unknown pipe"))?;
