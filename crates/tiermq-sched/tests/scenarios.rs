@@ -477,3 +477,21 @@ fn fair_queue_reads_preferred_tier_first_and_rotates() {
     assert_eq!(fq.next().map(|id| id.0 % 3), Some(0));
     assert!(fq.has_input());
 }
+
+#[test]
+fn an_overflowing_failback_delay_means_never_by_time() {
+    let t0 = Instant::now();
+    let (primary, backup) = (PipeId(0), PipeId(1));
+    let mut sched = Scheduler::new();
+    sched.set_failback_delay(Duration::MAX);
+    ready_pipes(&mut sched, &[(0, 1), (1, 2)], t0);
+    sched.set_state(primary, PipeState::Busy, t0);
+    sched.set_state(primary, PipeState::Ready, t0);
+    assert!(sched.is_waiting(primary));
+    assert_eq!(sched.poll_timeout(), None);
+    sched.handle_timeout(t0 + Duration::from_secs(86_400));
+    assert_eq!(sched.pick(t0 + Duration::from_secs(86_400)), Some(backup));
+    // Still released as soon as nothing else can send.
+    sched.leave(backup, t0);
+    assert_eq!(sched.pick(t0), Some(primary));
+}
