@@ -1,0 +1,345 @@
+//! Tiers, failover, busy peers, failback and restart over tcp and ipc, with
+//! tiermq PUSH and PULL sockets. Every message carries a sequence number so
+//! loss and duplication show; waits are bounded, never timed assertions.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use common::*;
+use tiermq::{Context, PeerState, Socket, PULL, PUSH};
+
+#[derive(Clone, Copy, Debug)]
+enum Transport {
+    Tcp,
+    Ipc,
+}
+
+use Transport::{Ipc, Tcp};
+
+fn fresh_endpoint(t: Transport, name: &str) -> String {
+    match t {
+        Tcp => "tcp://127.0.0.1:*".to_owned(),
+        Ipc => {
+            let p = std::env::temp_dir().join(format!("tiermq-{}-{name}.ipc", std::process::id()));
+            format!("ipc://{}", p.display())
+        }
+    }
+}
+
+/// A PULL worker bound on a fresh endpoint; returns it and where to connect.
+fn worker(ctx: &Context, t: Transport, name: &str) -> (Socket, String) {
+    let w = ctx.socket(PULL).unwrap();
+    w.bind(&fresh_endpoint(t, name)).unwrap();
+    let ep = w.get_last_endpoint().unwrap().unwrap();
+    (w, ep)
+}
+
+fn ready_peers(push: &Socket) -> usize {
+    push.peers().iter().filter(|p| p.state == PeerState::Ready).count()
+}
+
+fn sent_to(push: &Socket, endpoint: &str) -> u64 {
+    push.peers().iter().filter(|p| p.endpoint == endpoint).map(|p| p.sent).sum()
+}
+
+fn active_passive(t: Transport) {
+    let ctx = Context::new();
+    let (primary, e1) = worker(&ctx, t, "ap1");
+    let (backup, e2) = worker(&ctx, t, "ap2");
+    let push = ctx.socket(PUSH).unwrap();
+    push.set_sndprio(1).unwrap();
+    push.connect(&e1).unwrap();
+    push.set_sndprio(2).unwrap();
+    push.connect(&e2).unwrap();
+    eventually("both workers connected", || ready_peers(&push) == 2);
+
+    for n in 0..1000 {
+        push.send(seq(n), 0).unwrap();
+    }
+    assert_eq!(recv_n(&primary, 1000), (0..1000).collect::<Vec<_>>());
+    assert_eq!(sent_to(&push, &e2), 0, "the backup got nothing");
+    assert!(drain(&backup).is_empty());
+}
+
+#[test]
+fn active_passive_tcp() {
+    active_passive(Tcp);
+}
+
+#[test]
+fn active_passive_ipc() {
+    active_passive(Ipc);
+}
+
+fn tiered(t: Transport) {
+    let ctx = Context::new();
+    let push = ctx.socket(PUSH).unwrap();
+    push.set_sndprio(1).unwrap();
+    let mut local = Vec::new();
+    for i in 0..3 {
+        let (w, ep) = worker(&ctx, t, &format!("tier-{i}"));
+        push.connect(&ep).unwrap();
+        local.push(w);
+    }
+    let (remote, remote_ep) = worker(&ctx, t, "tier-remote");
+    push.set_sndprio(2).unwrap();
+    push.connect(&remote_ep).unwrap();
+    eventually("four workers connected", || ready_peers(&push) == 4);
+
+    for n in 0..300 {
+        push.send(seq(n), 0).unwrap();
+    }
+    let got: Vec<Vec<u64>> = local.iter().map(|w| recv_n(w, 100)).collect();
+    let refs: Vec<&[u64]> = got.iter().map(Vec::as_slice).collect();
+    assert_exactly_once(300, &refs);
+    for g in &got {
+        // Round-robin: each local worker got every third message.
+        assert!(g.windows(2).all(|w| w[1] - w[0] == 3), "{g:?}");
+    }
+    assert_eq!(sent_to(&push, &remote_ep), 0);
+
+    drop(local);
+    eventually("the remote tier is active", || push.active_tier() == Some(2));
+    for n in 300..350 {
+        push.send(seq(n), 0).unwrap();
+    }
+    assert_eq!(recv_n(&remote, 50), (300..350).collect::<Vec<_>>());
+}
+
+#[test]
+fn tiered_tcp() {
+    tiered(Tcp);
+}
+
+#[test]
+fn tiered_ipc() {
+    tiered(Ipc);
+}
+
+/// The primary reads everything it got, then is dropped: the next messages
+/// reach the backup, and every message arrives exactly once.
+fn primary_dropped(t: Transport) {
+    let ctx = Context::new();
+    let (primary, e1) = worker(&ctx, t, "drop1");
+    let (backup, e2) = worker(&ctx, t, "drop2");
+    let push = ctx.socket(PUSH).unwrap();
+    push.set_sndprio(1).unwrap();
+    push.connect(&e1).unwrap();
+    push.set_sndprio(2).unwrap();
+    push.connect(&e2).unwrap();
+    eventually("both workers connected", || ready_peers(&push) == 2);
+
+    for n in 0..100 {
+        push.send(seq(n), 0).unwrap();
+    }
+    let at_primary = recv_n(&primary, 100);
+    drop(primary);
+    eventually("failover to the backup", || push.active_tier() == Some(2));
+    for n in 100..200 {
+        push.send(seq(n), 0).unwrap();
+    }
+    let at_backup = recv_n(&backup, 100);
+    assert_eq!(at_backup, (100..200).collect::<Vec<_>>());
+    assert_exactly_once(200, &[&at_primary, &at_backup]);
+}
+
+#[test]
+fn primary_dropped_tcp() {
+    primary_dropped(Tcp);
+}
+
+#[test]
+fn primary_dropped_ipc() {
+    primary_dropped(Ipc);
+}
+
+/// Collects sequence numbers from `s` on a thread until `stop` is set.
+fn collector(s: Socket, stop: Arc<AtomicBool>) -> (Arc<Mutex<Vec<u64>>>, thread::JoinHandle<()>) {
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&got);
+    s.set_rcvtimeo(20).unwrap();
+    let h = thread::spawn(move || {
+        while !stop.load(Ordering::SeqCst) {
+            if let Ok(b) = s.recv_bytes(0) {
+                sink.lock().unwrap().push(unseq(&b));
+            }
+        }
+    });
+    (got, h)
+}
+
+fn count(v: &Arc<Mutex<Vec<u64>>>) -> usize {
+    v.lock().unwrap().len()
+}
+
+/// Messages queued for the primary when the application disconnects it are
+/// rerouted to the backup; what already reached the kernel still reaches the
+/// primary. Every message arrives exactly once.
+fn disconnect_reroutes(t: Transport) {
+    const N: u64 = 20_000;
+    let ctx = Context::new();
+    let (primary, e1) = worker(&ctx, t, "dis1");
+    let (backup, e2) = worker(&ctx, t, "dis2");
+    let push = ctx.socket(PUSH).unwrap();
+    push.set_sndhwm(0).unwrap();
+    push.set_sndprio(1).unwrap();
+    push.connect(&e1).unwrap();
+    push.set_sndprio(2).unwrap();
+    push.connect(&e2).unwrap();
+    eventually("both workers connected", || ready_peers(&push) == 2);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (p, ph) = collector(primary, Arc::clone(&stop));
+    let (b, bh) = collector(backup, Arc::clone(&stop));
+    for n in 0..N {
+        push.send(seq(n), 0).unwrap();
+    }
+    push.disconnect(&e1).unwrap();
+    eventually("every message arrived", || count(&p) + count(&b) >= N as usize);
+    stop.store(true, Ordering::SeqCst);
+    ph.join().unwrap();
+    bh.join().unwrap();
+    let (p, b) = (p.lock().unwrap().clone(), b.lock().unwrap().clone());
+    eprintln!("{t:?}: {} at the primary, {} rerouted to the backup", p.len(), b.len());
+    assert!(b.windows(2).all(|w| w[0] < w[1]), "rerouted in order");
+    assert_exactly_once(N, &[&p, &b]);
+}
+
+#[test]
+fn disconnect_reroutes_tcp() {
+    disconnect_reroutes(Tcp);
+}
+
+#[test]
+fn disconnect_reroutes_ipc() {
+    disconnect_reroutes(Ipc);
+}
+
+/// The primary stops reading: its queue fills to SNDHWM (small kernel
+/// buffers) and the rest flows to the backup. When it drains, traffic fails
+/// back to it.
+fn busy_then_failback(t: Transport) {
+    const N: u64 = 2_000;
+    let ctx = Context::new();
+    let primary = ctx.socket(PULL).unwrap();
+    primary.set_rcvhwm(10).unwrap();
+    primary.set_rcvbuf(4096).unwrap();
+    primary.bind(&fresh_endpoint(t, "busy1")).unwrap();
+    let e1 = primary.get_last_endpoint().unwrap().unwrap();
+    let (backup, e2) = worker(&ctx, t, "busy2");
+    let push = ctx.socket(PUSH).unwrap();
+    push.set_sndhwm(10).unwrap();
+    push.set_sndbuf(4096).unwrap();
+    push.set_sndprio(1).unwrap();
+    push.connect(&e1).unwrap();
+    push.set_sndprio(2).unwrap();
+    push.connect(&e2).unwrap();
+    eventually("both workers connected", || ready_peers(&push) == 2);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (b, bh) = collector(backup, Arc::clone(&stop));
+    let payload = vec![0u8; 1024];
+    for n in 0..N {
+        let mut m = seq(n);
+        m.extend_from_slice(&payload);
+        push.send(m, 0).unwrap();
+    }
+    assert!(
+        push.peers().iter().any(|p| p.endpoint == e1 && p.state == PeerState::Busy),
+        "the stalled primary is busy"
+    );
+    eventually("the overflow reached the backup", || count(&b) > 0);
+
+    // The primary wakes up and reads everything it was given.
+    primary.set_rcvtimeo(100).unwrap();
+    let mut at_primary = Vec::new();
+    eventually("every message arrived", || {
+        if let Ok(m) = primary.recv_bytes(0) {
+            at_primary.push(unseq(&m));
+        }
+        at_primary.len() + count(&b) >= N as usize
+    });
+    stop.store(true, Ordering::SeqCst);
+    bh.join().unwrap();
+    let at_backup = b.lock().unwrap().clone();
+    eprintln!("{t:?}: {} at the busy primary, {} overflowed", at_primary.len(), at_backup.len());
+    assert!(!at_primary.is_empty() && !at_backup.is_empty());
+    assert_exactly_once(N, &[&at_primary, &at_backup]);
+
+    // Drained: it takes the next message again.
+    eventually("failback to the primary", || push.active_tier() == Some(1));
+    push.send(seq(N), 0).unwrap();
+    assert_eq!(recv_n(&primary, 1), vec![N]);
+}
+
+#[test]
+fn busy_then_failback_tcp() {
+    busy_then_failback(Tcp);
+}
+
+#[test]
+fn busy_then_failback_ipc() {
+    busy_then_failback(Ipc);
+}
+
+/// A primary restarted on the same endpoint gets traffic again with no
+/// action by the application.
+fn restart(t: Transport) {
+    let ctx = Context::new();
+    let (primary, e1) = worker(&ctx, t, "restart1");
+    let (backup, e2) = worker(&ctx, t, "restart2");
+    let push = ctx.socket(PUSH).unwrap();
+    push.set_sndprio(1).unwrap();
+    push.connect(&e1).unwrap();
+    push.set_sndprio(2).unwrap();
+    push.connect(&e2).unwrap();
+    eventually("both workers connected", || ready_peers(&push) == 2);
+
+    for n in 0..10 {
+        push.send(seq(n), 0).unwrap();
+    }
+    assert_eq!(recv_n(&primary, 10), (0..10).collect::<Vec<_>>());
+    drop(primary);
+    eventually("failover", || push.active_tier() == Some(2));
+    for n in 10..20 {
+        push.send(seq(n), 0).unwrap();
+    }
+    assert_eq!(recv_n(&backup, 10), (10..20).collect::<Vec<_>>());
+
+    let revived = ctx.socket(PULL).unwrap();
+    revived.bind(&e1).unwrap();
+    eventually("failback after the restart", || push.active_tier() == Some(1));
+    for n in 20..30 {
+        push.send(seq(n), 0).unwrap();
+    }
+    assert_eq!(recv_n(&revived, 10), (20..30).collect::<Vec<_>>());
+    assert!(drain(&backup).is_empty());
+}
+
+#[test]
+fn restart_tcp() {
+    restart(Tcp);
+}
+
+#[test]
+fn restart_ipc() {
+    restart(Ipc);
+}
+
+/// Dropping a PUSH with messages queued delivers them (LINGER -1).
+#[test]
+fn linger_delivers_queued_messages_on_close() {
+    let ctx = Context::new();
+    let (pull, ep) = worker(&ctx, Tcp, "linger");
+    let push = ctx.socket(PUSH).unwrap();
+    push.connect(&ep).unwrap();
+    eventually("connected", || ready_peers(&push) == 1);
+    for n in 0..5000 {
+        push.send(seq(n), 0).unwrap();
+    }
+    drop(push);
+    assert_eq!(recv_n(&pull, 5000), (0..5000).collect::<Vec<_>>());
+}
