@@ -1,6 +1,8 @@
 //! Two-thread throughput of a pipe against `std::sync::mpsc`, 16-byte
 //! messages. Each iteration moves `MESSAGES` messages from a writer thread to
-//! a reader thread; criterion reports elements (messages) per second.
+//! a reader thread; criterion reports elements (messages) per second. A
+//! second group measures the uncontended cost on one thread: 256 sends, then
+//! one batch receive.
 
 use std::sync::mpsc;
 use std::thread;
@@ -100,12 +102,38 @@ fn throughput(c: &mut Criterion) {
     group.finish();
 }
 
+fn uncontended(c: &mut Criterion) {
+    let mut group = c.benchmark_group("one_thread_16B");
+    group.throughput(Throughput::Elements(256));
+    group.bench_function("pipe_send256_batch", |b| {
+        let (tx, rx) = pipe::<Bytes>(Config::new(1000));
+        let mut out = Vec::with_capacity(256);
+        b.iter(|| {
+            for _ in 0..256 {
+                let _ = tx.try_send(Bytes::from_static(PAYLOAD));
+            }
+            let _ = rx.recv_batch(&mut out, 256);
+            out.clear();
+        })
+    });
+    group.bench_function("mpsc_channel_send256_recv256", |b| {
+        let (tx, rx) = mpsc::channel::<Bytes>();
+        b.iter(|| {
+            for _ in 0..256 {
+                let _ = tx.send(Bytes::from_static(PAYLOAD));
+            }
+            rx.try_iter().for_each(drop);
+        })
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
-    targets = throughput
+    targets = throughput, uncontended
 }
 criterion_main!(benches);
