@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 
 use common::*;
-use tiermq::{Context, PeerState, Socket, PULL, PUSH};
+use tiermq::{Context, PULL, PUSH, PeerState, Socket};
 
 #[derive(Clone, Copy, Debug)]
 enum Transport {
@@ -38,11 +38,18 @@ fn worker(ctx: &Context, t: Transport, name: &str) -> (Socket, String) {
 }
 
 fn ready_peers(push: &Socket) -> usize {
-    push.peers().iter().filter(|p| p.state == PeerState::Ready).count()
+    push.peers()
+        .iter()
+        .filter(|p| p.state == PeerState::Ready)
+        .count()
 }
 
 fn sent_to(push: &Socket, endpoint: &str) -> u64 {
-    push.peers().iter().filter(|p| p.endpoint == endpoint).map(|p| p.sent).sum()
+    push.peers()
+        .iter()
+        .filter(|p| p.endpoint == endpoint)
+        .map(|p| p.sent)
+        .sum()
 }
 
 fn active_passive(t: Transport) {
@@ -102,7 +109,9 @@ fn tiered(t: Transport) {
     assert_eq!(sent_to(&push, &remote_ep), 0);
 
     drop(local);
-    eventually("the remote tier is active", || push.active_tier() == Some(2));
+    eventually("the remote tier is active", || {
+        push.active_tier() == Some(2)
+    });
     for n in 300..350 {
         push.send(seq(n), 0).unwrap();
     }
@@ -198,12 +207,18 @@ fn disconnect_reroutes(t: Transport) {
         push.send(seq(n), 0).unwrap();
     }
     push.disconnect(&e1).unwrap();
-    eventually("every message arrived", || count(&p) + count(&b) >= N as usize);
+    eventually("every message arrived", || {
+        count(&p) + count(&b) >= N as usize
+    });
     stop.store(true, Ordering::SeqCst);
     ph.join().unwrap();
     bh.join().unwrap();
     let (p, b) = (p.lock().unwrap().clone(), b.lock().unwrap().clone());
-    eprintln!("{t:?}: {} at the primary, {} rerouted to the backup", p.len(), b.len());
+    eprintln!(
+        "{t:?}: {} at the primary, {} rerouted to the backup",
+        p.len(),
+        b.len()
+    );
     assert!(b.windows(2).all(|w| w[0] < w[1]), "rerouted in order");
     assert_exactly_once(N, &[&p, &b]);
 }
@@ -248,7 +263,9 @@ fn busy_then_failback(t: Transport) {
         push.send(m, 0).unwrap();
     }
     assert!(
-        push.peers().iter().any(|p| p.endpoint == e1 && p.state == PeerState::Busy),
+        push.peers()
+            .iter()
+            .any(|p| p.endpoint == e1 && p.state == PeerState::Busy),
         "the stalled primary is busy"
     );
     eventually("the overflow reached the backup", || count(&b) > 0);
@@ -265,7 +282,11 @@ fn busy_then_failback(t: Transport) {
     stop.store(true, Ordering::SeqCst);
     bh.join().unwrap();
     let at_backup = b.lock().unwrap().clone();
-    eprintln!("{t:?}: {} at the busy primary, {} overflowed", at_primary.len(), at_backup.len());
+    eprintln!(
+        "{t:?}: {} at the busy primary, {} overflowed",
+        at_primary.len(),
+        at_backup.len()
+    );
     assert!(!at_primary.is_empty() && !at_backup.is_empty());
     assert_exactly_once(N, &[&at_primary, &at_backup]);
 
@@ -311,7 +332,9 @@ fn restart(t: Transport) {
 
     let revived = ctx.socket(PULL).unwrap();
     revived.bind(&e1).unwrap();
-    eventually("failback after the restart", || push.active_tier() == Some(1));
+    eventually("failback after the restart", || {
+        push.active_tier() == Some(1)
+    });
     for n in 20..30 {
         push.send(seq(n), 0).unwrap();
     }

@@ -1,0 +1,83 @@
+//! Garbage, an HTTP request and a truncated greeting sent to a bound PULL
+//! close those connections only: the socket goes on serving its real peers.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::*;
+
+fn tcp_addr(endpoint: &str) -> String {
+    endpoint.trim_start_matches("tcp://").to_owned()
+}
+
+#[test]
+fn bad_peers_do_not_disturb_good_ones() {
+    let ctx = tiermq::Context::new();
+    let pull = ctx.socket(tiermq::PULL).unwrap();
+    pull.set_handshake_ivl(500).unwrap();
+    pull.bind("tcp://127.0.0.1:*").unwrap();
+    let ep = pull.get_last_endpoint().unwrap().unwrap();
+    let addr = tcp_addr(&ep);
+
+    let good = ctx.socket(tiermq::PUSH).unwrap();
+    good.connect(&ep).unwrap();
+    good.send(seq(0), 0).unwrap();
+    assert_eq!(recv_n(&pull, 1), vec![0]);
+
+    let mut garbage = TcpStream::connect(&addr).unwrap();
+    garbage.write_all(&[0xAB; 4096]).unwrap();
+    let mut http = TcpStream::connect(&addr).unwrap();
+    http.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut truncated = TcpStream::connect(&addr).unwrap();
+    truncated.write_all(&[0xFF, 0, 0, 0, 0]).unwrap();
+    // A greeting claiming a frame far larger than anything sent.
+    let mut huge = TcpStream::connect(&addr).unwrap();
+    let mut greeting = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 3, 1];
+    greeting.extend_from_slice(b"NULL");
+    greeting.resize(64, 0);
+    greeting.extend_from_slice(&[0x06, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]);
+    huge.write_all(&greeting).unwrap();
+
+    // The good peer keeps being served meanwhile.
+    for n in 1..100 {
+        good.send(seq(n), 0).unwrap();
+    }
+    assert_eq!(recv_n(&pull, 99), (1..100).collect::<Vec<_>>());
+
+    // The bad connections are closed by the socket (the truncated one by the
+    // handshake timeout); none of them produced a message.
+    for (name, s) in [
+        ("garbage", &mut garbage),
+        ("http", &mut http),
+        ("truncated", &mut truncated),
+        ("huge", &mut huge),
+    ] {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = [0u8; 1024];
+        let mut closed = false;
+        for _ in 0..64 {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => {
+                    closed = true;
+                    break;
+                }
+                Ok(_) => {}
+            }
+        }
+        assert!(closed, "{name} connection was closed");
+    }
+    assert_eq!(
+        pull.recv_bytes(tiermq::DONTWAIT),
+        Err(tiermq::Error::EAGAIN)
+    );
+
+    // And new good peers still get in.
+    let late = ctx.socket(tiermq::PUSH).unwrap();
+    late.connect(&ep).unwrap();
+    late.send(seq(100), 0).unwrap();
+    assert_eq!(recv_n(&pull, 1), vec![100]);
+}
