@@ -68,7 +68,7 @@ impl<T> Reader<T> {
         self.shared.close_reader();
     }
 
-    /// Whether nothing is queued (one brief lock).
+    /// Whether nothing is queued. No lock.
     pub fn is_empty(&self) -> bool {
         self.shared.is_empty()
     }

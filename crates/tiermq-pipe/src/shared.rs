@@ -210,7 +210,8 @@ impl<T> Shared<T> {
         }
         let was_empty = st.queue.is_empty();
         st.total_in += 1;
-        st.bytes_in += weight as u64;
+        // Wrapping: the byte counters are differences of running totals.
+        st.bytes_in = st.bytes_in.wrapping_add(weight as u64);
         let bytes_end = st.bytes_in;
         st.queue.push_back(Entry { msg, bytes_end });
         self.queued.store(st.queue.len(), Ordering::Release);
@@ -274,7 +275,9 @@ impl<T> Shared<T> {
     fn after_take(&self, st: &mut State<T>, n: usize, bytes_end: u64) -> Wakeup {
         self.queued.store(st.queue.len(), Ordering::Release);
         st.total_out += n as u64;
-        st.bytes_out += bytes_end - st.bytes_gone;
+        st.bytes_out = st
+            .bytes_out
+            .wrapping_add(bytes_end.wrapping_sub(st.bytes_gone));
         st.bytes_gone = bytes_end;
         let mut wakeup = Wakeup::default();
         if st.full && st.queue.len() <= self.lwm {
@@ -532,7 +535,7 @@ impl<T> Shared<T> {
         };
         Stats {
             queued: st.queue.len(),
-            queued_bytes: (st.bytes_in - st.bytes_gone) as usize,
+            queued_bytes: st.bytes_in.wrapping_sub(st.bytes_gone) as usize,
             hwm: self.hwm,
             lwm: self.lwm,
             room,

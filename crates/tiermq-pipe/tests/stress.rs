@@ -163,3 +163,62 @@ fn two_threads_keep_order_with_few_wakeups() {
     }
     assert!(total >= 1_000_000);
 }
+
+/// The connection dies mid-stream: the reader closes after taking some
+/// messages (and, in some rounds, reclaims from its side), while the writer
+/// is still sending. Everything sent must come out exactly once, in order:
+/// what the reader took, then what was reclaimed, then the message the
+/// failed send handed back.
+#[test]
+fn failover_mid_stream_loses_and_duplicates_nothing() {
+    const SENT: u64 = 20_000;
+    for (round, hwm) in [0usize, 1, 7, 64, 1000, 3].into_iter().enumerate() {
+        let (tx, rx) = pipe::<Vec<u8>>(Config::new(hwm));
+        let stop_after = 500 + round as u64 * 2_000;
+        let reclaim_in_reader = round % 2 == 1;
+        let reader = thread::spawn(move || {
+            let mut got = Vec::new();
+            let mut batch = Vec::new();
+            while (got.len() as u64) < stop_after {
+                match rx.recv_batch(&mut batch, 16) {
+                    Ok(_) => got.append(&mut batch),
+                    Err(RecvError::Empty) => thread::yield_now(),
+                    Err(RecvError::Closed) => panic!("closed before the reader closed"),
+                }
+            }
+            rx.close();
+            let reclaimed = if reclaim_in_reader {
+                rx.reclaim_unsent()
+            } else {
+                Vec::new()
+            };
+            (got, reclaimed)
+        });
+        let mut handed_back = None;
+        for seq in 0..SENT {
+            let deadline = Some(std::time::Instant::now() + STUCK);
+            match tx.send_deadline(seq.to_le_bytes().to_vec(), deadline) {
+                Ok(_) => {}
+                Err(SendError::Closed(msg)) => {
+                    handed_back = Some(msg);
+                    break;
+                }
+                Err(SendError::Full(_)) => panic!("hwm {hwm}: writer never got room"),
+            }
+        }
+        let (mut all, reclaimed) = reader.join().expect("reader thread");
+        all.extend(reclaimed);
+        all.extend(tx.reclaim_unsent());
+        all.extend(handed_back);
+        let seqs: Vec<u64> = all
+            .iter()
+            .map(|m| u64::from_le_bytes(m[..8].try_into().unwrap()))
+            .collect();
+        let want: Vec<u64> = (0..seqs.len() as u64).collect();
+        assert_eq!(seqs, want, "hwm {hwm}: lost, duplicated or reordered");
+        assert!(seqs.len() as u64 >= stop_after);
+        let stats = tx.stats();
+        assert_eq!(stats.total_in, stats.total_out + stats.reclaimed);
+        assert_eq!(stats.queued, 0);
+    }
+}
