@@ -37,10 +37,13 @@ pub struct LinkOptions {
 impl LinkOptions {
     /// libzmq's defaults for `socket_type`: HWMs of 1000, reconnect after
     /// 100 ms with no backoff growth, kernel buffer sizes, and
-    /// [`tiermq_wire::Config::new`] for the wire.
+    /// [`tiermq_wire::Config::new`] for the wire plus libzmq's 30 s
+    /// handshake timeout.
     pub fn new(socket_type: SocketType) -> Self {
+        let mut wire = tiermq_wire::Config::new(socket_type);
+        wire.handshake_timeout = Some(Duration::from_secs(30));
         LinkOptions {
-            wire: tiermq_wire::Config::new(socket_type),
+            wire,
             sndhwm: 1000,
             rcvhwm: 1000,
             reconnect_ivl: Some(Duration::from_millis(100)),

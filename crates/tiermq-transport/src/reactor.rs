@@ -5,9 +5,10 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, SyncSender};
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle, ThreadId};
+use std::time::Duration;
 
 use mio::{Poll, Token, Waker};
 
@@ -104,9 +105,13 @@ impl Reactor {
                 reply,
             })
         });
-        match answer.recv() {
-            Ok(result) => result.map(|endpoint| (link, endpoint)),
-            Err(_) => Err(stopped()),
+        loop {
+            match answer.recv_timeout(Duration::from_millis(100)) {
+                Ok(result) => return result.map(|endpoint| (link, endpoint)),
+                // A reactor that died (a panicking Sink) never answers.
+                Err(RecvTimeoutError::Timeout) if !self.is_stopped() => {}
+                Err(_) => return Err(stopped()),
+            }
         }
     }
 
@@ -131,7 +136,7 @@ impl Reactor {
             Endpoint::Ipc(path) => ConnectTarget::Ipc(path.clone()),
             Endpoint::Inproc(_) => return Err(inproc_here()),
         };
-        if self.thread.as_ref().is_none_or(|t| t.is_finished()) {
+        if self.is_stopped() {
             return Err(stopped());
         }
         let link = next_link();
@@ -156,6 +161,12 @@ impl Reactor {
     pub fn close_link(&self, link: LinkId) {
         self.shared
             .post(|inbox| inbox.commands.push(Command::CloseLink(link)));
+    }
+
+    /// Whether the I/O thread has ended (only after a panic, e.g. in a
+    /// [`Sink`], or a failing poller; `shutdown` consumes the reactor).
+    pub fn is_stopped(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
     }
 
     /// Closes every link and connection (as [`close_link`](Self::close_link))

@@ -360,3 +360,26 @@ fn unsent_and_queued_messages_come_back_in_order() {
     assert!(first > 0, "some messages were written");
     assert_eq!(rest, (first..COUNT).collect::<Vec<_>>());
 }
+
+/// A Sink that panics kills its reactor; callers get errors, not hangs.
+#[test]
+fn a_dead_reactor_answers_with_errors() {
+    struct Panics;
+    impl tiermq_transport::Sink for Panics {
+        fn notify(&self, _: tiermq_transport::Notification) {
+            panic!("sink bug (expected by this test)");
+        }
+    }
+    let a = Reactor::spawn("doomed").unwrap();
+    let s: std::sync::Arc<dyn tiermq_transport::Sink> = std::sync::Arc::new(Panics);
+    let err = a
+        .bind(&ep("tcp://127.0.0.1:0"), opts(SocketType::Pull), s.clone())
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe);
+    assert!(a.is_stopped());
+    let err = a
+        .connect(&ep("tcp://127.0.0.1:9"), opts(SocketType::Push), s)
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe);
+    a.shutdown();
+}
