@@ -101,12 +101,17 @@ impl Output {
     }
 
     /// Encodes pending messages until a batch is full, `max_chunks` chunks
-    /// are queued, or `STAGE_LIMIT` bytes are staged.
+    /// are queued, or `STAGE_LIMIT` bytes are staged; always at least one
+    /// message if nothing is staged, so any `max_chunks` makes progress.
     fn encode(&mut self, max_chunks: usize) {
-        while self.batch.len() < self.batch_size
-            && self.queue.len() + 2 < max_chunks
-            && self.queued_bytes < STAGE_LIMIT
-        {
+        loop {
+            let staged = self.queued_bytes > 0 || !self.batch.is_empty();
+            let room = self.batch.len() < self.batch_size
+                && self.queue.len() + 2 < max_chunks
+                && self.queued_bytes < STAGE_LIMIT;
+            if staged && !room {
+                break;
+            }
             let Some(msg) = self.pending.pop_front() else {
                 break;
             };
@@ -268,6 +273,22 @@ mod tests {
         for w in [1, 2, 7, 33] {
             assert_eq!(drain(&mut build(), w), whole);
         }
+    }
+
+    #[test]
+    fn one_slice_at_a_time_makes_progress() {
+        let mut out = Output::new(16, 4);
+        out.push(msg(&[b"abcdef", b"x"]));
+        out.push(msg(&[b"y"]));
+        let mut all = Vec::new();
+        while out.has_output(true) {
+            let mut slices = [IoSlice::new(&[])];
+            assert_eq!(out.chunks(&mut slices, true), 1);
+            all.extend_from_slice(&slices[0]);
+            let n = slices[0].len();
+            out.advance(n);
+        }
+        assert_eq!(all, b"\x01\x06abcdef\x00\x01x\x00\x01y");
     }
 
     #[test]

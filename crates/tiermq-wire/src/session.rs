@@ -465,7 +465,8 @@ impl Session {
             return Err(Error::PeerError(reason));
         }
         match self.phase {
-            Phase::Greeting(_) => unreachable_phase(),
+            // `decode` parses no frame before the greeting is whole.
+            Phase::Greeting(_) => Err(Error::UnexpectedCommand(command_name(&cmd))),
             Phase::Handshake { version } => match cmd {
                 Command::Ready(metadata) => self.on_ready(metadata, version, now),
                 other => Err(Error::UnexpectedCommand(command_name(&other))),
@@ -520,11 +521,6 @@ impl Session {
         self.events.push_back(Event::Ready);
         Ok(())
     }
-}
-
-/// `decode` leaves the greeting phase before parsing any frame.
-fn unreachable_phase() -> Result<(), Error> {
-    Err(Error::MalformedCommand("command during greeting"))
 }
 
 fn command_name(cmd: &Command) -> String {
