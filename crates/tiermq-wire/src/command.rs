@@ -94,7 +94,7 @@ pub(crate) fn parse_properties(mut data: Bytes) -> Result<Metadata, Error> {
             .ok()
             .filter(|&n| n <= data.len())
             .ok_or(Error::MalformedCommand("property value longer than frame"))?;
-        md.insert(name, data.split_to(value_len));
+        md.push(name, data.split_to(value_len));
     }
     Ok(md)
 }

@@ -14,8 +14,11 @@ pub struct Config {
     pub identity: Bytes,
     /// Extra READY properties (by convention named `X-...`).
     pub properties: Vec<(String, Bytes)>,
-    /// Largest accepted frame, and largest accepted message (sum of its
-    /// frames). `None`: no limit.
+    /// Largest accepted message frame, and largest accepted message (sum of
+    /// its frames); when set, a message may also have at most
+    /// [`MAX_FRAMES_WITH_LIMIT`](crate::MAX_FRAMES_WITH_LIMIT) frames.
+    /// Commands are bounded separately by
+    /// [`MAX_COMMAND_SIZE`](crate::MAX_COMMAND_SIZE). `None`: no limit.
     pub max_msg_size: Option<u64>,
     /// Time allowed from `Session::new` to a completed handshake. `None`: none.
     pub handshake_timeout: Option<Duration>,
@@ -26,10 +29,11 @@ pub struct Config {
     /// TTL advertised in our PINGs (whole deciseconds, capped at 6553.5 s).
     /// `None`: 0, meaning the peer should not time us out.
     pub heartbeat_ttl: Option<Duration>,
-    /// Target size of one packed output buffer of small frames, in bytes.
+    /// Target size of one packed output buffer of small frames, in bytes
+    /// (at least 9 is used).
     pub batch_size: usize,
     /// Payloads at least this long are handed to the writer by reference
-    /// instead of being copied into the batch buffer.
+    /// instead of being copied into the batch buffer (at least 1 is used).
     pub zero_copy_threshold: usize,
 }
 

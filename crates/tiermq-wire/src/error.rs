@@ -50,11 +50,19 @@ pub enum Error {
     ReservedFlags(u8),
     /// A command frame had the MORE flag set.
     MoreOnCommand,
-    /// A frame, or a message's total size, exceeds `max_msg_size`.
+    /// A message frame, or a message's total size, exceeds `max_msg_size`.
     MessageTooLarge {
         /// The configured limit.
         limit: u64,
         /// The size seen (frame size, or message size so far).
+        size: u64,
+    },
+    /// A command frame is longer than
+    /// [`MAX_COMMAND_SIZE`](crate::MAX_COMMAND_SIZE).
+    CommandTooLarge {
+        /// The command size limit.
+        limit: u64,
+        /// The size the peer claimed.
         size: u64,
     },
     /// A message has more frames than allowed
@@ -109,6 +117,9 @@ impl fmt::Display for Error {
             Error::MoreOnCommand => f.write_str("command frame has the MORE flag"),
             Error::MessageTooLarge { limit, size } => {
                 write!(f, "message of {size} bytes exceeds the limit of {limit}")
+            }
+            Error::CommandTooLarge { limit, size } => {
+                write!(f, "command of {size} bytes exceeds the limit of {limit}")
             }
             Error::TooManyFrames { limit } => write!(f, "message has more than {limit} frames"),
             Error::FrameTooLong(n) => write!(f, "frame length {n} is beyond any sane size"),

@@ -18,6 +18,7 @@ impl Metadata {
     }
 
     /// Sets `name` to `value`, replacing any entry with the same name.
+    /// O(number of entries).
     pub fn insert(&mut self, name: &str, value: Bytes) {
         match self
             .entries
@@ -27,6 +28,12 @@ impl Metadata {
             Some(entry) => entry.1 = value,
             None => self.entries.push((name.to_owned(), value)),
         }
+    }
+
+    /// Appends without looking for an existing entry: O(1), so a READY with
+    /// many properties parses in linear time. Lookups find the first match.
+    pub(crate) fn push(&mut self, name: &str, value: Bytes) {
+        self.entries.push((name.to_owned(), value));
     }
 
     /// The value of `name`, if present.

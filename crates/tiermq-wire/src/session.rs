@@ -12,6 +12,11 @@ use std::time::{Duration, Instant};
 /// many frames, so empty frames cannot grow a message without bound.
 pub const MAX_FRAMES_WITH_LIMIT: usize = 65_536;
 
+/// Largest command frame accepted. Commands are not messages, so
+/// `max_msg_size` does not apply to them (a small limit must not refuse a
+/// READY); this bound keeps a peer from making us buffer a huge one.
+pub const MAX_COMMAND_SIZE: u64 = 1 << 20;
+
 /// ERROR reason we send when the peer's socket type cannot talk to ours.
 const INCOMPATIBLE_REASON: &str = "Invalid socket type";
 
@@ -391,20 +396,26 @@ impl Session {
         }
     }
 
-    /// Enforces `max_msg_size` on the frame and on the message so far.
+    /// Enforces the command size bound, and `max_msg_size` on a message
+    /// frame and on the message so far.
     fn check_size(&self, header: &frame::Header) -> Result<(), Error> {
+        if header.command() {
+            if header.size > MAX_COMMAND_SIZE {
+                return Err(Error::CommandTooLarge {
+                    limit: MAX_COMMAND_SIZE,
+                    size: header.size,
+                });
+            }
+            return Ok(());
+        }
         let Some(limit) = self.config.max_msg_size else {
             return Ok(());
         };
-        let size = if header.command() {
-            header.size
-        } else {
-            self.partial_bytes.saturating_add(header.size)
-        };
+        let size = self.partial_bytes.saturating_add(header.size);
         if size > limit {
             return Err(Error::MessageTooLarge { limit, size });
         }
-        if !header.command() && self.partial.len() >= MAX_FRAMES_WITH_LIMIT {
+        if self.partial.len() >= MAX_FRAMES_WITH_LIMIT {
             return Err(Error::TooManyFrames {
                 limit: MAX_FRAMES_WITH_LIMIT,
             });

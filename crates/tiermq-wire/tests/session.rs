@@ -335,6 +335,23 @@ fn max_msg_size_applies_per_frame_and_per_message() {
             size: 120
         })
     );
+    // Commands are not messages: a tiny limit still allows READY and PING.
+    let mut push = Config::new(SocketType::Push);
+    push.heartbeat_ivl = Some(Duration::from_secs(1));
+    let (mut push, mut pull) = connected_with(push, pull_cfg(1), now);
+    push.handle_timeout(now + Duration::from_secs(1)).unwrap();
+    drive(&mut push, &mut pull, now).unwrap();
+    assert!(matches!(events(&mut pull)[..], [Event::Ping { .. }]));
+    // But they have a bound of their own.
+    let mut huge = b"\x06".to_vec();
+    huge.extend_from_slice(&(MAX_COMMAND_SIZE + 1).to_be_bytes());
+    assert_eq!(
+        pull.handle_input(&huge, now),
+        Err(Error::CommandTooLarge {
+            limit: MAX_COMMAND_SIZE,
+            size: MAX_COMMAND_SIZE + 1
+        })
+    );
     // Empty frames are bounded too.
     let (_, mut pull) = connected_with(Config::new(SocketType::Push), pull_cfg(100), now);
     let flood = b"\x01\x00".repeat(MAX_FRAMES_WITH_LIMIT + 1);
@@ -432,6 +449,25 @@ fn bad_handshakes_are_typed_errors() {
         assert_eq!(s.handle_input(&[], now), Err(expect));
         assert!(s.peer().is_none());
     }
+}
+
+#[test]
+fn ready_with_many_properties_parses_in_linear_time() {
+    let now = Instant::now();
+    let mut body = b"\x05READY\x0bSocket-Type\x00\x00\x00\x04PUSH".to_vec();
+    let count = 100_000;
+    for i in 0..count {
+        body.push(5);
+        body.extend_from_slice(format!("X-{:03}", i % 1000).as_bytes());
+        body.extend_from_slice(&[0, 0, 0, 0]);
+    }
+    let mut input = first_greeting();
+    input.push(0x06);
+    input.extend_from_slice(&(body.len() as u64).to_be_bytes());
+    input.extend_from_slice(&body);
+    let mut s = Session::new(Config::new(SocketType::Pull), now);
+    s.handle_input(&input, now).unwrap();
+    assert_eq!(s.peer().unwrap().metadata.len(), count + 1);
 }
 
 #[test]
