@@ -1,7 +1,7 @@
 //! Throughput of PUSH -> PULL between two reactors over loopback tcp (and
 //! ipc), next to libzmq doing the same, for a rough comparison.
 //!
-//! `cargo run --release -p tiermq-transport --example throughput -- [COUNT] [SIZE]`
+//! `cargo run --release -p tiermq-transport --example throughput -- [COUNT] [SIZE] [ONLY]`
 
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
@@ -123,9 +123,15 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(2_000_000);
     let size: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(16);
+    // Optional third argument: run only "tcp1", "tcp2", "ipc1", "ipc2" or "libzmq".
+    let only = args.next();
+    let run = |name: &str| only.as_deref().is_none_or(|o| o == name);
     let ipc = format!("ipc://{}/tiermq-bench.sock", std::env::temp_dir().display());
     for (name, ep) in [("tcp", "tcp://127.0.0.1:0"), ("ipc", ipc.as_str())] {
         for (threads, one) in [("1 I/O thread ", true), ("2 I/O threads", false)] {
+            if !run(&format!("{name}{}", if one { 1 } else { 2 })) {
+                continue;
+            }
             let rate = tiermq(ep, count, size, one);
             println!(
                 "tiermq-transport {name}, {threads}: {count} x {size} B: {:.2} M msg/s, {:.0} MB/s",
@@ -133,6 +139,9 @@ fn main() {
                 rate * size as f64 / 1e6
             );
         }
+    }
+    if !run("libzmq") {
+        return;
     }
     let rate = libzmq("tcp://127.0.0.1:*", count, size);
     println!(

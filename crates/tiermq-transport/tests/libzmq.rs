@@ -137,3 +137,32 @@ fn libzmq_sees_our_heartbeats_answered() {
             .all(|n| !matches!(n, tiermq_transport::Notification::Detached { .. }))
     );
 }
+
+#[test]
+fn libzmq_subscriptions_arrive_as_messages() {
+    // As libzmq's XPUB sees them: 0x01 + topic for SUBSCRIBE, 0x00 + topic
+    // for CANCEL.
+    let r = Reactor::spawn("interop-xpub").unwrap();
+    let (s, rx) = sink();
+    let (_, bound) = r
+        .bind(&ep("tcp://127.0.0.1:0"), opts(SocketType::XPub), s)
+        .unwrap();
+    let ctx = zmq::Context::new();
+    let sub = zmq_socket(&ctx, zmq::SUB);
+    sub.connect(&bound).unwrap();
+    sub.set_subscribe(b"weather").unwrap();
+    let xpub = attached(&rx);
+    assert_eq!(
+        recv(&xpub.inp).frames(),
+        [Bytes::from_static(b"\x01weather")]
+    );
+    sub.set_unsubscribe(b"weather").unwrap();
+    assert_eq!(
+        recv(&xpub.inp).frames(),
+        [Bytes::from_static(b"\x00weather")]
+    );
+    sub.set_subscribe(b"").unwrap();
+    assert_eq!(recv(&xpub.inp).frames(), [Bytes::from_static(b"\x01")]);
+    send(&xpub.out, Multipart::single(Bytes::from_static(b"news")));
+    assert_eq!(sub.recv_bytes(0).unwrap(), b"news");
+}

@@ -383,3 +383,128 @@ fn a_dead_reactor_answers_with_errors() {
     assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe);
     a.shutdown();
 }
+
+#[test]
+fn the_app_closing_both_pipes_closes_the_connection() {
+    let pair = push_pull(
+        "tcp://127.0.0.1:0",
+        opts(SocketType::Pull),
+        opts(SocketType::Push),
+    );
+    let Pair {
+        a: _a,
+        b: _b,
+        pull,
+        push,
+        pull_rx,
+        push_rx,
+        ..
+    } = pair;
+    // Closing one direction leaves the connection up.
+    drop(pull.out);
+    send(&push.out, seq_msg(3));
+    assert_eq!(seq_of(&recv(&pull.inp)), 3);
+    drop(pull.inp);
+    let (conn, reason, unsent) = detached(&pull_rx);
+    assert_eq!((conn, reason), (pull.conn, DetachReason::Closed));
+    assert!(unsent.is_empty());
+    let (conn, reason, _) = detached(&push_rx);
+    assert_eq!((conn, reason), (push.conn, DetachReason::PeerClosed));
+}
+
+#[test]
+fn shutdown_detaches_every_connection() {
+    let pair = push_pull(
+        "tcp://127.0.0.1:0",
+        opts(SocketType::Pull),
+        opts(SocketType::Push),
+    );
+    let Pair {
+        a,
+        b: _b,
+        pull,
+        push,
+        pull_rx,
+        push_rx,
+        bind_link,
+        ..
+    } = pair;
+    a.shutdown();
+    let (conn, reason, _) = detached(&pull_rx);
+    assert_eq!((conn, reason), (pull.conn, DetachReason::Closed));
+    monitor(&pull_rx, "Closed", |e| match e {
+        MonitorEvent::Closed { link, .. } => (link == bind_link).then_some(()),
+        _ => None,
+    });
+    let (conn, _, _) = detached(&push_rx);
+    assert_eq!(conn, push.conn);
+    // The push side keeps trying to reconnect.
+    monitor(&push_rx, "ConnectRetried", |e| {
+        matches!(e, MonitorEvent::ConnectRetried { .. }).then_some(())
+    });
+}
+
+#[test]
+fn monitor_reports_the_connection_story() {
+    let a = Reactor::spawn("story-a").unwrap();
+    let b = Reactor::spawn("story-b").unwrap();
+    let (pull_sink, pull_rx) = sink();
+    let (push_sink, push_rx) = sink();
+    let (bind_link, bound) = a
+        .bind(&ep("tcp://127.0.0.1:0"), opts(SocketType::Pull), pull_sink)
+        .unwrap();
+    let connect_link = b
+        .connect(&ep(&bound), opts(SocketType::Push), push_sink)
+        .unwrap();
+    monitor(&pull_rx, "Listening", |e| match e {
+        MonitorEvent::Listening { link, endpoint } => {
+            assert_eq!((link, endpoint), (bind_link, bound.clone()));
+            Some(())
+        }
+        _ => None,
+    });
+    let accepted = monitor(&pull_rx, "Accepted", |e| match e {
+        MonitorEvent::Accepted {
+            link,
+            conn,
+            peer_addr,
+            ..
+        } => {
+            assert_eq!(link, bind_link);
+            assert!(peer_addr.starts_with("127.0.0.1:"));
+            Some(conn)
+        }
+        _ => None,
+    });
+    let connected = monitor(&push_rx, "Connected", |e| match e {
+        MonitorEvent::Connected {
+            link,
+            conn,
+            endpoint,
+            peer_addr,
+        } => {
+            assert_eq!((link, &endpoint), (connect_link, &bound));
+            assert_eq!(format!("tcp://{peer_addr}"), bound);
+            Some(conn)
+        }
+        _ => None,
+    });
+    monitor(&push_rx, "HandshakeSucceeded", |e| match e {
+        MonitorEvent::HandshakeSucceeded { conn, .. } => (conn == connected).then_some(()),
+        _ => None,
+    });
+    let push = attached(&push_rx);
+    assert_eq!(push.conn, connected);
+    monitor(&pull_rx, "HandshakeSucceeded", |e| match e {
+        MonitorEvent::HandshakeSucceeded { conn, .. } => (conn == accepted).then_some(()),
+        _ => None,
+    });
+    b.close_link(connect_link);
+    monitor(&pull_rx, "Disconnected", |e| match e {
+        MonitorEvent::Disconnected { conn, reason, .. } if conn == accepted => {
+            assert_eq!(reason, DetachReason::PeerClosed);
+            Some(())
+        }
+        _ => None,
+    });
+}
