@@ -1,13 +1,14 @@
 //! `Context`: what sockets share: the I/O threads (started on the first tcp
-//! or ipc endpoint) and the inproc registry.
+//! or ipc endpoint), the inproc registry, and sockets still lingering.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
+use std::thread::JoinHandle;
 
 use tiermq_transport::Reactor;
 
+use crate::core::{LinkKey, LinkKind};
 use crate::inproc::{InprocPeer, Registry};
-use crate::net::NetLink;
 use crate::shared::{Shared, lock};
 use crate::{Error, Result, Socket, SocketType};
 
@@ -15,8 +16,11 @@ use crate::{Error, Result, Socket, SocketType};
 ///
 /// Cheap to clone (a reference count); every clone is the same context, and
 /// each socket holds one, so the context lives as long as its last socket or
-/// handle. Reactor threads start on the first tcp/ipc `bind`/`connect` and
-/// stop when the context is dropped or [`destroy`](Context::destroy)ed.
+/// handle. Reactor threads start on the first tcp/ipc `bind`/`connect`.
+///
+/// As with libzmq, closing a socket returns at once and the socket lingers
+/// in the background; when the context ends (its last handle and socket are
+/// dropped) it waits for lingering sockets, then stops its I/O threads.
 #[derive(Clone)]
 pub struct Context {
     inner: Arc<Inner>,
@@ -24,12 +28,43 @@ pub struct Context {
 
 struct Inner {
     io_threads: AtomicUsize,
-    reactors: Mutex<Vec<Arc<Reactor>>>,
     next_reactor: AtomicUsize,
-    terminated: AtomicBool,
-    inproc: Mutex<Registry>,
     next_conn: AtomicU64,
+    links: Links,
     sockets: Mutex<Vec<Weak<Shared>>>,
+    lingering: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// What closing a link needs, shared with lingering sockets' threads
+/// (which must not keep the context itself alive).
+#[derive(Clone)]
+pub(crate) struct Links {
+    reactors: Arc<Mutex<Vec<Arc<Reactor>>>>,
+    inproc: Arc<Mutex<Registry>>,
+    terminated: Arc<AtomicBool>,
+}
+
+impl Links {
+    pub(crate) fn is_terminated(&self) -> bool {
+        self.terminated.load(Ordering::SeqCst)
+    }
+
+    /// Unbinds or disconnects one link of the socket `shared`.
+    pub(crate) fn close(&self, shared: &Weak<Shared>, kind: LinkKind, key: LinkKey) {
+        match kind {
+            LinkKind::InprocBind(name) => lock(&self.inproc).unbind(&name, shared, key),
+            LinkKind::InprocConnect(name) => lock(&self.inproc).cancel_connect(&name, shared, key),
+            LinkKind::Net {
+                link: Some(net), ..
+            } => {
+                let reactor = lock(&self.reactors).get(net.reactor).cloned();
+                if let Some(r) = reactor {
+                    r.close_link(net.id);
+                }
+            }
+            LinkKind::Net { link: None, .. } => {}
+        }
+    }
 }
 
 impl Context {
@@ -38,12 +73,15 @@ impl Context {
         Context {
             inner: Arc::new(Inner {
                 io_threads: AtomicUsize::new(1),
-                reactors: Mutex::new(Vec::new()),
                 next_reactor: AtomicUsize::new(0),
-                terminated: AtomicBool::new(false),
-                inproc: Mutex::new(Registry::default()),
                 next_conn: AtomicU64::new(1),
+                links: Links {
+                    reactors: Arc::new(Mutex::new(Vec::new())),
+                    inproc: Arc::new(Mutex::new(Registry::default())),
+                    terminated: Arc::new(AtomicBool::new(false)),
+                },
                 sockets: Mutex::new(Vec::new()),
+                lingering: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -82,26 +120,32 @@ impl Context {
     }
 
     /// Terminates the context: blocked and later calls on its sockets return
-    /// `ETERM`, and its I/O threads stop (closing every tcp/ipc connection).
-    /// Unlike libzmq this does not wait for sockets to be closed.
+    /// `ETERM`, lingering sockets stop lingering, and the I/O threads stop
+    /// (closing every tcp/ipc connection). Unlike libzmq this does not wait
+    /// for the application to close its sockets.
     pub fn destroy(&mut self) -> Result<()> {
-        self.inner.terminated.store(true, Ordering::SeqCst);
+        self.inner.links.terminated.store(true, Ordering::SeqCst);
         for s in lock(&self.inner.sockets).iter().filter_map(Weak::upgrade) {
             s.wake_waiters();
         }
-        let reactors = std::mem::take(&mut *lock(&self.inner.reactors));
+        self.inner.join_lingering();
+        let reactors = std::mem::take(&mut *lock(&self.inner.links.reactors));
         // Dropping a reactor joins its thread.
         drop(reactors);
         Ok(())
     }
 
     pub(crate) fn is_terminated(&self) -> bool {
-        self.inner.terminated.load(Ordering::SeqCst)
+        self.inner.links.is_terminated()
+    }
+
+    pub(crate) fn links(&self) -> &Links {
+        &self.inner.links
     }
 
     /// The reactor for a new link, started on first use, links spread round-robin.
     pub(crate) fn reactor(&self) -> Result<(usize, Arc<Reactor>)> {
-        let mut reactors = lock(&self.inner.reactors);
+        let mut reactors = lock(&self.inner.links.reactors);
         if self.is_terminated() {
             return Err(Error::ETERM);
         }
@@ -115,11 +159,33 @@ impl Context {
         Ok((i, Arc::clone(&reactors[i])))
     }
 
-    /// Unbinds or disconnects a transport link.
-    pub(crate) fn close_link(&self, link: NetLink) {
-        let reactor = lock(&self.inner.reactors).get(link.reactor).cloned();
-        if let Some(r) = reactor {
-            r.close_link(link.id);
+    /// Runs a closing socket's linger on its own thread; the context's end waits for it.
+    /// Gives `work` back if no thread could be started.
+    pub(crate) fn linger_in_background<F: FnOnce() + Send + 'static>(
+        &self,
+        work: F,
+    ) -> std::result::Result<(), F> {
+        let slot = Arc::new(Mutex::new(Some(work)));
+        let taken = Arc::clone(&slot);
+        let spawned = std::thread::Builder::new()
+            .name("tiermq-linger".to_owned())
+            .spawn(move || {
+                let work = lock(&taken).take();
+                if let Some(work) = work {
+                    work();
+                }
+            });
+        match spawned {
+            Ok(handle) => {
+                let mut lingering = lock(&self.inner.lingering);
+                lingering.retain(|h| !h.is_finished());
+                lingering.push(handle);
+                Ok(())
+            }
+            Err(_) => match lock(&slot).take() {
+                Some(work) => Err(work),
+                None => Ok(()),
+            },
         }
     }
 
@@ -128,29 +194,29 @@ impl Context {
     }
 
     pub(crate) fn inproc_bind(&self, name: &str, peer: InprocPeer) -> Result<()> {
-        lock(&self.inner.inproc).bind(name, peer, &mut self.next_conn())
+        lock(&self.inner.links.inproc).bind(name, peer, &mut self.next_conn())
     }
 
     pub(crate) fn inproc_connect(&self, name: &str, peer: InprocPeer) -> Result<()> {
-        lock(&self.inner.inproc).connect(name, peer, &mut self.next_conn())
+        lock(&self.inner.links.inproc).connect(name, peer, &mut self.next_conn())
     }
+}
 
-    pub(crate) fn inproc_unbind(
-        &self,
-        name: &str,
-        shared: &Weak<Shared>,
-        link: crate::core::LinkKey,
-    ) {
-        lock(&self.inner.inproc).unbind(name, shared, link);
+impl Inner {
+    fn join_lingering(&self) {
+        let handles = std::mem::take(&mut *lock(&self.lingering));
+        for h in handles {
+            // A panicked linger thread has nothing left to clean up.
+            let _ = h.join();
+        }
     }
+}
 
-    pub(crate) fn inproc_cancel(
-        &self,
-        name: &str,
-        shared: &Weak<Shared>,
-        link: crate::core::LinkKey,
-    ) {
-        lock(&self.inner.inproc).cancel_connect(name, shared, link);
+impl Drop for Inner {
+    /// The context's end, like `zmq_ctx_term`: waits for lingering sockets;
+    /// the I/O threads stop when `links` drops.
+    fn drop(&mut self) {
+        self.join_lingering();
     }
 }
 

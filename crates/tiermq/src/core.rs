@@ -338,10 +338,11 @@ impl Core {
             },
             Event::Writable { pipe, serial } => self.on_writable(pipe, serial, now),
             Event::Readable { pipe, serial } => {
-                if self
-                    .pipes
-                    .get(pipe.0)
-                    .is_some_and(|r| r.serial == serial && r.inp.is_some())
+                if self.routing.fair_queue
+                    && self
+                        .pipes
+                        .get(pipe.0)
+                        .is_some_and(|r| r.serial == serial && r.inp.is_some())
                 {
                     self.fq.set_readable(pipe, true);
                 }
@@ -620,21 +621,32 @@ impl Core {
         self.sched.active_tier()
     }
 
-    /// Whether anything this socket holds is still waiting to go out.
-    /// `false` also when no peer remains to take it (nothing more can happen).
+    /// Whether messages this socket holds still wait to go out over tcp/ipc:
+    /// in the reroute queue (while some peer remains to take them) or in a
+    /// transport pipe. Inproc pipes do not count: their messages stay
+    /// readable by the peer after this socket is gone.
     pub(crate) fn has_unsent(&mut self, now: Instant) -> bool {
         self.flush_reroute(now);
         self.reap(now);
-        let live = self.pipes.iter().filter(|(_, p)| p.out.is_some());
         let mut any_peer = false;
         let mut queued = false;
-        for (_, p) in live {
-            any_peer = true;
+        for (_, p) in &self.pipes {
             if let Some(out) = &p.out {
-                queued |= out.stats().queued > 0;
+                any_peer = true;
+                queued |= matches!(p.conn, ConnKey::Net(..)) && out.stats().queued > 0;
             }
         }
         any_peer && (queued || !self.reroute.is_empty())
+    }
+
+    /// Whether closing should linger: something is unsent, or a tcp/ipc
+    /// connection this socket sent on may still be writing it out.
+    pub(crate) fn needs_linger(&mut self, now: Instant) -> bool {
+        self.has_unsent(now) || self.pipes.iter().any(|(_, p)| Self::sent_over_net(p))
+    }
+
+    fn sent_over_net(p: &PipeRec) -> bool {
+        p.out.is_some() && p.sent > 0 && matches!(p.conn, ConnKey::Net(..))
     }
 
     // ----- receiving -----
@@ -695,20 +707,28 @@ impl Core {
 
     // ----- closing -----
 
-    /// Ends every pipe; later attachments are refused. The transport writes
-    /// out what its connections still hold, then reports them detached
-    /// (see [`Core::is_flushing`]).
-    pub(crate) fn close(&mut self, now: Instant) {
+    /// Ends every pipe; later attachments are refused. Nothing is taken back
+    /// from the pipes: an inproc peer can still read what is in its pipe,
+    /// and the transport writes out what its connections still hold, then
+    /// reports them detached (see [`Core::is_flushing`]).
+    pub(crate) fn close(&mut self) {
         self.closed = true;
-        for (_, p) in &self.pipes {
-            if p.out.is_some() && matches!(p.conn, ConnKey::Net(..)) {
+        for p in self.pipes.drain() {
+            if Self::sent_over_net(&p) {
                 self.closing.insert(p.conn);
             }
+            if let Some(out) = p.out {
+                out.set_waker(None);
+                out.close();
+            }
+            if let Some(inp) = p.inp {
+                inp.set_waker(None);
+                inp.close();
+            }
         }
-        let ids: Vec<PipeId> = self.pipes.iter().map(|(k, _)| PipeId(k)).collect();
-        for id in ids {
-            self.end_pipe(id, now);
-        }
+        self.conns.clear();
+        self.sched = Scheduler::new();
+        self.fq = FairQueue::new();
         self.reroute.clear();
     }
 

@@ -11,6 +11,7 @@ use tiermq_sched::TierEvent;
 use tiermq_transport::Endpoint;
 use tiermq_wire::Multipart;
 
+use crate::context::Links;
 use crate::core::{Core, LinkKind, Routing, deadline_after};
 use crate::endpoint::{Target, parse};
 use crate::inproc::InprocPeer;
@@ -217,20 +218,10 @@ impl Socket {
         self.check_live()?;
         parse(endpoint)?;
         let link = self.core(|c| c.remove_link(endpoint, bind, Instant::now()))?;
-        self.close_link(link.kind, link.key);
+        self.ctx
+            .links()
+            .close(&Arc::downgrade(&self.shared), link.kind, link.key);
         Ok(())
-    }
-
-    fn close_link(&self, kind: LinkKind, key: crate::core::LinkKey) {
-        let me = Arc::downgrade(&self.shared);
-        match kind {
-            LinkKind::InprocBind(name) => self.ctx.inproc_unbind(&name, &me, key),
-            LinkKind::InprocConnect(name) => self.ctx.inproc_cancel(&name, &me, key),
-            LinkKind::Net {
-                link: Some(net), ..
-            } => self.ctx.close_link(net),
-            LinkKind::Net { link: None, .. } => {}
-        }
     }
 
     // ----- sending -----
@@ -647,48 +638,74 @@ impl Socket {
 }
 
 impl Drop for Socket {
-    /// Lingers, then closes. While lingering the socket still reroutes: a
-    /// peer that dies hands its messages to the others. Once tiermq's queues
-    /// are empty the pipes are closed, and tcp/ipc connections write out what
-    /// they hold before closing; only then are the endpoints closed.
+    /// Returns at once, like `zmq_close`; lingering (see
+    /// [`set_linger`](Socket::set_linger)) happens on a background thread that
+    /// the context's end waits for.
     fn drop(&mut self) {
         let linger = self.core(|c| c.options.linger);
-        let lingering = linger != 0 && !self.ctx.is_terminated();
-        let deadline = deadline_after(Instant::now(), linger);
-        if lingering {
-            self.wait_while(deadline, |c| c.has_unsent(Instant::now()));
-        }
-        let links = self.core(|c| {
-            c.close(Instant::now());
-            c.take_links()
-        });
-        if lingering {
-            self.wait_while(deadline, |c| c.is_flushing());
-        }
-        for link in links {
-            self.close_link(link.kind, link.key);
+        let now = Instant::now();
+        let lingering =
+            linger != 0 && !self.ctx.is_terminated() && self.core(|c| c.needs_linger(now));
+        let closer = Closer {
+            shared: Arc::clone(&self.shared),
+            links: self.ctx.links().clone(),
+            deadline: deadline_after(now, linger),
+            linger: lingering,
+        };
+        if !lingering {
+            closer.run();
+        } else if let Err(work) = self.ctx.linger_in_background(move || closer.run()) {
+            work();
         }
     }
 }
 
-impl Socket {
-    /// Waits while `busy` holds, up to `deadline` or the context's end.
-    fn wait_while(&self, deadline: Option<Instant>, mut busy: impl FnMut(&mut Core) -> bool) {
+/// Closes a dropped socket, lingering first if asked.
+struct Closer {
+    shared: Arc<Shared>,
+    links: Links,
+    deadline: Option<Instant>,
+    linger: bool,
+}
+
+impl Closer {
+    /// While lingering the socket still reroutes: a peer that dies hands its
+    /// messages to the others. Once tiermq's queues are empty the pipes are
+    /// closed, and tcp/ipc connections write out what they hold before
+    /// closing; only then are the endpoints closed.
+    fn run(self) {
+        if self.linger {
+            self.wait_while(|c| c.has_unsent(Instant::now()));
+        }
+        let links = self.shared.with_core(|c| {
+            c.close();
+            c.take_links()
+        });
+        if self.linger {
+            self.wait_while(|c| c.is_flushing());
+        }
+        let me = Arc::downgrade(&self.shared);
+        for link in links {
+            self.links.close(&me, link.kind, link.key);
+        }
+    }
+
+    /// Waits while `busy` holds, up to the deadline or the context's end.
+    fn wait_while(&self, mut busy: impl FnMut(&mut Core) -> bool) {
         loop {
             let seen = self.shared.signal.generation();
-            if !self.core(&mut busy) {
+            if !self.shared.with_core(&mut busy) {
                 return;
             }
             let now = Instant::now();
-            if deadline.is_some_and(|d| now >= d) || self.ctx.is_terminated() {
+            if self.deadline.is_some_and(|d| now >= d) || self.links.is_terminated() {
                 return;
             }
             // Pipes wake the socket when they drain to their low-water mark,
             // not when they empty: re-check at a short interval too.
             let tick = now + Duration::from_millis(5);
-            self.shared
-                .signal
-                .wait(seen, Some(deadline.map_or(tick, |d| d.min(tick))));
+            let wake = self.deadline.map_or(tick, |d| d.min(tick));
+            self.shared.signal.wait(seen, Some(wake));
         }
     }
 }

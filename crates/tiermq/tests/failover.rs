@@ -352,17 +352,52 @@ fn restart_ipc() {
     restart(Ipc);
 }
 
-/// Dropping a PUSH with messages queued delivers them (LINGER -1).
+/// Dropping a PUSH with messages queued returns at once; the messages are
+/// delivered in the background (LINGER -1), and the end of the PUSH's
+/// context waits for that.
 #[test]
-fn linger_delivers_queued_messages_on_close() {
+fn linger_delivers_queued_messages_after_close() {
     let ctx = Context::new();
     let (pull, ep) = worker(&ctx, Tcp, "linger");
-    let push = ctx.socket(PUSH).unwrap();
+    let reader = thread::spawn(move || recv_n(&pull, 5000));
+
+    let push_ctx = Context::new();
+    let push = push_ctx.socket(PUSH).unwrap();
     push.connect(&ep).unwrap();
     eventually("connected", || ready_peers(&push) == 1);
     for n in 0..5000 {
         push.send(seq(n), 0).unwrap();
     }
     drop(push);
-    assert_eq!(recv_n(&pull, 5000), (0..5000).collect::<Vec<_>>());
+    drop(push_ctx);
+    assert_eq!(reader.join().unwrap(), (0..5000).collect::<Vec<_>>());
+}
+
+/// Closing a PUSH whose peer never reads does not block the caller.
+#[test]
+fn close_does_not_wait_for_a_stalled_peer() {
+    let ctx = Context::new();
+    let (_stalled, ep) = worker(&ctx, Tcp, "stalled");
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let push_ctx = Context::new();
+    let push = push_ctx.socket(PUSH).unwrap();
+    push.set_sndhwm(10).unwrap();
+    push.connect(&ep).unwrap();
+    eventually("connected", || ready_peers(&push) == 1);
+    push.set_sndtimeo(0).unwrap();
+    let mut n = 0;
+    while push.send(seq(n), 0).is_ok() {
+        n += 1;
+    }
+    let closer = thread::spawn(move || {
+        drop(push);
+        done_tx.send(()).unwrap();
+        // The context's end waits for the linger; destroy it instead.
+        let mut push_ctx = push_ctx;
+        push_ctx.destroy().unwrap();
+    });
+    done_rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("drop returned");
+    closer.join().unwrap();
 }

@@ -376,3 +376,20 @@ fn options_validate_like_libzmq() {
     assert_eq!(ctx.set_io_threads(0), Err(Error::EINVAL));
     ctx.set_io_threads(2).unwrap();
 }
+
+/// Messages in an inproc pipe stay readable after the sender is dropped,
+/// and dropping does not wait for a reader on the same thread.
+#[test]
+fn dropping_the_sender_keeps_its_messages_readable() {
+    let ctx = Context::new();
+    let pull = ctx.socket(PULL).unwrap();
+    pull.bind("inproc://after-drop").unwrap();
+    let push = ctx.socket(PUSH).unwrap();
+    push.connect("inproc://after-drop").unwrap();
+    for n in 0..100 {
+        push.send(seq(n), 0).unwrap();
+    }
+    drop(push);
+    assert_eq!(recv_n(&pull, 100), (0..100).collect::<Vec<_>>());
+    assert_eq!(pull.recv_bytes(DONTWAIT), Err(Error::EAGAIN));
+}
