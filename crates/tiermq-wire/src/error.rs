@@ -11,7 +11,8 @@ pub enum Error {
     /// The peer's greeting did not start with the ZMTP signature
     /// (`0xFF`, 8 padding bytes, `0x7F`).
     BadSignature,
-    /// The peer speaks a ZMTP major version other than 3.
+    /// The peer speaks ZMTP 1.0 or 2.0 (major version below 3). Any 3.x
+    /// (and later) peer is accepted, speaking 3.1 (3.0 rules for a 3.0 peer).
     UnsupportedVersion {
         /// Peer's major version.
         major: u8,

@@ -162,6 +162,7 @@ impl Session {
     ///
     /// # Errors
     /// Any protocol violation by the peer, or an ERROR from it; see [`Error`].
+    /// Events decoded before the error stay available from `poll_event`.
     pub fn handle_read(&mut self, buf: &mut BytesMut, now: Instant) -> Result<(), Error> {
         if let Some(e) = &self.failed {
             return Err(e.clone());

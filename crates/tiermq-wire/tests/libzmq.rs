@@ -20,7 +20,10 @@ struct Conn {
 impl Conn {
     fn connect(endpoint: &str, config: Config) -> Conn {
         let addr = endpoint.trim_start_matches("tcp://");
-        let stream = TcpStream::connect(addr).expect("connect");
+        Conn::over(TcpStream::connect(addr).expect("connect"), config)
+    }
+
+    fn over(stream: TcpStream, config: Config) -> Conn {
         stream
             .set_read_timeout(Some(Duration::from_millis(20)))
             .unwrap();
@@ -200,17 +203,23 @@ fn answers_libzmq_heartbeats() {
     });
     let mut conn = Conn::connect(&ep, Config::new(SocketType::Push));
     conn.handshake();
-    // Stay silent except for PONGs for several heartbeat timeouts.
-    let until = Instant::now() + Duration::from_millis(600);
-    while Instant::now() < until {
-        conn.step();
-    }
+    // Stay silent except for PONGs, for at least four heartbeat timeouts
+    // and until libzmq has pinged us three times.
+    let start = Instant::now();
+    let ping_count = |c: &Conn| {
+        c.events
+            .iter()
+            .filter(|e| matches!(e, Event::Ping { .. }))
+            .count()
+    };
+    conn.step_until("three PINGs over 600 ms", |c| {
+        ping_count(c) >= 3 && start.elapsed() >= Duration::from_millis(600)
+    });
     let pings: Vec<&Event> = conn
         .events
         .iter()
         .filter(|e| matches!(e, Event::Ping { .. }))
         .collect();
-    assert!(pings.len() >= 3, "saw {} PINGs", pings.len());
     assert!(matches!(pings[0], Event::Ping { ttl, .. } if *ttl == Duration::from_secs(1)));
     // The connection survived: a message still gets through.
     conn.session
@@ -252,4 +261,26 @@ fn subscribe_to_libzmq_pub() {
     for m in conn.messages(1) {
         assert_eq!(m, [b"a-keep".to_vec()]);
     }
+}
+
+#[test]
+fn libzmq_sub_subscribes_to_our_pub() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let ctx = zmq::Context::new();
+    let sub = ctx.socket(zmq::SUB).unwrap();
+    sub.set_linger(0).unwrap();
+    sub.set_rcvtimeo(PATIENCE.as_millis() as i32).unwrap();
+    sub.set_subscribe(b"a").unwrap();
+    sub.connect(&format!("tcp://127.0.0.1:{port}")).unwrap();
+    let (stream, _) = listener.accept().unwrap();
+    let mut conn = Conn::over(stream, Config::new(SocketType::Pub));
+    conn.handshake();
+    assert_eq!(conn.session.peer().unwrap().socket_type, SocketType::Sub);
+    conn.step_until("a subscription", |c| !c.events.is_empty());
+    assert_eq!(conn.events, [Event::Subscribe(Bytes::from_static(b"a"))]);
+    conn.session
+        .send(Multipart::single(Bytes::from_static(b"a-news")));
+    conn.flush();
+    assert_eq!(sub.recv_bytes(0).unwrap(), b"a-news");
 }
