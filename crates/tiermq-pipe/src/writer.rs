@@ -22,15 +22,17 @@ impl<T> Writer<T> {
     /// high-water mark. Fails with [`SendError::Full`] while the pipe is full
     /// (from that moment until the reader drains it to the low-water mark)
     /// and with [`SendError::Closed`] once either end closed; the message is
-    /// handed back. Wakes the reader only if the pipe was empty. Cost: one
-    /// uncontended lock and a `VecDeque` push.
+    /// handed back. Calls the reader's waker only if the pipe was empty and
+    /// the reader has seen it so (see [`Reader::set_waker`](crate::Reader::set_waker)).
+    /// Cost: one uncontended lock and a `VecDeque` push.
     pub fn try_send(&self, msg: T) -> Result<Room, SendError<T>> {
         self.shared.try_send(msg)
     }
 
     /// Queues `msg`, blocking while the pipe is full until there is room,
     /// either end closes, or `deadline` passes (`None`: no deadline). On a
-    /// passed deadline the error is [`SendError::Full`].
+    /// passed deadline the error is [`SendError::Full`]. Before parking, the
+    /// thread watches for room for a few microseconds at most.
     pub fn send_deadline(&self, msg: T, deadline: Option<Instant>) -> Result<Room, SendError<T>> {
         self.shared.send_deadline(msg, deadline)
     }
