@@ -29,7 +29,7 @@ impl<T> Reader<T> {
     /// Takes the oldest message, blocking until one arrives, the pipe is
     /// closed, or `deadline` passes (`None`: no deadline; on a passed
     /// deadline the error is [`RecvError::Empty`]). Before parking, the
-    /// thread watches for a message for a few microseconds at most.
+    /// thread briefly watches for a message (64 spins, then 8 yields).
     pub fn recv_deadline(&self, deadline: Option<Instant>) -> Result<T, RecvError> {
         self.shared.recv_deadline(deadline)
     }

@@ -96,7 +96,8 @@ pub(crate) struct Shared<T> {
 /// How long a thread about to block first watches for the other end without
 /// the lock: busy-wait this many rounds, then yield as many more. A hand-off
 /// that is about to happen then costs a few hundred nanoseconds instead of a
-/// futex wait and wake; a real wait costs a few microseconds more.
+/// futex wait and wake; a real wait costs a little more (the yields can
+/// take longer on a busy machine).
 const SPINS: u32 = 64;
 const YIELDS: u32 = 8;
 

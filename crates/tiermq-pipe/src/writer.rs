@@ -32,7 +32,7 @@ impl<T> Writer<T> {
     /// Queues `msg`, blocking while the pipe is full until there is room,
     /// either end closes, or `deadline` passes (`None`: no deadline). On a
     /// passed deadline the error is [`SendError::Full`]. Before parking, the
-    /// thread watches for room for a few microseconds at most.
+    /// thread briefly watches for room (64 spins, then 8 yields).
     pub fn send_deadline(&self, msg: T, deadline: Option<Instant>) -> Result<Room, SendError<T>> {
         self.shared.send_deadline(msg, deadline)
     }
