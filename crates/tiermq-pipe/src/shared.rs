@@ -94,7 +94,7 @@ pub(crate) struct Shared<T> {
 }
 
 /// How long a thread about to block first watches for the other end without
-/// the lock: busy-wait this many rounds, then yield as many more. A hand-off
+/// the lock: busy-wait `SPINS` rounds, then yield `YIELDS` times. A hand-off
 /// that is about to happen then costs a few hundred nanoseconds instead of a
 /// futex wait and wake; a real wait costs a little more (the yields can
 /// take longer on a busy machine).
