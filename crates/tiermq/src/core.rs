@@ -789,3 +789,221 @@ fn to_sched(s: PeerState) -> PipeState {
 pub(crate) fn deadline_after(now: Instant, ms: i32) -> Option<Instant> {
     crate::options::timeout_ms(ms).map(|d| now + d)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A core with no socket around it: wakers go nowhere, so the test
+    /// applies every event itself, in the order it chooses.
+    fn push_core() -> Core {
+        Core::new(
+            WireType::Push,
+            Routing::of(WireType::Push).unwrap(),
+            Weak::new(),
+        )
+    }
+
+    fn msg(n: u8) -> Multipart {
+        Multipart::single(Bytes::from(vec![n]))
+    }
+
+    fn numbers(r: &Reader<Multipart>) -> Vec<u8> {
+        std::iter::from_fn(|| r.try_recv().ok())
+            .map(|m| m.frames()[0][0])
+            .collect()
+    }
+
+    /// Attaches a fake transport connection at `prio`; returns the
+    /// transport's ends (it reads `out`, writes `inp`).
+    fn connect(
+        core: &mut Core,
+        conn: u64,
+        prio: u8,
+        hwm: usize,
+    ) -> (Reader<Multipart>, Writer<Multipart>) {
+        core.options.sndprio = prio;
+        let key = core.new_link_key();
+        core.add_link(
+            key,
+            "tcp://x:1",
+            "tcp://x:1".into(),
+            LinkKind::Net {
+                bind: false,
+                link: None,
+            },
+        );
+        let (out, transport_out) = new_pipe(hwm);
+        let (transport_in, inp) = new_pipe(hwm);
+        let now = Instant::now();
+        core.apply(
+            Event::Attached(Attachment {
+                conn: ConnKey::Net(0, conn),
+                link: key,
+                peer_addr: "peer".into(),
+                peer_type: WireType::Pull,
+                out,
+                inp,
+            }),
+            now,
+        );
+        (transport_out, transport_in)
+    }
+
+    #[test]
+    fn detached_messages_are_rerouted_in_order_session_first() {
+        let mut core = push_core();
+        let now = Instant::now();
+        let (primary, _p) = connect(&mut core, 1, 1, 100);
+        let (backup, _b) = connect(&mut core, 2, 2, 100);
+        for n in 0..5 {
+            core.send(msg(n), now).unwrap();
+        }
+        // The session took 0 and 1 but wrote nothing; 2..5 are still queued.
+        let unsent = vec![primary.try_recv().unwrap(), primary.try_recv().unwrap()];
+        // The transport closes the pipe first: the socket must wait for
+        // `Detached` (which brings the older messages) before rerouting.
+        primary.close();
+        let id = core.conns[&ConnKey::Net(0, 1)];
+        let serial = core.pipes[id.0].serial;
+        core.apply(Event::Writable { pipe: id, serial }, now);
+        assert!(numbers(&backup).is_empty());
+        core.apply(
+            Event::Detached {
+                conn: ConnKey::Net(0, 1),
+                unsent,
+            },
+            now,
+        );
+        assert_eq!(numbers(&backup), vec![0, 1, 2, 3, 4]);
+        assert_eq!(core.active_tier(now), Some(2));
+    }
+
+    #[test]
+    fn rerouted_messages_wait_for_a_peer_and_go_before_new_ones() {
+        let mut core = push_core();
+        let now = Instant::now();
+        let (primary, _p) = connect(&mut core, 1, 1, 100);
+        for n in 0..3 {
+            core.send(msg(n), now).unwrap();
+        }
+        core.apply(
+            Event::Detached {
+                conn: ConnKey::Net(0, 1),
+                unsent: Vec::new(),
+            },
+            now,
+        );
+        drop(primary);
+        // No peer: new messages are refused, the old ones kept.
+        assert!(core.send(msg(9), now).is_err());
+        assert!(!core.has_unsent(now), "no peer remains to linger for");
+        let (backup, _b) = connect(&mut core, 2, 2, 100);
+        core.send(msg(3), now).unwrap();
+        assert_eq!(numbers(&backup), vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn a_full_pipe_is_busy_until_drained_to_the_low_water_mark() {
+        let mut core = push_core();
+        let now = Instant::now();
+        let (primary, _p) = connect(&mut core, 1, 1, 4);
+        let (backup, _b) = connect(&mut core, 2, 2, 100);
+        for n in 0..6 {
+            core.send(msg(n), now).unwrap();
+        }
+        assert_eq!(numbers(&backup), vec![4, 5], "overflow after SNDHWM");
+        assert_eq!(core.active_tier(now), Some(2));
+        // Draining to the LWM (2) wakes the writer; the event makes it ready.
+        primary.try_recv().unwrap();
+        primary.try_recv().unwrap();
+        let id = core.conns[&ConnKey::Net(0, 1)];
+        let serial = core.pipes[id.0].serial;
+        core.apply(Event::Writable { pipe: id, serial }, now);
+        assert_eq!(core.active_tier(now), Some(1));
+        core.send(msg(6), now).unwrap();
+        assert_eq!(numbers(&primary), vec![2, 3, 6]);
+    }
+
+    #[test]
+    fn stale_events_for_a_reused_slot_are_ignored() {
+        let mut core = push_core();
+        let now = Instant::now();
+        let (_a, _ai) = connect(&mut core, 1, 1, 4);
+        let id = core.conns[&ConnKey::Net(0, 1)];
+        let old_serial = core.pipes[id.0].serial;
+        core.apply(
+            Event::Detached {
+                conn: ConnKey::Net(0, 1),
+                unsent: Vec::new(),
+            },
+            now,
+        );
+        let (b, _bi) = connect(&mut core, 2, 1, 4);
+        assert_eq!(core.conns[&ConnKey::Net(0, 2)], id, "slot reused");
+        for n in 0..4 {
+            core.send(msg(n), now).unwrap();
+        }
+        // A late wake for the old pipe must not mark the new, full one ready.
+        core.apply(
+            Event::Writable {
+                pipe: id,
+                serial: old_serial,
+            },
+            now,
+        );
+        assert_eq!(core.active_tier(now), None);
+        assert_eq!(numbers(&b).len(), 4);
+    }
+
+    #[test]
+    fn pull_reads_what_a_detached_peer_sent_before_it_left() {
+        let mut core = Core::new(
+            WireType::Pull,
+            Routing::of(WireType::Pull).unwrap(),
+            Weak::new(),
+        );
+        let now = Instant::now();
+        let key = core.new_link_key();
+        core.add_link(
+            key,
+            "tcp://x:1",
+            "tcp://x:1".into(),
+            LinkKind::Net {
+                bind: true,
+                link: None,
+            },
+        );
+        let (out, _transport_out) = new_pipe(10);
+        let (transport_in, inp) = new_pipe(10);
+        core.apply(
+            Event::Attached(Attachment {
+                conn: ConnKey::Net(0, 7),
+                link: key,
+                peer_addr: "peer".into(),
+                peer_type: WireType::Push,
+                out,
+                inp,
+            }),
+            now,
+        );
+        transport_in
+            .try_send(Multipart::from(vec![
+                Bytes::from_static(b"a"),
+                Bytes::from_static(b"b"),
+            ]))
+            .unwrap();
+        transport_in.close();
+        core.apply(
+            Event::Detached {
+                conn: ConnKey::Net(0, 7),
+                unsent: Vec::new(),
+            },
+            now,
+        );
+        assert_eq!(core.recv_frame(), Some((Bytes::from_static(b"a"), true)));
+        assert_eq!(core.recv_frame(), Some((Bytes::from_static(b"b"), false)));
+        assert_eq!(core.recv_frame(), None);
+        assert!(core.peers().is_empty(), "the drained pipe is gone");
+    }
+}
