@@ -376,7 +376,15 @@ fn a_dead_reactor_answers_with_errors() {
         .bind(&ep("tcp://127.0.0.1:0"), opts(SocketType::Pull), s.clone())
         .unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe);
-    assert!(a.is_stopped());
+    // The answer can come while the thread is still unwinding.
+    let end = std::time::Instant::now() + BOUND;
+    while !a.is_stopped() {
+        assert!(
+            std::time::Instant::now() < end,
+            "the reactor thread never ended"
+        );
+        std::thread::yield_now();
+    }
     let err = a
         .connect(&ep("tcp://127.0.0.1:9"), opts(SocketType::Push), s)
         .unwrap_err();
@@ -499,10 +507,12 @@ fn monitor_reports_the_connection_story() {
         MonitorEvent::HandshakeSucceeded { conn, .. } => (conn == accepted).then_some(()),
         _ => None,
     });
+    // Hold the pipes: dropping both would close the connection from here.
+    let _pull = attached(&pull_rx);
     b.close_link(connect_link);
     monitor(&pull_rx, "Disconnected", |e| match e {
         MonitorEvent::Disconnected { conn, reason, .. } if conn == accepted => {
-            assert_eq!(reason, DetachReason::PeerClosed);
+            assert_eq!(reason, DetachReason::PeerClosed, "{reason}");
             Some(())
         }
         _ => None,
