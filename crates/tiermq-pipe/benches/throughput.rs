@@ -5,12 +5,13 @@
 //! one batch receive.
 
 use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tiermq_pipe::{Config, RecvError, pipe};
+use tiermq_pipe::{Config, RecvError, SendError, Wake, pipe};
 
 const MESSAGES: u64 = 200_000;
 const PAYLOAD: &[u8; 16] = b"0123456789abcdef";
@@ -47,6 +48,73 @@ fn run_pipe(n: u64, hwm: usize, batch: usize) -> Duration {
             break;
         }
     }
+    assert_eq!(reader.join().ok(), Some(n));
+    start.elapsed()
+}
+
+/// A sticky flag an event loop would wait on, set by a pipe's waker.
+#[derive(Default)]
+struct Signal {
+    raised: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Wake for Signal {
+    fn wake(&self) {
+        let mut raised = self.raised.lock().unwrap_or_else(|e| e.into_inner());
+        *raised = true;
+        self.cv.notify_one();
+    }
+}
+
+impl Signal {
+    fn wait(&self) {
+        let mut raised = self.raised.lock().unwrap_or_else(|e| e.into_inner());
+        while !*raised {
+            raised = self.cv.wait(raised).unwrap_or_else(|e| e.into_inner());
+        }
+        *raised = false;
+    }
+}
+
+/// The I/O-thread pattern: both ends react to their wakers only; the reader
+/// drains with `recv_batch` until `Empty`, then waits for its waker.
+fn run_pipe_wakers(n: u64, hwm: usize) -> Duration {
+    let (tx, rx) = pipe::<Bytes>(Config::new(hwm));
+    let readable = Arc::new(Signal::default());
+    let writable = Arc::new(Signal::default());
+    rx.set_waker(Some(readable.clone()));
+    tx.set_waker(Some(writable.clone()));
+    let start = Instant::now();
+    let reader = thread::spawn(move || {
+        let mut got = 0u64;
+        let mut buf = Vec::with_capacity(256);
+        loop {
+            match rx.recv_batch(&mut buf, 256) {
+                Ok(k) => {
+                    got += k as u64;
+                    buf.clear();
+                }
+                Err(RecvError::Empty) => readable.wait(),
+                Err(RecvError::Closed) => break,
+            }
+        }
+        got
+    });
+    for _ in 0..n {
+        let mut msg = Bytes::from_static(PAYLOAD);
+        loop {
+            match tx.try_send(msg) {
+                Ok(_) => break,
+                Err(SendError::Full(back)) => {
+                    msg = back;
+                    writable.wait();
+                }
+                Err(SendError::Closed(_)) => panic!("reader closed early"),
+            }
+        }
+    }
+    drop(tx);
     assert_eq!(reader.join().ok(), Some(n));
     start.elapsed()
 }
@@ -92,6 +160,12 @@ fn throughput(c: &mut Criterion) {
     });
     group.bench_function("pipe_hwm1000_single", |b| {
         b.iter_custom(|iters| per_message(iters, || run_pipe(MESSAGES, 1000, 1)))
+    });
+    group.bench_function("pipe_hwm1000_wakers", |b| {
+        b.iter_custom(|iters| per_message(iters, || run_pipe_wakers(MESSAGES, 1000)))
+    });
+    group.bench_function("pipe_unlimited_wakers", |b| {
+        b.iter_custom(|iters| per_message(iters, || run_pipe_wakers(MESSAGES, 0)))
     });
     group.bench_function("mpsc_channel", |b| {
         b.iter_custom(|iters| per_message(iters, || run_channel(MESSAGES)))
