@@ -319,6 +319,31 @@ mod tests {
         }
     }
 
+    mod prop {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            /// Any string parses or is refused; nothing panics, and what
+            /// parses prints back to something that parses the same.
+            #[test]
+            fn parse_never_panics_and_round_trips(s in "(tcp|ipc|inproc|udp|)(://)?[\\[\\]:*a-z0-9./;-]{0,24}") {
+                if let Ok(ep) = s.parse::<Endpoint>() {
+                    prop_assert_eq!(ep.to_string().parse::<Endpoint>(), Ok(ep));
+                }
+            }
+
+            #[test]
+            fn tcp_ports_round_trip(port in 1u16.., v6 in any::<bool>()) {
+                let host = if v6 { "::1" } else { "127.0.0.1" };
+                let ep = Endpoint::Tcp { host: host.into(), port: Some(port) };
+                prop_assert_eq!(ep.to_string().parse::<Endpoint>(), Ok(ep));
+            }
+        }
+    }
+
     #[test]
     fn resolves() {
         assert_eq!(
