@@ -170,3 +170,40 @@ fn both_directions_flow_on_one_connection() {
         assert_eq!(seq_of(&recv(&pair.push.inp)), seq + 1000);
     }
 }
+
+#[test]
+fn host_names_resolve_and_every_address_is_tried() {
+    // "localhost" may resolve to ::1 first while we listen on 127.0.0.1
+    // only: the link then moves on to the next address on its retry.
+    let a = tiermq_transport::Reactor::spawn("names-a").unwrap();
+    let b = tiermq_transport::Reactor::spawn("names-b").unwrap();
+    let (pull_sink, pull_rx) = sink();
+    let (push_sink, push_rx) = sink();
+    let (_, bound) = a
+        .bind(&ep("tcp://127.0.0.1:0"), opts(SocketType::Pull), pull_sink)
+        .unwrap();
+    let port = bound.rsplit(':').next().unwrap();
+    let named = format!("tcp://localhost:{port}");
+    b.connect(&ep(&named), opts(SocketType::Push), push_sink)
+        .unwrap();
+    let push = attached(&push_rx);
+    assert_eq!(push.endpoint, named);
+    let pull = attached(&pull_rx);
+    send(&push.out, seq_msg(5));
+    assert_eq!(seq_of(&recv(&pull.inp)), 5);
+}
+
+#[test]
+fn kernel_buffer_sizes_and_small_hwms_still_carry_everything() {
+    let mut pull = opts(SocketType::Pull);
+    pull.rcvbuf = Some(4096);
+    pull.sndbuf = Some(4096);
+    pull.rcvhwm = 1;
+    let mut push = opts(SocketType::Push);
+    push.sndbuf = Some(4096);
+    push.rcvbuf = Some(4096);
+    push.sndhwm = 1;
+    let pair = push_pull("tcp://127.0.0.1:0", pull, push);
+    stream_in_order(&pair, 5000);
+    multipart_and_large(&pair);
+}
