@@ -17,6 +17,9 @@ use crate::timers::{TimerKey, Timers};
 use crate::token::{self, Generations, Key};
 use crate::{ConnId, DetachReason, LinkId, LinkOptions, MonitorEvent, Notification, Sink};
 
+/// How long a listener waits before accepting again after a failure.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+
 /// One bind or connect.
 struct Link {
     endpoint: String,
@@ -292,13 +295,18 @@ impl IoLoop {
                     continue;
                 }
                 Err(e) => {
-                    // Out of descriptors or memory: the pending peer waits
-                    // in the backlog until the next connection's event.
+                    // Out of descriptors or memory: the peers wait in the
+                    // backlog, and an edge-triggered listener may never
+                    // signal them again, so retry on a timer.
                     link.notify(MonitorEvent::AcceptFailed {
                         link: link_id,
                         endpoint: link.endpoint.clone(),
                         error: e.kind(),
                     });
+                    self.timers.push(
+                        now + ACCEPT_RETRY,
+                        TimerKey::Accept(token::listener_token(index, generation)),
+                    );
                     return;
                 }
             };
@@ -450,6 +458,11 @@ impl IoLoop {
                     .handle_timeout(now)
                     .and_then(|()| conn.pump_out(&mut flow));
                 self.settle(token, result, flow, now);
+            }
+            TimerKey::Accept(listener) => {
+                if let Some(Key::Listener { index, generation }) = token::decode(listener) {
+                    self.accept(index, generation, now);
+                }
             }
             TimerKey::Reconnect(link_id) => {
                 let Some(link) = self.links.get_mut(&link_id) else {

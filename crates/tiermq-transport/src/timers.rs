@@ -17,6 +17,9 @@ pub(crate) enum TimerKey {
     Conn(Token),
     /// The connect-side link should try again.
     Reconnect(LinkId),
+    /// The listener should try accepting again after a failure (such as
+    /// running out of file descriptors), since no new edge may come.
+    Accept(Token),
 }
 
 #[derive(Debug, Default)]
