@@ -99,6 +99,11 @@ pub(crate) struct Shared<T> {
 /// futex wait and wake; a real wait costs a little more (the yields can
 /// take longer on a busy machine).
 const SPINS: u32 = 64;
+
+/// Capacity (in messages) a drained queue keeps. A burst on an unlimited
+/// pipe may grow the queues far beyond this; once drained they give the
+/// memory back instead of holding it for the connection's life.
+const KEEP_CAPACITY: usize = 4096;
 const YIELDS: u32 = 8;
 
 fn spin_until(ready: impl Fn() -> bool) {
@@ -275,6 +280,9 @@ impl<T> Shared<T> {
     /// decides whether the writer must be woken.
     fn after_take(&self, st: &mut State<T>, n: usize, bytes_end: u64) -> Wakeup {
         self.queued.store(st.queue.len(), Ordering::Release);
+        if st.queue.is_empty() && st.queue.capacity() > KEEP_CAPACITY {
+            st.queue.shrink_to(KEEP_CAPACITY);
+        }
         st.total_out += n as u64;
         st.bytes_out = st
             .bytes_out
@@ -393,6 +401,7 @@ impl<T> Shared<T> {
         wakeup.fire(&self.writable);
         out.reserve(n);
         out.extend(batch.drain(..).map(|entry| entry.msg));
+        batch.shrink_to(KEEP_CAPACITY);
         *self.lock_spare() = batch;
         Ok(n)
     }
@@ -402,6 +411,7 @@ impl<T> Shared<T> {
     pub(crate) fn reclaim_unsent(&self, by_reader: bool) -> Vec<T> {
         let mut st = self.lock();
         let taken: Vec<T> = st.queue.drain(..).map(|entry| entry.msg).collect();
+        st.queue.shrink_to(KEEP_CAPACITY);
         st.bytes_gone = st.bytes_in;
         self.queued.store(0, Ordering::Release);
         st.reclaimed += taken.len() as u64;
@@ -548,5 +558,51 @@ impl<T> Shared<T> {
             full: st.full,
             closed,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn capacities(shared: &Shared<u32>) -> (usize, usize) {
+        (
+            shared.lock().queue.capacity(),
+            shared.lock_spare().capacity(),
+        )
+    }
+
+    #[test]
+    fn drained_queues_give_back_a_burst_s_memory() {
+        let shared = Shared::new(Config::new(0), |_: &u32| 4);
+        let burst = 10 * KEEP_CAPACITY as u32;
+        // Drained in one batch (the swap) and then once more.
+        for _ in 0..2 {
+            for i in 0..burst {
+                assert!(shared.try_send(i).is_ok());
+            }
+            let mut out = Vec::new();
+            assert_eq!(shared.recv_batch(&mut out, usize::MAX), Ok(burst as usize));
+        }
+        let (queue, spare) = capacities(&shared);
+        assert!(
+            queue <= KEEP_CAPACITY && spare <= KEEP_CAPACITY,
+            "{queue} {spare}"
+        );
+        // Drained one by one, and by reclaim.
+        for i in 0..burst {
+            assert!(shared.try_send(i).is_ok());
+        }
+        while shared.try_recv().is_ok() {}
+        assert!(capacities(&shared).0 <= KEEP_CAPACITY);
+        for i in 0..burst {
+            assert!(shared.try_send(i).is_ok());
+        }
+        assert_eq!(shared.reclaim_unsent(true).len(), burst as usize);
+        assert!(capacities(&shared).0 <= KEEP_CAPACITY);
+        assert_eq!(
+            shared.stats().bytes_out,
+            2 * 4 * burst as u64 + 4 * burst as u64
+        );
     }
 }
