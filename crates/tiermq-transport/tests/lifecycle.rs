@@ -518,3 +518,29 @@ fn monitor_reports_the_connection_story() {
         _ => None,
     });
 }
+
+#[test]
+fn an_oversized_message_closes_that_connection_after_delivering_earlier_ones() {
+    let mut pull = opts(SocketType::Pull);
+    pull.wire.max_msg_size = Some(100);
+    let pair = push_pull("tcp://127.0.0.1:0", pull, opts(SocketType::Push));
+    send(&pair.push.out, seq_msg(1));
+    let mut big = seq_msg(2);
+    big.push(Bytes::from(vec![0u8; 1000]));
+    send(&pair.push.out, big);
+    assert_eq!(seq_of(&recv(&pair.pull.inp)), 1);
+    let (conn, reason, _) = detached(&pair.pull_rx);
+    assert_eq!(conn, pair.pull.conn);
+    assert!(
+        matches!(
+            reason,
+            DetachReason::Wire(tiermq_wire::Error::MessageTooLarge { limit: 100, .. })
+        ),
+        "{reason:?}"
+    );
+    // The sender reconnects and the link works again for small messages.
+    let push2 = attached(&pair.push_rx);
+    let pull2 = attached(&pair.pull_rx);
+    send(&push2.out, seq_msg(3));
+    assert_eq!(seq_of(&recv(&pull2.inp)), 3);
+}
