@@ -33,7 +33,8 @@ pub enum Endpoint {
         port: Option<u16>,
     },
     /// A Unix domain socket at this path. `ipc://*` (path `*`) binds a fresh
-    /// unique path in the temporary directory.
+    /// unique path in the temporary directory; on Linux, `ipc://@name` is an
+    /// abstract socket (no file), as in libzmq.
     Ipc(PathBuf),
     /// An in-process endpoint name. Parsed here; served by the `tiermq`
     /// crate, never by the reactor.

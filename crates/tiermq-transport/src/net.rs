@@ -68,11 +68,15 @@ pub(crate) fn listen_tcp(addr: SocketAddr, bufs: BufSizes) -> io::Result<Listene
 }
 
 /// Binds and listens on a Unix domain socket path. A stale socket file (one
-/// nobody accepts on) is removed first; a live one is `AddrInUse`.
+/// nobody accepts on) is removed first; a live one is `AddrInUse`. On Linux a
+/// path starting with `@` names an abstract socket (no file), as in libzmq.
 pub(crate) fn listen_ipc(path: &Path) -> io::Result<Listener> {
-    remove_stale(path)?;
+    let addr = ipc_addr(path)?;
+    if addr.as_abstract_namespace().is_none() {
+        remove_stale(path)?;
+    }
     let sock = Socket::new(Domain::UNIX, Type::STREAM, None)?;
-    sock.bind(&SockAddr::unix(path)?)?;
+    sock.bind(&addr)?;
     sock.listen(BACKLOG)?;
     sock.set_nonblocking(true)?;
     let std_listener: std::os::unix::net::UnixListener = sock.into();
@@ -80,6 +84,22 @@ pub(crate) fn listen_ipc(path: &Path) -> io::Result<Listener> {
         UnixListener::from_std(std_listener),
         path.to_owned(),
     ))
+}
+
+/// The socket address of an ipc path: `@name` is Linux's abstract
+/// namespace, anything else a file system path.
+fn ipc_addr(path: &Path) -> io::Result<SockAddr> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        if let Some(name) = path.as_os_str().as_bytes().strip_prefix(b"@") {
+            let mut raw = Vec::with_capacity(name.len() + 1);
+            raw.push(0);
+            raw.extend_from_slice(name);
+            return SockAddr::unix(std::ffi::OsStr::from_bytes(&raw));
+        }
+    }
+    SockAddr::unix(path)
 }
 
 fn remove_stale(path: &Path) -> io::Result<()> {
@@ -145,7 +165,9 @@ impl Listener {
 
     /// Removes an ipc listener's socket file. Call once, when closing.
     pub(crate) fn unlink(&self) {
-        if let Listener::Ipc(_, path) = self {
+        if let Listener::Ipc(_, path) = self
+            && ipc_addr(path).is_ok_and(|a| a.as_abstract_namespace().is_none())
+        {
             let _ = std::fs::remove_file(path);
         }
     }
@@ -175,12 +197,16 @@ pub(crate) fn connect_tcp(addr: SocketAddr, bufs: BufSizes) -> io::Result<(Strea
     Ok((Stream::Tcp(TcpStream::from_std(std_stream)), in_progress))
 }
 
-/// Starts a non-blocking connect to a Unix domain socket.
+/// Connects to a Unix domain socket. This completes at once or fails (for
+/// example `WouldBlock` when the listener's backlog is full); it is never in
+/// progress.
 pub(crate) fn connect_ipc(path: &Path, bufs: BufSizes) -> io::Result<(Stream, bool)> {
-    let s = UnixStream::connect(path)?;
-    let _ = bufs.apply(&SockRef::from(&s));
-    // mio swallows EINPROGRESS; the first writable event confirms it.
-    Ok((Stream::Ipc(s), true))
+    let sock = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+    sock.set_nonblocking(true)?;
+    let _ = bufs.apply(&SockRef::from(&sock));
+    sock.connect(&ipc_addr(path)?)?;
+    let std_stream: std::os::unix::net::UnixStream = sock.into();
+    Ok((Stream::Ipc(UnixStream::from_std(std_stream)), false))
 }
 
 /// The outcome of checking a connecting stream.

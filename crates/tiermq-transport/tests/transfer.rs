@@ -207,3 +207,13 @@ fn kernel_buffer_sizes_and_small_hwms_still_carry_everything() {
     stream_in_order(&pair, 5000);
     multipart_and_large(&pair);
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn ipc_abstract_names_work_and_leave_no_file() {
+    let name = format!("ipc://@tiermq-abstract-{}", std::process::id());
+    let pair = push_pull(&name, opts(SocketType::Pull), opts(SocketType::Push));
+    assert_eq!(pair.bound, name);
+    stream_in_order(&pair, 100);
+    assert!(!std::path::Path::new(&name["ipc://".len()..]).exists());
+}
