@@ -251,7 +251,12 @@ impl Core {
             .map(|(k, _)| PipeId(k))
             .collect();
         for id in ids {
-            self.end_pipe(id, now);
+            match self.pipes[id.0].conn {
+                // The transport's `Detached` brings the messages its session
+                // held, older than those in the pipe: reroute then, in order.
+                ConnKey::Net(..) => self.mark_disconnected(id, now),
+                ConnKey::Inproc(_) => self.end_pipe(id, now),
+            }
         }
         Ok(link)
     }
@@ -428,15 +433,7 @@ impl Core {
             match rec.conn {
                 // The transport's `Detached` brings the messages its session
                 // held, which are older than those still in the pipe: wait for it.
-                ConnKey::Net(..) => {
-                    if rec.state != PeerState::Disconnected {
-                        rec.state = PeerState::Disconnected;
-                        rec.since = now;
-                        if self.routing.load_balance {
-                            self.sched.set_state(id, PipeState::Disconnected, now);
-                        }
-                    }
-                }
+                ConnKey::Net(..) => self.mark_disconnected(id, now),
                 ConnKey::Inproc(_) => self.detach(id, Vec::new(), now),
             }
         } else if rec.state == PeerState::Busy && !out.is_full() {
@@ -446,6 +443,20 @@ impl Core {
                 self.sched.set_state(id, PipeState::Ready, now);
             }
             self.flush_reroute(now);
+        }
+    }
+
+    /// Stops sending to pipe `id` until its `Detached` arrives.
+    fn mark_disconnected(&mut self, id: PipeId, now: Instant) {
+        let Some(rec) = self.pipes.get_mut(id.0) else {
+            return;
+        };
+        if rec.state != PeerState::Disconnected {
+            rec.state = PeerState::Disconnected;
+            rec.since = now;
+            if self.routing.load_balance && rec.out.is_some() {
+                self.sched.set_state(id, PipeState::Disconnected, now);
+            }
         }
     }
 

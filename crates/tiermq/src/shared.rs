@@ -96,7 +96,9 @@ impl Shared {
     /// socket's lock; never call it while holding another socket's core.
     pub(crate) fn with_core<R>(&self, f: impl FnOnce(&mut Core) -> R) -> R {
         let mut core = lock(&self.core);
-        self.apply(&mut core);
+        if self.pending.load(Ordering::SeqCst) {
+            self.apply(&mut core);
+        }
         let r = f(&mut core);
         drop(core);
         self.settle();

@@ -260,35 +260,37 @@ impl Socket {
 
     fn send_frame(&self, frame: Bytes, flags: i32) -> Result<()> {
         self.check_live()?;
-        if !self.core(|c| c.routing.load_balance) {
-            return Err(Error::ENOTSUP);
-        }
         let dontwait = flags & DONTWAIT != 0;
-        let whole = self.core(|c| {
+        let now = Instant::now();
+        // The common case, a message that goes at once, takes the lock once.
+        let blocked = self.core(|c| {
+            if !c.routing.load_balance {
+                return Err(Error::ENOTSUP);
+            }
+            let more = flags & SNDMORE != 0;
             // libzmq decides on the first frame whether a message can go.
-            if dontwait && c.tx_partial.is_empty() && !c.can_send(Instant::now()) {
+            if dontwait && more && c.tx_partial.is_empty() && !c.can_send(now) {
                 return Err(Error::EAGAIN);
             }
             c.tx_partial.push(frame);
-            if flags & SNDMORE != 0 {
-                Ok(None)
-            } else {
-                Ok(Some(std::mem::take(&mut c.tx_partial)))
+            if more {
+                return Ok(None);
+            }
+            let msg = std::mem::take(&mut c.tx_partial);
+            match c.send(msg, now) {
+                Ok(()) => Ok(None),
+                Err(_) if dontwait => Err(Error::EAGAIN),
+                Err(msg) => Ok(Some((msg, c.options.sndtimeo))),
             }
         })?;
-        match whole {
-            Some(msg) => self.send_message(msg, dontwait),
+        match blocked {
+            Some((msg, sndtimeo)) => self.send_blocking(msg, deadline_after(now, sndtimeo)),
             None => Ok(()),
         }
     }
 
-    fn send_message(&self, mut msg: Multipart, dontwait: bool) -> Result<()> {
-        let now = Instant::now();
-        let deadline = if dontwait {
-            Some(now)
-        } else {
-            deadline_after(now, self.core(|c| c.options.sndtimeo))
-        };
+    /// Waits for a peer that can take `msg`, up to `deadline`.
+    fn send_blocking(&self, mut msg: Multipart, deadline: Option<Instant>) -> Result<()> {
         loop {
             let seen = self.shared.signal.generation();
             let (r, wake) = self.core(|c| (c.send(msg, Instant::now()), c.wake_by(deadline)));
@@ -308,15 +310,20 @@ impl Socket {
 
     fn recv_frame(&self, flags: i32) -> Result<(Bytes, bool)> {
         self.check_live()?;
-        if !self.core(|c| c.routing.fair_queue) {
-            return Err(Error::ENOTSUP);
+        let (frame, rcvtimeo) = self.core(|c| {
+            if c.routing.fair_queue {
+                Ok((c.recv_frame(), c.options.rcvtimeo))
+            } else {
+                Err(Error::ENOTSUP)
+            }
+        })?;
+        if let Some(frame) = frame {
+            return Ok(frame);
         }
-        let now = Instant::now();
-        let deadline = if flags & DONTWAIT != 0 {
-            Some(now)
-        } else {
-            deadline_after(now, self.core(|c| c.options.rcvtimeo))
-        };
+        if flags & DONTWAIT != 0 {
+            return Err(Error::EAGAIN);
+        }
+        let deadline = deadline_after(Instant::now(), rcvtimeo);
         loop {
             let seen = self.shared.signal.generation();
             if let Some(frame) = self.core(Core::recv_frame) {
