@@ -67,6 +67,20 @@
 //! PUSH and PULL over tcp, ipc and inproc. Other socket types return
 //! `ENOTSUP` from [`Context::socket`].
 
+#[cfg(test)]
+mod tests {
+    fn is_send<T: Send>() {}
+    fn is_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn sockets_move_between_threads_and_contexts_are_shared() {
+        is_send::<crate::Socket>();
+        is_send_sync::<crate::Context>();
+        is_send_sync::<crate::Message>();
+        is_send_sync::<crate::Error>();
+    }
+}
+
 mod context;
 mod core;
 mod endpoint;

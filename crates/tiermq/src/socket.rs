@@ -46,6 +46,11 @@ impl<T: Into<Message>> Sendable for T {
 /// `Sync`: like a ZeroMQ socket, it is used from one thread at a time, and
 /// can be moved to another (`Send`). Dropping it lingers (see
 /// [`set_linger`](Socket::set_linger)) and then closes its connections.
+///
+/// ```compile_fail
+/// fn shared_between_threads<T: Sync>() {}
+/// shared_between_threads::<tiermq::Socket>(); // a Socket is not Sync
+/// ```
 pub struct Socket {
     shared: Arc<Shared>,
     ctx: Context,

@@ -401,3 +401,84 @@ fn close_does_not_wait_for_a_stalled_peer() {
         .expect("drop returned");
     closer.join().unwrap();
 }
+
+/// A peer that completes the handshake and then goes silent is declared
+/// dead by the heartbeat (SPEC §3), and traffic fails over.
+#[test]
+fn silent_peer_is_dead_after_heartbeat_timeout() {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_ep = format!("tcp://{}", listener.local_addr().unwrap());
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let silent = thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        // ZMTP 3.1 greeting, NULL mechanism, then READY as a PULL.
+        let mut greeting = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 3, 1];
+        greeting.extend_from_slice(b"NULL");
+        greeting.resize(64, 0);
+        s.write_all(&greeting).unwrap();
+        let mut ready = vec![0x04, 26, 5];
+        ready.extend_from_slice(b"READY");
+        ready.push(11);
+        ready.extend_from_slice(b"Socket-Type");
+        ready.extend_from_slice(&[0, 0, 0, 4]);
+        ready.extend_from_slice(b"PULL");
+        s.write_all(&ready).unwrap();
+        let mut theirs = [0u8; 64];
+        s.read_exact(&mut theirs).unwrap();
+        // Now silent: no PONG, no reading. Hold the connection open.
+        let _ = release_rx.recv();
+    });
+
+    let ctx = Context::new();
+    let (backup, e2) = worker(&ctx, Tcp, "hb-backup");
+    let push = ctx.socket(PUSH).unwrap();
+    push.set_heartbeat_ivl(100).unwrap();
+    push.set_heartbeat_timeout(300).unwrap();
+    push.set_sndprio(1).unwrap();
+    push.connect(&silent_ep).unwrap();
+    push.set_sndprio(2).unwrap();
+    push.connect(&e2).unwrap();
+    eventually("both peers ready", || ready_peers(&push) == 2);
+    assert_eq!(push.active_tier(), Some(1));
+
+    eventually("the silent peer is declared dead", || {
+        push.active_tier() == Some(2)
+    });
+    for n in 0..10 {
+        push.send(seq(n), 0).unwrap();
+    }
+    assert_eq!(recv_n(&backup, 10), (0..10).collect::<Vec<_>>());
+    release_tx.send(()).unwrap();
+    silent.join().unwrap();
+}
+
+/// With a failback delay, a returning primary gets traffic again once it
+/// has stayed ready for the delay.
+#[test]
+fn failback_after_delay() {
+    let ctx = Context::new();
+    let push = ctx.socket(PUSH).unwrap();
+    push.set_failback_delay(100).unwrap();
+    push.set_sndhwm(10).unwrap();
+    push.set_sndprio(1).unwrap();
+    push.bind("inproc://fbd-primary").unwrap();
+    push.set_sndprio(2).unwrap();
+    push.bind("inproc://fbd-backup").unwrap();
+    let primary = ctx.socket(PULL).unwrap();
+    primary.set_rcvhwm(10).unwrap();
+    primary.connect("inproc://fbd-primary").unwrap();
+    let backup = ctx.socket(PULL).unwrap();
+    backup.connect("inproc://fbd-backup").unwrap();
+
+    for n in 0..30 {
+        push.send(seq(n), 0).unwrap();
+    }
+    assert_eq!(drain(&primary), (0..20).collect::<Vec<_>>());
+    assert_eq!(drain(&backup), (20..30).collect::<Vec<_>>());
+    eventually("failback after the delay", || push.active_tier() == Some(1));
+    push.send(seq(30), 0).unwrap();
+    assert_eq!(recv_n(&primary, 1), vec![30]);
+}
