@@ -798,7 +798,7 @@ fn to_sched(s: PeerState) -> PipeState {
 
 /// A deadline `ms` milliseconds from `now` (`-1`: none).
 pub(crate) fn deadline_after(now: Instant, ms: i32) -> Option<Instant> {
-    crate::options::timeout_ms(ms).map(|d| now + d)
+    crate::options::timeout_ms(ms).and_then(|d| now.checked_add(d))
 }
 
 #[cfg(test)]

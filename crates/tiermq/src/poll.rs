@@ -135,9 +135,10 @@ impl<'a> PollItem<'a> {
 ///
 /// Errors: `ETERM` if a socket's context was destroyed.
 pub fn poll(items: &mut [PollItem<'_>], timeout_ms: i64) -> Result<i32> {
+    // A timeout too large to represent is as good as none.
     let deadline = u64::try_from(timeout_ms)
         .ok()
-        .map(|ms| Instant::now() + Duration::from_millis(ms));
+        .and_then(|ms| Instant::now().checked_add(Duration::from_millis(ms)));
     let signal = Arc::new(Signal::default());
     for item in items.iter() {
         item.socket.shared().watch(&signal);

@@ -393,3 +393,27 @@ fn dropping_the_sender_keeps_its_messages_readable() {
     assert_eq!(recv_n(&pull, 100), (0..100).collect::<Vec<_>>());
     assert_eq!(pull.recv_bytes(DONTWAIT), Err(Error::EAGAIN));
 }
+
+#[test]
+fn destroy_wakes_a_blocked_receiver_with_eterm() {
+    let mut ctx = Context::new();
+    let pull = ctx.socket(PULL).unwrap();
+    pull.bind("inproc://eterm").unwrap();
+    let blocked = std::thread::spawn(move || pull.recv_bytes(0));
+    // Whether the receiver is already waiting or not, it must end with ETERM.
+    ctx.destroy().unwrap();
+    assert_eq!(blocked.join().unwrap(), Err(Error::ETERM));
+}
+
+#[test]
+fn huge_timeouts_mean_no_limit() {
+    let ctx = Context::new();
+    let pull = ctx.socket(PULL).unwrap();
+    pull.bind("inproc://huge-timeout").unwrap();
+    let push = ctx.socket(PUSH).unwrap();
+    push.connect("inproc://huge-timeout").unwrap();
+    push.send("x", 0).unwrap();
+    assert_eq!(pull.poll(tiermq::POLLIN, i64::MAX).unwrap(), 1);
+    pull.set_rcvtimeo(i32::MAX).unwrap();
+    assert_eq!(pull.recv_bytes(0).unwrap(), b"x");
+}
