@@ -62,10 +62,23 @@
 //! dies are lost with it, as with every ZMTP implementation; what tiermq
 //! still holds is rerouted.
 //!
+//! # Closing
+//!
+//! As with libzmq, dropping a socket returns at once. If it still holds
+//! messages for tcp/ipc peers, it lingers on a background thread, still
+//! rerouting if a peer dies, for up to LINGER (default -1: until delivered
+//! or no peer remains); the end of its [`Context`] (the last handle and
+//! socket dropped) waits for that, like `zmq_ctx_term`, and
+//! [`Context::destroy`] cuts it short. Messages in an inproc pipe stay
+//! readable by the peer after the sender is gone.
+//!
 //! # Supported so far
 //!
 //! PUSH and PULL over tcp, ipc and inproc. Other socket types return
-//! `ENOTSUP` from [`Context::socket`].
+//! `ENOTSUP` from [`Context::socket`]. The socket core is a pipe table with a
+//! per-type routing strategy, so the other types slot in over the same
+//! table. Not yet offered: `monitor()`, raw-fd poll items
+//! (`PollItem::from_fd`), and the security mechanisms (NULL only).
 
 #[cfg(test)]
 mod tests {
