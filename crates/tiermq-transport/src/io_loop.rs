@@ -453,6 +453,11 @@ impl IoLoop {
                 if conn.timer_at == Some(at) {
                     conn.timer_at = None;
                 }
+                if conn.read_paused {
+                    // Our own app is slow, not the peer: don't judge its
+                    // silence (settle re-arms when reading resumes).
+                    return;
+                }
                 let mut flow = Flow::default();
                 let result = conn
                     .handle_timeout(now)
@@ -496,7 +501,7 @@ impl IoLoop {
         if flow.more_write {
             self.again_write.push(token);
         }
-        if let Some(mut next) = conn.poll_timeout() {
+        if let Some(mut next) = conn.poll_timeout().filter(|_| !conn.read_paused) {
             if next <= now {
                 // The session asks for a timer in the past right after
                 // handling one: don't spin on it.

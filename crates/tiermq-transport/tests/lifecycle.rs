@@ -544,3 +544,32 @@ fn an_oversized_message_closes_that_connection_after_delivering_earlier_ones() {
     send(&push2.out, seq_msg(3));
     assert_eq!(seq_of(&recv(&pull2.inp)), 3);
 }
+
+/// A reader whose application is slow stops reading (backpressure); its own
+/// heartbeat must not then blame the peer's silence and kill a healthy
+/// connection.
+#[test]
+fn a_paused_reader_does_not_declare_its_peer_dead() {
+    let mut pull = opts(SocketType::Pull);
+    pull.rcvhwm = 10;
+    pull.wire.heartbeat_ivl = Some(Duration::from_millis(10));
+    pull.wire.heartbeat_timeout = Some(Duration::from_millis(50));
+    let pair = push_pull("tcp://127.0.0.1:0", pull, opts(SocketType::Push));
+    for seq in 0..5000 {
+        send(&pair.push.out, seq_msg(seq));
+    }
+    while !pair.pull.inp.stats().full {
+        std::thread::yield_now();
+    }
+    // Many heartbeat timeouts pass while the application reads nothing.
+    std::thread::sleep(Duration::from_millis(400));
+    for seq in 0..5000 {
+        assert_eq!(seq_of(&recv(&pair.pull.inp)), seq);
+    }
+    assert!(
+        pair.pull_rx
+            .try_iter()
+            .all(|n| !matches!(n, tiermq_transport::Notification::Detached { .. })),
+        "the connection was dropped"
+    );
+}
