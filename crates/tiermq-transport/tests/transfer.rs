@@ -217,3 +217,42 @@ fn ipc_abstract_names_work_and_leave_no_file() {
     stream_in_order(&pair, 100);
     assert!(!std::path::Path::new(&name["ipc://".len()..]).exists());
 }
+
+#[test]
+fn one_listener_serves_many_peers_each_in_order() {
+    const PEERS: u64 = 20;
+    const EACH: u64 = 2000;
+    let a = tiermq_transport::Reactor::spawn("many-a").unwrap();
+    let b = tiermq_transport::Reactor::spawn("many-b").unwrap();
+    let (pull_sink, pull_rx) = sink();
+    let (_, bound) = a
+        .bind(&ep("tcp://127.0.0.1:0"), opts(SocketType::Pull), pull_sink)
+        .unwrap();
+    let (push_sink, push_rx) = sink();
+    for _ in 0..PEERS {
+        b.connect(&ep(&bound), opts(SocketType::Push), push_sink.clone())
+            .unwrap();
+    }
+    let pushes: Vec<_> = (0..PEERS).map(|_| attached(&push_rx)).collect();
+    let pulls: Vec<_> = (0..PEERS).map(|_| attached(&pull_rx)).collect();
+    thread::scope(|s| {
+        for (peer, push) in pushes.iter().enumerate() {
+            s.spawn(move || {
+                for seq in 0..EACH {
+                    send(&push.out, seq_msg(peer as u64 * EACH + seq));
+                }
+            });
+        }
+        // Each connection keeps its sender's order; which sender a pipe
+        // belongs to shows in its first message.
+        let mut seen = std::collections::HashSet::new();
+        for pull in &pulls {
+            let first = seq_of(&recv(&pull.inp));
+            assert_eq!(first % EACH, 0);
+            assert!(seen.insert(first / EACH));
+            for seq in first + 1..first + EACH {
+                assert_eq!(seq_of(&recv(&pull.inp)), seq);
+            }
+        }
+    });
+}
