@@ -100,3 +100,11 @@ pub use endpoint::{Endpoint, EndpointError};
 pub use notify::{ConnId, DetachReason, LinkId, MonitorEvent, Notification, Sink};
 pub use options::LinkOptions;
 pub use reactor::Reactor;
+
+// The handle is shared between application threads (the `tiermq` crate
+// keeps reactors in an `Arc`), and notifications cross threads.
+const _: () = {
+    const fn shareable<T: Send + Sync>() {}
+    shareable::<Reactor>();
+    shareable::<Notification>();
+};
