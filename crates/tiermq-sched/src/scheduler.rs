@@ -9,10 +9,9 @@ use crate::tiers::{TierSet, priority_of, tier_of, tiers_in};
 use crate::{PipeId, PipeState, SchedError, TierEvent};
 
 /// Where a pipe sits in the scheduler's lists.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Place {
     /// Not ready: in no list.
-    #[default]
     Out,
     /// Ready and eligible: in its tier's round-robin ring.
     Eligible,
