@@ -339,7 +339,7 @@ impl Connection {
             }
             let written = {
                 let mut iov = [IoSlice::new(&[]); IOV];
-                let n = session.chunks_vectored(&mut iov);
+                let n = session.chunks_vectored(&mut iov).min(IOV);
                 if n == 0 {
                     break;
                 }
@@ -379,7 +379,7 @@ impl Connection {
             // command telling the peer why; send what the kernel takes now.
             while session.has_output() {
                 let mut iov = [IoSlice::new(&[]); IOV];
-                let n = session.chunks_vectored(&mut iov);
+                let n = session.chunks_vectored(&mut iov).min(IOV);
                 match self.stream.write_vectored(&iov[..n]) {
                     Ok(k) if k > 0 => session.advance(k),
                     _ => break,
