@@ -1,0 +1,572 @@
+//! The command line grammar: subcommands, options and `PRIO@endpoint`s,
+//! parsed by hand into [`Command`].
+
+use std::str::FromStr;
+
+use crate::error::{CliError, CliResult};
+
+/// What the user asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Run one socket: `tiermq push ...` and friends.
+    Socket(SocketArgs),
+    /// Run the self-contained failover demo.
+    Demo(DemoArgs),
+    /// Print help: general (`None`) or for one subcommand.
+    Help(Option<Topic>),
+    /// Print the version.
+    Version,
+}
+
+/// A subject `--help` can explain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Topic {
+    /// One of the socket subcommands.
+    Role(Role),
+    /// `tiermq demo`.
+    Demo,
+}
+
+/// The socket subcommands, one per socket type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Sends stdin's messages, load-balanced by priority tier.
+    Push,
+    /// Prints the messages it receives.
+    Pull,
+    /// Sends each stdin message as a request and prints the reply.
+    Req,
+    /// Prints each request and answers it.
+    Rep,
+    /// Sends stdin's messages and prints what comes back, asynchronously.
+    Dealer,
+    /// Prints messages with their sender's identity, and routes replies.
+    Router,
+}
+
+impl Role {
+    /// Every role, in the order the help lists them.
+    pub const ALL: [Role; 6] = [
+        Role::Push,
+        Role::Pull,
+        Role::Req,
+        Role::Rep,
+        Role::Dealer,
+        Role::Router,
+    ];
+
+    /// The subcommand's name (`"push"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Push => "push",
+            Role::Pull => "pull",
+            Role::Req => "req",
+            Role::Rep => "rep",
+            Role::Dealer => "dealer",
+            Role::Router => "router",
+        }
+    }
+
+    /// The role a subcommand name stands for.
+    pub fn from_name(name: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.name() == name)
+    }
+
+    /// The socket type this role opens.
+    pub fn socket_type(self) -> tiermq::SocketType {
+        match self {
+            Role::Push => tiermq::PUSH,
+            Role::Pull => tiermq::PULL,
+            Role::Req => tiermq::REQ,
+            Role::Rep => tiermq::REP,
+            Role::Dealer => tiermq::DEALER,
+            Role::Router => tiermq::ROUTER,
+        }
+    }
+
+    /// Whether `--echo`/`--exec` apply (the role answers what it receives).
+    pub fn answers(self) -> bool {
+        matches!(self, Role::Rep | Role::Router)
+    }
+}
+
+/// One `--bind`/`--connect` argument.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndpointArg {
+    /// `--bind` (true) or `--connect` (false).
+    pub bind: bool,
+    /// The `PRIO@` prefix, 1 (most preferred) ..= 16; `None`: the default, 8.
+    pub priority: Option<u8>,
+    /// The endpoint without the prefix, e.g. `tcp://127.0.0.1:5555`.
+    pub endpoint: String,
+}
+
+/// The default priority of an endpoint given without a `PRIO@` prefix.
+pub const DEFAULT_PRIORITY: u8 = 8;
+
+impl EndpointArg {
+    /// Parses `[PRIO@]ENDPOINT`, checking the priority's range and the
+    /// endpoint's syntax (tcp and ipc; inproc is refused because it only
+    /// joins sockets of one process).
+    ///
+    /// Errors: [`CliError::Usage`] saying what is wrong.
+    pub fn parse(bind: bool, text: &str) -> CliResult<EndpointArg> {
+        let (priority, endpoint) = match text.split_once('@') {
+            Some((prio, rest)) if !prio.is_empty() && prio.bytes().all(|b| b.is_ascii_digit()) => {
+                let p = prio
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|p| (1..=16).contains(p))
+                    .ok_or_else(|| {
+                        CliError::usage(format!(
+                            "priority {prio:?} in {text:?} is out of range: use 1 (most preferred) to 16"
+                        ))
+                    })?;
+                (Some(p), rest)
+            }
+            _ => (None, text),
+        };
+        match tiermq_transport::Endpoint::from_str(endpoint) {
+            Ok(tiermq_transport::Endpoint::Inproc(_)) => Err(CliError::usage(format!(
+                "{endpoint:?}: inproc:// only joins sockets inside one process; use tcp:// or ipc://"
+            ))),
+            Ok(_) => Ok(EndpointArg {
+                bind,
+                priority,
+                endpoint: endpoint.to_owned(),
+            }),
+            Err(e) => Err(CliError::usage(e.to_string())),
+        }
+    }
+
+    /// `--bind` or `--connect`, for messages.
+    pub fn verb(&self) -> &'static str {
+        if self.bind { "bind to" } else { "connect to" }
+    }
+}
+
+/// How `rep`/`router` answer a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// Read each answer from stdin (`rep`: one per request; `router`: lines
+    /// that start with the peer's hex identity, at any time).
+    Stdin,
+    /// Send the request back.
+    Echo,
+    /// Run this command with `sh -c`, the request on its stdin, and answer
+    /// with its stdout.
+    Exec(String),
+}
+
+/// Options of the socket subcommands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SocketArgs {
+    /// Which socket to run.
+    pub role: Role,
+    /// Endpoints, in command-line order (the order matters: each one's
+    /// priority is set just before it is bound or connected).
+    pub endpoints: Vec<EndpointArg>,
+    /// Length-prefixed frames on stdin/stdout instead of lines.
+    pub raw: bool,
+    /// Stop after this many messages (sent for push, received otherwise;
+    /// request/reply pairs for req/rep).
+    pub count: Option<u64>,
+    /// SNDHWM and RCVHWM.
+    pub hwm: Option<i32>,
+    /// HEARTBEAT_IVL in ms.
+    pub heartbeat: Option<i32>,
+    /// HEARTBEAT_TIMEOUT in ms; default 3 x `heartbeat`.
+    pub heartbeat_timeout: Option<i32>,
+    /// LINGER in ms.
+    pub linger: Option<i32>,
+    /// How long (ms) to wait for a peer to take a message, for a reply, or
+    /// (dealer) for more replies after stdin ended.
+    pub timeout: Option<i32>,
+    /// The socket's failback delay in ms.
+    pub failback_delay: Option<i32>,
+    /// The identity announced to peers.
+    pub identity: Option<Vec<u8>>,
+    /// Print a per-peer table on stderr once a second.
+    pub stats: bool,
+    /// How `rep`/`router` answer.
+    pub reply: Reply,
+    /// `dealer`: add an empty delimiter frame to each message and strip it
+    /// from replies, as REQ does, to talk to REP sockets.
+    pub delimiter: bool,
+}
+
+impl SocketArgs {
+    fn new(role: Role) -> SocketArgs {
+        SocketArgs {
+            role,
+            endpoints: Vec::new(),
+            raw: false,
+            count: None,
+            hwm: None,
+            heartbeat: None,
+            heartbeat_timeout: None,
+            linger: None,
+            timeout: None,
+            failback_delay: None,
+            identity: None,
+            stats: false,
+            reply: Reply::Stdin,
+            delimiter: false,
+        }
+    }
+}
+
+/// Options of `tiermq demo`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DemoArgs {
+    /// Total length of the show, in seconds (each of its 8 phases gets 1/8).
+    pub seconds: u32,
+    /// Messages per second the PUSH sends.
+    pub rate: u32,
+    /// Bytes per message (at least 8: the sequence number).
+    pub size: usize,
+}
+
+impl Default for DemoArgs {
+    fn default() -> Self {
+        DemoArgs {
+            seconds: 24,
+            rate: 2000,
+            size: 1024,
+        }
+    }
+}
+
+/// Parses the arguments after the program name.
+///
+/// Errors: [`CliError::Usage`] with a one-line explanation.
+///
+/// ```
+/// use tiermq_cli::args::{parse, Command, Role};
+///
+/// let cmd = parse(["push", "--connect", "1@tcp://127.0.0.1:5555", "--count", "3"]).unwrap();
+/// let Command::Socket(s) = cmd else { panic!() };
+/// assert_eq!(s.role, Role::Push);
+/// assert_eq!(s.endpoints[0].priority, Some(1));
+/// assert_eq!(s.count, Some(3));
+/// assert!(parse(["push", "--connect", "17@tcp://a:1"]).is_err());
+/// ```
+pub fn parse<I, S>(args: I) -> CliResult<Command>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    let mut args = Args {
+        items: args.into_iter().map(Into::into).collect(),
+        pos: 0,
+    };
+    let Some(first) = args.next() else {
+        return Err(CliError::usage("no command given (try 'tiermq --help')"));
+    };
+    match first.as_str() {
+        "-h" | "--help" => Ok(Command::Help(None)),
+        "help" => match args.next() {
+            None => Ok(Command::Help(None)),
+            Some(t) => topic(&t).map(|t| Command::Help(Some(t))),
+        },
+        "-V" | "--version" => Ok(Command::Version),
+        "demo" => parse_demo(args),
+        name => match Role::from_name(name) {
+            Some(role) => parse_socket(role, args),
+            None => Err(CliError::usage(format!(
+                "unknown command {name:?} (expected push, pull, req, rep, dealer, router or demo)"
+            ))),
+        },
+    }
+}
+
+fn topic(name: &str) -> CliResult<Topic> {
+    if name == "demo" {
+        return Ok(Topic::Demo);
+    }
+    Role::from_name(name)
+        .map(Topic::Role)
+        .ok_or_else(|| CliError::usage(format!("no help for {name:?}")))
+}
+
+/// The argument list with a cursor, splitting `--opt=value`.
+struct Args {
+    items: Vec<String>,
+    pos: usize,
+}
+
+impl Args {
+    fn next(&mut self) -> Option<String> {
+        let item = self.items.get(self.pos).cloned();
+        self.pos += 1;
+        item
+    }
+
+    /// The value of option `name`: the inline `=value` or the next argument.
+    fn value(&mut self, name: &str, inline: Option<String>) -> CliResult<String> {
+        if let Some(v) = inline {
+            return Ok(v);
+        }
+        self.next()
+            .ok_or_else(|| CliError::usage(format!("{name} needs a value")))
+    }
+}
+
+/// Splits `--name=value` into its parts.
+fn split_inline(arg: &str) -> (&str, Option<String>) {
+    match arg.split_once('=') {
+        Some((name, value)) if name.starts_with("--") => (name, Some(value.to_owned())),
+        _ => (arg, None),
+    }
+}
+
+/// Parses an integer option within `min..=max`.
+fn number<T>(name: &str, text: &str, min: T, max: T) -> CliResult<T>
+where
+    T: FromStr + PartialOrd + Copy + std::fmt::Display,
+{
+    text.parse::<T>()
+        .ok()
+        .filter(|v| *v >= min && *v <= max)
+        .ok_or_else(|| {
+            CliError::usage(format!(
+                "{name} takes a number from {min} to {max}, not {text:?}"
+            ))
+        })
+}
+
+fn no_flag_value(name: &str, inline: Option<String>) -> CliResult<()> {
+    match inline {
+        Some(_) => Err(CliError::usage(format!("{name} takes no value"))),
+        None => Ok(()),
+    }
+}
+
+fn parse_socket(role: Role, mut args: Args) -> CliResult<Command> {
+    let mut s = SocketArgs::new(role);
+    let mut reply_flag: Option<&'static str> = None;
+    while let Some(arg) = args.next() {
+        let (name, inline) = split_inline(&arg);
+        match name {
+            "-h" | "--help" => return Ok(Command::Help(Some(Topic::Role(role)))),
+            "-b" | "--bind" | "-c" | "--connect" => {
+                let bind = matches!(name, "-b" | "--bind");
+                let text = args.value(name, inline)?;
+                s.endpoints.push(EndpointArg::parse(bind, &text)?);
+            }
+            "--raw" => {
+                no_flag_value(name, inline)?;
+                s.raw = true;
+            }
+            "--stats" => {
+                no_flag_value(name, inline)?;
+                s.stats = true;
+            }
+            "-n" | "--count" => {
+                s.count = Some(number(name, &args.value(name, inline)?, 1, u64::MAX)?);
+            }
+            "--hwm" => s.hwm = Some(number(name, &args.value(name, inline)?, 0, i32::MAX)?),
+            "--heartbeat" => {
+                s.heartbeat = Some(number(name, &args.value(name, inline)?, 1, i32::MAX / 3)?);
+            }
+            "--heartbeat-timeout" => {
+                s.heartbeat_timeout = Some(number(name, &args.value(name, inline)?, 1, i32::MAX)?);
+            }
+            "--linger" => s.linger = Some(number(name, &args.value(name, inline)?, -1, i32::MAX)?),
+            "-t" | "--timeout" => {
+                s.timeout = Some(number(name, &args.value(name, inline)?, 1, i32::MAX)?);
+            }
+            "--failback-delay" => {
+                s.failback_delay = Some(number(name, &args.value(name, inline)?, 0, i32::MAX)?);
+            }
+            "--identity" => {
+                let id = args.value(name, inline)?;
+                if id.is_empty() || id.len() > 255 {
+                    return Err(CliError::usage("--identity takes 1 to 255 bytes"));
+                }
+                s.identity = Some(id.into_bytes());
+            }
+            "--echo" | "--exec" if role.answers() => {
+                if let Some(prev) = reply_flag {
+                    return Err(CliError::usage(format!(
+                        "{name} and {prev} cannot be combined"
+                    )));
+                }
+                if name == "--echo" {
+                    no_flag_value(name, inline)?;
+                    s.reply = Reply::Echo;
+                    reply_flag = Some("--echo");
+                } else {
+                    s.reply = Reply::Exec(args.value(name, inline)?);
+                    reply_flag = Some("--exec");
+                }
+            }
+            "--delimiter" if role == Role::Dealer => {
+                no_flag_value(name, inline)?;
+                s.delimiter = true;
+            }
+            other if other.starts_with('-') => {
+                return Err(CliError::usage(format!(
+                    "unknown option {other:?} for '{}' (try 'tiermq {} --help')",
+                    role.name(),
+                    role.name()
+                )));
+            }
+            other => {
+                return Err(CliError::usage(format!(
+                    "unexpected argument {other:?} (endpoints go after --bind or --connect)"
+                )));
+            }
+        }
+    }
+    if s.endpoints.is_empty() {
+        return Err(CliError::usage(format!(
+            "'{}' needs at least one --bind or --connect endpoint",
+            role.name()
+        )));
+    }
+    if s.heartbeat_timeout.is_some() && s.heartbeat.is_none() {
+        return Err(CliError::usage("--heartbeat-timeout needs --heartbeat"));
+    }
+    Ok(Command::Socket(s))
+}
+
+fn parse_demo(mut args: Args) -> CliResult<Command> {
+    let mut d = DemoArgs::default();
+    while let Some(arg) = args.next() {
+        let (name, inline) = split_inline(&arg);
+        match name {
+            "-h" | "--help" => return Ok(Command::Help(Some(Topic::Demo))),
+            "--seconds" => d.seconds = number(name, &args.value(name, inline)?, 2, 3600)?,
+            "--rate" => d.rate = number(name, &args.value(name, inline)?, 10, 100_000)?,
+            "--size" => d.size = number(name, &args.value(name, inline)?, 8, 1 << 20)?,
+            other => {
+                return Err(CliError::usage(format!(
+                    "unknown option {other:?} for 'demo' (try 'tiermq demo --help')"
+                )));
+            }
+        }
+    }
+    Ok(Command::Demo(d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn socket(args: &[&str]) -> SocketArgs {
+        match parse(args.iter().copied()) {
+            Ok(Command::Socket(s)) => s,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn usage_error(args: &[&str]) -> String {
+        match parse(args.iter().copied()) {
+            Err(CliError::Usage(m)) => m,
+            other => panic!("expected a usage error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn endpoints_keep_order_and_priorities() {
+        let s = socket(&[
+            "push",
+            "--connect",
+            "1@tcp://a:5555",
+            "--connect=2@tcp://b:5555",
+            "-b",
+            "ipc:///tmp/x@y",
+        ]);
+        let got: Vec<_> = s
+            .endpoints
+            .iter()
+            .map(|e| (e.bind, e.priority, e.endpoint.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (false, Some(1), "tcp://a:5555"),
+                (false, Some(2), "tcp://b:5555"),
+                (true, None, "ipc:///tmp/x@y"),
+            ]
+        );
+    }
+
+    #[test]
+    fn options_parse() {
+        let s = socket(&[
+            "rep",
+            "-b",
+            "tcp://*:1",
+            "--echo",
+            "--count",
+            "5",
+            "--hwm=10",
+            "--heartbeat",
+            "100",
+            "--linger",
+            "-1",
+            "--stats",
+            "--raw",
+            "--timeout",
+            "250",
+        ]);
+        assert_eq!(s.reply, Reply::Echo);
+        assert_eq!(s.count, Some(5));
+        assert_eq!(s.hwm, Some(10));
+        assert_eq!(s.heartbeat, Some(100));
+        assert_eq!(s.linger, Some(-1));
+        assert_eq!(s.timeout, Some(250));
+        assert!(s.stats && s.raw);
+        let s = socket(&["router", "-b", "tcp://*:1", "--exec", "tr a-z A-Z"]);
+        assert_eq!(s.reply, Reply::Exec("tr a-z A-Z".into()));
+    }
+
+    #[test]
+    fn usage_errors_say_what_is_wrong() {
+        assert!(usage_error(&[]).contains("no command"));
+        assert!(usage_error(&["shove"]).contains("unknown command"));
+        assert!(usage_error(&["push"]).contains("at least one"));
+        assert!(usage_error(&["push", "--connect"]).contains("needs a value"));
+        assert!(usage_error(&["push", "-c", "0@tcp://a:1"]).contains("1 (most preferred) to 16"));
+        assert!(usage_error(&["push", "-c", "17@tcp://a:1"]).contains("out of range"));
+        assert!(usage_error(&["push", "-c", "tcp://a"]).contains("invalid endpoint"));
+        assert!(usage_error(&["push", "-c", "udp://a:1"]).contains("not supported"));
+        assert!(usage_error(&["push", "-c", "a:1"]).contains("no scheme"));
+        assert!(usage_error(&["push", "-c", "inproc://x"]).contains("inproc"));
+        assert!(usage_error(&["push", "-c", "tcp://a:1", "--echo"]).contains("unknown option"));
+        assert!(usage_error(&["pull", "-c", "tcp://a:1", "--count", "0"]).contains("--count"));
+        assert!(usage_error(&["pull", "-c", "tcp://a:1", "--hwm", "x"]).contains("--hwm"));
+        assert!(usage_error(&["pull", "-c", "tcp://a:1", "--raw=1"]).contains("no value"));
+        assert!(usage_error(&["pull", "-c", "tcp://a:1", "extra"]).contains("unexpected"));
+        assert!(
+            usage_error(&["rep", "-b", "tcp://*:1", "--echo", "--exec", "cat"])
+                .contains("cannot be combined")
+        );
+        assert!(usage_error(&["demo", "--seconds", "1"]).contains("--seconds"));
+    }
+
+    #[test]
+    fn help_and_version() {
+        assert_eq!(parse(["--help"]), Ok(Command::Help(None)));
+        assert_eq!(
+            parse(["push", "--help"]),
+            Ok(Command::Help(Some(Topic::Role(Role::Push))))
+        );
+        assert_eq!(
+            parse(["help", "demo"]),
+            Ok(Command::Help(Some(Topic::Demo)))
+        );
+        assert_eq!(parse(["--version"]), Ok(Command::Version));
+    }
+
+    #[test]
+    fn demo_defaults_and_options() {
+        assert_eq!(parse(["demo"]), Ok(Command::Demo(DemoArgs::default())));
+        let Ok(Command::Demo(d)) = parse(["demo", "--seconds", "4", "--rate=500"]) else {
+            panic!()
+        };
+        assert_eq!((d.seconds, d.rate), (4, 500));
+    }
+}

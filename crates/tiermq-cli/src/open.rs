@@ -1,0 +1,86 @@
+//! Opening the socket a subcommand runs: its type, its options, and each
+//! endpoint bound or connected with its own priority.
+
+use tiermq::{Context, Error, Socket};
+
+use crate::args::{DEFAULT_PRIORITY, EndpointArg, SocketArgs};
+use crate::error::{CliError, CliResult, describe};
+
+/// Creates the socket for `args`, sets its options, then binds and connects
+/// each endpoint in order, setting SNDPRIO and RCVPRIO to its `PRIO@`
+/// prefix (or the default, 8) just before.
+pub(crate) fn open(ctx: &Context, args: &SocketArgs) -> CliResult<Socket> {
+    let kind = args.role.name().to_ascii_uppercase();
+    let s = ctx.socket(args.role.socket_type()).map_err(|e| match e {
+        Error::ENOTSUP => CliError::runtime(format!(
+            "{kind} sockets are not supported by this version of the tiermq library yet"
+        )),
+        e => CliError::runtime(format!("cannot create a {kind} socket: {}", describe(e))),
+    })?;
+    apply_options(&s, args)?;
+    for ep in &args.endpoints {
+        attach(&s, ep)?;
+    }
+    Ok(s)
+}
+
+fn apply_options(s: &Socket, args: &SocketArgs) -> CliResult<()> {
+    let opt = |name: &str, r: tiermq::Result<()>| {
+        r.map_err(|e| CliError::usage(format!("{name}: {}", describe(e))))
+    };
+    if let Some(hwm) = args.hwm {
+        opt("--hwm", s.set_sndhwm(hwm))?;
+        opt("--hwm", s.set_rcvhwm(hwm))?;
+    }
+    if let Some(ivl) = args.heartbeat {
+        opt("--heartbeat", s.set_heartbeat_ivl(ivl))?;
+        let timeout = args
+            .heartbeat_timeout
+            .unwrap_or_else(|| ivl.saturating_mul(3));
+        opt("--heartbeat-timeout", s.set_heartbeat_timeout(timeout))?;
+    }
+    if let Some(linger) = args.linger {
+        opt("--linger", s.set_linger(linger))?;
+    }
+    if let Some(delay) = args.failback_delay {
+        opt("--failback-delay", s.set_failback_delay(delay))?;
+    }
+    if let Some(id) = &args.identity {
+        opt("--identity", s.set_identity(id))?;
+    }
+    Ok(())
+}
+
+/// Binds or connects one endpoint with its priority.
+pub(crate) fn attach(s: &Socket, ep: &EndpointArg) -> CliResult<()> {
+    let prio = i32::from(ep.priority.unwrap_or(DEFAULT_PRIORITY));
+    let r = s
+        .set_sndprio(prio)
+        .and_then(|()| s.set_rcvprio(prio))
+        .and_then(|()| {
+            if ep.bind {
+                s.bind(&ep.endpoint)
+            } else {
+                s.connect(&ep.endpoint)
+            }
+        });
+    r.map_err(|e| endpoint_error(ep, e))
+}
+
+/// One line that says which endpoint failed, why, and what to check.
+fn endpoint_error(ep: &EndpointArg, e: Error) -> CliError {
+    let what = format!("cannot {} {}", ep.verb(), ep.endpoint);
+    let hint = match e {
+        Error::EADDRINUSE => " (another process is listening there)",
+        Error::EADDRNOTAVAIL => " (that address is not on this host)",
+        Error::EACCES => " (ports below 1024 need privileges)",
+        Error::ENODEV => " (no such interface)",
+        _ => "",
+    };
+    match e {
+        Error::EINVAL | Error::EPROTONOSUPPORT => {
+            CliError::usage(format!("{what}: {}{hint}", describe(e)))
+        }
+        _ => CliError::runtime(format!("{what}: {}{hint}", describe(e))),
+    }
+}
