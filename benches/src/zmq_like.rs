@@ -1,0 +1,328 @@
+//! The roles for the two libraries with rust-zmq's API: tiermq and libzmq.
+//!
+//! tiermq offers the `zmq` crate's API, so one macro writes both modules
+//! from the same source. They differ only in how a payload is handed over:
+//! each library gets its cheapest idiomatic send. For tiermq that is a
+//! `Bytes` clone (a reference count; messages are `Bytes` underneath); for
+//! libzmq it is `&[u8]`, which `zmq_send` copies into a fresh message, as
+//! every libzmq user pays. Both receive into one reused `Message`, which
+//! neither copies.
+
+use std::time::{Duration, Instant};
+
+use crate::{Error, RECV_TIMEOUT, Role, Spec, bind_endpoint, remove_ipc_file};
+
+/// [`RECV_TIMEOUT`] in the milliseconds RCVTIMEO and SNDTIMEO take.
+fn timeout_ms() -> i32 {
+    i32::try_from(RECV_TIMEOUT.as_millis()).unwrap_or(i32::MAX)
+}
+
+fn clamp_i32(n: impl TryInto<i32>) -> i32 {
+    n.try_into().unwrap_or(i32::MAX)
+}
+
+macro_rules! zmq_like {
+    ($(#[$doc:meta])* $module:ident, $lib:ident, $payload:ty, |$p:ident| $make:expr, |$q:ident| $sendable:expr) => {
+        $(#[$doc])*
+        pub mod $module {
+            use super::*;
+
+            /// A socket of `kind` with the run's HWMs, buffers and timeouts.
+            fn socket(ctx: &::$lib::Context, kind: ::$lib::SocketType, spec: &Spec) -> Result<::$lib::Socket, Error> {
+                let s = ctx.socket(kind)?;
+                s.set_sndhwm(clamp_i32(spec.hwm))?;
+                s.set_rcvhwm(clamp_i32(spec.hwm))?;
+                if spec.buf > 0 {
+                    s.set_sndbuf(clamp_i32(spec.buf))?;
+                    s.set_rcvbuf(clamp_i32(spec.buf))?;
+                }
+                s.set_rcvtimeo(timeout_ms())?;
+                s.set_sndtimeo(timeout_ms())?;
+                // Every role holds its sockets open until the run is over,
+                // so nothing is left to linger for.
+                s.set_linger(0)?;
+                Ok(s)
+            }
+
+            fn payload(size: usize) -> $payload {
+                let $p = size;
+                $make
+            }
+
+            fn send(s: &::$lib::Socket, payload: &$payload) -> Result<(), Error> {
+                let $q = payload;
+                match s.send($sendable, 0) {
+                    Err(::$lib::Error::EAGAIN) => Err(Error::timeout("room to send")),
+                    other => Ok(other?),
+                }
+            }
+
+            fn recv(s: &::$lib::Socket, msg: &mut ::$lib::Message, size: usize, what: &str) -> Result<(), Error> {
+                match s.recv(msg, 0) {
+                    Err(::$lib::Error::EAGAIN) => Err(Error::timeout(what)),
+                    Err(e) => Err(e.into()),
+                    Ok(()) if msg.len() != size => Err(Error::wrong_size(size, msg.len())),
+                    Ok(()) => Ok(()),
+                }
+            }
+
+            fn bind(s: &::$lib::Socket, spec: &Spec) -> Result<String, Error> {
+                let ep = spec.endpoint.clone().unwrap_or_else(|| bind_endpoint(spec.transport));
+                s.bind(&ep)?;
+                s.get_last_endpoint()?
+                    .map_err(|_| Error::new("last endpoint is not UTF-8"))
+            }
+
+            fn connect_endpoint(spec: &Spec) -> Result<&str, Error> {
+                spec.endpoint.as_deref().ok_or_else(|| Error::new("no endpoint to connect to"))
+            }
+
+            /// Binds a PULL; times `count` messages after the first.
+            fn pull(ctx: &::$lib::Context, s: &::$lib::Socket, spec: &Spec) -> Result<Duration, Error> {
+                let _ = ctx;
+                let mut msg = ::$lib::Message::new();
+                recv(s, &mut msg, spec.size, "the first message")?;
+                let start = Instant::now();
+                for _ in 0..spec.count {
+                    recv(s, &mut msg, spec.size, "a message")?;
+                }
+                Ok(start.elapsed())
+            }
+
+            /// Sends `count + 1` messages on a connected PUSH.
+            fn push(s: &::$lib::Socket, spec: &Spec) -> Result<(), Error> {
+                let payload = payload(spec.size);
+                for _ in 0..=spec.count {
+                    send(s, &payload)?;
+                }
+                Ok(())
+            }
+
+            /// Answers `count + 1` requests with same-sized replies.
+            fn rep(s: &::$lib::Socket, spec: &Spec) -> Result<(), Error> {
+                let reply = payload(spec.size);
+                let mut msg = ::$lib::Message::new();
+                for _ in 0..=spec.count {
+                    recv(s, &mut msg, spec.size, "a request")?;
+                    send(s, &reply)?;
+                }
+                Ok(())
+            }
+
+            /// One warm-up round trip, then times `count` of them.
+            fn req(s: &::$lib::Socket, spec: &Spec) -> Result<Duration, Error> {
+                let request = payload(spec.size);
+                let mut msg = ::$lib::Message::new();
+                send(s, &request)?;
+                recv(s, &mut msg, spec.size, "the first reply")?;
+                let start = Instant::now();
+                for _ in 0..spec.count {
+                    send(s, &request)?;
+                    recv(s, &mut msg, spec.size, "a reply")?;
+                }
+                Ok(start.elapsed())
+            }
+
+            /// Runs `spec`'s role (see [`crate::run`]); the time, if this
+            /// role owns the clock.
+            pub fn run(spec: &Spec, on_bound: &mut dyn FnMut(&str), hold: &mut (dyn FnMut() + Send)) -> Result<Option<Duration>, Error> {
+                let ctx = ::$lib::Context::new();
+                match spec.role {
+                    Role::Pull | Role::Rep => {
+                        let kind = if spec.role == Role::Pull { ::$lib::PULL } else { ::$lib::REP };
+                        let s = socket(&ctx, kind, spec)?;
+                        let ep = bind(&s, spec)?;
+                        on_bound(&ep);
+                        let out = if spec.role == Role::Pull {
+                            pull(&ctx, &s, spec).map(Some)
+                        } else {
+                            rep(&s, spec).map(|()| { hold(); None })
+                        };
+                        drop(s);
+                        remove_ipc_file(&ep);
+                        out
+                    }
+                    Role::Push => {
+                        let s = socket(&ctx, ::$lib::PUSH, spec)?;
+                        s.connect(connect_endpoint(spec)?)?;
+                        push(&s, spec)?;
+                        hold();
+                        Ok(None)
+                    }
+                    Role::Req => {
+                        let s = socket(&ctx, ::$lib::REQ, spec)?;
+                        s.connect(connect_endpoint(spec)?)?;
+                        req(&s, spec).map(Some)
+                    }
+                    Role::PushPull | Role::ReqRep => in_process(&ctx, spec).map(Some),
+                    Role::RawWriter | Role::RawReader => {
+                        Err(Error::new("the raw roles take the `raw` library"))
+                    }
+                }
+            }
+
+            /// Both ends in this process: the binding end on a second
+            /// thread, the clock on this one for REQ/REP and on the
+            /// receiver for PUSH/PULL.
+            fn in_process(ctx: &::$lib::Context, spec: &Spec) -> Result<Duration, Error> {
+                let (bind_kind, connect_kind) = if spec.role == Role::PushPull {
+                    (::$lib::PULL, ::$lib::PUSH)
+                } else {
+                    (::$lib::REP, ::$lib::REQ)
+                };
+                let server = socket(ctx, bind_kind, spec)?;
+                let ep = bind(&server, spec)?;
+                let client = socket(ctx, connect_kind, spec)?;
+                client.connect(&ep)?;
+                let out = std::thread::scope(|scope| {
+                    let spec2 = spec.clone();
+                    let server_ctx = ctx.clone();
+                    let server_thread = scope.spawn(move || {
+                        if spec2.role == Role::PushPull {
+                            pull(&server_ctx, &server, &spec2).map(Some)
+                        } else {
+                            rep(&server, &spec2).map(|()| None)
+                        }
+                    });
+                    let client_out = if spec.role == Role::PushPull {
+                        push(&client, spec).map(|()| None)
+                    } else {
+                        req(&client, spec).map(Some)
+                    };
+                    let server_out = server_thread
+                        .join()
+                        .map_err(|_| Error::new("the server thread panicked"))?;
+                    match (client_out?, server_out?) {
+                        (Some(d), _) | (None, Some(d)) => Ok(d),
+                        (None, None) => Err(Error::new("no side timed the run")),
+                    }
+                });
+                drop(client);
+                remove_ipc_file(&ep);
+                out
+            }
+        }
+    };
+}
+
+zmq_like!(
+    /// tiermq's roles. Payloads go out as `Bytes` clones.
+    tiermq,
+    tiermq,
+    ::tiermq::Bytes,
+    |size| ::tiermq::Bytes::from(vec![7u8; size]),
+    |p| p.clone()
+);
+
+zmq_like!(
+    /// libzmq's roles (the `zmq` crate). Payloads go out as `&[u8]`, which
+    /// `zmq_send` copies.
+    libzmq,
+    zmq,
+    Box<[u8]>,
+    |size| vec![7u8; size].into_boxed_slice(),
+    |p| &p[..]
+);
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use crate::{Error, Lib, Report, Spec, run};
+    use std::sync::mpsc;
+
+    fn in_process(args: &[&str]) -> Report {
+        run(&Spec::parse(args).unwrap(), &mut |_| {}, &mut || {}).unwrap()
+    }
+
+    /// A binding role and a connecting role on two threads, as two
+    /// processes would run them: the connector gets the binder's endpoint,
+    /// and each side's `hold` lasts until the other side is done.
+    pub(crate) fn two_ends(
+        binder: &[&str],
+        connector: &[&str],
+    ) -> (Result<Report, Error>, Result<Report, Error>) {
+        let (ep_tx, ep_rx) = mpsc::channel::<String>();
+        let (server_done, server_over) = mpsc::channel::<()>();
+        let (client_done, client_over) = mpsc::channel::<()>();
+        let binder = Spec::parse(binder).unwrap();
+        let server = std::thread::spawn(move || {
+            let r = run(
+                &binder,
+                &mut |ep| ep_tx.send(ep.to_string()).unwrap(),
+                &mut move || {
+                    let _ = client_over.recv();
+                },
+            );
+            drop(server_done);
+            r
+        });
+        let mut args: Vec<String> = connector.iter().map(|s| s.to_string()).collect();
+        args.push("--endpoint".into());
+        args.push(ep_rx.recv().unwrap());
+        let client_spec = Spec::parse(&args).unwrap();
+        let client = std::thread::spawn(move || {
+            let r = run(&client_spec, &mut |_| {}, &mut move || {
+                let _ = server_over.recv();
+            });
+            drop(client_done);
+            r
+        });
+        (server.join().unwrap(), client.join().unwrap())
+    }
+
+    #[test]
+    fn push_pull_in_process_each_library_and_transport() {
+        for lib in ["tiermq", "libzmq"] {
+            for transport in ["inproc", "tcp", "ipc"] {
+                let r = in_process(&["push-pull", lib, transport, "100", "200"]);
+                assert_eq!((r.count, r.size), (200, 100), "{lib} {transport}");
+                assert!(r.secs.is_some_and(|s| s > 0.0), "{lib} {transport}");
+            }
+        }
+    }
+
+    #[test]
+    fn req_rep_in_process() {
+        for lib in ["tiermq", "libzmq"] {
+            let spec = Spec::parse(["req-rep", lib, "inproc", "16", "50"]).unwrap();
+            match run(&spec, &mut |_| {}, &mut || {}) {
+                Ok(r) => assert!(r.secs.is_some()),
+                // Until tiermq has REQ/REP, socket() refuses the type.
+                Err(e) if spec.lib == Lib::Tiermq && e.to_string().starts_with("tiermq") => {}
+                Err(e) => panic!("{lib}: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn pull_and_push_as_separate_roles() {
+        for lib in ["tiermq", "libzmq"] {
+            let (s, c) = two_ends(
+                &["pull", lib, "tcp", "64", "300", "--buf", "262144"],
+                &["push", lib, "tcp", "64", "300", "--buf", "262144"],
+            );
+            assert!(s.unwrap().secs.is_some(), "{lib}: the receiver times");
+            assert_eq!(c.unwrap().secs, None, "{lib}: the sender doesn't");
+        }
+    }
+
+    #[test]
+    fn rep_and_req_as_separate_roles() {
+        let (s, c) = two_ends(
+            &["rep", "libzmq", "ipc", "16", "20"],
+            &["req", "libzmq", "ipc", "16", "20"],
+        );
+        assert_eq!(s.unwrap().secs, None);
+        assert!(c.unwrap().secs.is_some());
+    }
+
+    #[test]
+    fn a_mismatched_size_is_an_error() {
+        let (s, c) = two_ends(
+            &["pull", "libzmq", "tcp", "16", "10"],
+            &["push", "libzmq", "tcp", "17", "10"],
+        );
+        let err = s.unwrap_err();
+        assert!(err.to_string().contains("17-byte"), "{err}");
+        c.unwrap();
+    }
+}
