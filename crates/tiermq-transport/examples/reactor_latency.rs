@@ -1,7 +1,7 @@
 //! Round-trip latency of a 16-byte message between two reactors over
 //! loopback tcp (an echo thread on the far side), next to libzmq.
 //!
-//! `cargo run --release -p tiermq-transport --example latency -- [ROUND_TRIPS]`
+//! `cargo run --release -p tiermq-transport --example reactor_latency -- [ROUND_TRIPS]`
 
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;

@@ -1,7 +1,7 @@
 //! Throughput of PUSH -> PULL between two reactors over loopback tcp (and
 //! ipc), next to libzmq doing the same, for a rough comparison.
 //!
-//! `cargo run --release -p tiermq-transport --example throughput -- [COUNT] [SIZE] [ONLY]`
+//! `cargo run --release -p tiermq-transport --example reactor_throughput -- [COUNT] [SIZE] [ONLY]`
 
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
