@@ -4,8 +4,12 @@
 //!   and naming it.
 //! - `fuzz [SECONDS]`: build the fuzz targets and run each for a while
 //!   (needs the nightly toolchain and cargo-fuzz).
+//! - `bench [--quick]`: tiermq side by side with libzmq, zmq.rs and omq,
+//!   each end in its own process (see `bench.rs`).
 //!
 //! It depends on nothing but std: every step is a `cargo` command.
+
+mod bench;
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -19,12 +23,13 @@ fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
+        Some("bench") => bench::bench(&args[1..]),
         Some("fuzz") => {
             let secs = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(60);
             fuzz(secs)
         }
         _ => {
-            eprintln!("usage: cargo xtask <ci | fuzz [SECONDS]>");
+            eprintln!("usage: cargo xtask <ci | fuzz [SECONDS] | bench [--quick]>");
             return ExitCode::from(2);
         }
     };

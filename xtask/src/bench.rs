@@ -1,0 +1,701 @@
+//! `cargo xtask bench [--quick]`: tiermq side by side with libzmq, zmq.rs
+//! (`zeromq`) and omq (`omq-tokio`), each end in its own process, as users
+//! measure.
+//!
+//! It builds `tiermq-bench` (benches crate, `--features peers`) in release,
+//! then runs every case three times, interleaved (round 1 of every case,
+//! then round 2, ...), so a burst of load on this shared machine hits one
+//! round of many cases rather than every round of one. Each cell is the
+//! median of its rounds. The table goes to stdout and to
+//! `<target dir>/bench-report.md`; every single run goes to
+//! `<target dir>/bench-runs.csv`.
+//!
+//! The cases:
+//! - PUSH→PULL throughput, 16 B to 64 KiB, over tcp and ipc for all four
+//!   libraries and inproc (one process, two threads) for tiermq and libzmq.
+//!   The receiver times `count` messages after the first.
+//! - the raw ceiling: one process writing 64 KiB and 256 KiB chunks to
+//!   another over the same transport with the same buffers.
+//! - REQ→REP mean round trip for 16 B over tcp and ipc, unpinned and with
+//!   both processes pinned to CPU 0 (`taskset -c 0`), and inproc.
+//!
+//! All ends get SNDHWM = RCVHWM = 1000 where the library has them, and the
+//! same kernel buffers: 4 MiB on tcp (what zmq.rs sets on its own) and
+//! 1 MiB on ipc (what omq sets on its own; zmq.rs keeps the kernel default
+//! there, as it has no option for it). The Rust peers run on a tokio
+//! current-thread and a multi-thread runtime, and the better one counts.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::{cargo, root, step};
+
+/// How long any one run may take before it is killed and counted as failed.
+const RUN_TIMEOUT: Duration = Duration::from_secs(90);
+
+const SIZES: [usize; 4] = [16, 256, 4096, 65536];
+const RAW_SIZES: [usize; 2] = [65536, 262144];
+const HWM: &str = "1000";
+
+/// Messages timed per throughput run: about 0.3 to 1 s each here.
+fn throughput_count(size: usize) -> u64 {
+    match size {
+        0..=64 => 1_000_000,
+        65..=1024 => 500_000,
+        1025..=16384 => 100_000,
+        _ => 10_000,
+    }
+}
+
+/// Kernel buffers every library gets (0: the kernel's default).
+fn buf(transport: &str) -> &'static str {
+    match transport {
+        "tcp" => "4194304",
+        "ipc" => "1048576",
+        _ => "0",
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Throughput,
+    Raw,
+    Latency,
+}
+
+/// One implementation as the report names it, with how to run it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Peer {
+    lib: &'static str,
+    /// tokio flavour for the async libraries.
+    runtime: Option<&'static str>,
+}
+
+const TIERMQ: Peer = Peer {
+    lib: "tiermq",
+    runtime: None,
+};
+const LIBZMQ: Peer = Peer {
+    lib: "libzmq",
+    runtime: None,
+};
+const RAW: Peer = Peer {
+    lib: "raw",
+    runtime: None,
+};
+
+fn all_peers(transport: &str) -> Vec<Peer> {
+    let mut peers = vec![TIERMQ, LIBZMQ];
+    if transport != "inproc" {
+        for lib in ["zeromq", "omq"] {
+            for runtime in ["current", "multi"] {
+                peers.push(Peer {
+                    lib,
+                    runtime: Some(runtime),
+                });
+            }
+        }
+    }
+    peers
+}
+
+/// The libraries of the report's columns; the first is ours.
+const LIBS: [&str; 4] = ["tiermq", "libzmq", "zeromq", "omq"];
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Case {
+    kind: Kind,
+    transport: &'static str,
+    size: usize,
+    pinned: bool,
+    peer: Peer,
+    count: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    secs: f64,
+    /// Peak RSS (KiB) of the timed process and of its peer (0 if in-process).
+    rss_timed: u64,
+    rss_peer: u64,
+}
+
+fn cases(quick: bool, pin: bool) -> Vec<Case> {
+    let scale = if quick { 4 } else { 1 };
+    let mut out = Vec::new();
+    for size in SIZES {
+        for transport in ["tcp", "ipc", "inproc"] {
+            for peer in all_peers(transport) {
+                out.push(Case {
+                    kind: Kind::Throughput,
+                    transport,
+                    size,
+                    pinned: false,
+                    peer,
+                    count: throughput_count(size) / scale,
+                });
+            }
+        }
+    }
+    for size in RAW_SIZES {
+        for transport in ["tcp", "ipc"] {
+            out.push(Case {
+                kind: Kind::Raw,
+                transport,
+                size,
+                pinned: false,
+                peer: RAW,
+                count: (1_300_000_000 / size as u64) / scale,
+            });
+        }
+    }
+    for transport in ["tcp", "ipc", "inproc"] {
+        for pinned in [false, true] {
+            if pinned && (!pin || transport == "inproc") {
+                continue;
+            }
+            for peer in all_peers(transport) {
+                out.push(Case {
+                    kind: Kind::Latency,
+                    transport,
+                    size: 16,
+                    pinned,
+                    peer,
+                    count: 10_000 / scale,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// `cargo xtask bench [--quick]`.
+pub(crate) fn bench(args: &[String]) -> Result<(), &'static str> {
+    let quick = args.iter().any(|a| a == "--quick");
+    let rounds = if quick { 1 } else { 3 };
+
+    let mut c = cargo();
+    c.args([
+        "build",
+        "--release",
+        "-p",
+        "tiermq-benches",
+        "--features",
+        "peers",
+        "--bin",
+        "tiermq-bench",
+    ]);
+    step("bench-build", c)?;
+
+    let target = target_dir();
+    let bin = target.join("release").join("tiermq-bench");
+    let pin = Command::new("taskset")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !pin {
+        println!("==> [bench] taskset (util-linux) not found: pinned rows skipped");
+    }
+
+    let cases = cases(quick, pin);
+    println!(
+        "\n==> [bench] {} cases x {rounds} round(s), interleaved",
+        cases.len()
+    );
+    let start = Instant::now();
+    let mut results: BTreeMap<Case, Vec<Run>> = BTreeMap::new();
+    let mut csv = String::from(
+        "round,kind,transport,size,pinned,lib,runtime,count,secs,rss_timed_kib,rss_peer_kib\n",
+    );
+    for round in 1..=rounds {
+        println!("==> [bench] round {round}/{rounds}");
+        for case in &cases {
+            match run_case(&bin, case) {
+                Ok(run) => {
+                    csv.push_str(&format!(
+                        "{round},{:?},{},{},{},{},{},{},{:.6},{},{}\n",
+                        case.kind,
+                        case.transport,
+                        case.size,
+                        case.pinned,
+                        case.peer.lib,
+                        case.peer.runtime.unwrap_or(""),
+                        case.count,
+                        run.secs,
+                        run.rss_timed,
+                        run.rss_peer
+                    ));
+                    results.entry(case.clone()).or_default().push(run);
+                }
+                Err(e) => eprintln!("    FAILED {}: {e}", describe(case)),
+            }
+        }
+    }
+    println!("==> [bench] ran in {:.0}s", start.elapsed().as_secs_f64());
+
+    let report = render(&results, rounds, pin);
+    println!("\n{report}");
+    let md = target.join("bench-report.md");
+    let runs = target.join("bench-runs.csv");
+    let written = std::fs::write(&md, &report).and_then(|()| std::fs::write(&runs, &csv));
+    match written {
+        Ok(()) => {
+            println!("==> [bench] wrote {} and {}", md.display(), runs.display());
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("xtask: could not write the report: {e}");
+            Err("bench-report")
+        }
+    }
+}
+
+/// `$CARGO_TARGET_DIR` (relative to the workspace root) or `target/`.
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => root().join(dir),
+        None => root().join("target"),
+    }
+}
+
+fn describe(case: &Case) -> String {
+    format!(
+        "{:?} {} {} B {}{}{}",
+        case.kind,
+        case.transport,
+        case.size,
+        case.peer.lib,
+        case.peer
+            .runtime
+            .map(|r| format!("/{r}"))
+            .unwrap_or_default(),
+        if case.pinned { " pinned" } else { "" }
+    )
+}
+
+/// The command for one role of `case`, pinned to CPU 0 if the case is.
+fn role(bin: &Path, case: &Case, role: &str, endpoint: Option<&str>) -> Command {
+    let mut cmd = if case.pinned {
+        let mut c = Command::new("taskset");
+        c.args(["-c", "0"]).arg(bin);
+        c
+    } else {
+        Command::new(bin)
+    };
+    cmd.args([
+        role,
+        case.peer.lib,
+        case.transport,
+        &case.size.to_string(),
+        &case.count.to_string(),
+        "--hwm",
+        HWM,
+        "--buf",
+        buf(case.transport),
+        "--runtime",
+        case.peer.runtime.unwrap_or("current"),
+    ]);
+    if let Some(ep) = endpoint {
+        cmd.args(["--endpoint", ep]);
+    }
+    cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
+    cmd
+}
+
+/// A running role whose stdout lines arrive on a channel.
+struct Proc {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Proc {
+    fn spawn(mut cmd: Command) -> Result<Proc, String> {
+        cmd.stdin(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|e| format!("spawn: {e}"))?;
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Proc {
+            child,
+            stdin,
+            lines,
+        })
+    }
+
+    /// The next line starting with `tag`, before `deadline`.
+    fn expect(&self, tag: &str, deadline: Instant) -> Result<String, String> {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.starts_with(tag) => return Ok(line),
+                Ok(_) => {}
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    return Err(format!("no {tag} line in time"));
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(format!("exited without a {tag} line"));
+                }
+            }
+        }
+    }
+
+    /// Closes stdin (the end of a holding role's run) and reaps it.
+    fn finish(mut self, deadline: Instant) -> Option<String> {
+        drop(self.stdin.take());
+        let line = self.expect("PEER", deadline).ok();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        line
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        // Only our own children, by handle: a no-op for a reaped one.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn field(line: &str, key: &str) -> Option<f64> {
+    line.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+        .and_then(|v| v.parse().ok())
+}
+
+fn run_case(bin: &Path, case: &Case) -> Result<Run, String> {
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    let parse = |result: &str, peer: Option<&str>| -> Result<Run, String> {
+        Ok(Run {
+            secs: field(result, "secs").ok_or("no secs")?,
+            rss_timed: field(result, "rss_kib").unwrap_or(0.0) as u64,
+            rss_peer: peer.and_then(|l| field(l, "rss_kib")).unwrap_or(0.0) as u64,
+        })
+    };
+    if case.transport == "inproc" {
+        let r = if case.kind == Kind::Latency {
+            "req-rep"
+        } else {
+            "push-pull"
+        };
+        let p = Proc::spawn(role(bin, case, r, None))?;
+        let line = p.expect("RESULT", deadline)?;
+        return parse(&line, None);
+    }
+    let (binder, connector) = match case.kind {
+        Kind::Throughput => ("pull", "push"),
+        Kind::Raw => ("raw-reader", "raw-writer"),
+        Kind::Latency => ("rep", "req"),
+    };
+    let b = Proc::spawn(role(bin, case, binder, None))?;
+    let ep_line = b.expect("ENDPOINT", deadline)?;
+    let ep = ep_line.trim_start_matches("ENDPOINT").trim();
+    let c = Proc::spawn(role(bin, case, connector, Some(ep)))?;
+    // The receiver owns the clock in a throughput run, the REQ in a
+    // latency run; the other one holds until its stdin closes.
+    let (timed, holder) = if case.kind == Kind::Latency {
+        (c, b)
+    } else {
+        (b, c)
+    };
+    let result = timed.expect("RESULT", deadline);
+    let peer = holder.finish(deadline);
+    parse(&result?, peer.as_deref())
+}
+
+fn median(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    })
+}
+
+/// Median seconds of `case`'s runs.
+fn median_secs(results: &BTreeMap<Case, Vec<Run>>, case: &Case) -> Option<f64> {
+    let mut secs: Vec<f64> = results.get(case)?.iter().map(|r| r.secs).collect();
+    median(&mut secs)
+}
+
+/// For one library in one cell: the best of its runtimes, as
+/// (median seconds per message, runtime that won).
+fn best_of_lib(
+    results: &BTreeMap<Case, Vec<Run>>,
+    kind: Kind,
+    transport: &str,
+    size: usize,
+    pinned: bool,
+    lib: &str,
+) -> Option<(f64, Option<&'static str>)> {
+    results
+        .keys()
+        .filter(|c| {
+            c.kind == kind
+                && c.transport == transport
+                && c.size == size
+                && c.pinned == pinned
+                && c.peer.lib == lib
+        })
+        .filter_map(|c| Some((median_secs(results, c)? / c.count as f64, c.peer.runtime)))
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+}
+
+fn si(x: f64) -> String {
+    if x >= 1e9 {
+        format!("{:.2} G", x / 1e9)
+    } else if x >= 1e6 {
+        format!("{:.2} M", x / 1e6)
+    } else if x >= 1e3 {
+        format!("{:.1} k", x / 1e3)
+    } else {
+        format!("{x:.0}")
+    }
+}
+
+fn rt_note(runtime: Option<&str>) -> &'static str {
+    match runtime {
+        Some("multi") => " (mt)",
+        Some(_) => " (ct)",
+        None => "",
+    }
+}
+
+fn shell(cmd: &str, args: &[&str]) -> String {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "?".into())
+}
+
+fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> String {
+    let mut s = String::new();
+    let date = shell("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
+    let commit = shell(
+        "git",
+        &[
+            "-C",
+            &root().to_string_lossy(),
+            "rev-parse",
+            "--short",
+            "HEAD",
+        ],
+    );
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "?".into());
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
+    let _ = writeln!(
+        s,
+        "# tiermq side by side ({date}, commit {commit})\n\n\
+         `cargo xtask bench`; {cpus} × {cpu}; load average at the end {}. \
+         Median of {rounds} interleaved run(s) per cell; each end in its own \
+         process (inproc: one process, two threads). SNDHWM = RCVHWM = 1000; \
+         buffers 4 MiB on tcp, 1 MiB on ipc. Peers: libzmq via `zmq` 0.10, \
+         zmq.rs = `zeromq` 0.7.0, omq = `omq-tokio` 0.33.0; (ct)/(mt): the \
+         tokio runtime that won, current-thread or multi-thread.\n",
+        load.join(" ")
+    );
+
+    // Raw ceilings in MB/s, by transport (the better chunk size).
+    let mut ceiling: BTreeMap<&str, f64> = BTreeMap::new();
+    let _ = writeln!(
+        s,
+        "## Raw ceiling (one process writes chunks to another)\n\n\
+         | transport | chunk | MB/s |\n|---|---:|---:|"
+    );
+    for transport in ["tcp", "ipc"] {
+        for size in RAW_SIZES {
+            if let Some((per, _)) = best_of_lib(results, Kind::Raw, transport, size, false, "raw") {
+                let mbs = size as f64 / per / 1e6;
+                let best = ceiling.entry(transport).or_insert(0.0);
+                *best = best.max(mbs);
+                let _ = writeln!(s, "| {transport} | {} KiB | {mbs:.0} |", size / 1024);
+            }
+        }
+    }
+
+    let _ = writeln!(
+        s,
+        "\n## PUSH→PULL throughput (msg/s, MB/s)\n\n\
+         | size | transport | tiermq | libzmq | zmq.rs | omq | tiermq / best peer | tiermq / raw |\n\
+         |---:|---|---:|---:|---:|---:|---:|---:|"
+    );
+    for size in SIZES {
+        for transport in ["tcp", "ipc", "inproc"] {
+            let mut cells = Vec::new();
+            let mut ours = None;
+            let mut best_peer: Option<f64> = None;
+            for lib in LIBS {
+                match best_of_lib(results, Kind::Throughput, transport, size, false, lib) {
+                    Some((per, rt)) => {
+                        let rate = 1.0 / per;
+                        cells.push(format!(
+                            "{} ({:.0} MB/s){}",
+                            si(rate),
+                            rate * size as f64 / 1e6,
+                            rt_note(rt)
+                        ));
+                        if lib == "tiermq" {
+                            ours = Some(rate);
+                        } else {
+                            best_peer = Some(best_peer.map_or(rate, |b| b.max(rate)));
+                        }
+                    }
+                    None => cells.push("—".into()),
+                }
+            }
+            let ratio = match (ours, best_peer) {
+                (Some(o), Some(b)) => format!("{:.2}", o / b),
+                _ => "—".into(),
+            };
+            let raw = match (ours, ceiling.get(transport)) {
+                (Some(o), Some(c)) => format!("{:.0} %", 100.0 * o * size as f64 / 1e6 / c),
+                _ => "—".into(),
+            };
+            let _ = writeln!(
+                s,
+                "| {size} | {transport} | {} | {ratio} | {raw} |",
+                cells.join(" | ")
+            );
+        }
+    }
+
+    let _ = writeln!(
+        s,
+        "\n## REQ→REP round trip, 16 B (mean µs)\n\n\
+         | transport | CPUs | tiermq | libzmq | zmq.rs | omq | tiermq / best peer |\n\
+         |---|---|---:|---:|---:|---:|---:|"
+    );
+    for transport in ["tcp", "ipc", "inproc"] {
+        for pinned in [false, true] {
+            if pinned && (!pin || transport == "inproc") {
+                continue;
+            }
+            let mut cells = Vec::new();
+            let mut ours = None;
+            let mut best_peer: Option<f64> = None;
+            for lib in LIBS {
+                match best_of_lib(results, Kind::Latency, transport, 16, pinned, lib) {
+                    Some((per, rt)) => {
+                        let us = per * 1e6;
+                        cells.push(format!("{us:.1}{}", rt_note(rt)));
+                        if lib == "tiermq" {
+                            ours = Some(us);
+                        } else {
+                            best_peer = Some(best_peer.map_or(us, |b| b.min(us)));
+                        }
+                    }
+                    None => cells.push("—".into()),
+                }
+            }
+            let ratio = match (ours, best_peer) {
+                (Some(o), Some(b)) => format!("{:.2}", o / b),
+                _ => "—".into(),
+            };
+            let cpus = if pinned { "both on CPU 0" } else { "any" };
+            let _ = writeln!(
+                s,
+                "| {transport} | {cpus} | {} | {ratio} |",
+                cells.join(" | ")
+            );
+        }
+    }
+
+    let _ = writeln!(
+        s,
+        "\n## Peak RSS streaming 64 KiB over tcp (MiB, receiver / sender)\n\n\
+         HWM 1000 on each side allows 62.5 MiB of queued payload per side.\n\n\
+         | tiermq | libzmq | zmq.rs | omq |\n|---:|---:|---:|---:|"
+    );
+    let mut cells = Vec::new();
+    for lib in LIBS {
+        let runs: Vec<&Run> = results
+            .iter()
+            .filter(|(c, _)| {
+                c.kind == Kind::Throughput
+                    && c.transport == "tcp"
+                    && c.size == 65536
+                    && c.peer.lib == lib
+            })
+            .flat_map(|(_, r)| r)
+            .collect();
+        let mut timed: Vec<f64> = runs.iter().map(|r| r.rss_timed as f64).collect();
+        let mut peer: Vec<f64> = runs.iter().map(|r| r.rss_peer as f64).collect();
+        cells.push(match (median(&mut timed), median(&mut peer)) {
+            (Some(t), Some(p)) => format!("{:.1} / {:.1}", t / 1024.0, p / 1024.0),
+            _ => "—".into(),
+        });
+    }
+    let _ = writeln!(s, "| {} |", cells.join(" | "));
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_parse() {
+        let l = "RESULT secs=0.5 count=10 size=16 rss_kib=1234";
+        assert_eq!(field(l, "secs"), Some(0.5));
+        assert_eq!(field(l, "rss_kib"), Some(1234.0));
+        assert_eq!(field(l, "nope"), None);
+    }
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(&mut []), None);
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&mut [4.0, 1.0]), Some(2.5));
+    }
+
+    #[test]
+    fn the_matrix_covers_every_library() {
+        let all = cases(false, true);
+        for lib in LIBS {
+            assert!(
+                all.iter()
+                    .any(|c| c.peer.lib == lib && c.kind == Kind::Throughput)
+            );
+            assert!(
+                all.iter()
+                    .any(|c| c.peer.lib == lib && c.kind == Kind::Latency && c.pinned)
+            );
+        }
+        assert!(
+            all.iter()
+                .all(|c| c.transport != "inproc" || matches!(c.peer.lib, "tiermq" | "libzmq"))
+        );
+    }
+}
