@@ -1,7 +1,7 @@
 //! `Context`: what sockets share: the I/O threads (started on the first tcp
 //! or ipc endpoint), the inproc registry, and sockets still lingering.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
 
@@ -29,7 +29,6 @@ pub struct Context {
 struct Inner {
     io_threads: AtomicUsize,
     next_reactor: AtomicUsize,
-    next_conn: AtomicU64,
     links: Links,
     sockets: Mutex<Vec<Weak<Shared>>>,
     lingering: Mutex<Vec<JoinHandle<()>>>,
@@ -53,7 +52,9 @@ impl Links {
     pub(crate) fn close(&self, shared: &Weak<Shared>, kind: LinkKind, key: LinkKey) {
         match kind {
             LinkKind::InprocBind(name) => lock(&self.inproc).unbind(&name, shared, key),
-            LinkKind::InprocConnect(name) => lock(&self.inproc).cancel_connect(&name, shared, key),
+            LinkKind::InprocConnect { name, .. } => {
+                lock(&self.inproc).cancel_connect(&name, shared, key)
+            }
             LinkKind::Net {
                 link: Some(net), ..
             } => {
@@ -74,7 +75,6 @@ impl Context {
             inner: Arc::new(Inner {
                 io_threads: AtomicUsize::new(1),
                 next_reactor: AtomicUsize::new(0),
-                next_conn: AtomicU64::new(1),
                 links: Links {
                     reactors: Arc::new(Mutex::new(Vec::new())),
                     inproc: Arc::new(Mutex::new(Registry::default())),
@@ -139,6 +139,11 @@ impl Context {
         self.inner.links.is_terminated()
     }
 
+    /// The inproc registry, for sockets to reconnect on their own.
+    pub(crate) fn inproc(&self) -> &Arc<Mutex<Registry>> {
+        &self.inner.links.inproc
+    }
+
     pub(crate) fn links(&self) -> &Links {
         &self.inner.links
     }
@@ -189,16 +194,12 @@ impl Context {
         }
     }
 
-    fn next_conn(&self) -> impl FnMut() -> u64 + '_ {
-        || self.inner.next_conn.fetch_add(1, Ordering::Relaxed)
-    }
-
     pub(crate) fn inproc_bind(&self, name: &str, peer: InprocPeer) -> Result<()> {
-        lock(&self.inner.links.inproc).bind(name, peer, &mut self.next_conn())
+        lock(&self.inner.links.inproc).bind(name, peer)
     }
 
     pub(crate) fn inproc_connect(&self, name: &str, peer: InprocPeer) -> Result<()> {
-        lock(&self.inner.links.inproc).connect(name, peer, &mut self.next_conn())
+        lock(&self.inner.links.inproc).connect(name, peer)
     }
 }
 

@@ -9,7 +9,7 @@
 //! newer message.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -18,9 +18,10 @@ use tiermq_pipe::{Reader, RecvError, Room, SendError, Writer};
 use tiermq_sched::{FairQueue, PipeId, PipeState, Scheduler, TierEvent};
 use tiermq_wire::{Multipart, SocketType as WireType};
 
+use crate::inproc::Registry;
 use crate::options::Options;
 use crate::peer::{Peer, PeerState};
-use crate::shared::Shared;
+use crate::shared::{Shared, lock};
 use crate::{Error, Result};
 
 /// Tier events kept for the caller; older ones are dropped first.
@@ -108,8 +109,14 @@ pub(crate) struct Link {
 pub(crate) enum LinkKind {
     /// A bound inproc name.
     InprocBind(String),
-    /// An inproc connect.
-    InprocConnect(String),
+    /// An inproc connect; `peer` is what it registers, again after each
+    /// disconnection, so a restarted binder gets it back.
+    InprocConnect {
+        /// The name connected to.
+        name: String,
+        /// This side of the link.
+        peer: crate::inproc::InprocPeer,
+    },
     /// A link on a transport reactor; `link` is `None` while the reactor is
     /// still being asked (connections may attach before it answers).
     Net {
@@ -145,6 +152,8 @@ pub(crate) struct Core {
     pub(crate) routing: Routing,
     pub(crate) options: Options,
     me: Weak<Shared>,
+    /// The context's inproc registry, to reconnect inproc connects.
+    inproc: Arc<Mutex<Registry>>,
     pipes: Slab<PipeRec>,
     serial: u64,
     conns: HashMap<ConnKey, PipeId>,
@@ -179,8 +188,14 @@ pub(crate) fn new_pipe(hwm: usize) -> (Writer<Multipart>, Reader<Multipart>) {
 }
 
 impl Core {
-    pub(crate) fn new(wire_type: WireType, routing: Routing, me: Weak<Shared>) -> Core {
+    pub(crate) fn new(
+        wire_type: WireType,
+        routing: Routing,
+        me: Weak<Shared>,
+        inproc: Arc<Mutex<Registry>>,
+    ) -> Core {
         Core {
+            inproc,
             wire_type,
             routing,
             options: Options::default(),
@@ -239,15 +254,19 @@ impl Core {
         })
     }
 
-    /// Removes the link named `endpoint` (as written or as resolved) and ends
-    /// its pipes; returns it so the caller can close it at its transport.
-    pub(crate) fn remove_link(&mut self, endpoint: &str, bind: bool, now: Instant) -> Result<Link> {
-        let i = self.link_index(endpoint, Some(bind)).ok_or(Error::ENOENT)?;
-        let link = self.links.remove(i);
+    /// The link named `endpoint` (as written or as resolved), if any.
+    pub(crate) fn find_link(&self, endpoint: &str, bind: bool) -> Option<(LinkKey, LinkKind)> {
+        let l = &self.links[self.link_index(endpoint, Some(bind))?];
+        Some((l.key, l.kind.clone()))
+    }
+
+    /// Removes link `key` and ends its pipes.
+    pub(crate) fn remove_link(&mut self, key: LinkKey, now: Instant) {
+        self.links.retain(|l| l.key != key);
         let ids: Vec<PipeId> = self
             .pipes
             .iter()
-            .filter(|(_, p)| p.link == link.key)
+            .filter(|(_, p)| p.link == key)
             .map(|(k, _)| PipeId(k))
             .collect();
         for id in ids {
@@ -258,7 +277,6 @@ impl Core {
                 ConnKey::Inproc(_) => self.end_pipe(id, now),
             }
         }
-        Ok(link)
     }
 
     /// Completes a transport link once the reactor answered.
@@ -470,6 +488,7 @@ impl Core {
         if self.conns.get(&rec.conn) == Some(&id) {
             self.conns.remove(&rec.conn);
         }
+        let (conn, link) = (rec.conn, rec.link);
         let Some(out) = rec.out.take() else { return };
         out.set_waker(None);
         let mut msgs = unsent;
@@ -492,6 +511,22 @@ impl Core {
         }
         self.reroute.extend(msgs);
         self.flush_reroute(now);
+        if let ConnKey::Inproc(_) = conn {
+            self.reconnect_inproc(link);
+        }
+    }
+
+    /// An inproc connect whose peer went away waits for the next bind of
+    /// its name, as a tcp connect keeps reconnecting.
+    fn reconnect_inproc(&mut self, key: LinkKey) {
+        if self.closed {
+            return;
+        }
+        let link = self.links.iter().find(|l| l.key == key);
+        if let Some(LinkKind::InprocConnect { name, peer }) = link.map(|l| &l.kind) {
+            // An incompatible new binder is skipped, as a handshake would fail.
+            let _ = lock(&self.inproc).connect(name, peer.clone());
+        }
     }
 
     /// Ends pipe `id` from this side (unbind, disconnect, close): reroutes
@@ -812,6 +847,7 @@ mod tests {
             WireType::Push,
             Routing::of(WireType::Push).unwrap(),
             Weak::new(),
+            Arc::default(),
         )
     }
 
@@ -973,6 +1009,7 @@ mod tests {
             WireType::Pull,
             Routing::of(WireType::Pull).unwrap(),
             Weak::new(),
+            Arc::default(),
         );
         let now = Instant::now();
         let key = core.new_link_key();

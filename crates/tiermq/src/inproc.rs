@@ -16,7 +16,7 @@ use crate::shared::Shared;
 use crate::{Error, Result};
 
 /// One side of an inproc link: a socket and the bind or connect it made.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub(crate) struct InprocPeer {
     pub(crate) shared: Weak<Shared>,
     pub(crate) socket_type: WireType,
@@ -30,8 +30,9 @@ impl InprocPeer {
         self.link == link && Weak::ptr_eq(&self.shared, shared)
     }
 
+    /// Whether the socket still exists and is not closing.
     fn alive(&self) -> bool {
-        self.shared.strong_count() > 0
+        self.shared.upgrade().is_some_and(|s| !s.is_closing())
     }
 }
 
@@ -40,6 +41,8 @@ impl InprocPeer {
 pub(crate) struct Registry {
     bound: HashMap<String, InprocPeer>,
     waiting: HashMap<String, Vec<InprocPeer>>,
+    /// Numbers connections (`ConnKey::Inproc`).
+    conns: u64,
 }
 
 /// libzmq's inproc pipes hold both sides' high-water marks; 0 on either means no limit.
@@ -53,35 +56,27 @@ fn sum_hwm(a: usize, b: usize) -> usize {
 
 impl Registry {
     /// Binds `name` to `peer` and connects every waiting compatible connect.
-    pub(crate) fn bind(
-        &mut self,
-        name: &str,
-        peer: InprocPeer,
-        next_conn: &mut dyn FnMut() -> u64,
-    ) -> Result<()> {
+    pub(crate) fn bind(&mut self, name: &str, peer: InprocPeer) -> Result<()> {
         if self.bound.get(name).is_some_and(InprocPeer::alive) {
             return Err(Error::EADDRINUSE);
         }
         self.bound.insert(name.to_owned(), peer.clone());
         for c in self.waiting.remove(name).unwrap_or_default() {
             if c.alive() && c.socket_type.is_compatible(peer.socket_type) {
-                join(&c, &peer, next_conn());
+                self.conns += 1;
+                join(&c, &peer, self.conns);
             }
         }
         Ok(())
     }
 
     /// Connects `peer` to the socket bound at `name`, or waits for that bind.
-    pub(crate) fn connect(
-        &mut self,
-        name: &str,
-        peer: InprocPeer,
-        next_conn: &mut dyn FnMut() -> u64,
-    ) -> Result<()> {
+    pub(crate) fn connect(&mut self, name: &str, peer: InprocPeer) -> Result<()> {
         match self.bound.get(name).filter(|b| b.alive()) {
             Some(b) if !peer.socket_type.is_compatible(b.socket_type) => Err(Error::ENOCOMPATPROTO),
             Some(b) => {
-                join(&peer, b, next_conn());
+                self.conns += 1;
+                join(&peer, b, self.conns);
                 Ok(())
             }
             None => {

@@ -79,6 +79,8 @@ pub(crate) struct Shared {
     pub(crate) signal: Signal,
     /// `poll` calls waiting on this socket among others.
     watchers: Mutex<Vec<Arc<Signal>>>,
+    /// Set when the socket starts closing: inproc peers stop joining it.
+    closing: AtomicBool,
 }
 
 impl Shared {
@@ -89,6 +91,7 @@ impl Shared {
             pending: AtomicBool::new(false),
             signal: Signal::default(),
             watchers: Mutex::new(Vec::new()),
+            closing: AtomicBool::new(false),
         }
     }
 
@@ -146,6 +149,14 @@ impl Shared {
         for w in lock(&self.watchers).iter() {
             w.bump();
         }
+    }
+
+    pub(crate) fn mark_closing(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::SeqCst)
     }
 
     pub(crate) fn watch(&self, signal: &Arc<Signal>) {

@@ -82,8 +82,10 @@ impl Socket {
         let routing = Routing::of(wire)
             .filter(|_| socket_type.is_supported())
             .ok_or(Error::ENOTSUP)?;
-        let shared =
-            Arc::new_cyclic(|me: &Weak<Shared>| Shared::new(Core::new(wire, routing, me.clone())));
+        let inproc = Arc::clone(ctx.inproc());
+        let shared = Arc::new_cyclic(|me: &Weak<Shared>| {
+            Shared::new(Core::new(wire, routing, me.clone(), inproc))
+        });
         Ok(Socket {
             shared,
             ctx,
@@ -154,12 +156,6 @@ impl Socket {
             Target::Inproc(name) => {
                 let (key, peer) = self.core(|c| {
                     let key = c.new_link_key();
-                    let kind = if bind {
-                        LinkKind::InprocBind(name.clone())
-                    } else {
-                        LinkKind::InprocConnect(name.clone())
-                    };
-                    c.add_link(key, endpoint, endpoint.to_owned(), kind);
                     let peer = InprocPeer {
                         shared: Arc::downgrade(&self.shared),
                         socket_type: c.wire_type,
@@ -167,6 +163,15 @@ impl Socket {
                         sndhwm: hwm(c.options.sndhwm),
                         rcvhwm: hwm(c.options.rcvhwm),
                     };
+                    let kind = if bind {
+                        LinkKind::InprocBind(name.clone())
+                    } else {
+                        LinkKind::InprocConnect {
+                            name: name.clone(),
+                            peer: peer.clone(),
+                        }
+                    };
+                    c.add_link(key, endpoint, endpoint.to_owned(), kind);
                     (key, peer)
                 });
                 let r = if bind {
@@ -222,10 +227,15 @@ impl Socket {
     fn detach_endpoint(&self, endpoint: &str, bind: bool) -> Result<()> {
         self.check_live()?;
         parse(endpoint)?;
-        let link = self.core(|c| c.remove_link(endpoint, bind, Instant::now()))?;
+        let (key, kind) = self
+            .core(|c| c.find_link(endpoint, bind))
+            .ok_or(Error::ENOENT)?;
+        // Leave the registry (or the reactor) first, so that an inproc peer
+        // losing its pipe below cannot find this binding and rejoin it.
         self.ctx
             .links()
-            .close(&Arc::downgrade(&self.shared), link.kind, link.key);
+            .close(&Arc::downgrade(&self.shared), kind, key);
+        self.core(|c| c.remove_link(key, Instant::now()));
         Ok(())
     }
 
@@ -686,6 +696,7 @@ impl Closer {
     /// closed, and tcp/ipc connections write out what they hold before
     /// closing; only then are the endpoints closed.
     fn run(self) {
+        self.shared.mark_closing();
         if self.linger {
             self.wait_while(|c| c.has_unsent(Instant::now()));
         }

@@ -417,3 +417,39 @@ fn huge_timeouts_mean_no_limit() {
     pull.set_rcvtimeo(i32::MAX).unwrap();
     assert_eq!(pull.recv_bytes(0).unwrap(), b"x");
 }
+
+/// Like a tcp connect, an inproc connect whose binder went away waits for
+/// the name to be bound again: a restarted primary gets traffic back.
+#[test]
+fn restarted_inproc_primary_gets_traffic_back() {
+    let ctx = Context::new();
+    let push = ctx.socket(PUSH).unwrap();
+    push.set_sndprio(1).unwrap();
+    push.connect("inproc://rs-primary").unwrap();
+    push.set_sndprio(2).unwrap();
+    push.connect("inproc://rs-backup").unwrap();
+    let backup = ctx.socket(PULL).unwrap();
+    backup.bind("inproc://rs-backup").unwrap();
+    let primary = ctx.socket(PULL).unwrap();
+    primary.bind("inproc://rs-primary").unwrap();
+
+    push.send(seq(0), 0).unwrap();
+    assert_eq!(recv_n(&primary, 1), vec![0]);
+    drop(primary);
+    push.send(seq(1), 0).unwrap();
+    assert_eq!(recv_n(&backup, 1), vec![1]);
+
+    let revived = ctx.socket(PULL).unwrap();
+    revived.bind("inproc://rs-primary").unwrap();
+    assert_eq!(push.active_tier(), Some(1));
+    push.send(seq(2), 0).unwrap();
+    assert_eq!(recv_n(&revived, 1), vec![2]);
+
+    // After an explicit disconnect it does not come back.
+    push.disconnect("inproc://rs-primary").unwrap();
+    drop(revived);
+    let again = ctx.socket(PULL).unwrap();
+    again.bind("inproc://rs-primary").unwrap();
+    push.send(seq(3), 0).unwrap();
+    assert_eq!(recv_n(&backup, 1), vec![3]);
+}
