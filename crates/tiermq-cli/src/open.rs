@@ -64,7 +64,19 @@ pub(crate) fn attach(s: &Socket, ep: &EndpointArg) -> CliResult<()> {
                 s.connect(&ep.endpoint)
             }
         });
-    r.map_err(|e| endpoint_error(ep, e))
+    r.map_err(|e| endpoint_error(ep, e))?;
+    let ephemeral = ep
+        .endpoint
+        .strip_prefix("tcp://")
+        .and_then(|rest| rest.rsplit_once(':'))
+        .is_some_and(|(_, port)| port == "0" || port == "*");
+    if ep.bind && ephemeral {
+        // The port was the kernel's choice: say which, for the peers to use.
+        if let Ok(Ok(bound)) = s.get_last_endpoint() {
+            eprintln!("tiermq: listening on {bound}");
+        }
+    }
+    Ok(())
 }
 
 /// One line that says which endpoint failed, why, and what to check.
