@@ -482,3 +482,44 @@ fn failback_after_delay() {
     push.send(seq(30), 0).unwrap();
     assert_eq!(recv_n(&primary, 1), vec![30]);
 }
+
+/// Several senders on their own threads, one receiver: every message once,
+/// each sender's messages in order (fair-queued, never reordered per peer).
+fn many_senders(t: Transport) {
+    const SENDERS: u64 = 4;
+    const EACH: u64 = 5_000;
+    let ctx = Context::new();
+    let (pull, ep) = worker(&ctx, t, "many");
+    let senders: Vec<_> = (0..SENDERS)
+        .map(|s| {
+            let ctx = ctx.clone();
+            let ep = ep.clone();
+            thread::spawn(move || {
+                let push = ctx.socket(PUSH).unwrap();
+                push.connect(&ep).unwrap();
+                for n in 0..EACH {
+                    push.send(seq(s * EACH + n), 0).unwrap();
+                }
+            })
+        })
+        .collect();
+    let got = recv_n(&pull, (SENDERS * EACH) as usize);
+    for s in senders {
+        s.join().unwrap();
+    }
+    for s in 0..SENDERS {
+        let mine: Vec<u64> = got.iter().copied().filter(|n| n / EACH == s).collect();
+        assert!(mine.windows(2).all(|w| w[0] < w[1]), "sender {s} reordered");
+    }
+    assert_exactly_once(SENDERS * EACH, &[&got]);
+}
+
+#[test]
+fn many_senders_tcp() {
+    many_senders(Tcp);
+}
+
+#[test]
+fn many_senders_ipc() {
+    many_senders(Ipc);
+}
