@@ -449,6 +449,12 @@ impl Socket {
         crate::poll::poll(&mut [self.as_poll_item(events)], timeout_ms)
     }
 
+    /// The events ready now: [`POLLIN`](crate::POLLIN) if a message can be
+    /// received, [`POLLOUT`](crate::POLLOUT) if one can be sent, without blocking.
+    pub fn get_events(&self) -> Result<PollEvents> {
+        Ok(self.ready_events(PollEvents::POLLIN | PollEvents::POLLOUT))
+    }
+
     /// Which of `events` are ready now.
     pub(crate) fn ready_events(&self, events: PollEvents) -> PollEvents {
         let now = Instant::now();

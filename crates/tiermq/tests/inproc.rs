@@ -304,6 +304,7 @@ fn poll_reports_readable_and_writable() {
     let mut items = [pull.as_poll_item(tiermq::POLLIN)];
     assert_eq!(tiermq::poll(&mut items, 0).unwrap(), 0);
     assert!(!items[0].is_readable());
+    assert_eq!(pull.get_events().unwrap(), tiermq::PollEvents::empty());
 
     let t = std::thread::spawn(move || {
         push.send("wake", 0).unwrap();
@@ -312,6 +313,7 @@ fn poll_reports_readable_and_writable() {
     let mut items = [pull.as_poll_item(tiermq::POLLIN)];
     assert_eq!(tiermq::poll(&mut items, i64::from(WAIT_MS)).unwrap(), 1);
     assert!(items[0].is_readable() && !items[0].is_writable());
+    assert!(pull.get_events().unwrap().contains(tiermq::POLLIN));
     assert_eq!(pull.recv_bytes(DONTWAIT).unwrap(), b"wake");
     drop(t.join().unwrap());
 }
