@@ -113,6 +113,10 @@ fn run_socket(args: &SocketArgs) -> CliResult<()> {
         Role::Router => reply::router(&socket, args, &mut stats),
     };
     stats.finish(&socket);
+    if result.is_err() {
+        // A failed command exits now rather than waiting to deliver.
+        let _ = socket.set_linger(0);
+    }
     // Dropping the socket starts its linger; dropping the context waits for it.
     drop(socket);
     drop(ctx);
