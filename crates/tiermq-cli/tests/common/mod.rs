@@ -149,7 +149,11 @@ impl Proc {
         while let Ok(l) = self.err.recv_timeout(Duration::from_secs(5)) {
             self.err_seen.push(l);
         }
-        (status.code().unwrap_or(-1), out, std::mem::take(&mut self.err_seen))
+        (
+            status.code().unwrap_or(-1),
+            out,
+            std::mem::take(&mut self.err_seen),
+        )
     }
 
     pub fn kill(&mut self) {

@@ -1,0 +1,187 @@
+//! `tiermq req`, `rep`, `dealer` and `router` against libzmq peers.
+//!
+//! These socket types are arriving in the tiermq library; until one is
+//! supported its test checks that the tool says so clearly (exit 1, one
+//! line), and skips the rest with a note on stderr.
+
+mod common;
+
+use std::thread;
+
+use common::*;
+
+/// Whether the library can create `t`; if not, the tool must say so.
+fn supported(t: tiermq::SocketType, cmd: &str) -> bool {
+    if tiermq::Context::new().socket(t).is_ok() {
+        return true;
+    }
+    let (code, _, err) = run(&[cmd, "--connect", "tcp://127.0.0.1:1"], b"");
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("not supported"), "{err}");
+    eprintln!("skipped: the tiermq library does not support {t:?} yet");
+    false
+}
+
+/// A libzmq socket bound on an ephemeral loopback port.
+fn zmq_bound(ctx: &zmq::Context, t: zmq::SocketType) -> (zmq::Socket, String) {
+    let s = ctx.socket(t).unwrap();
+    s.set_rcvtimeo(20_000).unwrap();
+    s.set_sndtimeo(20_000).unwrap();
+    s.set_linger(0).unwrap();
+    s.bind("tcp://127.0.0.1:*").unwrap();
+    let ep = s.get_last_endpoint().unwrap().unwrap();
+    (s, ep)
+}
+
+#[test]
+fn req_prints_the_replies_of_a_libzmq_rep() {
+    if !supported(tiermq::REQ, "req") {
+        return;
+    }
+    let ctx = zmq::Context::new();
+    let (rep, ep) = zmq_bound(&ctx, zmq::REP);
+    let server = thread::spawn(move || {
+        for _ in 0..2 {
+            let req = rep.recv_string(0).unwrap().unwrap();
+            rep.send(req.to_uppercase().as_str(), 0).unwrap();
+        }
+    });
+    let (code, out, err) = run(
+        &["req", "--connect", &ep, "--timeout", "10000"],
+        b"hello\nworld\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, b"HELLO\nWORLD\n");
+    server.join().unwrap();
+}
+
+#[test]
+fn req_without_a_reply_times_out_clearly() {
+    if !supported(tiermq::REQ, "req") {
+        return;
+    }
+    let ctx = zmq::Context::new();
+    let (rep, ep) = zmq_bound(&ctx, zmq::REP);
+    let (code, out, err) = run(&["req", "--connect", &ep, "--timeout", "300"], b"anyone?\n");
+    assert_eq!(code, 1, "{err}");
+    assert!(out.is_empty());
+    assert!(err.contains("no reply within 300 ms"), "{err}");
+    // The request did arrive; it was the answer that never came.
+    assert_eq!(rep.recv_string(0).unwrap().unwrap(), "anyone?");
+}
+
+#[test]
+fn req_resends_when_the_primary_server_goes_away() {
+    if !supported(tiermq::REQ, "req") {
+        return;
+    }
+    let ctx = zmq::Context::new();
+    let (primary, primary_ep) = zmq_bound(&ctx, zmq::REP);
+    let (backup, backup_ep) = zmq_bound(&ctx, zmq::REP);
+    // The primary takes the request and dies without answering.
+    let dying = thread::spawn(move || {
+        assert_eq!(primary.recv_string(0).unwrap().unwrap(), "job");
+        drop(primary);
+    });
+    let answering = thread::spawn(move || {
+        assert_eq!(backup.recv_string(0).unwrap().unwrap(), "job");
+        backup.send("done by backup", 0).unwrap();
+    });
+    let mut req = Proc::spawn(&[
+        "req",
+        "--connect",
+        &format!("1@{primary_ep}"),
+        "--connect",
+        &format!("2@{backup_ep}"),
+        "--timeout",
+        "15000",
+        "--stats",
+    ]);
+    // Both servers connected, so the request goes to the primary first.
+    req.wait_err("active tier 1  peers 2");
+    req.write_lines(["job".to_owned()]);
+    assert_eq!(req.next_line(), "done by backup");
+    let (code, _, err) = req.finish();
+    assert_eq!(code, 0, "{err:?}");
+    dying.join().unwrap();
+    answering.join().unwrap();
+}
+
+#[test]
+fn rep_echoes_and_execs_for_a_libzmq_req() {
+    if !supported(tiermq::REP, "rep") {
+        return;
+    }
+    for (mode, expect) in [
+        (&["--echo"][..], "ping"),
+        (&["--exec", "tr a-z A-Z"][..], "PING"),
+    ] {
+        let mut args = vec!["rep", "--bind", "tcp://127.0.0.1:0", "--count", "1"];
+        args.extend_from_slice(mode);
+        let mut rep = Proc::spawn(&args);
+        let ep = rep.bound_endpoint();
+        let ctx = zmq::Context::new();
+        let req = ctx.socket(zmq::REQ).unwrap();
+        req.set_rcvtimeo(20_000).unwrap();
+        req.set_linger(0).unwrap();
+        req.connect(&ep).unwrap();
+        req.send("ping", 0).unwrap();
+        assert_eq!(req.recv_string(0).unwrap().unwrap(), expect);
+        assert_eq!(rep.next_line(), "ping", "rep prints the request");
+        let (code, _, err) = rep.finish();
+        assert_eq!(code, 0, "{err:?}");
+    }
+}
+
+#[test]
+fn router_prints_hex_identities_and_echoes() {
+    if !supported(tiermq::ROUTER, "router") {
+        return;
+    }
+    let mut router = Proc::spawn(&[
+        "router",
+        "--bind",
+        "tcp://127.0.0.1:0",
+        "--echo",
+        "--count",
+        "1",
+    ]);
+    let ep = router.bound_endpoint();
+    let ctx = zmq::Context::new();
+    let dealer = ctx.socket(zmq::DEALER).unwrap();
+    dealer.set_identity(b"ab").unwrap();
+    dealer.set_rcvtimeo(20_000).unwrap();
+    dealer.set_linger(0).unwrap();
+    dealer.connect(&ep).unwrap();
+    dealer.send_multipart(["x", "y"], 0).unwrap();
+    assert_eq!(router.next_line(), "6162\tx\ty");
+    assert_eq!(
+        dealer.recv_multipart(0).unwrap(),
+        [b"x".to_vec(), b"y".to_vec()]
+    );
+    let (code, _, err) = router.finish();
+    assert_eq!(code, 0, "{err:?}");
+}
+
+#[test]
+fn dealer_with_delimiter_talks_to_a_libzmq_rep() {
+    if !supported(tiermq::DEALER, "dealer") {
+        return;
+    }
+    let ctx = zmq::Context::new();
+    let (rep, ep) = zmq_bound(&ctx, zmq::REP);
+    let server = thread::spawn(move || {
+        for _ in 0..2 {
+            let req = rep.recv_string(0).unwrap().unwrap();
+            rep.send(format!("re: {req}").as_str(), 0).unwrap();
+        }
+    });
+    let (code, out, err) = run(
+        &["dealer", "--connect", &ep, "--delimiter", "--count", "2"],
+        b"a\nb\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, b"re: a\nre: b\n");
+    server.join().unwrap();
+}
