@@ -58,6 +58,8 @@ pub(crate) enum Event {
     Detached {
         conn: ConnKey,
         unsent: Vec<Multipart>,
+        /// Ended by the heartbeat (the peer is dead).
+        dead: bool,
     },
     /// A pipe's writer has room again, or its reader went away.
     Writable { pipe: PipeId, serial: u64 },
@@ -102,6 +104,9 @@ pub(crate) struct Link {
     pub(crate) rcvprio: u8,
     /// Where the link lives, to close it.
     pub(crate) kind: LinkKind,
+    /// How its last connection ended, and when (for `peers`).
+    pub(crate) last: Option<(PeerState, Instant)>,
+    pub(crate) created: Instant,
 }
 
 /// Where a link lives.
@@ -243,6 +248,8 @@ impl Core {
             sndprio: self.options.sndprio,
             rcvprio: self.options.rcvprio,
             kind,
+            last: None,
+            created: Instant::now(),
         });
     }
 
@@ -347,11 +354,18 @@ impl Core {
     pub(crate) fn apply(&mut self, event: Event, now: Instant) {
         match event {
             Event::Attached(a) => self.attach(a, now),
-            Event::Detached { conn, unsent } => match self.conns.get(&conn) {
+            Event::Detached { conn, unsent, dead } => match self.conns.get(&conn) {
                 _ if self.closed => {
                     self.closing.remove(&conn);
                 }
-                Some(&id) => self.detach(id, unsent, now),
+                Some(&id) => {
+                    let why = if dead {
+                        PeerState::Dead
+                    } else {
+                        PeerState::Disconnected
+                    };
+                    self.detach_as(id, unsent, why, now);
+                }
                 // Already ended here (unbind, or its pipe closed first):
                 // whatever it held still goes out elsewhere.
                 None => {
@@ -482,6 +496,11 @@ impl Core {
     /// `unsent` then whatever is still in its queue. Input already queued from
     /// it stays readable until drained.
     fn detach(&mut self, id: PipeId, unsent: Vec<Multipart>, now: Instant) {
+        self.detach_as(id, unsent, PeerState::Disconnected, now);
+    }
+
+    /// [`Core::detach`], recording why: `Disconnected` or `Dead`.
+    fn detach_as(&mut self, id: PipeId, unsent: Vec<Multipart>, why: PeerState, now: Instant) {
         let Some(rec) = self.pipes.get_mut(id.0) else {
             return;
         };
@@ -494,8 +513,11 @@ impl Core {
         let mut msgs = unsent;
         msgs.extend(out.reclaim_unsent());
         out.close();
-        rec.state = PeerState::Disconnected;
+        rec.state = why;
         rec.since = now;
+        if let Some(l) = self.links.iter_mut().find(|l| l.key == link) {
+            l.last = Some((why, now));
+        }
         rec.rerouted += msgs.len() as u64;
         if self.routing.load_balance {
             self.sched.leave(id, now);
@@ -809,7 +831,41 @@ impl Core {
                     since: p.since,
                 }
             })
+            .chain(self.links.iter().filter_map(|l| self.idle_connect(l)))
             .collect()
+    }
+
+    /// A connect with no live connection shows as one peer: connecting,
+    /// or disconnected/dead as its last connection ended (it keeps trying).
+    fn idle_connect(&self, l: &Link) -> Option<Peer> {
+        let connect = matches!(
+            l.kind,
+            LinkKind::InprocConnect { .. } | LinkKind::Net { bind: false, .. }
+        );
+        let live = self
+            .pipes
+            .iter()
+            .any(|(_, p)| p.link == l.key && p.out.is_some());
+        if !connect || live {
+            return None;
+        }
+        let (state, since) = l.last.unwrap_or((PeerState::Connecting, l.created));
+        Some(Peer {
+            endpoint: l.resolved.clone(),
+            remote_addr: String::new(),
+            sndprio: l.sndprio,
+            rcvprio: l.rcvprio,
+            state,
+            queued_out: 0,
+            queued_out_bytes: 0,
+            hwm: 0,
+            room: Some(0),
+            queued_in: 0,
+            sent: 0,
+            received: 0,
+            rerouted: 0,
+            since,
+        })
     }
 
     /// How long blocking calls may wait before re-checking the failback timer.
@@ -919,6 +975,7 @@ mod tests {
             Event::Detached {
                 conn: ConnKey::Net(0, 1),
                 unsent,
+                dead: false,
             },
             now,
         );
@@ -938,6 +995,7 @@ mod tests {
             Event::Detached {
                 conn: ConnKey::Net(0, 1),
                 unsent: Vec::new(),
+                dead: false,
             },
             now,
         );
@@ -983,6 +1041,7 @@ mod tests {
             Event::Detached {
                 conn: ConnKey::Net(0, 1),
                 unsent: Vec::new(),
+                dead: false,
             },
             now,
         );
@@ -1046,6 +1105,7 @@ mod tests {
             Event::Detached {
                 conn: ConnKey::Net(0, 7),
                 unsent: Vec::new(),
+                dead: false,
             },
             now,
         );

@@ -47,9 +47,14 @@ impl Sink for SocketSink {
                 out,
                 inp,
             })),
-            Notification::Detached { conn, unsent, .. } => shared.post(Event::Detached {
+            Notification::Detached {
+                conn,
+                unsent,
+                reason,
+            } => shared.post(Event::Detached {
                 conn: ConnKey::Net(self.reactor, conn.0),
                 unsent,
+                dead: reason.is_dead(),
             }),
             // The monitor stream comes with `Socket::monitor`.
             Notification::Monitor(_) => {}

@@ -17,7 +17,9 @@ pub enum PeerState {
     Disconnected,
 }
 
-/// A snapshot of one peer's pipe.
+/// A snapshot of one peer's pipe. A connect that has no connection at the
+/// moment is listed too, as `Connecting`, `Disconnected` or `Dead` (how its
+/// last connection ended), with empty counters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Peer {
     /// The endpoint the pipe came through (a bind's resolved endpoint, or a connect's).

@@ -147,6 +147,8 @@ fn primary_dropped(t: Transport) {
     let at_primary = recv_n(&primary, 100);
     drop(primary);
     eventually("failover to the backup", || push.active_tier() == Some(2));
+    let gone = push.peers().into_iter().find(|p| p.endpoint == e1);
+    assert_eq!(gone.map(|p| p.state), Some(PeerState::Disconnected));
     for n in 100..200 {
         push.send(seq(n), 0).unwrap();
     }
@@ -446,6 +448,11 @@ fn silent_peer_is_dead_after_heartbeat_timeout() {
 
     eventually("the silent peer is declared dead", || {
         push.active_tier() == Some(2)
+    });
+    eventually("peers() reports it dead", || {
+        push.peers()
+            .iter()
+            .any(|p| p.endpoint == silent_ep && p.state == PeerState::Dead)
     });
     for n in 0..10 {
         push.send(seq(n), 0).unwrap();
