@@ -42,8 +42,13 @@ const SIZES: [usize; 4] = [16, 256, 4096, 65536];
 const RAW_SIZES: [usize; 2] = [65536, 262144];
 const HWM: &str = "1000";
 
-/// Messages timed per throughput run: about 0.3 to 1 s each here.
-fn throughput_count(size: usize) -> u64 {
+/// Messages timed per throughput run: about 0.3 to 1 s each here. tiermq's
+/// inproc pipes pass `Bytes` without copying, so its cost there does not
+/// grow with the size and it needs the small-message count throughout.
+fn throughput_count(size: usize, transport: &str, lib: &str) -> u64 {
+    if transport == "inproc" && lib == "tiermq" {
+        return 1_000_000;
+    }
     match size {
         0..=64 => 1_000_000,
         65..=1024 => 500_000,
@@ -137,7 +142,7 @@ fn cases(quick: bool, pin: bool) -> Vec<Case> {
                     size,
                     pinned: false,
                     peer,
-                    count: throughput_count(size) / scale,
+                    count: throughput_count(size, transport, peer.lib) / scale,
                 });
             }
         }
