@@ -23,6 +23,7 @@ fn spec(lib: Lib, transport: Transport, count: u64) -> Spec {
         hwm: 1000,
         buf: 0,
         runtime: Runtime::Current,
+        fresh: false,
     }
 }
 

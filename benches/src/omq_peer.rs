@@ -11,7 +11,8 @@ use bytes::Bytes;
 use omq_tokio::{Message, Options, Socket, SocketType};
 
 use crate::zeromq_peer::{
-    bind_endpoint, connect_endpoint, hold_while_running, loop_limit, runtime, within,
+    bind_endpoint, connect_endpoint, fresh_or_shared, hold_while_running, loop_limit, runtime,
+    within,
 };
 use crate::{Error, RECV_TIMEOUT, Role, Spec, remove_ipc_file};
 
@@ -80,7 +81,8 @@ pub fn run(
                 s.connect(connect_endpoint(spec)?).await?;
                 within(loop_limit(spec.count), "room to send", async {
                     for _ in 0..=spec.count {
-                        s.send(Message::from(payload.clone())).await?;
+                        s.send(Message::from(fresh_or_shared(spec, &payload)))
+                            .await?;
                     }
                     Ok(())
                 })

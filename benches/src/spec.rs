@@ -144,18 +144,24 @@ pub struct Spec {
     pub buf: usize,
     /// The tokio runtime for the async libraries.
     pub runtime: Runtime,
+    /// A sender builds every message in a new buffer instead of sharing one
+    /// (`--fresh-payload`), so its queues hold real memory: for measuring
+    /// RSS. Without it, libraries that take `Bytes` queue reference counts
+    /// to one buffer.
+    pub fresh: bool,
 }
 
 /// The usage line of the binary.
 pub const USAGE: &str = "usage: tiermq-bench ROLE LIB TRANSPORT SIZE COUNT \
-    [--endpoint EP] [--hwm N] [--buf BYTES] [--runtime current|multi]\n  \
+    [--endpoint EP] [--hwm N] [--buf BYTES] [--runtime current|multi] [--fresh-payload]\n  \
     ROLE: push pull req rep raw-writer raw-reader push-pull req-rep\n  \
     LIB: tiermq libzmq zeromq omq raw    TRANSPORT: tcp ipc inproc";
 
 impl Spec {
     /// Parses `ROLE LIB TRANSPORT SIZE COUNT [--endpoint EP] [--hwm N]
-    /// [--buf BYTES] [--runtime current|multi]` (defaults: HWM 1000, the
-    /// kernel's buffers, the current-thread runtime).
+    /// [--buf BYTES] [--runtime current|multi] [--fresh-payload]` (defaults:
+    /// HWM 1000, the kernel's buffers, the current-thread runtime, one
+    /// shared payload).
     ///
     /// Errors: an unknown name, a number that doesn't parse, a missing
     /// value, a size of 0, a connecting role without `--endpoint`, the raw
@@ -172,6 +178,7 @@ impl Spec {
         let mut hwm = 1000;
         let mut buf = 0;
         let mut runtime = Runtime::Current;
+        let mut fresh = false;
         let mut it = args.iter();
         while let Some(arg) = it.next() {
             let mut value = |flag: &str| {
@@ -180,6 +187,7 @@ impl Spec {
                     .ok_or_else(|| Error::new(format!("{flag} needs a value")))
             };
             match arg.as_str() {
+                "--fresh-payload" => fresh = true,
                 "--endpoint" => endpoint = Some(value("--endpoint")?),
                 "--hwm" => hwm = number("--hwm", &value("--hwm")?)?,
                 "--buf" => buf = number("--buf", &value("--buf")?)?,
@@ -213,6 +221,7 @@ impl Spec {
             hwm,
             buf,
             runtime,
+            fresh,
         };
         spec.check()?;
         Ok(spec)
@@ -286,6 +295,7 @@ mod tests {
                 hwm: 50,
                 buf: 4 << 20,
                 runtime: Runtime::Multi,
+                fresh: true,
             }
         );
     }

@@ -64,6 +64,17 @@ fn check(msg: &ZmqMessage, size: usize) -> Result<(), Error> {
     }
 }
 
+/// The payload to send next: `shared` itself (a reference count), or with
+/// `--fresh-payload` a copy of it in a new buffer, as an application
+/// producing new data would hand over.
+pub(crate) fn fresh_or_shared(spec: &Spec, shared: &Bytes) -> Bytes {
+    if spec.fresh {
+        Bytes::copy_from_slice(shared)
+    } else {
+        shared.clone()
+    }
+}
+
 /// The endpoint to bind: the given one, or a fresh one (tcp port 0).
 pub(crate) fn bind_endpoint(spec: &Spec) -> String {
     match (&spec.endpoint, spec.transport) {
@@ -119,7 +130,8 @@ pub fn run(
                 s.connect(connect_endpoint(spec)?).await?;
                 within(loop_limit(spec.count), "room to send", async {
                     for _ in 0..=spec.count {
-                        s.send(ZmqMessage::from(payload.clone())).await?;
+                        s.send(ZmqMessage::from(fresh_or_shared(spec, &payload)))
+                            .await?;
                     }
                     Ok(())
                 })

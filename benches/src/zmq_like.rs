@@ -91,9 +91,13 @@ macro_rules! zmq_like {
 
             /// Sends `count + 1` messages on a connected PUSH.
             fn push(s: &::$lib::Socket, spec: &Spec) -> Result<(), Error> {
-                let payload = payload(spec.size);
+                let shared = payload(spec.size);
                 for _ in 0..=spec.count {
-                    send(s, &payload)?;
+                    if spec.fresh {
+                        send(s, &payload(spec.size))?;
+                    } else {
+                        send(s, &shared)?;
+                    }
                 }
                 Ok(())
             }

@@ -71,6 +71,9 @@ enum Kind {
     Throughput,
     Raw,
     Latency,
+    /// Throughput at 64 KiB over tcp with a new buffer per message, for the
+    /// peak RSS of both ends.
+    Rss,
 }
 
 /// One implementation as the report names it, with how to run it.
@@ -146,6 +149,30 @@ fn cases(quick: bool, pin: bool) -> Vec<Case> {
                 });
             }
         }
+    }
+    // Both processes on one CPU: small messages, where per-message costs
+    // and hand-offs between threads dominate.
+    if pin {
+        for peer in all_peers("tcp") {
+            out.push(Case {
+                kind: Kind::Throughput,
+                transport: "tcp",
+                size: 16,
+                pinned: true,
+                peer,
+                count: throughput_count(16, "tcp", peer.lib) / scale,
+            });
+        }
+    }
+    for peer in all_peers("tcp") {
+        out.push(Case {
+            kind: Kind::Rss,
+            transport: "tcp",
+            size: 65536,
+            pinned: false,
+            peer,
+            count: throughput_count(65536, "tcp", peer.lib) / scale,
+        });
     }
     for size in RAW_SIZES {
         for transport in ["tcp", "ipc"] {
@@ -310,6 +337,9 @@ fn role(bin: &Path, case: &Case, role: &str, endpoint: Option<&str>) -> Command 
     if let Some(ep) = endpoint {
         cmd.args(["--endpoint", ep]);
     }
+    if case.kind == Kind::Rss {
+        cmd.arg("--fresh-payload");
+    }
     cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
     cmd
 }
@@ -403,7 +433,7 @@ fn run_case(bin: &Path, case: &Case) -> Result<Run, String> {
         return parse(&line, None);
     }
     let (binder, connector) = match case.kind {
-        Kind::Throughput => ("pull", "push"),
+        Kind::Throughput | Kind::Rss => ("pull", "push"),
         Kind::Raw => ("raw-reader", "raw-writer"),
         Kind::Latency => ("rep", "req"),
     };
@@ -556,44 +586,54 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
          | size | transport | tiermq | libzmq | zmq.rs | omq | tiermq / best peer | tiermq / raw |\n\
          |---:|---|---:|---:|---:|---:|---:|---:|"
     );
-    for size in SIZES {
-        for transport in ["tcp", "ipc", "inproc"] {
-            let mut cells = Vec::new();
-            let mut ours = None;
-            let mut best_peer: Option<f64> = None;
-            for lib in LIBS {
-                match best_of_lib(results, Kind::Throughput, transport, size, false, lib) {
-                    Some((per, rt)) => {
-                        let rate = 1.0 / per;
-                        cells.push(format!(
-                            "{} ({:.0} MB/s){}",
-                            si(rate),
-                            rate * size as f64 / 1e6,
-                            rt_note(rt)
-                        ));
-                        if lib == "tiermq" {
-                            ours = Some(rate);
-                        } else {
-                            best_peer = Some(best_peer.map_or(rate, |b| b.max(rate)));
-                        }
+    let rows = SIZES.iter().flat_map(|&size| {
+        let pinned = (size == 16 && pin).then_some((size, "tcp", true));
+        ["tcp", "ipc", "inproc"]
+            .into_iter()
+            .map(move |t| (size, t, false))
+            .chain(pinned)
+    });
+    for (size, transport, pinned) in rows {
+        let mut cells = Vec::new();
+        let mut ours = None;
+        let mut best_peer: Option<f64> = None;
+        for lib in LIBS {
+            match best_of_lib(results, Kind::Throughput, transport, size, pinned, lib) {
+                Some((per, rt)) => {
+                    let rate = 1.0 / per;
+                    cells.push(format!(
+                        "{} ({:.0} MB/s){}",
+                        si(rate),
+                        rate * size as f64 / 1e6,
+                        rt_note(rt)
+                    ));
+                    if lib == "tiermq" {
+                        ours = Some(rate);
+                    } else {
+                        best_peer = Some(best_peer.map_or(rate, |b| b.max(rate)));
                     }
-                    None => cells.push("—".into()),
                 }
+                None => cells.push("—".into()),
             }
-            let ratio = match (ours, best_peer) {
-                (Some(o), Some(b)) => format!("{:.2}", o / b),
-                _ => "—".into(),
-            };
-            let raw = match (ours, ceiling.get(transport)) {
-                (Some(o), Some(c)) => format!("{:.0} %", 100.0 * o * size as f64 / 1e6 / c),
-                _ => "—".into(),
-            };
-            let _ = writeln!(
-                s,
-                "| {size} | {transport} | {} | {ratio} | {raw} |",
-                cells.join(" | ")
-            );
         }
+        let ratio = match (ours, best_peer) {
+            (Some(o), Some(b)) => format!("{:.2}", o / b),
+            _ => "—".into(),
+        };
+        let raw = match (ours, ceiling.get(transport)) {
+            (Some(o), Some(c)) => format!("{:.0} %", 100.0 * o * size as f64 / 1e6 / c),
+            _ => "—".into(),
+        };
+        let where_ = if pinned {
+            format!("{transport}, both on CPU 0")
+        } else {
+            transport.to_string()
+        };
+        let _ = writeln!(
+            s,
+            "| {size} | {where_} | {} | {ratio} | {raw} |",
+            cells.join(" | ")
+        );
     }
 
     let _ = writeln!(
@@ -640,19 +680,15 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
     let _ = writeln!(
         s,
         "\n## Peak RSS streaming 64 KiB over tcp (MiB, receiver / sender)\n\n\
-         HWM 1000 on each side allows 62.5 MiB of queued payload per side.\n\n\
+         Every message in a new buffer (`--fresh-payload`). HWM 1000 on each \
+         side allows 62.5 MiB of queued payload per side.\n\n\
          | tiermq | libzmq | zmq.rs | omq |\n|---:|---:|---:|---:|"
     );
     let mut cells = Vec::new();
     for lib in LIBS {
         let runs: Vec<&Run> = results
             .iter()
-            .filter(|(c, _)| {
-                c.kind == Kind::Throughput
-                    && c.transport == "tcp"
-                    && c.size == 65536
-                    && c.peer.lib == lib
-            })
+            .filter(|(c, _)| c.kind == Kind::Rss && c.peer.lib == lib)
             .flat_map(|(_, r)| r)
             .collect();
         let mut timed: Vec<f64> = runs.iter().map(|r| r.rss_timed as f64).collect();
