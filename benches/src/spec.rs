@@ -281,6 +281,7 @@ mod tests {
             "4194304",
             "--runtime",
             "multi",
+            "--fresh-payload",
         ])
         .unwrap();
         assert_eq!(

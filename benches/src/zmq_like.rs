@@ -310,6 +310,18 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn fresh_payloads_arrive_whole() {
+        for lib in ["tiermq", "libzmq"] {
+            let (s, c) = two_ends(
+                &["pull", lib, "ipc", "65536", "50", "--fresh-payload"],
+                &["push", lib, "ipc", "65536", "50", "--fresh-payload"],
+            );
+            assert!(s.unwrap().secs.is_some(), "{lib}");
+            c.unwrap();
+        }
+    }
+
+    #[test]
     fn rep_and_req_as_separate_roles() {
         let (s, c) = two_ends(
             &["rep", "libzmq", "ipc", "16", "20"],
