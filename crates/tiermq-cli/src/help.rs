@@ -31,6 +31,8 @@ Endpoints (at least one; repeatable; applied in order):
   -c, --connect [PRIO@]ENDPOINT  connect (and reconnect) in the background
       PRIO (1 most preferred .. 16; default 8) becomes the socket's SNDPRIO
       and RCVPRIO just before that endpoint is bound or connected.
+      A tcp --bind to port 0 or * prints the port it got on stderr:
+      \"tiermq: listening on tcp://127.0.0.1:41234\".
 
 Options:
   -n, --count N             stop after N messages (see above)

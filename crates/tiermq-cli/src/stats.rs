@@ -86,8 +86,9 @@ fn table(s: &Socket, elapsed: Duration) -> String {
     let active = s
         .active_tier()
         .map_or_else(|| "none".to_owned(), |t| t.to_string());
+    let ready = peers.iter().filter(|p| p.state == PeerState::Ready).count();
     let mut out = format!(
-        "tiermq: +{}s  active tier {active}  peers {}\n",
+        "tiermq: +{}s  active tier {active}  ready {ready} of {} peers\n",
         elapsed.as_secs(),
         peers.len()
     );

@@ -106,7 +106,7 @@ fn push_fails_over_and_back_between_pull_processes() {
         &format!("2@{backup_ep}"),
         "--stats",
     ]);
-    push.wait_err("active tier 1  peers 2");
+    push.wait_err("active tier 1  ready 2 of");
 
     // Tier 1 takes everything while it is there.
     push.write_lines(numbers(0..100));

@@ -99,7 +99,7 @@ fn req_resends_when_the_primary_server_goes_away() {
         "--stats",
     ]);
     // Both servers connected, so the request goes to the primary first.
-    req.wait_err("active tier 1  peers 2");
+    req.wait_err("active tier 1  ready 2 of");
     req.write_lines(["job".to_owned()]);
     assert_eq!(req.next_line(), "done by backup");
     let (code, _, err) = req.finish();

@@ -316,10 +316,14 @@ impl Demo {
         for &i in victims {
             self.workers[i].order(Order::Kill)?;
         }
+        // A connect stays listed while it reconnects; what matters is that
+        // no live pipe (ready or busy) to a victim is left to send to.
         self.wait_for("the PUSH to see the disconnects", |d| {
             victims.iter().all(|&i| {
                 let ep = &d.workers[i].endpoint;
-                d.push.peers().iter().all(|p| &p.endpoint != ep)
+                d.push.peers().iter().all(|p| {
+                    &p.endpoint != ep || !matches!(p.state, PeerState::Ready | PeerState::Busy)
+                })
             })
         })
     }
