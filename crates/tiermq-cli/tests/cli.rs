@@ -105,8 +105,21 @@ fn push_fails_over_and_back_between_pull_processes() {
         "--connect",
         &format!("2@{backup_ep}"),
         "--stats",
+        // Options reach the socket: heartbeats on, and an HWM far above use.
+        "--heartbeat",
+        "250",
+        "--hwm",
+        "5000",
     ]);
     push.wait_err("active tier 1  ready 2 of");
+    // The table's row for the primary: its priorities and room under --hwm.
+    let row = loop {
+        let line = push.wait_err(&primary_ep);
+        if line.contains(" ready ") {
+            break line;
+        }
+    };
+    assert!(row.contains(" 1/1 ") && row.contains(" 5000 "), "{row}");
 
     // Tier 1 takes everything while it is there.
     push.write_lines(numbers(0..100));
