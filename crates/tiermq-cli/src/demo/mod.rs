@@ -73,11 +73,16 @@ pub(crate) fn run(args: DemoArgs) -> CliResult<()> {
         sent: 0,
         payload: vec![0u8; args.size],
         last_totals: vec![0; specs.len()],
-        events: 0,
+        failovers: 0,
+        failbacks: 0,
     };
     let result = demo.show();
     // Let the workers go whatever happened, and collect what they read.
     let sent = demo.sent;
+    let tier_moves = format!(
+        "{} failovers and {} failbacks, with no help from the application",
+        demo.failovers, demo.failbacks
+    );
     let Demo {
         push,
         workers,
@@ -96,6 +101,7 @@ pub(crate) fn run(args: DemoArgs) -> CliResult<()> {
         received.push((name, seqs));
     }
     result?;
+    screen.line(&tier_moves, Tone::Plain);
     verdict(&mut screen, sent, &received)
 }
 
@@ -130,7 +136,8 @@ struct Demo {
     /// Each worker's total at the last finished row.
     last_totals: Vec<usize>,
     /// Tier events seen.
-    events: usize,
+    failovers: usize,
+    failbacks: usize,
 }
 
 impl Demo {
@@ -248,10 +255,15 @@ impl Demo {
 
     fn print_events(&mut self) {
         for e in self.push.take_tier_events() {
-            self.events += 1;
             let tone = match e {
-                TierEvent::Failover { .. } => Tone::Failover,
-                TierEvent::Failback { .. } => Tone::Failback,
+                TierEvent::Failover { .. } => {
+                    self.failovers += 1;
+                    Tone::Failover
+                }
+                TierEvent::Failback { .. } => {
+                    self.failbacks += 1;
+                    Tone::Failback
+                }
             };
             let at = self.at();
             self.screen.event(at, &describe_event(e), tone);
