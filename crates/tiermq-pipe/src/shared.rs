@@ -202,6 +202,44 @@ impl<T> Shared<T> {
         Ok(room)
     }
 
+    /// Moves messages from the front of `msgs` into the queue under one
+    /// lock until `msgs` is empty or the pipe is full, waking the reader at
+    /// most once.
+    pub(crate) fn try_send_batch(&self, msgs: &mut VecDeque<T>) -> Result<Room, SendError<()>> {
+        let mut st = self.lock();
+        if st.is_closed() {
+            return Err(SendError::Closed(()));
+        }
+        let was_empty = st.queue.is_empty();
+        let mut pushed = false;
+        while !st.full {
+            let Some(msg) = msgs.pop_front() else { break };
+            let weight = (self.weight)(&msg);
+            st.total_in += 1;
+            st.bytes_in = st.bytes_in.wrapping_add(weight as u64);
+            let bytes_end = st.bytes_in;
+            st.queue.push_back(Entry { msg, bytes_end });
+            pushed = true;
+            if self.hwm != 0 && st.queue.len() >= self.hwm {
+                st.full = true;
+                self.full.store(true, Ordering::Release);
+            }
+        }
+        self.queued.store(st.queue.len(), Ordering::Release);
+        let room = if st.full { Room::Full } else { Room::Available };
+        let mut wakeup = Wakeup {
+            waker: None,
+            notify: pushed && st.reader_waiters > 0,
+        };
+        if pushed && was_empty && st.reader_armed {
+            st.reader_armed = false;
+            wakeup.waker = st.reader_waker.clone();
+        }
+        drop(st);
+        wakeup.fire(&self.readable);
+        Ok(room)
+    }
+
     fn push_locked(
         &self,
         st: &mut State<T>,

@@ -1,5 +1,6 @@
 //! The sending end of a pipe.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
@@ -27,6 +28,21 @@ impl<T> Writer<T> {
     /// Cost: one uncontended lock and a `VecDeque` push.
     pub fn try_send(&self, msg: T) -> Result<Room, SendError<T>> {
         self.shared.try_send(msg)
+    }
+
+    /// Queues messages from the front of `msgs`, in order, under a single
+    /// lock, until `msgs` is empty or the pipe is full; what did not fit
+    /// stays in `msgs`. For a producer with many messages at hand, such as
+    /// an I/O thread that decoded a whole read: one lock and at most one
+    /// wake-up of the reader instead of one per message.
+    ///
+    /// Returns [`Room::Full`] if the pipe is full now (whether this batch
+    /// filled it or it already was), else [`Room::Available`]. Fails with
+    /// [`SendError::Closed`] once either end closed, taking nothing. The
+    /// reader's waker is called as for [`try_send`](Self::try_send): once,
+    /// if the pipe was empty and the reader has seen it so.
+    pub fn try_send_batch(&self, msgs: &mut VecDeque<T>) -> Result<Room, SendError<()>> {
+        self.shared.try_send_batch(msgs)
     }
 
     /// Queues `msg`, blocking while the pipe is full until there is room,

@@ -285,3 +285,31 @@ fn ends_are_send_and_errors_display() {
         "Full(..)"
     );
 }
+
+#[test]
+fn a_batch_goes_in_under_one_wake_and_stops_at_the_hwm() {
+    let (tx, rx) = pipe::<Bytes>(Config::new(4));
+    let (wakes, waker) = counter();
+    rx.set_waker(Some(waker));
+    let mut batch: std::collections::VecDeque<Bytes> =
+        (0u8..6).map(|i| Bytes::from(vec![i])).collect();
+    assert_eq!(tx.try_send_batch(&mut batch), Ok(Room::Full));
+    // Four fit; the two that did not are still the caller's, in order.
+    assert_eq!(batch, [Bytes::from(vec![4]), Bytes::from(vec![5])]);
+    assert_eq!(wakes.load(Ordering::SeqCst), 1);
+    assert_eq!(tx.try_send_batch(&mut batch), Ok(Room::Full));
+    assert_eq!(batch.len(), 2);
+    let mut out = Vec::new();
+    assert_eq!(rx.recv_batch(&mut out, 8), Ok(4));
+    assert_eq!(out[3], Bytes::from(vec![3]));
+    assert_eq!(tx.try_send_batch(&mut batch), Ok(Room::Available));
+    assert!(batch.is_empty());
+    // The reader had not seen the pipe empty since its wake: no second one.
+    assert_eq!(wakes.load(Ordering::SeqCst), 1);
+    rx.close();
+    batch.push_back(Bytes::new());
+    assert_eq!(tx.try_send_batch(&mut batch), Err(SendError::Closed(())));
+    assert_eq!(batch.len(), 1);
+    let stats = tx.stats();
+    assert_eq!((stats.total_in, stats.total_out), (6, 4));
+}

@@ -18,6 +18,7 @@ fn weight(msg: &Msg) -> usize {
 #[derive(Clone, Debug)]
 enum Op {
     Send(usize),
+    SendBatch(Vec<usize>),
     Recv,
     RecvBatch(usize),
     ReclaimWriter,
@@ -30,6 +31,7 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         6 => (0usize..100).prop_map(Op::Send),
+        2 => proptest::collection::vec(0usize..100, 0..6).prop_map(Op::SendBatch),
         3 => Just(Op::Recv),
         2 => (0usize..6).prop_map(Op::RecvBatch),
         1 => Just(Op::ReclaimWriter),
@@ -84,6 +86,23 @@ impl Model {
         } else {
             Ok(Room::Available)
         }
+    }
+
+    /// `try_send_batch`: sends one by one until the pipe is full; the rest
+    /// stay behind.
+    fn send_batch(&mut self, msgs: &mut VecDeque<Msg>) -> Result<Room, SendError<()>> {
+        if self.closed() {
+            return Err(SendError::Closed(()));
+        }
+        while !self.full {
+            let Some(msg) = msgs.pop_front() else { break };
+            let _ = self.send(msg);
+        }
+        Ok(if self.full {
+            Room::Full
+        } else {
+            Room::Available
+        })
     }
 
     fn take(&mut self, max: usize) -> Result<Vec<Msg>, RecvError> {
@@ -190,6 +209,21 @@ fn run(hwm: usize, lwm: Option<usize>, ops: Vec<Op>) -> Result<(), TestCaseError
                 if got.is_ok() {
                     accepted.push(msg);
                 }
+            }
+            Op::SendBatch(weights) => {
+                let msgs: VecDeque<Msg> = weights
+                    .into_iter()
+                    .map(|w| {
+                        next += 1;
+                        (next - 1, w)
+                    })
+                    .collect();
+                let (mut got_left, mut want_left) = (msgs.clone(), msgs.clone());
+                let got = tx.try_send_batch(&mut got_left);
+                let want = model.send_batch(&mut want_left);
+                prop_assert_eq!(&got, &want);
+                prop_assert_eq!(&got_left, &want_left);
+                accepted.extend(msgs.iter().take(msgs.len() - got_left.len()));
             }
             Op::Recv => {
                 let got = rx.try_recv();
