@@ -1,13 +1,14 @@
 //! `Connection`: one socket and its wire session, pumping bytes between the
 //! socket and the connection's pipes.
 
+use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{BufMut, BytesMut};
 use mio::{Registry, Token};
-use tiermq_pipe::{RecvError, Room, SendError};
+use tiermq_pipe::{RecvError, Room};
 use tiermq_wire::{Event, Multipart, Session};
 
 use crate::net::Stream;
@@ -28,6 +29,8 @@ const WRITE_TURN: usize = 1024 * 1024;
 const OUT_BUDGET: usize = 256 * 1024;
 /// Messages taken from the out pipe per lock.
 const OUT_BATCH: usize = 256;
+/// Received messages handed to the in pipe per lock.
+const IN_BATCH: usize = 256;
 /// Slices per `writev`.
 const IOV: usize = 64;
 
@@ -69,8 +72,9 @@ pub(crate) struct Connection {
     rcvhwm: usize,
     rbuf: BytesMut,
     read_size: usize,
-    /// A received message the full in pipe refused; delivered first.
-    stash: Option<Multipart>,
+    /// Received messages on their way to the in pipe (ones a full pipe
+    /// refused are delivered first when it drains).
+    inbound: VecDeque<Multipart>,
     /// The in pipe is full: don't read until it drains.
     pub(crate) read_paused: bool,
     /// The peer closed its side; close once everything is delivered.
@@ -109,7 +113,7 @@ impl Connection {
             rcvhwm,
             rbuf: BytesMut::new(),
             read_size: MIN_READ,
-            stash: None,
+            inbound: VecDeque::new(),
             read_paused: false,
             eof: false,
             out_closed: false,
@@ -211,46 +215,46 @@ impl Connection {
         result
     }
 
-    /// Moves the session's events into the in pipe. Returns false when the
-    /// pipe is full (reading pauses until it drains).
+    /// Moves the session's events into the in pipe, up to `IN_BATCH`
+    /// messages per lock. Returns false when the pipe is full (reading
+    /// pauses until it drains; what did not fit waits in `inbound`).
     fn deliver(&mut self, shared: &Arc<Shared>, flow: &mut Flow) -> Result<bool, DetachReason> {
         loop {
-            let msg = match self.stash.take() {
-                Some(msg) => msg,
-                None => {
-                    let Some(event) = self.session.as_mut().and_then(Session::poll_event) else {
-                        return Ok(true);
-                    };
-                    match event {
-                        Event::Ready => {
-                            self.attach(shared)?;
-                            flow.attached = true;
-                            continue;
-                        }
-                        Event::Message(msg) => msg,
-                        // As libzmq's XPUB sees them: a message of
-                        // 0x01/0x00 followed by the topic.
-                        Event::Subscribe(topic) => command_message(1, &topic),
-                        Event::Cancel(topic) => command_message(0, &topic),
-                        Event::Ping { .. } | Event::Pong { .. } => continue,
+            while self.inbound.len() < IN_BATCH {
+                let Some(event) = self.session.as_mut().and_then(Session::poll_event) else {
+                    break;
+                };
+                let msg = match event {
+                    Event::Ready => {
+                        self.attach(shared)?;
+                        flow.attached = true;
+                        continue;
                     }
-                }
-            };
+                    Event::Message(msg) => msg,
+                    // As libzmq's XPUB sees them: a message of
+                    // 0x01/0x00 followed by the topic.
+                    Event::Subscribe(topic) => command_message(1, &topic),
+                    Event::Cancel(topic) => command_message(0, &topic),
+                    Event::Ping { .. } | Event::Pong { .. } => continue,
+                };
+                self.inbound.push_back(msg);
+            }
+            if self.inbound.is_empty() {
+                return Ok(true);
+            }
             // The session yields messages only after Ready, so pipes exist.
-            let Some(pipes) = &self.pipes else { continue };
-            match pipes.inp.try_send(msg) {
+            let Some(pipes) = &self.pipes else {
+                self.inbound.clear();
+                return Ok(true);
+            };
+            match pipes.inp.try_send_batch(&mut self.inbound) {
                 Ok(Room::Available) => {}
                 Ok(Room::Full) => {
                     self.read_paused = true;
                     return Ok(false);
                 }
-                Err(SendError::Full(msg)) => {
-                    self.stash = Some(msg);
-                    self.read_paused = true;
-                    return Ok(false);
-                }
                 // The application closed its input: it wants none.
-                Err(SendError::Closed(_)) => {}
+                Err(_) => self.inbound.clear(),
             }
         }
     }
