@@ -7,10 +7,15 @@
 //! [`Scheduler`], PULL fair-queues through the [`FairQueue`]. Messages a dead
 //! connection never sent wait in `reroute` and go out, in order, before any
 //! newer message.
+//!
+//! The request-reply types add rules over the same table: REQ load-balances
+//! one request at a time and accepts the reply only from the pipe that got
+//! it (resending when that pipe goes away); REP answers the pipe a request
+//! came from; ROUTER names pipes by routing id and sends by that id.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use slab::Slab;
@@ -18,7 +23,9 @@ use tiermq_pipe::{Reader, RecvError, Room, SendError, Writer};
 use tiermq_sched::{FairQueue, PipeId, PipeState, Scheduler, TierEvent};
 use tiermq_wire::{Multipart, SocketType as WireType};
 
+use crate::envelope::{self, generated_id, random_u32};
 use crate::inproc::Registry;
+use crate::monitor::{Hub, MonitorEventKind};
 use crate::options::Options;
 use crate::peer::{Peer, PeerState};
 use crate::shared::{Shared, lock};
@@ -46,6 +53,8 @@ pub(crate) struct Attachment {
     pub(crate) link: LinkKey,
     pub(crate) peer_addr: String,
     pub(crate) peer_type: WireType,
+    /// The peer's `Identity` (empty if it sent none).
+    pub(crate) identity: Bytes,
     pub(crate) out: Writer<Multipart>,
     pub(crate) inp: Reader<Multipart>,
 }
@@ -78,17 +87,16 @@ pub(crate) struct Routing {
 
 impl Routing {
     pub(crate) fn of(t: WireType) -> Option<Routing> {
-        match t {
-            WireType::Push => Some(Routing {
-                load_balance: true,
-                fair_queue: false,
-            }),
-            WireType::Pull => Some(Routing {
-                load_balance: false,
-                fair_queue: true,
-            }),
-            _ => None,
-        }
+        let (load_balance, fair_queue) = match t {
+            WireType::Push => (true, false),
+            WireType::Pull | WireType::Rep | WireType::Router => (false, true),
+            WireType::Req | WireType::Dealer => (true, true),
+            _ => return None,
+        };
+        Some(Routing {
+            load_balance,
+            fair_queue,
+        })
     }
 }
 
@@ -149,6 +157,50 @@ struct PipeRec {
     sent: u64,
     received: u64,
     rerouted: u64,
+    peer_type: WireType,
+    /// ROUTER: the id this pipe is addressed by.
+    routing_id: Bytes,
+}
+
+/// Why a message could not be sent now.
+#[derive(Debug)]
+pub(crate) enum Refused {
+    /// No pipe can take it yet; it is given back to wait with.
+    Wait(Multipart),
+    /// It cannot go (the socket's error for it).
+    Fail(Error),
+}
+
+/// A message taken from a pipe, ready for the application.
+#[derive(Debug)]
+struct Incoming {
+    body: Multipart,
+    /// The pipe it came from and that pipe's serial.
+    from: (PipeId, u64),
+    /// REP: the envelope to put in front of the reply.
+    envelope: Vec<Bytes>,
+}
+
+/// REQ's request in flight.
+#[derive(Debug)]
+struct Request {
+    /// As on the wire, envelope included, to resend.
+    wire: Multipart,
+    /// The id in its envelope (REQ_CORRELATE).
+    id: Option<u32>,
+    /// The pipe (and its serial) that got it; `None` while it waits for one.
+    pipe: Option<(PipeId, u64)>,
+    sent_at: Instant,
+}
+
+/// REQ's state machine.
+#[derive(Debug)]
+struct ReqState {
+    /// A request was sent and its reply not yet received in full.
+    expect_reply: bool,
+    /// The request whose reply is awaited (cleared when it is matched).
+    pending: Option<Request>,
+    next_id: u32,
 }
 
 /// A socket's state; see the module docs.
@@ -175,7 +227,15 @@ pub(crate) struct Core {
     /// Frames of the message being received that the caller has not taken yet.
     rx_partial: VecDeque<Bytes>,
     /// A whole message taken from a pipe by `poll` (to know it is really there).
-    rx_ready: Option<Multipart>,
+    rx_ready: Option<Incoming>,
+    req: ReqState,
+    /// REP: the pipe and envelope of the request being answered.
+    reply_to: Option<((PipeId, u64), Vec<Bytes>)>,
+    /// ROUTER: pipes by routing id.
+    ids: HashMap<Bytes, PipeId>,
+    next_generated_id: u32,
+    /// Where monitor events go.
+    hub: Arc<Hub>,
     pub(crate) rcvmore: bool,
     tier_events: VecDeque<TierEvent>,
     pub(crate) closed: bool,
@@ -198,8 +258,18 @@ impl Core {
         routing: Routing,
         me: Weak<Shared>,
         inproc: Arc<Mutex<Registry>>,
+        hub: Arc<Hub>,
     ) -> Core {
         Core {
+            req: ReqState {
+                expect_reply: false,
+                pending: None,
+                next_id: random_u32(),
+            },
+            reply_to: None,
+            ids: HashMap::new(),
+            next_generated_id: random_u32(),
+            hub,
             inproc,
             wire_type,
             routing,
@@ -385,6 +455,9 @@ impl Core {
                 }
             }
         }
+        if self.wire_type == WireType::Req {
+            self.handle_resend_timer(now);
+        }
         self.reap(now);
         self.collect_tier_events();
     }
@@ -407,6 +480,17 @@ impl Core {
             // A connection id reused: the old one is over.
             self.detach(old, Vec::new(), now);
         }
+        let routing_id = if self.wire_type == WireType::Router {
+            let Some(id) = self.assign_routing_id(&a.identity, now) else {
+                // libzmq refuses a second peer with an identity in use.
+                a.out.close();
+                a.inp.close();
+                return;
+            };
+            id
+        } else {
+            Bytes::new()
+        };
         self.serial += 1;
         let serial = self.serial;
         let id = PipeId(self.pipes.vacant_key());
@@ -437,6 +521,11 @@ impl Core {
             self.fq.set_readable(id, true);
         }
         self.conns.insert(a.conn, id);
+        if !routing_id.is_empty() {
+            self.ids.insert(routing_id.clone(), id);
+        }
+        self.hub
+            .emit(MonitorEventKind::Ready, &endpoint, &a.peer_addr);
         self.pipes.insert(PipeRec {
             serial,
             conn: a.conn,
@@ -452,8 +541,36 @@ impl Core {
             sent: 0,
             received: 0,
             rerouted: 0,
+            peer_type: a.peer_type,
+            routing_id,
         });
         self.flush_reroute(now);
+    }
+
+    /// ROUTER: the routing id of a new peer that announced `identity`, or
+    /// `None` to refuse it (the identity is taken and ROUTER_HANDOVER is off).
+    fn assign_routing_id(&mut self, identity: &Bytes, now: Instant) -> Option<Bytes> {
+        if identity.is_empty() {
+            loop {
+                let id = generated_id(self.next_generated_id);
+                self.next_generated_id = self.next_generated_id.wrapping_add(1);
+                if !self.ids.contains_key(&id) {
+                    return Some(id);
+                }
+            }
+        }
+        if let Some(&old) = self.ids.get(identity) {
+            if !self.options.router_handover {
+                return None;
+            }
+            // The new connection takes the identity over; the old one ends.
+            self.ids.remove(identity);
+            if let Some(rec) = self.pipes.get_mut(old.0) {
+                rec.routing_id = Bytes::new();
+            }
+            self.end_pipe(old, now);
+        }
+        Some(identity.clone())
     }
 
     fn on_writable(&mut self, id: PipeId, serial: u64, now: Instant) {
@@ -471,6 +588,8 @@ impl Core {
         } else if rec.state == PeerState::Busy && !out.is_full() {
             rec.state = PeerState::Ready;
             rec.since = now;
+            self.hub
+                .emit(MonitorEventKind::Ready, &rec.endpoint, &rec.peer_addr);
             if self.routing.load_balance {
                 self.sched.set_state(id, PipeState::Ready, now);
             }
@@ -518,7 +637,45 @@ impl Core {
         if let Some(l) = self.links.iter_mut().find(|l| l.key == link) {
             l.last = Some((why, now));
         }
-        rec.rerouted += msgs.len() as u64;
+        let serial = rec.serial;
+        let (endpoint, peer) = (rec.endpoint.clone(), rec.peer_addr.clone());
+        if matches!(conn, ConnKey::Inproc(_)) {
+            let reason = String::from("peer closed");
+            self.hub
+                .emit(MonitorEventKind::Disconnected { reason }, &endpoint, &peer);
+        }
+        if !rec.routing_id.is_empty() && self.ids.get(&rec.routing_id) == Some(&id) {
+            self.ids.remove(&rec.routing_id);
+        }
+        let rerouted = match self.wire_type {
+            // REQ holds at most one live request: the one resent below.
+            // Anything else in the pipe was abandoned (REQ_RELAXED).
+            WireType::Req => {
+                msgs.clear();
+                let resend = self
+                    .req
+                    .pending
+                    .as_mut()
+                    .filter(|r| r.pipe == Some((id, serial)));
+                match resend {
+                    Some(r) => {
+                        r.pipe = None;
+                        1
+                    }
+                    None => 0,
+                }
+            }
+            // Messages for one peer cannot go to another.
+            _ if !self.routing.load_balance => {
+                msgs.clear();
+                0
+            }
+            _ => msgs.len() as u64,
+        };
+        let Some(rec) = self.pipes.get_mut(id.0) else {
+            return;
+        };
+        rec.rerouted += rerouted;
         if self.routing.load_balance {
             self.sched.leave(id, now);
         }
@@ -530,6 +687,13 @@ impl Core {
         } else {
             // Let the next receive find out whether anything is left.
             self.fq.set_readable(id, true);
+        }
+        if rerouted > 0 {
+            self.hub.emit(
+                MonitorEventKind::Rerouted { messages: rerouted },
+                &endpoint,
+                &peer,
+            );
         }
         self.reroute.extend(msgs);
         self.flush_reroute(now);
@@ -574,6 +738,11 @@ impl Core {
 
     fn collect_tier_events(&mut self) {
         while let Some(e) = self.sched.poll_event() {
+            let kind = match e {
+                TierEvent::Failover { from, to } => MonitorEventKind::Failover { from, to },
+                TierEvent::Failback { from, to } => MonitorEventKind::Failback { from, to },
+            };
+            self.hub.emit(kind, "", "");
             if self.tier_events.len() == TIER_EVENT_RING {
                 self.tier_events.pop_front();
             }
@@ -587,37 +756,220 @@ impl Core {
 
     // ----- sending -----
 
-    /// Hands `msg` to the best ready pipe, after any rerouted messages.
-    /// Gives it back if no pipe can take it now.
+    /// Whether this socket type sends at all.
+    pub(crate) fn sends(&self) -> bool {
+        self.routing.load_balance || matches!(self.wire_type, WireType::Rep | WireType::Router)
+    }
+
+    /// Whether a message may begin now, given its first frame: the state
+    /// machines of REQ and REP, and ROUTER_MANDATORY's unknown peers.
+    ///
+    /// Errors: `ENOTSUP` for a type that does not send, `EFSM` out of turn,
+    /// `EHOSTUNREACH` for an unknown ROUTER peer with ROUTER_MANDATORY.
+    pub(crate) fn check_send(&self, first: &Bytes) -> Result<()> {
+        match self.wire_type {
+            _ if !self.sends() => Err(Error::ENOTSUP),
+            WireType::Req if self.req.expect_reply && !self.options.req_relaxed => Err(Error::EFSM),
+            WireType::Rep if self.reply_to.is_none() || !self.rx_partial.is_empty() => {
+                Err(Error::EFSM)
+            }
+            WireType::Router if self.options.router_mandatory && !self.ids.contains_key(first) => {
+                Err(Error::EHOSTUNREACH)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Sends `msg` as the socket type does: to the best ready pipe, after
+    /// any rerouted messages (PUSH, DEALER, REQ), to the requester (REP), or
+    /// by routing id (ROUTER). [`Refused::Wait`] gives it back if it must
+    /// wait for a pipe.
     pub(crate) fn send(
         &mut self,
         msg: Multipart,
         now: Instant,
-    ) -> std::result::Result<(), Multipart> {
-        self.flush_reroute(now);
-        let r = if self.reroute.is_empty() {
-            self.load_balance(msg, now)
-        } else {
-            Err(msg)
+    ) -> std::result::Result<(), Refused> {
+        let r = match self.wire_type {
+            WireType::Req => self.send_request(msg, now),
+            WireType::Rep => {
+                self.send_reply(msg, now);
+                Ok(())
+            }
+            WireType::Router => self.send_routed(msg, now),
+            _ => {
+                self.flush_reroute(now);
+                if self.reroute.is_empty() {
+                    self.load_balance(msg, now)
+                        .map(|_| ())
+                        .map_err(Refused::Wait)
+                } else {
+                    Err(Refused::Wait(msg))
+                }
+            }
         };
         self.reap(now);
         self.collect_tier_events();
         r
     }
 
+    /// REQ: a new request (abandoning one in flight, with REQ_RELAXED).
+    fn send_request(&mut self, body: Multipart, now: Instant) -> std::result::Result<(), Refused> {
+        if self.req.expect_reply && !self.options.req_relaxed {
+            return Err(Refused::Fail(Error::EFSM));
+        }
+        let id = self.options.req_correlate.then_some(self.req.next_id);
+        let wire = envelope::wrap_request(id, body);
+        match self.load_balance(wire.clone(), now) {
+            Ok(pipe) => {
+                self.req.next_id = self.req.next_id.wrapping_add(1);
+                // A reply to an abandoned request must not be taken for this one.
+                self.rx_ready = None;
+                self.rx_partial.clear();
+                self.req.expect_reply = true;
+                self.req.pending = Some(Request {
+                    wire,
+                    id,
+                    pipe: Some(pipe),
+                    sent_at: now,
+                });
+                Ok(())
+            }
+            Err(_) => Err(Refused::Wait(envelope::unwrap_request(id.is_some(), wire))),
+        }
+    }
+
+    /// REQ: sends the request in flight again, to the best ready pipe (with
+    /// REQ_CORRELATE under a new id, so that late replies to the old attempt
+    /// are dropped). Waits, with no pipe ready, for the next event.
+    fn resend_request(&mut self, now: Instant) {
+        let Some(r) = self.req.pending.as_mut() else {
+            return;
+        };
+        let mut wire = r.wire.clone();
+        let mut id = r.id;
+        if let Some(old) = id {
+            let new = self.req.next_id;
+            self.req.next_id = new.wrapping_add(1);
+            wire = envelope::wrap_request(Some(new), envelope::unwrap_request(true, wire));
+            id = Some(new);
+            debug_assert_ne!(old, new);
+        }
+        if let Ok(pipe) = self.load_balance(wire.clone(), now) {
+            self.req.pending = Some(Request {
+                wire,
+                id,
+                pipe: Some(pipe),
+                sent_at: now,
+            });
+        }
+    }
+
+    /// REP: the reply goes to the pipe the request came from, behind its
+    /// envelope; dropped quietly if that peer is gone or cannot take it.
+    fn send_reply(&mut self, body: Multipart, now: Instant) {
+        let Some(((id, serial), env)) = self.reply_to.take() else {
+            return;
+        };
+        let mut msg: Multipart = env.into_iter().collect();
+        for frame in body {
+            msg.push(frame);
+        }
+        self.send_to(id, serial, msg, now);
+    }
+
+    /// ROUTER: the first frame names the peer. Unknown peers, and with
+    /// ROUTER_MANDATORY off full ones, lose the message quietly.
+    fn send_routed(&mut self, msg: Multipart, now: Instant) -> std::result::Result<(), Refused> {
+        let mandatory = self.options.router_mandatory;
+        let mut frames = msg.into_iter();
+        let Some(to) = frames.next() else {
+            return Ok(());
+        };
+        let body: Multipart = frames.collect();
+        let Some(&id) = self.ids.get(&to) else {
+            return if mandatory {
+                Err(Refused::Fail(Error::EHOSTUNREACH))
+            } else {
+                Ok(())
+            };
+        };
+        let Some(rec) = self.pipes.get(id.0) else {
+            return Ok(());
+        };
+        let serial = rec.serial;
+        if body.is_empty() {
+            return Ok(());
+        }
+        if mandatory && rec.out.as_ref().is_some_and(Writer::is_full) {
+            let mut msg = Multipart::single(to);
+            for frame in body {
+                msg.push(frame);
+            }
+            return Err(Refused::Wait(msg));
+        }
+        self.send_to(id, serial, body, now);
+        Ok(())
+    }
+
+    /// Queues `msg` on pipe `id` if it is still the one numbered `serial`
+    /// and has room; otherwise drops it.
+    fn send_to(&mut self, id: PipeId, serial: u64, msg: Multipart, now: Instant) {
+        let Some(rec) = self.pipes.get_mut(id.0).filter(|r| r.serial == serial) else {
+            return;
+        };
+        let Some(out) = &rec.out else { return };
+        match out.try_send(msg) {
+            Ok(room) => {
+                rec.sent += 1;
+                if room == Room::Full {
+                    self.mark_busy(id, now);
+                }
+            }
+            Err(SendError::Full(_)) => self.mark_busy(id, now),
+            Err(SendError::Closed(_)) => {
+                if matches!(rec.conn, ConnKey::Inproc(_)) {
+                    self.dead.push(id);
+                }
+            }
+        }
+    }
+
+    /// Pipe `id`'s queue reached SNDHWM.
+    fn mark_busy(&mut self, id: PipeId, now: Instant) {
+        let Some(rec) = self.pipes.get_mut(id.0) else {
+            return;
+        };
+        if rec.state != PeerState::Busy {
+            rec.state = PeerState::Busy;
+            rec.since = now;
+            self.hub
+                .emit(MonitorEventKind::Busy, &rec.endpoint, &rec.peer_addr);
+        }
+        if self.routing.load_balance {
+            self.sched.set_state(id, PipeState::Busy, now);
+        }
+    }
+
     /// Whether a message sent now would be taken without waiting.
     pub(crate) fn can_send(&mut self, now: Instant) -> bool {
+        match self.wire_type {
+            WireType::Req if self.req.expect_reply && !self.options.req_relaxed => return false,
+            WireType::Rep => return self.reply_to.is_some() && self.rx_partial.is_empty(),
+            WireType::Router => return true,
+            _ => {}
+        }
         self.flush_reroute(now);
         self.reap(now);
         self.sched.handle_timeout(now);
         self.reroute.is_empty() && self.sched.active_tier().is_some()
     }
 
+    /// Hands `msg` to the best ready pipe; says which (and its serial).
     fn load_balance(
         &mut self,
         mut msg: Multipart,
         now: Instant,
-    ) -> std::result::Result<(), Multipart> {
+    ) -> std::result::Result<(PipeId, u64), Multipart> {
         if self.sched.poll_timeout().is_some_and(|t| t <= now) {
             self.sched.handle_timeout(now);
         }
@@ -636,18 +988,15 @@ impl Core {
             match out.try_send(msg) {
                 Ok(room) => {
                     rec.sent += 1;
+                    let serial = rec.serial;
                     if room == Room::Full {
-                        rec.state = PeerState::Busy;
-                        rec.since = now;
-                        self.sched.set_state(id, PipeState::Busy, now);
+                        self.mark_busy(id, now);
                     }
-                    return Ok(());
+                    return Ok((id, serial));
                 }
                 Err(SendError::Full(m)) => {
                     msg = m;
-                    rec.state = PeerState::Busy;
-                    rec.since = now;
-                    self.sched.set_state(id, PipeState::Busy, now);
+                    self.mark_busy(id, now);
                 }
                 Err(SendError::Closed(m)) => {
                     msg = m;
@@ -663,8 +1012,13 @@ impl Core {
     }
 
     fn flush_reroute(&mut self, now: Instant) {
-        if !self.routing.load_balance {
+        if !self.routing.load_balance || self.wire_type == WireType::Req {
             self.reroute.clear();
+        }
+        if self.wire_type == WireType::Req {
+            if self.req.pending.as_ref().is_some_and(|r| r.pipe.is_none()) {
+                self.resend_request(now);
+            }
             return;
         }
         while let Some(m) = self.reroute.pop_front() {
@@ -675,13 +1029,37 @@ impl Core {
         }
     }
 
+    /// REQ_RESEND_IVL: resends a request unanswered for that long.
+    fn handle_resend_timer(&mut self, now: Instant) {
+        if self.resend_due().is_some_and(|t| t <= now) {
+            if let Some(r) = self.req.pending.as_mut() {
+                r.pipe = None;
+            }
+            self.resend_request(now);
+            self.collect_tier_events();
+        }
+    }
+
+    /// When REQ_RESEND_IVL next resends, if it will.
+    fn resend_due(&self) -> Option<Instant> {
+        let ivl = u64::try_from(self.options.req_resend_ivl)
+            .ok()
+            .filter(|&ms| ms > 0)?;
+        let r = self.req.pending.as_ref()?;
+        r.pipe?;
+        r.sent_at.checked_add(Duration::from_millis(ivl))
+    }
+
     pub(crate) fn set_failback_delay(&mut self, delay: std::time::Duration) {
         self.sched.set_failback_delay(delay);
     }
 
-    /// When a delayed failback becomes due, if one is pending.
+    /// When a delayed failback or a REQ resend becomes due, if one is pending.
     pub(crate) fn next_timer(&self) -> Option<Instant> {
-        self.sched.poll_timeout()
+        match (self.sched.poll_timeout(), self.resend_due()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     pub(crate) fn active_tier(&mut self, now: Instant) -> Option<u8> {
@@ -719,11 +1097,83 @@ impl Core {
 
     // ----- receiving -----
 
-    /// The next whole message, fair-queued by rcvprio.
-    fn next_message(&mut self) -> Option<Multipart> {
+    /// Whether this socket type receives, and may now: `ENOTSUP` for PUSH;
+    /// `EFSM` for REQ with no request sent, and REP owing a reply.
+    pub(crate) fn check_recv(&self) -> Result<()> {
+        if !self.routing.fair_queue {
+            return Err(Error::ENOTSUP);
+        }
+        if !self.rx_partial.is_empty() {
+            return Ok(());
+        }
+        match self.wire_type {
+            WireType::Req if !self.req.expect_reply => Err(Error::EFSM),
+            WireType::Rep if self.reply_to.is_some() => Err(Error::EFSM),
+            _ => Ok(()),
+        }
+    }
+
+    /// The next whole message for the application, fair-queued by rcvprio,
+    /// with the socket type's envelope handled.
+    fn next_incoming(&mut self, now: Instant) -> Option<Incoming> {
         if let Some(m) = self.rx_ready.take() {
             return Some(m);
         }
+        if self.wire_type == WireType::Req {
+            self.handle_resend_timer(now);
+        }
+        loop {
+            let (id, serial, m) = self.next_message()?;
+            let from = (id, serial);
+            let incoming = match self.wire_type {
+                WireType::Req => {
+                    // Only the pipe that got the request may answer it.
+                    let Some(r) = self.req.pending.as_ref().filter(|r| r.pipe == Some(from)) else {
+                        continue;
+                    };
+                    let Some(body) = envelope::open_reply(r.id, m) else {
+                        continue;
+                    };
+                    self.req.pending = None;
+                    Incoming {
+                        body,
+                        from,
+                        envelope: Vec::new(),
+                    }
+                }
+                WireType::Rep => {
+                    let Some((envelope, body)) = envelope::split_request(m) else {
+                        continue;
+                    };
+                    Incoming {
+                        body,
+                        from,
+                        envelope,
+                    }
+                }
+                WireType::Router => {
+                    let mut body = Multipart::single(self.pipes[id.0].routing_id.clone());
+                    for frame in m {
+                        body.push(frame);
+                    }
+                    Incoming {
+                        body,
+                        from,
+                        envelope: Vec::new(),
+                    }
+                }
+                _ => Incoming {
+                    body: m,
+                    from,
+                    envelope: Vec::new(),
+                },
+            };
+            return Some(incoming);
+        }
+    }
+
+    /// The next whole message from a pipe, fair-queued by rcvprio.
+    fn next_message(&mut self) -> Option<(PipeId, u64, Multipart)> {
         loop {
             let id = self.fq.next()?;
             let Some(rec) = self.pipes.get_mut(id.0) else {
@@ -738,7 +1188,7 @@ impl Core {
                 Ok(m) if m.is_empty() => {}
                 Ok(m) => {
                     rec.received += 1;
-                    return Some(m);
+                    return Some((id, rec.serial, m));
                 }
                 Err(RecvError::Empty) => self.fq.set_readable(id, false),
                 Err(RecvError::Closed) => {
@@ -753,23 +1203,32 @@ impl Core {
     }
 
     /// The next frame, and whether more of its message follow.
-    pub(crate) fn recv_frame(&mut self) -> Option<(Bytes, bool)> {
+    pub(crate) fn recv_frame(&mut self, now: Instant) -> Option<(Bytes, bool)> {
         if self.rx_partial.is_empty() {
-            let m = self.next_message()?;
-            self.rx_partial.extend(m);
+            let m = self.next_incoming(now)?;
+            if self.wire_type == WireType::Rep {
+                self.reply_to = Some((m.from, m.envelope));
+            }
+            self.rx_partial.extend(m.body);
         }
         let frame = self.rx_partial.pop_front()?;
         let more = !self.rx_partial.is_empty();
         self.rcvmore = more;
+        if !more && self.wire_type == WireType::Req {
+            self.req.expect_reply = false;
+        }
         Some((frame, more))
     }
 
     /// Whether a receive now would return a frame without waiting.
-    pub(crate) fn can_recv(&mut self) -> bool {
+    pub(crate) fn can_recv(&mut self, now: Instant) -> bool {
         if !self.rx_partial.is_empty() || self.rx_ready.is_some() {
             return true;
         }
-        self.rx_ready = self.next_message();
+        if self.check_recv().is_err() {
+            return false;
+        }
+        self.rx_ready = self.next_incoming(now);
         self.rx_ready.is_some()
     }
 
@@ -795,6 +1254,9 @@ impl Core {
             }
         }
         self.conns.clear();
+        self.ids.clear();
+        self.req.pending = None;
+        self.reply_to = None;
         self.sched = Scheduler::new();
         self.fq = FairQueue::new();
         self.reroute.clear();
@@ -806,6 +1268,15 @@ impl Core {
     }
 
     // ----- introspection -----
+
+    /// The endpoint and peer address of connection `conn` (empty if unknown).
+    pub(crate) fn conn_names(&self, conn: ConnKey) -> (String, String) {
+        self.conns
+            .get(&conn)
+            .and_then(|id| self.pipes.get(id.0))
+            .map(|p| (p.endpoint.clone(), p.peer_addr.clone()))
+            .unwrap_or_default()
+    }
 
     /// One entry per pipe, for `Socket::peers`.
     pub(crate) fn peers(&self) -> Vec<Peer> {
@@ -829,6 +1300,9 @@ impl Core {
                     received: p.received,
                     rerouted: p.rerouted,
                     since: p.since,
+                    changed: wall_clock(p.since),
+                    peer_type: Some(crate::SocketType::from_wire(p.peer_type)),
+                    routing_id: p.routing_id.clone(),
                 }
             })
             .chain(self.links.iter().filter_map(|l| self.idle_connect(l)))
@@ -865,6 +1339,9 @@ impl Core {
             received: 0,
             rerouted: 0,
             since,
+            changed: wall_clock(since),
+            peer_type: None,
+            routing_id: Bytes::new(),
         })
     }
 
@@ -875,6 +1352,12 @@ impl Core {
             (d, t) => d.or(t),
         }
     }
+}
+
+/// The wall-clock time of `at` (for users who log it).
+fn wall_clock(at: Instant) -> std::time::SystemTime {
+    let now = std::time::SystemTime::now();
+    now.checked_sub(at.elapsed()).unwrap_or(now)
 }
 
 fn to_sched(s: PeerState) -> PipeState {
@@ -903,6 +1386,7 @@ mod tests {
             WireType::Push,
             Routing::of(WireType::Push).unwrap(),
             Weak::new(),
+            Arc::default(),
             Arc::default(),
         )
     }
@@ -945,6 +1429,7 @@ mod tests {
                 link: key,
                 peer_addr: "peer".into(),
                 peer_type: WireType::Pull,
+                identity: Bytes::new(),
                 out,
                 inp,
             }),
@@ -1069,6 +1554,7 @@ mod tests {
             Routing::of(WireType::Pull).unwrap(),
             Weak::new(),
             Arc::default(),
+            Arc::default(),
         );
         let now = Instant::now();
         let key = core.new_link_key();
@@ -1089,6 +1575,7 @@ mod tests {
                 link: key,
                 peer_addr: "peer".into(),
                 peer_type: WireType::Push,
+                identity: Bytes::new(),
                 out,
                 inp,
             }),
@@ -1109,9 +1596,12 @@ mod tests {
             },
             now,
         );
-        assert_eq!(core.recv_frame(), Some((Bytes::from_static(b"a"), true)));
-        assert_eq!(core.recv_frame(), Some((Bytes::from_static(b"b"), false)));
-        assert_eq!(core.recv_frame(), None);
+        assert_eq!(core.recv_frame(now), Some((Bytes::from_static(b"a"), true)));
+        assert_eq!(
+            core.recv_frame(now),
+            Some((Bytes::from_static(b"b"), false))
+        );
+        assert_eq!(core.recv_frame(now), None);
         assert!(core.peers().is_empty(), "the drained pipe is gone");
     }
 }

@@ -23,6 +23,8 @@ pub(crate) struct InprocPeer {
     pub(crate) link: LinkKey,
     pub(crate) sndhwm: usize,
     pub(crate) rcvhwm: usize,
+    /// The identity it announces (ROUTER peers address it by this).
+    pub(crate) identity: bytes::Bytes,
 }
 
 impl InprocPeer {
@@ -115,19 +117,12 @@ fn join(connector: &InprocPeer, binder: &InprocPeer, id: u64) {
     let (to_binder, from_connector) = new_pipe(sum_hwm(connector.sndhwm, binder.rcvhwm));
     let (to_connector, from_binder) = new_pipe(sum_hwm(binder.sndhwm, connector.rcvhwm));
     let conn = ConnKey::Inproc(id);
-    post(
-        &c,
-        conn,
-        connector.link,
-        binder.socket_type,
-        to_binder,
-        from_binder,
-    );
+    post(&c, conn, connector.link, binder, to_binder, from_binder);
     post(
         &b,
         conn,
         binder.link,
-        connector.socket_type,
+        connector,
         to_connector,
         from_connector,
     );
@@ -137,7 +132,7 @@ fn post(
     to: &Arc<Shared>,
     conn: ConnKey,
     link: LinkKey,
-    peer_type: WireType,
+    peer: &InprocPeer,
     out: tiermq_pipe::Writer<tiermq_wire::Multipart>,
     inp: tiermq_pipe::Reader<tiermq_wire::Multipart>,
 ) {
@@ -145,7 +140,8 @@ fn post(
         conn,
         link,
         peer_addr: "inproc".to_owned(),
-        peer_type,
+        peer_type: peer.socket_type,
+        identity: peer.identity.clone(),
         out,
         inp,
     }));

@@ -3,9 +3,10 @@
 
 use std::sync::{Arc, Weak};
 
-use tiermq_transport::{LinkId, LinkOptions, Notification, Sink};
+use tiermq_transport::{LinkId, LinkOptions, MonitorEvent as NetEvent, Notification, Sink};
 
 use crate::core::{Attachment, ConnKey, Event, LinkKey};
+use crate::monitor::{Hub, MonitorEventKind};
 use crate::options::{Options, hwm, timeout_ms};
 use crate::shared::Shared;
 
@@ -23,10 +24,16 @@ pub(crate) struct SocketSink {
     pub(crate) shared: Weak<Shared>,
     pub(crate) link: LinkKey,
     pub(crate) reactor: usize,
+    /// Where monitor events go; held here so they flow without the core lock.
+    pub(crate) hub: Arc<Hub>,
 }
 
 impl Sink for SocketSink {
     fn notify(&self, n: Notification) {
+        if let Notification::Monitor(e) = n {
+            self.monitor(e);
+            return;
+        }
         let Some(shared) = self.shared.upgrade() else {
             // The socket is gone; dropping the pipes closes them.
             return;
@@ -44,6 +51,7 @@ impl Sink for SocketSink {
                 link: self.link,
                 peer_addr,
                 peer_type: peer.socket_type,
+                identity: peer.metadata.get("Identity").cloned().unwrap_or_default(),
                 out,
                 inp,
             })),
@@ -51,24 +59,109 @@ impl Sink for SocketSink {
                 conn,
                 unsent,
                 reason,
-            } => shared.post(Event::Detached {
-                conn: ConnKey::Net(self.reactor, conn.0),
-                unsent,
-                dead: reason.is_dead(),
-            }),
-            // The monitor stream comes with `Socket::monitor`.
+            } => {
+                let dead = reason.is_dead();
+                if dead {
+                    // Before the transport's `Disconnected`, which follows.
+                    let (endpoint, peer) = shared.with_core(|c| c.conn_names(conn_key(self, conn)));
+                    self.hub.emit(MonitorEventKind::Dead, &endpoint, &peer);
+                }
+                shared.post(Event::Detached {
+                    conn: ConnKey::Net(self.reactor, conn.0),
+                    unsent,
+                    dead,
+                });
+            }
             Notification::Monitor(_) => {}
         }
     }
 }
 
+fn conn_key(sink: &SocketSink, conn: tiermq_transport::ConnId) -> ConnKey {
+    ConnKey::Net(sink.reactor, conn.0)
+}
+
 impl SocketSink {
-    pub(crate) fn for_link(shared: Weak<Shared>, link: LinkKey, reactor: usize) -> Arc<dyn Sink> {
+    pub(crate) fn for_link(
+        shared: Weak<Shared>,
+        link: LinkKey,
+        reactor: usize,
+        hub: Arc<Hub>,
+    ) -> Arc<dyn Sink> {
         Arc::new(SocketSink {
             shared,
             link,
             reactor,
+            hub,
         })
+    }
+
+    /// Passes a transport monitor event on to the socket's monitors.
+    fn monitor(&self, e: NetEvent) {
+        if !self.hub.is_active() {
+            return;
+        }
+        let (kind, endpoint, peer) = match e {
+            NetEvent::Listening { endpoint, .. } => {
+                (MonitorEventKind::Listening, endpoint, String::new())
+            }
+            NetEvent::BindFailed { endpoint, .. } => {
+                (MonitorEventKind::BindFailed, endpoint, String::new())
+            }
+            NetEvent::Accepted {
+                endpoint,
+                peer_addr,
+                ..
+            } => (MonitorEventKind::Accepted, endpoint, peer_addr),
+            NetEvent::AcceptFailed { endpoint, .. } => {
+                (MonitorEventKind::AcceptFailed, endpoint, String::new())
+            }
+            NetEvent::Connected {
+                endpoint,
+                peer_addr,
+                ..
+            } => (MonitorEventKind::Connected, endpoint, peer_addr),
+            NetEvent::ConnectRetried { endpoint, ivl, .. } => (
+                MonitorEventKind::ConnectRetried { ivl },
+                endpoint,
+                String::new(),
+            ),
+            NetEvent::HandshakeSucceeded {
+                endpoint,
+                peer_addr,
+                ..
+            } => (MonitorEventKind::HandshakeSucceeded, endpoint, peer_addr),
+            NetEvent::HandshakeFailed {
+                endpoint,
+                peer_addr,
+                reason,
+                ..
+            } => (
+                MonitorEventKind::HandshakeFailed {
+                    reason: reason.to_string(),
+                },
+                endpoint,
+                peer_addr,
+            ),
+            NetEvent::Disconnected {
+                endpoint,
+                peer_addr,
+                reason,
+                ..
+            } => (
+                MonitorEventKind::Disconnected {
+                    reason: reason.to_string(),
+                },
+                endpoint,
+                peer_addr,
+            ),
+            NetEvent::Closed { endpoint, .. } => {
+                (MonitorEventKind::Closed, endpoint, String::new())
+            }
+            // A connect in progress: `Connected` or `ConnectRetried` follows.
+            NetEvent::ConnectDelayed { .. } => return,
+        };
+        self.hub.emit(kind, &endpoint, &peer);
     }
 }
 

@@ -29,6 +29,11 @@ pub(crate) struct Options {
     pub(crate) sndprio: u8,
     pub(crate) rcvprio: u8,
     pub(crate) failback_delay: i32,
+    pub(crate) req_relaxed: bool,
+    pub(crate) req_correlate: bool,
+    pub(crate) req_resend_ivl: i32,
+    pub(crate) router_mandatory: bool,
+    pub(crate) router_handover: bool,
 }
 
 impl Default for Options {
@@ -53,6 +58,11 @@ impl Default for Options {
             sndprio: DEFAULT_PRIORITY,
             rcvprio: DEFAULT_PRIORITY,
             failback_delay: 0,
+            req_relaxed: false,
+            req_correlate: false,
+            req_resend_ivl: 0,
+            router_mandatory: false,
+            router_handover: false,
         }
     }
 }

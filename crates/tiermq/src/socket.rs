@@ -12,9 +12,10 @@ use tiermq_transport::Endpoint;
 use tiermq_wire::Multipart;
 
 use crate::context::Links;
-use crate::core::{Core, LinkKind, Routing, deadline_after};
+use crate::core::{Core, LinkKind, Refused, Routing, deadline_after};
 use crate::endpoint::{Target, parse};
 use crate::inproc::InprocPeer;
+use crate::monitor::{DEFAULT_MONITOR_CAPACITY, Hub, Monitor};
 use crate::net::{NetLink, SocketSink, link_options};
 use crate::options::{self, at_least, hwm, priority};
 use crate::poll::{PollEvents, PollItem};
@@ -55,6 +56,7 @@ pub struct Socket {
     shared: Arc<Shared>,
     ctx: Context,
     socket_type: SocketType,
+    hub: Arc<Hub>,
     _not_sync: PhantomData<Cell<()>>,
 }
 
@@ -83,13 +85,21 @@ impl Socket {
             .filter(|_| socket_type.is_supported())
             .ok_or(Error::ENOTSUP)?;
         let inproc = Arc::clone(ctx.inproc());
+        let hub = Arc::new(Hub::default());
         let shared = Arc::new_cyclic(|me: &Weak<Shared>| {
-            Shared::new(Core::new(wire, routing, me.clone(), inproc))
+            Shared::new(Core::new(
+                wire,
+                routing,
+                me.clone(),
+                inproc,
+                Arc::clone(&hub),
+            ))
         });
         Ok(Socket {
             shared,
             ctx,
             socket_type,
+            hub,
             _not_sync: PhantomData,
         })
     }
@@ -162,6 +172,7 @@ impl Socket {
                         link: key,
                         sndhwm: hwm(c.options.sndhwm),
                         rcvhwm: hwm(c.options.rcvhwm),
+                        identity: c.options.identity.clone(),
                     };
                     let kind = if bind {
                         LinkKind::InprocBind(name.clone())
@@ -197,7 +208,12 @@ impl Socket {
                     );
                     (key, link_options(&c.options, c.wire_type))
                 });
-                let sink = SocketSink::for_link(Arc::downgrade(&self.shared), key, reactor_index);
+                let sink = SocketSink::for_link(
+                    Arc::downgrade(&self.shared),
+                    key,
+                    reactor_index,
+                    Arc::clone(&self.hub),
+                );
                 let r = if bind {
                     reactor.bind(&ep, opts, sink)
                 } else {
@@ -279,10 +295,10 @@ impl Socket {
         let now = Instant::now();
         // The common case, a message that goes at once, takes the lock once.
         let blocked = self.core(|c| {
-            if !c.routing.load_balance {
-                return Err(Error::ENOTSUP);
-            }
             let more = flags & SNDMORE != 0;
+            if c.tx_partial.is_empty() {
+                c.check_send(&frame)?;
+            }
             // libzmq decides on the first frame whether a message can go.
             if dontwait && more && c.tx_partial.is_empty() && !c.can_send(now) {
                 return Err(Error::EAGAIN);
@@ -294,8 +310,9 @@ impl Socket {
             let msg = std::mem::take(&mut c.tx_partial);
             match c.send(msg, now) {
                 Ok(()) => Ok(None),
-                Err(_) if dontwait => Err(Error::EAGAIN),
-                Err(msg) => Ok(Some((msg, c.options.sndtimeo))),
+                Err(Refused::Fail(e)) => Err(e),
+                Err(Refused::Wait(_)) if dontwait => Err(Error::EAGAIN),
+                Err(Refused::Wait(msg)) => Ok(Some((msg, c.options.sndtimeo))),
             }
         })?;
         match blocked {
@@ -311,7 +328,8 @@ impl Socket {
             let (r, wake) = self.core(|c| (c.send(msg, Instant::now()), c.wake_by(deadline)));
             match r {
                 Ok(()) => return Ok(()),
-                Err(m) => msg = m,
+                Err(Refused::Fail(e)) => return Err(e),
+                Err(Refused::Wait(m)) => msg = m,
             }
             self.check_live()?;
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -326,11 +344,8 @@ impl Socket {
     fn recv_frame(&self, flags: i32) -> Result<(Bytes, bool)> {
         self.check_live()?;
         let (frame, rcvtimeo) = self.core(|c| {
-            if c.routing.fair_queue {
-                Ok((c.recv_frame(), c.options.rcvtimeo))
-            } else {
-                Err(Error::ENOTSUP)
-            }
+            c.check_recv()?;
+            Ok::<_, Error>((c.recv_frame(Instant::now()), c.options.rcvtimeo))
         })?;
         if let Some(frame) = frame {
             return Ok(frame);
@@ -341,14 +356,16 @@ impl Socket {
         let deadline = deadline_after(Instant::now(), rcvtimeo);
         loop {
             let seen = self.shared.signal.generation();
-            if let Some(frame) = self.core(Core::recv_frame) {
+            let (frame, wake) = self.core(|c| (c.recv_frame(Instant::now()), c.wake_by(deadline)));
+            if let Some(frame) = frame {
                 return Ok(frame);
             }
             self.check_live()?;
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(Error::EAGAIN);
             }
-            self.shared.signal.wait(seen, deadline);
+            // Woken early by a REQ resend or failback timer, if one is due.
+            self.shared.signal.wait(seen, wake);
         }
     }
 
@@ -432,8 +449,27 @@ impl Socket {
         self.core(|c| c.peers())
     }
 
+    /// A new stream of this socket's events (SPEC §7): connections
+    /// (listening, accepted, connected, retried, handshake, disconnected),
+    /// peer states (dead, busy, ready), tier moves (failover, failback) and
+    /// rerouted messages. It holds up to 1024 unread events; see
+    /// [`monitor_with_capacity`](Socket::monitor_with_capacity).
+    ///
+    /// Events from before the call are not replayed. Each monitor gets every
+    /// event; one nobody reads drops new events when full and never slows
+    /// the socket.
+    pub fn monitor(&self) -> Monitor {
+        self.monitor_with_capacity(DEFAULT_MONITOR_CAPACITY)
+    }
+
+    /// [`monitor`](Socket::monitor) holding up to `capacity` unread events (at least 1).
+    pub fn monitor_with_capacity(&self, capacity: usize) -> Monitor {
+        self.hub.subscribe(capacity)
+    }
+
     /// The failover and failback events since the last call (at most the
-    /// latest 256). The full event stream comes with `monitor()`.
+    /// latest 256). [`monitor`](Socket::monitor) gives them too, with the
+    /// other events.
     pub fn take_tier_events(&self) -> Vec<TierEvent> {
         self.core(Core::take_tier_events)
     }
@@ -460,10 +496,10 @@ impl Socket {
         let now = Instant::now();
         self.core(|c| {
             let mut ready = PollEvents::empty();
-            if events.contains(PollEvents::POLLIN) && c.routing.fair_queue && c.can_recv() {
+            if events.contains(PollEvents::POLLIN) && c.routing.fair_queue && c.can_recv(now) {
                 ready |= PollEvents::POLLIN;
             }
-            if events.contains(PollEvents::POLLOUT) && c.routing.load_balance && c.can_send(now) {
+            if events.contains(PollEvents::POLLOUT) && c.sends() && c.can_send(now) {
                 ready |= PollEvents::POLLOUT;
             }
             ready
@@ -662,6 +698,80 @@ impl Socket {
     /// The failback delay (ms).
     pub fn get_failback_delay(&self) -> Result<i32> {
         Ok(self.core(|c| c.options.failback_delay))
+    }
+
+    /// Sets REQ_RELAXED (REQ): a new request may be sent before the reply to
+    /// the last one came; the old request is abandoned and a late reply to
+    /// it is dropped (reliably only with REQ_CORRELATE, as in libzmq).
+    pub fn set_req_relaxed(&self, value: bool) -> Result<()> {
+        self.core(|c| c.options.req_relaxed = value);
+        Ok(())
+    }
+
+    /// The value [`set_req_relaxed`](Socket::set_req_relaxed) set.
+    pub fn is_req_relaxed(&self) -> Result<bool> {
+        Ok(self.core(|c| c.options.req_relaxed))
+    }
+
+    /// Sets REQ_CORRELATE (REQ): each request carries a 4-byte request id
+    /// frame before the empty delimiter, and a reply is accepted only with
+    /// the id of the request in flight. The peer (REP, or a ROUTER that
+    /// echoes the envelope) sends it back unchanged.
+    pub fn set_req_correlate(&self, value: bool) -> Result<()> {
+        self.core(|c| c.options.req_correlate = value);
+        Ok(())
+    }
+
+    /// The value [`set_req_correlate`](Socket::set_req_correlate) set.
+    pub fn is_req_correlate(&self) -> Result<bool> {
+        Ok(self.core(|c| c.options.req_correlate))
+    }
+
+    /// Sets the REQ resend interval (ms; 0, the default: off). A request
+    /// unanswered for this long is sent again to the best ready peer, which
+    /// may be the same one; the caller still gets one reply. With
+    /// REQ_CORRELATE a late reply to the earlier attempt is dropped by its
+    /// id; without it, only replies from peers other than the current one
+    /// are, so use REQ_CORRELATE with this. (Independently of this option,
+    /// a request whose peer disconnects or dies is resent at once.)
+    ///
+    /// Errors: `EINVAL` if negative.
+    pub fn set_req_resend_ivl(&self, value: i32) -> Result<()> {
+        let ms = at_least(value, 0)?;
+        self.core(|c| c.options.req_resend_ivl = ms);
+        Ok(())
+    }
+
+    /// The value [`set_req_resend_ivl`](Socket::set_req_resend_ivl) set.
+    pub fn get_req_resend_ivl(&self) -> Result<i32> {
+        Ok(self.core(|c| c.options.req_resend_ivl))
+    }
+
+    /// Sets ROUTER_MANDATORY (ROUTER): a message to an unknown routing id
+    /// fails with `EHOSTUNREACH`, and one to a peer whose queue is full
+    /// waits (up to SNDTIMEO) or fails with `EAGAIN`. Off (the default),
+    /// such messages are dropped quietly.
+    pub fn set_router_mandatory(&self, value: bool) -> Result<()> {
+        self.core(|c| c.options.router_mandatory = value);
+        Ok(())
+    }
+
+    /// The value [`set_router_mandatory`](Socket::set_router_mandatory) set.
+    pub fn is_router_mandatory(&self) -> Result<bool> {
+        Ok(self.core(|c| c.options.router_mandatory))
+    }
+
+    /// Sets ROUTER_HANDOVER (ROUTER): a new peer announcing an identity
+    /// already in use takes it over and the old connection is closed. Off
+    /// (the default), the new peer is refused, as in libzmq.
+    pub fn set_router_handover(&self, value: bool) -> Result<()> {
+        self.core(|c| c.options.router_handover = value);
+        Ok(())
+    }
+
+    /// The value [`set_router_handover`](Socket::set_router_handover) set.
+    pub fn is_router_handover(&self) -> Result<bool> {
+        Ok(self.core(|c| c.options.router_handover))
     }
 }
 

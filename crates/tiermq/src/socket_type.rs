@@ -17,13 +17,14 @@ pub enum SocketType {
     PUB,
     /// Subscriber (not yet supported).
     SUB,
-    /// Request (not yet supported).
+    /// Request: one request at a time, by priority tier, resent if its
+    /// peer goes away before replying.
     REQ,
-    /// Reply (not yet supported).
+    /// Reply: answers each request to the peer it came from.
     REP,
-    /// Asynchronous request (not yet supported).
+    /// Asynchronous request: sends by priority tier, receives fair-queued.
     DEALER,
-    /// Asynchronous reply, routed by identity (not yet supported).
+    /// Asynchronous reply, routed by identity.
     ROUTER,
     /// Fair-queued receiver of a pipeline, preferring peers with a better `rcvprio`.
     PULL,
@@ -40,7 +41,15 @@ pub enum SocketType {
 impl SocketType {
     /// Whether this version of tiermq can create sockets of this type.
     pub fn is_supported(self) -> bool {
-        matches!(self, SocketType::PUSH | SocketType::PULL)
+        matches!(
+            self,
+            SocketType::PUSH
+                | SocketType::PULL
+                | SocketType::REQ
+                | SocketType::REP
+                | SocketType::DEALER
+                | SocketType::ROUTER
+        )
     }
 
     /// The type as the wire crate names it, or `None` for `STREAM`.
@@ -89,6 +98,7 @@ mod tests {
             assert_eq!(SocketType::from_wire(t).to_wire(), Some(t));
         }
         assert_eq!(SocketType::STREAM.to_wire(), None);
-        assert!(SocketType::PUSH.is_supported() && !SocketType::REQ.is_supported());
+        assert!(SocketType::PUSH.is_supported() && SocketType::REQ.is_supported());
+        assert!(!SocketType::PUB.is_supported());
     }
 }

@@ -1,0 +1,287 @@
+//! `Monitor`: a bounded stream of a socket's connection and tier events.
+//!
+//! The socket (and its I/O thread) *emit* into a [`Hub`]; each [`Monitor`]
+//! is one bounded queue fed by it. Emitting never blocks: a full queue drops
+//! the new event and counts it, so a monitor nobody reads costs the socket
+//! one short lock per event and nothing more.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use crate::shared::lock;
+
+/// The capacity of [`Socket::monitor`](crate::Socket::monitor).
+pub const DEFAULT_MONITOR_CAPACITY: usize = 1024;
+
+/// What happened (SPEC §7).
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MonitorEventKind {
+    /// A bind is listening.
+    Listening,
+    /// A bind accepted a connection; its handshake begins.
+    Accepted,
+    /// A connect reached its peer; its handshake begins.
+    Connected,
+    /// A connect will try again after `ivl`.
+    ConnectRetried {
+        /// The delay before the next attempt.
+        ivl: Duration,
+    },
+    /// The ZMTP handshake completed.
+    HandshakeSucceeded,
+    /// The connection ended before its handshake completed.
+    HandshakeFailed {
+        /// Why, in words.
+        reason: String,
+    },
+    /// An established connection ended.
+    Disconnected {
+        /// Why, in words.
+        reason: String,
+    },
+    /// The heartbeat declared the peer dead (a `Disconnected` follows).
+    Dead,
+    /// The peer's outgoing queue reached SNDHWM.
+    Busy,
+    /// The peer can take messages: just connected, or drained to its low-water mark.
+    Ready,
+    /// The active tier moved to a less preferred one (`None`: no tier ready).
+    Failover {
+        /// The tier that was active.
+        from: Option<u8>,
+        /// The tier now active.
+        to: Option<u8>,
+    },
+    /// The active tier moved back to a more preferred one.
+    Failback {
+        /// The tier that was active.
+        from: Option<u8>,
+        /// The tier now active.
+        to: Option<u8>,
+    },
+    /// Messages a peer held when it went away were handed to the others
+    /// (REQ: the request in flight was resent).
+    Rerouted {
+        /// How many messages.
+        messages: u64,
+    },
+    /// A bind stopped listening.
+    Closed,
+    /// A bind failed (the error was also returned by `bind`).
+    BindFailed,
+    /// A listener failed to accept a connection (it keeps listening).
+    AcceptFailed,
+}
+
+/// One monitor event: what happened, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MonitorEvent {
+    /// What happened.
+    pub kind: MonitorEventKind,
+    /// The endpoint of the bind or connect concerned (empty for tier events).
+    pub endpoint: String,
+    /// The peer's address (empty where there is no connection).
+    pub peer: String,
+}
+
+/// One monitor's queue.
+#[derive(Debug)]
+struct Queue {
+    events: Mutex<VecDeque<MonitorEvent>>,
+    cv: Condvar,
+    capacity: usize,
+    dropped: AtomicU64,
+    /// The socket is gone: no more events will come.
+    closed: AtomicBool,
+}
+
+/// Where a socket's events go: every live monitor.
+#[derive(Debug, Default)]
+pub(crate) struct Hub {
+    active: AtomicBool,
+    queues: Mutex<Vec<Weak<Queue>>>,
+}
+
+impl Hub {
+    /// Whether any monitor may be listening (cheap; lets callers skip work).
+    pub(crate) fn is_active(&self) -> bool {
+        self.active.load(Ordering::Relaxed)
+    }
+
+    /// Offers an event to every monitor. Never blocks on a reader.
+    pub(crate) fn emit(&self, kind: MonitorEventKind, endpoint: &str, peer: &str) {
+        if !self.is_active() {
+            return;
+        }
+        let mut queues = lock(&self.queues);
+        queues.retain(|q| q.strong_count() > 0);
+        if queues.is_empty() {
+            self.active.store(false, Ordering::Relaxed);
+            return;
+        }
+        let event = MonitorEvent {
+            kind,
+            endpoint: endpoint.to_owned(),
+            peer: peer.to_owned(),
+        };
+        for q in queues.iter().filter_map(Weak::upgrade) {
+            let mut events = lock(&q.events);
+            if events.len() >= q.capacity {
+                q.dropped.fetch_add(1, Ordering::Relaxed);
+            } else {
+                events.push_back(event.clone());
+                q.cv.notify_all();
+            }
+        }
+    }
+
+    /// A new monitor holding up to `capacity` unread events.
+    pub(crate) fn subscribe(&self, capacity: usize) -> Monitor {
+        let q = Arc::new(Queue {
+            events: Mutex::new(VecDeque::new()),
+            cv: Condvar::new(),
+            capacity: capacity.max(1),
+            dropped: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+        });
+        lock(&self.queues).push(Arc::downgrade(&q));
+        self.active.store(true, Ordering::Relaxed);
+        Monitor { queue: q }
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        for q in lock(&self.queues).iter().filter_map(Weak::upgrade) {
+            q.closed.store(true, Ordering::SeqCst);
+            let _guard = lock(&q.events);
+            q.cv.notify_all();
+        }
+    }
+}
+
+/// A bounded stream of a socket's events, from
+/// [`Socket::monitor`](crate::Socket::monitor).
+///
+/// Events are kept in order. When the monitor holds `capacity` unread
+/// events, newer ones are dropped and counted ([`dropped`](Monitor::dropped)):
+/// a monitor that is not read never slows or blocks its socket.
+///
+/// ```
+/// use tiermq::{Context, MonitorEventKind, PULL, PUSH};
+/// use std::time::Duration;
+///
+/// # fn main() -> tiermq::Result<()> {
+/// let ctx = Context::new();
+/// let push = ctx.socket(PUSH)?;
+/// let monitor = push.monitor();
+/// push.bind("tcp://127.0.0.1:*")?;
+/// let event = monitor.recv_timeout(Duration::from_secs(10)).unwrap();
+/// assert_eq!(event.kind, MonitorEventKind::Listening);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Monitor {
+    queue: Arc<Queue>,
+}
+
+impl Monitor {
+    /// The next event, waiting up to `timeout`; `None` if none came (or the
+    /// socket is gone and every event was read).
+    pub fn recv_timeout(&self, timeout: Duration) -> Option<MonitorEvent> {
+        let deadline = Instant::now().checked_add(timeout);
+        let mut events = lock(&self.queue.events);
+        loop {
+            if let Some(e) = events.pop_front() {
+                return Some(e);
+            }
+            if self.queue.closed.load(Ordering::SeqCst) {
+                return None;
+            }
+            let wait = match deadline {
+                Some(d) => d.saturating_duration_since(Instant::now()),
+                None => Duration::from_secs(3600),
+            };
+            if wait.is_zero() {
+                return None;
+            }
+            events = self
+                .queue
+                .cv
+                .wait_timeout(events, wait)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// The next event if one is waiting.
+    pub fn try_recv(&self) -> Option<MonitorEvent> {
+        lock(&self.queue.events).pop_front()
+    }
+
+    /// The events waiting now, without blocking.
+    pub fn try_iter(&self) -> impl Iterator<Item = MonitorEvent> + '_ {
+        std::iter::from_fn(|| self.try_recv())
+    }
+
+    /// Every event as it comes, blocking; ends once the socket (and its
+    /// connections) are gone and every event was read.
+    pub fn iter(&self) -> impl Iterator<Item = MonitorEvent> + '_ {
+        std::iter::from_fn(|| {
+            loop {
+                if let Some(e) = self.recv_timeout(Duration::from_secs(3600)) {
+                    return Some(e);
+                }
+                if self.queue.closed.load(Ordering::SeqCst) {
+                    return None;
+                }
+            }
+        })
+    }
+
+    /// How many events were dropped because this monitor was full.
+    pub fn dropped(&self) -> u64 {
+        self.queue.dropped.load(Ordering::Relaxed)
+    }
+
+    /// How many events it holds at most.
+    pub fn capacity(&self) -> usize {
+        self.queue.capacity
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_monitor_drops_and_counts_new_events() {
+        let hub = Hub::default();
+        hub.emit(MonitorEventKind::Ready, "a", "b"); // nobody listens: not kept
+        let m = hub.subscribe(2);
+        for _ in 0..5 {
+            hub.emit(MonitorEventKind::Busy, "e", "p");
+        }
+        assert_eq!(m.dropped(), 3);
+        assert_eq!(m.try_iter().count(), 2);
+        hub.emit(MonitorEventKind::Ready, "e", "p");
+        assert_eq!(m.try_recv().map(|e| e.kind), Some(MonitorEventKind::Ready));
+        drop(m);
+        hub.emit(MonitorEventKind::Ready, "e", "p");
+        assert!(!hub.is_active(), "a dropped monitor is forgotten");
+    }
+
+    #[test]
+    fn iteration_ends_when_the_socket_is_gone() {
+        let hub = Hub::default();
+        let m = hub.subscribe(8);
+        hub.emit(MonitorEventKind::Listening, "e", "");
+        drop(hub);
+        assert_eq!(m.iter().count(), 1);
+        assert_eq!(m.recv_timeout(Duration::from_secs(5)), None);
+    }
+}
