@@ -110,14 +110,22 @@ impl IoLoop {
         let mut again_read = Vec::new();
         let mut again_write = Vec::new();
         while self.running {
-            let timeout = if self.again_read.is_empty() && self.again_write.is_empty() {
+            let mut timeout = if self.again_read.is_empty() && self.again_write.is_empty() {
                 self.timers
                     .next_deadline()
                     .map(|t| t.saturating_duration_since(Instant::now()))
             } else {
                 Some(Duration::ZERO)
             };
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
+            let blocking = timeout != Some(Duration::ZERO);
+            if blocking && !self.shared.going_to_sleep() {
+                timeout = Some(Duration::ZERO);
+            }
+            let polled = self.poll.poll(&mut events, timeout);
+            if blocking {
+                self.shared.awake();
+            }
+            if let Err(e) = polled {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
@@ -126,12 +134,15 @@ impl IoLoop {
             let now = Instant::now();
             std::mem::swap(&mut self.again_read, &mut again_read);
             std::mem::swap(&mut self.again_write, &mut again_write);
+            // Posted work is served whether or not the waker fired: posts
+            // made while this thread runs don't fire it.
+            if self.shared.has_pending() {
+                self.shared.take(&mut inbox);
+                self.serve_inbox(&mut inbox, now);
+            }
             for event in events.iter() {
                 match token::decode(event.token()) {
-                    None => {
-                        self.shared.take(&mut inbox);
-                        self.serve_inbox(&mut inbox, now);
-                    }
+                    None => {}
                     Some(Key::Listener { index, generation }) => {
                         self.accept(index, generation, now)
                     }

@@ -4,7 +4,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle, ThreadId};
@@ -45,10 +45,7 @@ impl Reactor {
     pub fn spawn(name: &str) -> io::Result<Reactor> {
         let poll = Poll::new()?;
         let waker = Waker::new(poll.registry(), WAKER)?;
-        let shared = Arc::new(Shared {
-            inbox: Mutex::new(Inbox::default()),
-            waker,
-        });
+        let shared = Arc::new(Shared::new(waker));
         let io_loop = IoLoop::new(poll, Arc::clone(&shared));
         let thread = thread::Builder::new()
             .name(name.to_owned())
@@ -247,37 +244,71 @@ pub(crate) struct Inbox {
     pub(crate) readable: Vec<Token>,
 }
 
-impl Inbox {
-    fn is_empty(&self) -> bool {
-        self.commands.is_empty() && self.writable.is_empty() && self.readable.is_empty()
-    }
-}
-
 /// The state app threads share with the I/O thread.
 pub(crate) struct Shared {
     inbox: Mutex<Inbox>,
     waker: Waker,
+    /// Mirrors "the inbox is not empty"; written under the inbox lock, read
+    /// without it by the I/O thread between polls.
+    pending: AtomicBool,
+    /// The I/O thread is in (or about to enter) a blocking poll and needs
+    /// the waker. While it runs, posts cost no syscall: it looks at
+    /// `pending` before every poll.
+    asleep: AtomicBool,
 }
 
 impl Shared {
-    /// Adds work and wakes the reactor, but only when the inbox was empty:
-    /// the reactor drains the whole inbox on each wake-up, so one wake
-    /// covers everything posted until then.
+    pub(crate) fn new(waker: Waker) -> Self {
+        Shared {
+            inbox: Mutex::new(Inbox::default()),
+            waker,
+            pending: AtomicBool::new(false),
+            asleep: AtomicBool::new(false),
+        }
+    }
+
+    /// Adds work, and wakes the reactor only if it is parked in a poll.
     pub(crate) fn post(&self, add: impl FnOnce(&mut Inbox)) {
         let mut inbox = self.lock();
-        let was_empty = inbox.is_empty();
         add(&mut inbox);
+        self.pending.store(true, Ordering::SeqCst);
         drop(inbox);
-        if was_empty {
+        // With `going_to_sleep` this is a store-then-load on each side
+        // (SeqCst): either the reactor sees `pending` and does not park, or
+        // we see `asleep` and wake it.
+        if self.asleep.load(Ordering::SeqCst) && self.asleep.swap(false, Ordering::SeqCst) {
             // Fails only if the poller is gone, i.e. the reactor stopped.
             let _ = self.waker.wake();
         }
     }
 
+    /// Whether work was posted since the last `take`. No lock.
+    pub(crate) fn has_pending(&self) -> bool {
+        self.pending.load(Ordering::Acquire)
+    }
+
+    /// The I/O thread is about to block in a poll: returns false (don't
+    /// block) if work is already pending.
+    pub(crate) fn going_to_sleep(&self) -> bool {
+        self.asleep.store(true, Ordering::SeqCst);
+        if self.pending.load(Ordering::SeqCst) {
+            self.asleep.store(false, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// The I/O thread is running again (its poll returned).
+    pub(crate) fn awake(&self) {
+        self.asleep.store(false, Ordering::Relaxed);
+    }
+
     /// Swaps the inbox's contents with `into` (which must be empty), keeping
     /// both sets of allocations alive.
     pub(crate) fn take(&self, into: &mut Inbox) {
-        std::mem::swap(&mut *self.lock(), into);
+        let mut inbox = self.lock();
+        std::mem::swap(&mut *inbox, into);
+        self.pending.store(false, Ordering::Release);
     }
 
     fn lock(&self) -> MutexGuard<'_, Inbox> {

@@ -256,3 +256,28 @@ fn one_listener_serves_many_peers_each_in_order() {
         }
     });
 }
+
+#[test]
+fn ping_pong_never_loses_a_wake_up() {
+    // Each message goes out only after the previous reply arrived, so both
+    // reactors park between messages and every send must wake one: a lost
+    // wake-up (the reactor parking just as work is posted) stalls the
+    // exchange and `recv` fails at its deadline.
+    let pair = push_pull(
+        "tcp://127.0.0.1:0",
+        opts(SocketType::Dealer),
+        opts(SocketType::Dealer),
+    );
+    thread::scope(|s| {
+        s.spawn(|| {
+            for _ in 0..5_000 {
+                let msg = recv(&pair.pull.inp);
+                send(&pair.pull.out, msg);
+            }
+        });
+        for seq in 0..5_000 {
+            send(&pair.push.out, seq_msg(seq));
+            assert_eq!(seq_of(&recv(&pair.push.inp)), seq);
+        }
+    });
+}
