@@ -1,7 +1,7 @@
 //! Round-trip latency of a 16-byte message between two reactors over
 //! loopback tcp (an echo thread on the far side), next to libzmq.
 //!
-//! `cargo run --release -p tiermq-transport --example reactor_latency -- [ROUND_TRIPS]`
+//! `cargo run --release -p tiermq-transport --example reactor_latency -- [ROUND_TRIPS] [tiermq|libzmq]`
 
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
@@ -99,6 +99,13 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(20_000);
-    println!("tiermq-transport tcp round trip: {:?}", tiermq(n));
-    println!("libzmq           tcp round trip: {:?}", libzmq(n));
+    // Optional second argument: run only "tiermq" or "libzmq".
+    let only = std::env::args().nth(2);
+    let run = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    if run("tiermq") {
+        println!("tiermq-transport tcp round trip: {:?}", tiermq(n));
+    }
+    if run("libzmq") {
+        println!("libzmq           tcp round trip: {:?}", libzmq(n));
+    }
 }

@@ -62,6 +62,9 @@ pub(crate) struct Connection {
     pub(crate) sink: Arc<dyn Sink>,
     /// A non-blocking connect has not completed yet.
     pub(crate) connecting: bool,
+    /// The last readiness event said the peer may have closed or failed:
+    /// read until the kernel says `WouldBlock` or end of stream.
+    pub(crate) read_to_end: bool,
     /// The last write hit `WouldBlock`: wait for a WRITABLE event.
     pub(crate) write_blocked: bool,
     /// The deadline this connection has in the reactor's timers.
@@ -105,6 +108,7 @@ impl Connection {
             peer_addr,
             sink,
             connecting: true,
+            read_to_end: true,
             write_blocked: false,
             timer_at: None,
             session: None,
@@ -150,6 +154,14 @@ impl Connection {
     /// Reads and decodes until `WouldBlock`, the in pipe fills up, or the
     /// read turn ends, delivering every decoded message to the in pipe.
     ///
+    /// A read that fills less than its buffer also ends it, unless
+    /// `read_to_end` is set: the kernel's receive queue was empty at that
+    /// moment, and with edge-triggered readiness any later arrival (data or
+    /// end of stream) raises a new event. That saves the extra `read` that
+    /// would only return `WouldBlock`, one per message at request/reply
+    /// rates. An event that already carried end of stream or an error sets
+    /// `read_to_end`, since no further edge would come for it.
+    ///
     /// Err means the connection must close. End of stream closes it only
     /// once every received message has been delivered.
     pub(crate) fn pump_in(
@@ -166,6 +178,7 @@ impl Connection {
         }
         let mut turn = READ_TURN;
         while !self.eof {
+            let asked = self.read_size;
             let n = match self.read_once() {
                 Ok(0) => {
                     self.eof = true;
@@ -188,6 +201,9 @@ impl Connection {
                 return Err(DetachReason::Wire(e));
             }
             if !self.deliver(shared, flow)? {
+                return Ok(());
+            }
+            if n < asked && !self.read_to_end {
                 return Ok(());
             }
             if n >= turn {

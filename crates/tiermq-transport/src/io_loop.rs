@@ -422,6 +422,7 @@ impl IoLoop {
         }
         let mut result = Ok(());
         if event.is_readable() || event.is_read_closed() || event.is_error() {
+            conn.read_to_end = event.is_read_closed() || event.is_error();
             result = conn.pump_in(&shared, now, &mut flow);
         }
         if result.is_ok() && ((was_blocked && event.is_writable()) || conn.has_output()) {
@@ -437,6 +438,8 @@ impl IoLoop {
             return;
         };
         conn.read_paused = false;
+        // Edges that came while paused (or past the turn) were not read.
+        conn.read_to_end = true;
         let mut flow = Flow::default();
         // Writing also notices whether the application closed both pipes.
         let result = conn

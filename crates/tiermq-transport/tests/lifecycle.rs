@@ -573,3 +573,35 @@ fn a_paused_reader_does_not_declare_its_peer_dead() {
         "the connection was dropped"
     );
 }
+
+#[test]
+fn a_last_message_and_the_peer_closing_are_both_seen() {
+    // Reads stop early after a short read (edge-triggered readiness brings
+    // the rest), so the end of stream must still be noticed whether it
+    // arrives with the last message or after it.
+    let a = Reactor::spawn("eof").unwrap();
+    let (s, rx) = sink();
+    let (_, bound) = a
+        .bind(&ep("tcp://127.0.0.1:0"), opts(SocketType::Pull), s)
+        .unwrap();
+    let addr = bound.strip_prefix("tcp://").unwrap().to_owned();
+    for round in 0..20u64 {
+        let mut raw = TcpStream::connect(&addr).unwrap();
+        let mut session = raw_handshake(&mut raw, SocketType::Push);
+        let pull = attached(&rx);
+        session.send(seq_msg(round));
+        let mut iov = [std::io::IoSlice::new(&[]); 8];
+        assert_eq!(session.chunks_vectored(&mut iov), 1);
+        raw.write_all(&iov[0]).unwrap();
+        if round % 2 == 1 {
+            // Let the message be read on its own before the close comes.
+            assert_eq!(seq_of(&recv(&pull.inp)), round);
+        }
+        raw.shutdown(std::net::Shutdown::Write).unwrap();
+        let (conn, reason, _) = detached(&rx);
+        assert_eq!((conn, reason), (pull.conn, DetachReason::PeerClosed));
+        if round % 2 == 0 {
+            assert_eq!(seq_of(&recv(&pull.inp)), round);
+        }
+    }
+}
