@@ -480,17 +480,16 @@ impl Core {
             // A connection id reused: the old one is over.
             self.detach(old, Vec::new(), now);
         }
+        // ROUTER: a second peer with an identity in use stays connected but
+        // anonymous, neither read nor addressable, as in libzmq. (Closing it
+        // would only make it reconnect at once.)
         let routing_id = if self.wire_type == WireType::Router {
-            let Some(id) = self.assign_routing_id(&a.identity, now) else {
-                // libzmq refuses a second peer with an identity in use.
-                a.out.close();
-                a.inp.close();
-                return;
-            };
-            id
+            self.assign_routing_id(&a.identity, now)
         } else {
-            Bytes::new()
+            Some(Bytes::new())
         };
+        let anonymous = routing_id.is_none();
+        let routing_id = routing_id.unwrap_or_default();
         self.serial += 1;
         let serial = self.serial;
         let id = PipeId(self.pipes.vacant_key());
@@ -516,7 +515,7 @@ impl Core {
             let _ = self.sched.join(id, sndprio, now);
             self.sched.set_state(id, to_sched(state), now);
         }
-        if self.routing.fair_queue {
+        if self.routing.fair_queue && !anonymous {
             let _ = self.fq.join(id, rcvprio);
             self.fq.set_readable(id, true);
         }
@@ -548,7 +547,7 @@ impl Core {
     }
 
     /// ROUTER: the routing id of a new peer that announced `identity`, or
-    /// `None` to refuse it (the identity is taken and ROUTER_HANDOVER is off).
+    /// `None` if the identity is taken and ROUTER_HANDOVER is off.
     fn assign_routing_id(&mut self, identity: &Bytes, now: Instant) -> Option<Bytes> {
         if identity.is_empty() {
             loop {
@@ -564,9 +563,15 @@ impl Core {
                 return None;
             }
             // The new connection takes the identity over; the old one ends.
+            // An inproc one would rejoin at once and take it back, so it
+            // stays connected but anonymous instead.
             self.ids.remove(identity);
             if let Some(rec) = self.pipes.get_mut(old.0) {
                 rec.routing_id = Bytes::new();
+                if matches!(rec.conn, ConnKey::Inproc(_)) {
+                    self.fq.leave(old);
+                    return Some(identity.clone());
+                }
             }
             self.end_pipe(old, now);
         }
@@ -679,7 +684,9 @@ impl Core {
         if self.routing.load_balance {
             self.sched.leave(id, now);
         }
-        if !self.routing.fair_queue {
+        // An anonymous ROUTER peer's input is never read.
+        let anonymous = self.wire_type == WireType::Router && rec.routing_id.is_empty();
+        if !self.routing.fair_queue || anonymous {
             rec.inp = None;
         }
         if rec.inp.is_none() {
