@@ -35,10 +35,11 @@ fn collect_until(m: &Monitor, mut done: impl FnMut(&[MonitorEvent]) -> bool) -> 
 fn in_order(events: &[MonitorEvent], wanted: &[(K, &str)]) -> bool {
     let mut want = wanted.iter().peekable();
     for e in events {
-        if let Some((kind, endpoint)) = want.peek() {
-            if e.kind == *kind && (endpoint.is_empty() || e.endpoint == *endpoint) {
-                want.next();
-            }
+        if let Some((kind, endpoint)) = want.peek()
+            && e.kind == *kind
+            && (endpoint.is_empty() || e.endpoint == *endpoint)
+        {
+            want.next();
         }
     }
     want.peek().is_none()
