@@ -4,12 +4,13 @@
 //! tiermq speaks ZMTP 3.1 (so it talks to libzmq peers) and offers the API
 //! of the `zmq` crate (rust-zmq 0.10): code written for it compiles after
 //! `use tiermq as zmq;`. What it adds is the choice of peer: every endpoint
-//! has a send priority (1 most preferred ..= 16, default 8). A PUSH socket
-//! sends each message to the most preferred tier that has a ready peer,
-//! round-robin inside the tier. A peer that disconnects, dies (heartbeat)
-//! or is busy (its queue reached SNDHWM) drops out of its tier; the messages
-//! it still held are rerouted, in order, to the next ready peer; and the
-//! moment it can take messages again it gets the next one (failback).
+//! has a send priority (1 most preferred ..= 16, default 8). A PUSH (or
+//! DEALER, or REQ) socket sends each message to the most preferred tier that
+//! has a ready peer, round-robin inside the tier. A peer that disconnects,
+//! dies (heartbeat) or is busy (its queue reached SNDHWM) drops out of its
+//! tier; the messages it still held are rerouted, in order, to the next
+//! ready peer; and the moment it can take messages again it gets the next
+//! one (failback).
 //!
 //! # Example: a primary and a backup
 //!
@@ -72,13 +73,56 @@
 //! [`Context::destroy`] cuts it short. Messages in an inproc pipe stay
 //! readable by the peer after the sender is gone.
 //!
+//! # Request and reply
+//!
+//! REQ sends each request to the most preferred ready peer, like PUSH, and
+//! takes the reply only from the peer that got it. If that peer goes away
+//! (or is declared dead by the heartbeat) before it answers, the request is
+//! sent again at once to the best ready peer; the caller's `recv` keeps
+//! waiting and gets exactly one reply.
+//!
+//! ```
+//! use tiermq::{Context, REP, REQ};
+//!
+//! # fn main() -> tiermq::Result<()> {
+//! let ctx = Context::new();
+//! let req = ctx.socket(REQ)?;
+//! req.set_sndprio(1)?;
+//! req.bind("inproc://primary")?;
+//! req.set_sndprio(2)?;
+//! req.bind("inproc://backup")?;
+//! let primary = ctx.socket(REP)?;
+//! primary.connect("inproc://primary")?;
+//! let backup = ctx.socket(REP)?;
+//! backup.connect("inproc://backup")?;
+//!
+//! req.send("job", 0)?;
+//! assert_eq!(primary.recv_bytes(0)?, b"job");
+//! drop(primary); // dies holding the request
+//! assert_eq!(backup.recv_bytes(0)?, b"job"); // resent to the backup
+//! backup.send("done", 0)?;
+//! assert_eq!(req.recv_bytes(0)?, b"done");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Seeing the queues
+//!
+//! [`Socket::peers`] lists every connection (and every connect that has none
+//! at the moment) with its priorities, state, queue depth, room left and
+//! counters; [`Socket::active_tier`] says which tier gets the next message;
+//! [`Socket::monitor`] is a bounded stream of connection, peer-state and
+//! tier events that never slows the socket down when nobody reads it.
+//!
 //! # Supported so far
 //!
-//! PUSH and PULL over tcp, ipc and inproc. Other socket types return
-//! `ENOTSUP` from [`Context::socket`]. The socket core is a pipe table with a
-//! per-type routing strategy, so the other types slot in over the same
-//! table. Not yet offered: `monitor()`, raw-fd poll items
-//! (`PollItem::from_fd`), and the security mechanisms (NULL only).
+//! PUSH/PULL, REQ/REP and DEALER/ROUTER over tcp, ipc and inproc, with
+//! REQ_RELAXED, REQ_CORRELATE, a REQ resend interval, ROUTER_MANDATORY and
+//! ROUTER_HANDOVER; heartbeats (a dead peer fails over like a disconnected
+//! one); `peers()`, `active_tier()` and `monitor()`. Other socket types
+//! (PUB/SUB/XPUB/XSUB, PAIR) return `ENOTSUP` from [`Context::socket`]. Not
+//! yet offered: raw-fd poll items (`PollItem::from_fd`) and the security
+//! mechanisms (NULL only).
 
 #[cfg(test)]
 mod tests {
