@@ -1416,6 +1416,17 @@ mod tests {
         prio: u8,
         hwm: usize,
     ) -> (Reader<Multipart>, Writer<Multipart>) {
+        connect_as(core, conn, prio, hwm, WireType::Pull)
+    }
+
+    /// [`connect`] to a peer of type `peer_type`.
+    fn connect_as(
+        core: &mut Core,
+        conn: u64,
+        prio: u8,
+        hwm: usize,
+        peer_type: WireType,
+    ) -> (Reader<Multipart>, Writer<Multipart>) {
         core.options.sndprio = prio;
         let key = core.new_link_key();
         core.add_link(
@@ -1435,7 +1446,7 @@ mod tests {
                 conn: ConnKey::Net(0, conn),
                 link: key,
                 peer_addr: "peer".into(),
-                peer_type: WireType::Pull,
+                peer_type,
                 identity: Bytes::new(),
                 out,
                 inp,
@@ -1610,5 +1621,135 @@ mod tests {
         );
         assert_eq!(core.recv_frame(now), None);
         assert!(core.peers().is_empty(), "the drained pipe is gone");
+    }
+
+    fn frames(m: &Multipart) -> Vec<&[u8]> {
+        m.frames().iter().map(|f| &f[..]).collect()
+    }
+
+    fn req_core() -> Core {
+        Core::new(
+            WireType::Req,
+            Routing::of(WireType::Req).unwrap(),
+            Weak::new(),
+            Arc::default(),
+            Arc::default(),
+        )
+    }
+
+    fn readable(core: &mut Core, conn: u64, now: Instant) {
+        let id = core.conns[&ConnKey::Net(0, conn)];
+        let serial = core.pipes[id.0].serial;
+        core.apply(Event::Readable { pipe: id, serial }, now);
+    }
+
+    #[test]
+    fn req_resends_when_its_pipe_detaches_and_takes_one_reply() {
+        let mut core = req_core();
+        let now = Instant::now();
+        let (primary, primary_in) = connect_as(&mut core, 1, 1, 100, WireType::Rep);
+        let (backup, backup_in) = connect_as(&mut core, 2, 2, 100, WireType::Rep);
+        assert!(core.check_recv().is_err(), "EFSM before a request");
+        core.send(msg(7), now).unwrap();
+        assert!(
+            core.check_send(&Bytes::new()).is_err(),
+            "EFSM: one at a time"
+        );
+        let request = primary.try_recv().unwrap();
+        assert_eq!(frames(&request), vec![&b""[..], &[7]]);
+        let old = core.conns[&ConnKey::Net(0, 1)];
+        let old_serial = core.pipes[old.0].serial;
+
+        // The primary goes away before answering: the request goes to the
+        // backup at once, once only.
+        core.apply(
+            Event::Detached {
+                conn: ConnKey::Net(0, 1),
+                unsent: Vec::new(),
+                dead: true,
+            },
+            now,
+        );
+        let resent = backup.try_recv().unwrap();
+        assert_eq!(resent, request);
+        assert!(backup.try_recv().is_err());
+        assert_eq!(core.active_tier(now), Some(2));
+
+        // A late reply from the old pipe is dropped; the backup's is taken.
+        primary_in
+            .try_send(Multipart::from(vec![
+                Bytes::new(),
+                Bytes::from_static(b"old"),
+            ]))
+            .unwrap();
+        core.apply(
+            Event::Readable {
+                pipe: old,
+                serial: old_serial,
+            },
+            now,
+        );
+        assert_eq!(core.recv_frame(now), None);
+        backup_in
+            .try_send(Multipart::from(vec![
+                Bytes::new(),
+                Bytes::from_static(b"new"),
+            ]))
+            .unwrap();
+        readable(&mut core, 2, now);
+        assert_eq!(
+            core.recv_frame(now),
+            Some((Bytes::from_static(b"new"), false))
+        );
+        assert!(core.check_recv().is_err(), "EFSM: the reply was taken");
+        assert!(core.check_send(&Bytes::new()).is_ok());
+    }
+
+    #[test]
+    fn req_waits_for_a_peer_to_resend_to() {
+        let mut core = req_core();
+        let now = Instant::now();
+        let (primary, _pi) = connect_as(&mut core, 1, 1, 100, WireType::Rep);
+        core.send(msg(1), now).unwrap();
+        primary.try_recv().unwrap();
+        core.apply(
+            Event::Detached {
+                conn: ConnKey::Net(0, 1),
+                unsent: Vec::new(),
+                dead: false,
+            },
+            now,
+        );
+        // No peer: the request waits, and goes out when one attaches.
+        let (backup, _bi) = connect_as(&mut core, 2, 2, 100, WireType::Rep);
+        assert_eq!(frames(&backup.try_recv().unwrap()), vec![&b""[..], &[1]]);
+    }
+
+    #[test]
+    fn req_correlate_resend_interval_uses_a_new_id() {
+        let mut core = req_core();
+        core.options.req_correlate = true;
+        core.options.req_resend_ivl = 100;
+        let now = Instant::now();
+        let (peer, peer_in) = connect_as(&mut core, 1, 1, 100, WireType::Router);
+        core.send(msg(1), now).unwrap();
+        let first = peer.try_recv().unwrap();
+        assert_eq!(core.next_timer(), Some(now + Duration::from_millis(100)));
+        // Any event after the interval runs the timer (as a blocked recv does).
+        readable(&mut core, 1, now + Duration::from_millis(100));
+        let second = peer.try_recv().unwrap();
+        assert_ne!(first.frames()[0], second.frames()[0], "a new request id");
+        assert_eq!(&first.frames()[1..], &second.frames()[1..]);
+        // The reply to the first attempt is dropped; the second's is taken.
+        for (attempt, body) in [(&first, "late"), (&second, "fresh")] {
+            let mut reply: Multipart = attempt.frames()[..2].iter().cloned().collect();
+            reply.push(Bytes::from(body));
+            peer_in.try_send(reply).unwrap();
+        }
+        readable(&mut core, 1, now);
+        assert_eq!(
+            core.recv_frame(now),
+            Some((Bytes::from_static(b"fresh"), false))
+        );
     }
 }
