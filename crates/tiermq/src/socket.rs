@@ -457,7 +457,11 @@ impl Socket {
     ///
     /// Events from before the call are not replayed. Each monitor gets every
     /// event; one nobody reads drops new events when full and never slows
-    /// the socket.
+    /// the socket. inproc connections have no handshake: they report
+    /// `Ready`, `Busy` and `Disconnected` only. A heartbeat death reports
+    /// `Dead` before the connection's `Disconnected`; the `Failover` it
+    /// causes may come just before `Dead`, as the dying connection's pipe
+    /// closes first.
     pub fn monitor(&self) -> Monitor {
         self.monitor_with_capacity(DEFAULT_MONITOR_CAPACITY)
     }

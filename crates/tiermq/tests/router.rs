@@ -255,3 +255,67 @@ fn dealer_to_router_workers_in_two_tiers() {
     wa.kill();
     wc.kill();
 }
+
+/// ROUTER fair-queues by rcvprio: a more preferred peer's messages come first.
+#[test]
+fn router_receives_the_preferred_peer_first() {
+    let ctx = Context::new();
+    let router = ctx.socket(ROUTER).unwrap();
+    router.set_rcvtimeo(WAIT_MS).unwrap();
+    router.set_rcvprio(2).unwrap();
+    router.bind("inproc://rcvprio-low").unwrap();
+    router.set_rcvprio(1).unwrap();
+    router.bind("inproc://rcvprio-high").unwrap();
+    let low = dealer_with_id(&ctx, b"low", "inproc://rcvprio-low");
+    let high = dealer_with_id(&ctx, b"high", "inproc://rcvprio-high");
+    eventually("both attached", || ready(&router) == 2);
+    for i in 0..3 {
+        low.send(seq(i), 0).unwrap();
+    }
+    for i in 0..3 {
+        high.send(seq(i), 0).unwrap();
+    }
+    let order: Vec<Vec<u8>> = (0..6)
+        .map(|_| router.recv_multipart(0).unwrap()[0].clone())
+        .collect();
+    assert_eq!(
+        order[..3],
+        [b"high".to_vec(), b"high".to_vec(), b"high".to_vec()]
+    );
+    assert_eq!(
+        order[3..],
+        [b"low".to_vec(), b"low".to_vec(), b"low".to_vec()]
+    );
+}
+
+/// ROUTER_MANDATORY without DONTWAIT waits for room up to SNDTIMEO, then
+/// says EAGAIN; once the peer reads, the message goes.
+#[test]
+fn mandatory_router_waits_for_room() {
+    let ctx = Context::new();
+    let router = ctx.socket(ROUTER).unwrap();
+    router.set_router_mandatory(true).unwrap();
+    router.set_sndhwm(1).unwrap();
+    router.set_sndtimeo(50).unwrap();
+    router.bind("inproc://wait-room").unwrap();
+    let slow = ctx.socket(DEALER).unwrap();
+    slow.set_identity(b"slow").unwrap();
+    slow.set_rcvhwm(1).unwrap();
+    slow.set_rcvtimeo(WAIT_MS).unwrap();
+    slow.connect("inproc://wait-room").unwrap();
+    eventually("dealer attached", || ready(&router) == 1);
+    router.send_multipart(["slow", "1"], 0).unwrap();
+    router.send_multipart(["slow", "2"], 0).unwrap();
+    assert_eq!(router.send_multipart(["slow", "3"], 0), Err(Error::EAGAIN));
+    let reader = std::thread::spawn(move || {
+        (0..3)
+            .map(|_| slow.recv_bytes(0).unwrap())
+            .collect::<Vec<_>>()
+    });
+    router.set_sndtimeo(WAIT_MS).unwrap();
+    router.send_multipart(["slow", "3"], 0).unwrap();
+    assert_eq!(
+        reader.join().unwrap(),
+        vec![b"1".to_vec(), b"2".to_vec(), b"3".to_vec()]
+    );
+}
