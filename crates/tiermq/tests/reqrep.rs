@@ -16,6 +16,15 @@ fn rep_on(ctx: &Context, endpoint: &str) -> (Socket, String) {
     (s, ep)
 }
 
+/// A REP bound to `endpoint`, retrying while the port is still being
+/// released by a socket closed just before (closing is asynchronous).
+fn rep_rebound(ctx: &Context, endpoint: &str) -> Socket {
+    let s = ctx.socket(REP).unwrap();
+    s.set_rcvtimeo(WAIT_MS).unwrap();
+    eventually("the port is free again", || s.bind(endpoint).is_ok());
+    s
+}
+
 fn ready(s: &Socket) -> usize {
     s.peers()
         .iter()
@@ -83,8 +92,9 @@ fn rep_keeps_the_envelope_for_the_reply() {
 fn req_failover(make_primary: impl Fn(&str) -> Box<dyn FnOnce()>) {
     let ctx = Context::new();
     let (backup, e2) = rep_on(&ctx, "tcp://127.0.0.1:*");
-    // Reserve a port for the primary by binding it once.
-    let (probe, e1) = rep_on(&ctx, "tcp://127.0.0.1:*");
+    // Find a free port for the primary.
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let e1 = format!("tcp://{}", probe.local_addr().unwrap());
     drop(probe);
     let kill_primary = make_primary(&e1);
 
@@ -107,7 +117,7 @@ fn req_failover(make_primary: impl Fn(&str) -> Box<dyn FnOnce()>) {
     assert_eq!(req.active_tier(), Some(2));
 
     // The primary comes back on its port: the next request goes to it.
-    let (primary, _) = rep_on(&ctx, &e1);
+    let primary = rep_rebound(&ctx, &e1);
     eventually("failback to the returning primary", || {
         req.active_tier() == Some(1)
     });

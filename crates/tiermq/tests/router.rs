@@ -247,7 +247,9 @@ fn dealer_to_router_workers_in_two_tiers() {
     assert_eq!(count(&got, "c"), 10);
 
     // One tier-1 worker returns on its port: failback.
-    let (a, _) = router_on(&ctx, &ea);
+    let a = ctx.socket(ROUTER).unwrap();
+    // Closing is asynchronous: the old listener may still hold the port.
+    eventually("the port is free again", || a.bind(&ea).is_ok());
     let wa = Worker::serve(a, "a");
     eventually("failback to tier 1", || dealer.active_tier() == Some(1));
     let got = round(&dealer, 30, 10);
