@@ -236,3 +236,24 @@ fn request_waits_for_a_peer() {
     req.send("now", 0).unwrap();
     assert_eq!(rep.recv_bytes(0).unwrap(), b"now");
 }
+
+/// A reply to a requester that has gone is dropped quietly, and REP goes
+/// on serving the others.
+#[test]
+fn reply_to_a_departed_requester_is_dropped() {
+    let ctx = Context::new();
+    let (rep, _) = rep_on(&ctx, "inproc://departed");
+    let gone = ctx.socket(REQ).unwrap();
+    gone.connect("inproc://departed").unwrap();
+    gone.send("from gone", 0).unwrap();
+    assert_eq!(rep.recv_bytes(0).unwrap(), b"from gone");
+    drop(gone);
+    rep.send("nobody hears this", 0).unwrap();
+    let stays = ctx.socket(REQ).unwrap();
+    stays.set_rcvtimeo(WAIT_MS).unwrap();
+    stays.connect("inproc://departed").unwrap();
+    stays.send("from stays", 0).unwrap();
+    assert_eq!(rep.recv_bytes(0).unwrap(), b"from stays");
+    rep.send("heard", 0).unwrap();
+    assert_eq!(stays.recv_bytes(0).unwrap(), b"heard");
+}

@@ -321,3 +321,40 @@ fn mandatory_router_waits_for_room() {
         vec![b"1".to_vec(), b"2".to_vec(), b"3".to_vec()]
     );
 }
+
+/// DEALER reroutes what a departed peer never took, in order, as PUSH does.
+#[test]
+fn dealer_reroutes_what_a_departed_peer_never_read() {
+    let ctx = Context::new();
+    let dealer = ctx.socket(DEALER).unwrap();
+    dealer.set_sndprio(1).unwrap();
+    dealer.bind("inproc://reroute-primary").unwrap();
+    dealer.set_sndprio(2).unwrap();
+    dealer.bind("inproc://reroute-backup").unwrap();
+    let primary = ctx.socket(ROUTER).unwrap();
+    primary.connect("inproc://reroute-primary").unwrap();
+    let backup = ctx.socket(ROUTER).unwrap();
+    backup.set_rcvtimeo(WAIT_MS).unwrap();
+    backup.connect("inproc://reroute-backup").unwrap();
+    eventually("both attached", || ready(&dealer) == 2);
+    for i in 0..5 {
+        dealer.send(seq(i), 0).unwrap();
+    }
+    drop(primary); // never read them
+    dealer.send(seq(5), 0).unwrap();
+    let got: Vec<u64> = (0..6)
+        .map(|_| unseq(&backup.recv_multipart(0).unwrap()[1]))
+        .collect();
+    assert_eq!(got, (0..6).collect::<Vec<_>>());
+    let gone: Vec<_> = dealer
+        .peers()
+        .into_iter()
+        .filter(|p| p.endpoint == "inproc://reroute-primary")
+        .collect();
+    // Listed, until its input is drained, as disconnected with what it gave back.
+    assert!(
+        gone.iter()
+            .all(|p| p.state == PeerState::Disconnected && p.rerouted == 5 && p.sent == 5),
+        "{gone:?}"
+    );
+}
