@@ -854,12 +854,11 @@ impl Core {
         };
         let mut wire = r.wire.clone();
         let mut id = r.id;
-        if let Some(old) = id {
+        if id.is_some() {
             let new = self.req.next_id;
             self.req.next_id = new.wrapping_add(1);
             wire = envelope::wrap_request(Some(new), envelope::unwrap_request(true, wire));
             id = Some(new);
-            debug_assert_ne!(old, new);
         }
         if let Ok(pipe) = self.load_balance(wire.clone(), now) {
             self.req.pending = Some(Request {
