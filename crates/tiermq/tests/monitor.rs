@@ -381,3 +381,156 @@ fn silent_peer_is_declared_dead_and_its_request_goes_to_the_backup() {
     ));
     drop(backup);
 }
+
+/// A ZMTP ROUTER peer that completes the handshake, then neither reads nor
+/// writes until released (so tiermq's queue to it fills), then reads what
+/// reached its socket until the connection ends, returning the sequence
+/// numbers of the whole messages it got.
+fn stalled_router(
+    listener: TcpListener,
+    handshaken: std::sync::mpsc::Sender<()>,
+    release: std::sync::mpsc::Receiver<()>,
+) -> thread::JoinHandle<Vec<u64>> {
+    thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        let mut session = Session::new(Config::new(WireType::Router), Instant::now());
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut got = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut read = |s: &mut TcpStream, session: &mut Session| -> bool {
+            match s.read(&mut buf) {
+                Ok(0) => false,
+                Ok(n) => {
+                    // Heartbeat or torn frames after the cut are not our concern.
+                    let _ = session.handle_input(&buf[..n], Instant::now());
+                    true
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    true
+                }
+                Err(_) => false,
+            }
+        };
+        while !session.is_ready() {
+            assert!(Instant::now() < deadline, "no handshake");
+            flush(&mut session, &mut s);
+            assert!(read(&mut s, &mut session), "closed during the handshake");
+        }
+        flush(&mut session, &mut s);
+        handshaken.send(()).unwrap();
+        let _ = release.recv();
+        // Drain what the kernel holds for us, until tiermq's close arrives.
+        loop {
+            while let Some(e) = session.poll_event() {
+                if let Event::Message(m) = e {
+                    got.push(unseq(m.frames().last().unwrap()));
+                }
+            }
+            assert!(
+                Instant::now() < deadline + Duration::from_secs(15),
+                "no close"
+            );
+            if !read(&mut s, &mut session) {
+                break;
+            }
+        }
+        while let Some(e) = session.poll_event() {
+            if let Event::Message(m) = e {
+                got.push(unseq(m.frames().last().unwrap()));
+            }
+        }
+        got
+    })
+}
+
+/// SPEC §3 and §5 with DEALER: the primary stalls after the handshake, its
+/// queue fills and traffic moves to the backup; the heartbeat then declares
+/// it dead and what tiermq still held for it is rerouted to the backup.
+/// Every message arrives once, except at most the one the connection was
+/// cut in the middle of (bytes the kernel had taken die with it).
+#[test]
+fn dead_dealer_peer_loses_nothing_tiermq_held() {
+    const N: u64 = 2_000;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let e1 = format!("tcp://{}", listener.local_addr().unwrap());
+    let (hs_tx, hs_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel();
+    let stalled = stalled_router(listener, hs_tx, release_rx);
+
+    let ctx = Context::new();
+    let backup = ctx.socket(tiermq::ROUTER).unwrap();
+    backup.bind("tcp://127.0.0.1:*").unwrap();
+    let e2 = backup.get_last_endpoint().unwrap().unwrap();
+    let dealer = ctx.socket(tiermq::DEALER).unwrap();
+    let m = dealer.monitor_with_capacity(1 << 16);
+    dealer.set_sndhwm(10).unwrap();
+    dealer.set_sndbuf(4096).unwrap();
+    dealer.set_heartbeat_ivl(100).unwrap();
+    dealer.set_heartbeat_timeout(300).unwrap();
+    dealer.set_reconnect_ivl(-1).unwrap(); // stay away once dead
+    dealer.set_sndprio(1).unwrap();
+    dealer.connect(&e1).unwrap();
+    dealer.set_sndprio(2).unwrap();
+    dealer.connect(&e2).unwrap();
+    hs_rx.recv_timeout(Duration::from_secs(15)).unwrap();
+    eventually("both peers ready", || ready(&dealer) == 2);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    backup.set_rcvtimeo(20).unwrap();
+    let at_backup = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = Arc::clone(&at_backup);
+    let collector = thread::spawn(move || {
+        while !flag.load(Ordering::SeqCst) {
+            if let Ok(m) = backup.recv_multipart(0) {
+                sink.lock().unwrap().push(unseq(&m[1]));
+            }
+        }
+    });
+    let payload = vec![0u8; 1024];
+    for n in 0..N {
+        let mut msg = seq(n);
+        msg.extend_from_slice(&payload);
+        dealer.send(msg, 0).unwrap();
+    }
+    let events = collect_until(&m, |ev| {
+        in_order(ev, &[(K::Busy, e1.as_str()), (K::Dead, e1.as_str())])
+            && ev
+                .iter()
+                .any(|e| matches!(e.kind, K::Rerouted { .. }) && e.endpoint == e1)
+    });
+    let rerouted: u64 = events
+        .iter()
+        .filter(|e| e.endpoint == e1)
+        .map(|e| match e.kind {
+            K::Rerouted { messages } => messages,
+            _ => 0,
+        })
+        .sum();
+    assert!(rerouted > 0, "the dead peer's queue was rerouted");
+    release_tx.send(()).unwrap();
+    let at_stalled = stalled.join().unwrap();
+    eventually("all but at most one message arrived", || {
+        at_backup.lock().unwrap().len() + at_stalled.len() >= N as usize - 1
+    });
+    stop.store(true, Ordering::SeqCst);
+    collector.join().unwrap();
+    let at_backup = at_backup.lock().unwrap().clone();
+    let mut seen = std::collections::BTreeSet::new();
+    for &n in at_stalled.iter().chain(&at_backup) {
+        assert!(seen.insert(n), "message {n} delivered twice");
+    }
+    let missing: Vec<u64> = (0..N).filter(|n| !seen.contains(n)).collect();
+    eprintln!(
+        "{} at the stalled peer, {} at the backup, {rerouted} rerouted, missing {missing:?}",
+        at_stalled.len(),
+        at_backup.len()
+    );
+    assert!(missing.len() <= 1, "lost: {missing:?}");
+}
