@@ -766,8 +766,10 @@ impl Socket {
     }
 
     /// Sets ROUTER_HANDOVER (ROUTER): a new peer announcing an identity
-    /// already in use takes it over and the old connection is closed. Off
-    /// (the default), the new peer is refused, as in libzmq.
+    /// already in use takes it over and the old tcp/ipc connection is
+    /// closed (an inproc one, which would rejoin at once, stays connected
+    /// but anonymous). Off (the default), the new peer stays connected but
+    /// anonymous, neither read nor addressable, as in libzmq.
     pub fn set_router_handover(&self, value: bool) -> Result<()> {
         self.core(|c| c.options.router_handover = value);
         Ok(())

@@ -257,3 +257,26 @@ fn reply_to_a_departed_requester_is_dropped() {
     rep.send("heard", 0).unwrap();
     assert_eq!(stays.recv_bytes(0).unwrap(), b"heard");
 }
+
+/// poll follows REQ's and REP's turns: REQ is writable until it sent, then
+/// readable once the reply is there; REP the other way round.
+#[test]
+fn poll_follows_the_turns() {
+    use tiermq::{POLLIN, POLLOUT};
+    let ctx = Context::new();
+    let (rep, _) = rep_on(&ctx, "inproc://poll-turns");
+    let req = ctx.socket(REQ).unwrap();
+    req.connect("inproc://poll-turns").unwrap();
+    eventually("connected", || ready(&req) == 1);
+    assert_eq!(req.get_events().unwrap(), POLLOUT);
+    assert_eq!(rep.get_events().unwrap(), tiermq::PollEvents::empty());
+    req.send("q", 0).unwrap();
+    assert_eq!(req.get_events().unwrap(), tiermq::PollEvents::empty());
+    assert_eq!(rep.poll(POLLIN, i64::from(WAIT_MS)).unwrap(), 1);
+    assert_eq!(rep.recv_bytes(0).unwrap(), b"q");
+    assert_eq!(rep.get_events().unwrap(), POLLOUT);
+    rep.send("a", 0).unwrap();
+    assert_eq!(req.poll(POLLIN, i64::from(WAIT_MS)).unwrap(), 1);
+    assert_eq!(req.recv_bytes(0).unwrap(), b"a");
+    assert_eq!(req.get_events().unwrap(), POLLOUT);
+}
