@@ -15,7 +15,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use slab::Slab;
@@ -23,13 +23,17 @@ use tiermq_pipe::{Reader, RecvError, Room, SendError, Writer};
 use tiermq_sched::{FairQueue, PipeId, PipeState, Scheduler, TierEvent};
 use tiermq_wire::{Multipart, SocketType as WireType};
 
-use crate::envelope::{self, generated_id, random_u32};
+use crate::envelope::{self, random_u32};
 use crate::inproc::Registry;
 use crate::monitor::{Hub, MonitorEventKind};
 use crate::options::Options;
 use crate::peer::{Peer, PeerState};
 use crate::shared::{Shared, lock};
 use crate::{Error, Result};
+
+mod request_reply;
+
+use request_reply::ReqState;
 
 /// Tier events kept for the caller; older ones are dropped first.
 const TIER_EVENT_RING: usize = 256;
@@ -179,28 +183,6 @@ struct Incoming {
     from: (PipeId, u64),
     /// REP: the envelope to put in front of the reply.
     envelope: Vec<Bytes>,
-}
-
-/// REQ's request in flight.
-#[derive(Debug)]
-struct Request {
-    /// As on the wire, envelope included, to resend.
-    wire: Multipart,
-    /// The id in its envelope (REQ_CORRELATE).
-    id: Option<u32>,
-    /// The pipe (and its serial) that got it; `None` while it waits for one.
-    pipe: Option<(PipeId, u64)>,
-    sent_at: Instant,
-}
-
-/// REQ's state machine.
-#[derive(Debug)]
-struct ReqState {
-    /// A request was sent and its reply not yet received in full.
-    expect_reply: bool,
-    /// The request whose reply is awaited (cleared when it is matched).
-    pending: Option<Request>,
-    next_id: u32,
 }
 
 /// A socket's state; see the module docs.
@@ -546,38 +528,6 @@ impl Core {
         self.flush_reroute(now);
     }
 
-    /// ROUTER: the routing id of a new peer that announced `identity`, or
-    /// `None` if the identity is taken and ROUTER_HANDOVER is off.
-    fn assign_routing_id(&mut self, identity: &Bytes, now: Instant) -> Option<Bytes> {
-        if identity.is_empty() {
-            loop {
-                let id = generated_id(self.next_generated_id);
-                self.next_generated_id = self.next_generated_id.wrapping_add(1);
-                if !self.ids.contains_key(&id) {
-                    return Some(id);
-                }
-            }
-        }
-        if let Some(&old) = self.ids.get(identity) {
-            if !self.options.router_handover {
-                return None;
-            }
-            // The new connection takes the identity over; the old one ends.
-            // An inproc one would rejoin at once and take it back, so it
-            // stays connected but anonymous instead.
-            self.ids.remove(identity);
-            if let Some(rec) = self.pipes.get_mut(old.0) {
-                rec.routing_id = Bytes::new();
-                if matches!(rec.conn, ConnKey::Inproc(_)) {
-                    self.fq.leave(old);
-                    return Some(identity.clone());
-                }
-            }
-            self.end_pipe(old, now);
-        }
-        Some(identity.clone())
-    }
-
     fn on_writable(&mut self, id: PipeId, serial: u64, now: Instant) {
         let Some(rec) = self.pipes.get_mut(id.0).filter(|r| r.serial == serial) else {
             return;
@@ -819,104 +769,6 @@ impl Core {
         r
     }
 
-    /// REQ: a new request (abandoning one in flight, with REQ_RELAXED).
-    fn send_request(&mut self, body: Multipart, now: Instant) -> std::result::Result<(), Refused> {
-        if self.req.expect_reply && !self.options.req_relaxed {
-            return Err(Refused::Fail(Error::EFSM));
-        }
-        let id = self.options.req_correlate.then_some(self.req.next_id);
-        let wire = envelope::wrap_request(id, body);
-        match self.load_balance(wire.clone(), now) {
-            Ok(pipe) => {
-                self.req.next_id = self.req.next_id.wrapping_add(1);
-                // A reply to an abandoned request must not be taken for this one.
-                self.rx_ready = None;
-                self.rx_partial.clear();
-                self.req.expect_reply = true;
-                self.req.pending = Some(Request {
-                    wire,
-                    id,
-                    pipe: Some(pipe),
-                    sent_at: now,
-                });
-                Ok(())
-            }
-            Err(_) => Err(Refused::Wait(envelope::unwrap_request(id.is_some(), wire))),
-        }
-    }
-
-    /// REQ: sends the request in flight again, to the best ready pipe (with
-    /// REQ_CORRELATE under a new id, so that late replies to the old attempt
-    /// are dropped). Waits, with no pipe ready, for the next event.
-    fn resend_request(&mut self, now: Instant) {
-        let Some(r) = self.req.pending.as_mut() else {
-            return;
-        };
-        let mut wire = r.wire.clone();
-        let mut id = r.id;
-        if id.is_some() {
-            let new = self.req.next_id;
-            self.req.next_id = new.wrapping_add(1);
-            wire = envelope::wrap_request(Some(new), envelope::unwrap_request(true, wire));
-            id = Some(new);
-        }
-        if let Ok(pipe) = self.load_balance(wire.clone(), now) {
-            self.req.pending = Some(Request {
-                wire,
-                id,
-                pipe: Some(pipe),
-                sent_at: now,
-            });
-        }
-    }
-
-    /// REP: the reply goes to the pipe the request came from, behind its
-    /// envelope; dropped quietly if that peer is gone or cannot take it.
-    fn send_reply(&mut self, body: Multipart, now: Instant) {
-        let Some(((id, serial), env)) = self.reply_to.take() else {
-            return;
-        };
-        let mut msg: Multipart = env.into_iter().collect();
-        for frame in body {
-            msg.push(frame);
-        }
-        self.send_to(id, serial, msg, now);
-    }
-
-    /// ROUTER: the first frame names the peer. Unknown peers, and with
-    /// ROUTER_MANDATORY off full ones, lose the message quietly.
-    fn send_routed(&mut self, msg: Multipart, now: Instant) -> std::result::Result<(), Refused> {
-        let mandatory = self.options.router_mandatory;
-        let mut frames = msg.into_iter();
-        let Some(to) = frames.next() else {
-            return Ok(());
-        };
-        let body: Multipart = frames.collect();
-        let Some(&id) = self.ids.get(&to) else {
-            return if mandatory {
-                Err(Refused::Fail(Error::EHOSTUNREACH))
-            } else {
-                Ok(())
-            };
-        };
-        let Some(rec) = self.pipes.get(id.0) else {
-            return Ok(());
-        };
-        let serial = rec.serial;
-        if body.is_empty() {
-            return Ok(());
-        }
-        if mandatory && rec.out.as_ref().is_some_and(Writer::is_full) {
-            let mut msg = Multipart::single(to);
-            for frame in body {
-                msg.push(frame);
-            }
-            return Err(Refused::Wait(msg));
-        }
-        self.send_to(id, serial, body, now);
-        Ok(())
-    }
-
     /// Queues `msg` on pipe `id` if it is still the one numbered `serial`
     /// and has room; otherwise drops it.
     fn send_to(&mut self, id: PipeId, serial: u64, msg: Multipart, now: Instant) {
@@ -1033,27 +885,6 @@ impl Core {
                 break;
             }
         }
-    }
-
-    /// REQ_RESEND_IVL: resends a request unanswered for that long.
-    fn handle_resend_timer(&mut self, now: Instant) {
-        if self.resend_due().is_some_and(|t| t <= now) {
-            if let Some(r) = self.req.pending.as_mut() {
-                r.pipe = None;
-            }
-            self.resend_request(now);
-            self.collect_tier_events();
-        }
-    }
-
-    /// When REQ_RESEND_IVL next resends, if it will.
-    fn resend_due(&self) -> Option<Instant> {
-        let ivl = u64::try_from(self.options.req_resend_ivl)
-            .ok()
-            .filter(|&ms| ms > 0)?;
-        let r = self.req.pending.as_ref()?;
-        r.pipe?;
-        r.sent_at.checked_add(Duration::from_millis(ivl))
     }
 
     pub(crate) fn set_failback_delay(&mut self, delay: std::time::Duration) {
@@ -1384,6 +1215,7 @@ pub(crate) fn deadline_after(now: Instant, ms: i32) -> Option<Instant> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     /// A core with no socket around it: wakers go nowhere, so the test
     /// applies every event itself, in the order it chooses.

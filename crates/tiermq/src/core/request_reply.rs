@@ -1,0 +1,200 @@
+//! The request-reply rules over the pipe table: REQ's one request in
+//! flight (sent, resent when its pipe goes away or REQ_RESEND_IVL passes,
+//! answered only from the pipe that has it), REP's reply to the pipe a
+//! request came from, and ROUTER's routing ids.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tiermq_pipe::Writer;
+use tiermq_sched::PipeId;
+use tiermq_wire::Multipart;
+
+use super::{ConnKey, Core, Refused};
+use crate::Error;
+use crate::envelope::{self, generated_id};
+
+/// REQ's request in flight.
+#[derive(Debug)]
+pub(super) struct Request {
+    /// As on the wire, envelope included, to resend.
+    pub(super) wire: Multipart,
+    /// The id in its envelope (REQ_CORRELATE).
+    pub(super) id: Option<u32>,
+    /// The pipe (and its serial) that got it; `None` while it waits for one.
+    pub(super) pipe: Option<(PipeId, u64)>,
+    /// When it was last sent (for REQ_RESEND_IVL).
+    pub(super) sent_at: Instant,
+}
+
+/// REQ's state machine.
+#[derive(Debug)]
+pub(super) struct ReqState {
+    /// A request was sent and its reply not yet received in full.
+    pub(super) expect_reply: bool,
+    /// The request whose reply is awaited (cleared when it is matched).
+    pub(super) pending: Option<Request>,
+    /// The id the next request gets (REQ_CORRELATE).
+    pub(super) next_id: u32,
+}
+
+impl Core {
+    /// ROUTER: the routing id of a new peer that announced `identity`, or
+    /// `None` if the identity is taken and ROUTER_HANDOVER is off.
+    pub(super) fn assign_routing_id(&mut self, identity: &Bytes, now: Instant) -> Option<Bytes> {
+        if identity.is_empty() {
+            loop {
+                let id = generated_id(self.next_generated_id);
+                self.next_generated_id = self.next_generated_id.wrapping_add(1);
+                if !self.ids.contains_key(&id) {
+                    return Some(id);
+                }
+            }
+        }
+        if let Some(&old) = self.ids.get(identity) {
+            if !self.options.router_handover {
+                return None;
+            }
+            // The new connection takes the identity over; the old one ends.
+            // An inproc one would rejoin at once and take it back, so it
+            // stays connected but anonymous instead.
+            self.ids.remove(identity);
+            if let Some(rec) = self.pipes.get_mut(old.0) {
+                rec.routing_id = Bytes::new();
+                if matches!(rec.conn, ConnKey::Inproc(_)) {
+                    self.fq.leave(old);
+                    return Some(identity.clone());
+                }
+            }
+            self.end_pipe(old, now);
+        }
+        Some(identity.clone())
+    }
+
+    /// REQ: a new request (abandoning one in flight, with REQ_RELAXED).
+    pub(super) fn send_request(
+        &mut self,
+        body: Multipart,
+        now: Instant,
+    ) -> std::result::Result<(), Refused> {
+        if self.req.expect_reply && !self.options.req_relaxed {
+            return Err(Refused::Fail(Error::EFSM));
+        }
+        let id = self.options.req_correlate.then_some(self.req.next_id);
+        let wire = envelope::wrap_request(id, body);
+        match self.load_balance(wire.clone(), now) {
+            Ok(pipe) => {
+                self.req.next_id = self.req.next_id.wrapping_add(1);
+                // A reply to an abandoned request must not be taken for this one.
+                self.rx_ready = None;
+                self.rx_partial.clear();
+                self.req.expect_reply = true;
+                self.req.pending = Some(Request {
+                    wire,
+                    id,
+                    pipe: Some(pipe),
+                    sent_at: now,
+                });
+                Ok(())
+            }
+            Err(_) => Err(Refused::Wait(envelope::unwrap_request(id.is_some(), wire))),
+        }
+    }
+
+    /// REQ: sends the request in flight again, to the best ready pipe (with
+    /// REQ_CORRELATE under a new id, so that late replies to the old attempt
+    /// are dropped). Waits, with no pipe ready, for the next event.
+    pub(super) fn resend_request(&mut self, now: Instant) {
+        let Some(r) = self.req.pending.as_mut() else {
+            return;
+        };
+        let mut wire = r.wire.clone();
+        let mut id = r.id;
+        if id.is_some() {
+            let new = self.req.next_id;
+            self.req.next_id = new.wrapping_add(1);
+            wire = envelope::wrap_request(Some(new), envelope::unwrap_request(true, wire));
+            id = Some(new);
+        }
+        if let Ok(pipe) = self.load_balance(wire.clone(), now) {
+            self.req.pending = Some(Request {
+                wire,
+                id,
+                pipe: Some(pipe),
+                sent_at: now,
+            });
+        }
+    }
+
+    /// REP: the reply goes to the pipe the request came from, behind its
+    /// envelope; dropped quietly if that peer is gone or cannot take it.
+    pub(super) fn send_reply(&mut self, body: Multipart, now: Instant) {
+        let Some(((id, serial), env)) = self.reply_to.take() else {
+            return;
+        };
+        let mut msg: Multipart = env.into_iter().collect();
+        for frame in body {
+            msg.push(frame);
+        }
+        self.send_to(id, serial, msg, now);
+    }
+
+    /// ROUTER: the first frame names the peer. Unknown peers, and with
+    /// ROUTER_MANDATORY off full ones, lose the message quietly.
+    pub(super) fn send_routed(
+        &mut self,
+        msg: Multipart,
+        now: Instant,
+    ) -> std::result::Result<(), Refused> {
+        let mandatory = self.options.router_mandatory;
+        let mut frames = msg.into_iter();
+        let Some(to) = frames.next() else {
+            return Ok(());
+        };
+        let body: Multipart = frames.collect();
+        let Some(&id) = self.ids.get(&to) else {
+            return if mandatory {
+                Err(Refused::Fail(Error::EHOSTUNREACH))
+            } else {
+                Ok(())
+            };
+        };
+        let Some(rec) = self.pipes.get(id.0) else {
+            return Ok(());
+        };
+        let serial = rec.serial;
+        if body.is_empty() {
+            return Ok(());
+        }
+        if mandatory && rec.out.as_ref().is_some_and(Writer::is_full) {
+            let mut msg = Multipart::single(to);
+            for frame in body {
+                msg.push(frame);
+            }
+            return Err(Refused::Wait(msg));
+        }
+        self.send_to(id, serial, body, now);
+        Ok(())
+    }
+
+    /// REQ_RESEND_IVL: resends a request unanswered for that long.
+    pub(super) fn handle_resend_timer(&mut self, now: Instant) {
+        if self.resend_due().is_some_and(|t| t <= now) {
+            if let Some(r) = self.req.pending.as_mut() {
+                r.pipe = None;
+            }
+            self.resend_request(now);
+            self.collect_tier_events();
+        }
+    }
+
+    /// When REQ_RESEND_IVL next resends, if it will.
+    pub(super) fn resend_due(&self) -> Option<Instant> {
+        let ivl = u64::try_from(self.options.req_resend_ivl)
+            .ok()
+            .filter(|&ms| ms > 0)?;
+        let r = self.req.pending.as_ref()?;
+        r.pipe?;
+        r.sent_at.checked_add(Duration::from_millis(ivl))
+    }
+}
