@@ -952,12 +952,13 @@ impl Core {
 
     /// The next whole message for the application, fair-queued by rcvprio,
     /// with the socket type's envelope handled.
-    fn next_incoming(&mut self, now: Instant) -> Option<Incoming> {
+    fn next_incoming(&mut self) -> Option<Incoming> {
         if let Some(m) = self.rx_ready.take() {
             return Some(m);
         }
         if self.wire_type == WireType::Req {
-            self.handle_resend_timer(now);
+            // Only REQ has a timer here; other types skip the clock read.
+            self.handle_resend_timer(Instant::now());
         }
         loop {
             let (id, serial, m) = self.next_message()?;
@@ -1040,9 +1041,9 @@ impl Core {
     }
 
     /// The next frame, and whether more of its message follow.
-    pub(crate) fn recv_frame(&mut self, now: Instant) -> Option<(Bytes, bool)> {
+    pub(crate) fn recv_frame(&mut self) -> Option<(Bytes, bool)> {
         if self.rx_partial.is_empty() {
-            let m = self.next_incoming(now)?;
+            let m = self.next_incoming()?;
             if self.wire_type == WireType::Rep {
                 self.reply_to = Some((m.from, m.envelope));
             }
@@ -1058,14 +1059,14 @@ impl Core {
     }
 
     /// Whether a receive now would return a frame without waiting.
-    pub(crate) fn can_recv(&mut self, now: Instant) -> bool {
+    pub(crate) fn can_recv(&mut self) -> bool {
         if !self.rx_partial.is_empty() || self.rx_ready.is_some() {
             return true;
         }
         if self.check_recv().is_err() {
             return false;
         }
-        self.rx_ready = self.next_incoming(now);
+        self.rx_ready = self.next_incoming();
         self.rx_ready.is_some()
     }
 
@@ -1445,12 +1446,9 @@ mod tests {
             },
             now,
         );
-        assert_eq!(core.recv_frame(now), Some((Bytes::from_static(b"a"), true)));
-        assert_eq!(
-            core.recv_frame(now),
-            Some((Bytes::from_static(b"b"), false))
-        );
-        assert_eq!(core.recv_frame(now), None);
+        assert_eq!(core.recv_frame(), Some((Bytes::from_static(b"a"), true)));
+        assert_eq!(core.recv_frame(), Some((Bytes::from_static(b"b"), false)));
+        assert_eq!(core.recv_frame(), None);
         assert!(core.peers().is_empty(), "the drained pipe is gone");
     }
 
@@ -1520,7 +1518,7 @@ mod tests {
             },
             now,
         );
-        assert_eq!(core.recv_frame(now), None);
+        assert_eq!(core.recv_frame(), None);
         backup_in
             .try_send(Multipart::from(vec![
                 Bytes::new(),
@@ -1528,10 +1526,7 @@ mod tests {
             ]))
             .unwrap();
         readable(&mut core, 2, now);
-        assert_eq!(
-            core.recv_frame(now),
-            Some((Bytes::from_static(b"new"), false))
-        );
+        assert_eq!(core.recv_frame(), Some((Bytes::from_static(b"new"), false)));
         assert!(core.check_recv().is_err(), "EFSM: the reply was taken");
         assert!(core.check_send(&Bytes::new()).is_ok());
     }
@@ -1579,7 +1574,7 @@ mod tests {
         }
         readable(&mut core, 1, now);
         assert_eq!(
-            core.recv_frame(now),
+            core.recv_frame(),
             Some((Bytes::from_static(b"fresh"), false))
         );
     }

@@ -345,7 +345,7 @@ impl Socket {
         self.check_live()?;
         let (frame, rcvtimeo) = self.core(|c| {
             c.check_recv()?;
-            Ok::<_, Error>((c.recv_frame(Instant::now()), c.options.rcvtimeo))
+            Ok::<_, Error>((c.recv_frame(), c.options.rcvtimeo))
         })?;
         if let Some(frame) = frame {
             return Ok(frame);
@@ -356,7 +356,7 @@ impl Socket {
         let deadline = deadline_after(Instant::now(), rcvtimeo);
         loop {
             let seen = self.shared.signal.generation();
-            let (frame, wake) = self.core(|c| (c.recv_frame(Instant::now()), c.wake_by(deadline)));
+            let (frame, wake) = self.core(|c| (c.recv_frame(), c.wake_by(deadline)));
             if let Some(frame) = frame {
                 return Ok(frame);
             }
@@ -500,7 +500,7 @@ impl Socket {
         let now = Instant::now();
         self.core(|c| {
             let mut ready = PollEvents::empty();
-            if events.contains(PollEvents::POLLIN) && c.routing.fair_queue && c.can_recv(now) {
+            if events.contains(PollEvents::POLLIN) && c.routing.fair_queue && c.can_recv() {
                 ready |= PollEvents::POLLIN;
             }
             if events.contains(PollEvents::POLLOUT) && c.sends() && c.can_send(now) {
