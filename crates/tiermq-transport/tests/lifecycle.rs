@@ -342,6 +342,9 @@ fn unsent_and_queued_messages_come_back_in_order() {
     while push.out.stats().queued == COUNT as usize {
         std::thread::yield_now();
     }
+    // Taking messages from the pipe comes before writing them: wait until
+    // some bytes of a message did arrive, so that some were written.
+    assert!(raw.peek(&mut [0u8; 1]).unwrap() > 0);
     // Hang up without reading: the kernel resets the connection.
     socket2::SockRef::from(&raw)
         .set_linger(Some(Duration::ZERO))
