@@ -186,6 +186,9 @@ pub struct SocketArgs {
     pub failback_delay: Option<i32>,
     /// The identity announced to peers.
     pub identity: Option<Vec<u8>>,
+    /// `req`: resend a request unanswered for this long (ms), with
+    /// REQ_CORRELATE on.
+    pub resend_ivl: Option<i32>,
     /// Print a per-peer table on stderr once a second.
     pub stats: bool,
     /// How `rep`/`router` answer.
@@ -209,6 +212,7 @@ impl SocketArgs {
             timeout: None,
             failback_delay: None,
             identity: None,
+            resend_ivl: None,
             stats: false,
             reply: Reply::Stdin,
             delimiter: false,
@@ -400,6 +404,9 @@ fn parse_socket(role: Role, mut args: Args) -> CliResult<Command> {
                     s.reply = Reply::Exec(args.value(name, inline)?);
                     reply_flag = Some("--exec");
                 }
+            }
+            "--resend-ivl" if role == Role::Req => {
+                s.resend_ivl = Some(number(name, &args.value(name, inline)?, 1, i32::MAX)?);
             }
             "--delimiter" if role == Role::Dealer => {
                 no_flag_value(name, inline)?;

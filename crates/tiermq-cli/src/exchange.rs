@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use tiermq::{Error, Message, Socket};
 
+use crate::args::SocketArgs;
 use crate::error::{CliError, CliResult, describe};
 use crate::frames::{Format, Frames, read_message, write_message};
 use crate::stats::Stats;
@@ -36,28 +37,64 @@ fn socket_error(what: &str, e: Error) -> CliError {
     CliError::runtime(format!("{what}: {}", describe(e)))
 }
 
+/// How a send ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Sent {
+    /// A peer took the message.
+    Delivered,
+    /// No peer could take it before the deadline.
+    TimedOut,
+    /// ROUTER (mandatory): no peer has the message's identity.
+    Unroutable,
+}
+
 /// Sends `frames` as one message, waiting for a peer that can take it up to
-/// `deadline`. Returns `false` if none could by then.
+/// `deadline`.
 pub(crate) fn send(
     s: &Socket,
     frames: &Frames,
     deadline: Option<Instant>,
     stats: &mut Stats,
-) -> CliResult<bool> {
+) -> CliResult<Sent> {
     loop {
         stats.tick(s);
         s.set_sndtimeo(slice_ms(deadline))
             .map_err(|e| socket_error("cannot set the send timeout", e))?;
         match s.send_multipart(frames.iter().cloned().map(Message::from), 0) {
-            Ok(()) => return Ok(true),
+            Ok(()) => return Ok(Sent::Delivered),
             Err(Error::EAGAIN) => {
                 if deadline.is_some_and(|d| Instant::now() >= d) {
-                    return Ok(false);
+                    return Ok(Sent::TimedOut);
                 }
             }
+            Err(Error::EHOSTUNREACH) => return Ok(Sent::Unroutable),
             Err(e) => return Err(socket_error("send failed", e)),
         }
     }
+}
+
+/// [`send`] within `--timeout`, where anything but delivery is an error.
+pub(crate) fn deliver(
+    s: &Socket,
+    frames: &Frames,
+    args: &SocketArgs,
+    stats: &mut Stats,
+) -> CliResult<()> {
+    match send(s, frames, deadline(args.timeout), stats)? {
+        Sent::Delivered => Ok(()),
+        Sent::TimedOut => Err(no_peer(args)),
+        Sent::Unroutable => Err(CliError::runtime("no peer has the message's identity")),
+    }
+}
+
+/// The `--timeout` error of a send: nobody could take the message.
+pub(crate) fn no_peer(args: &SocketArgs) -> CliError {
+    let endpoints: Vec<&str> = args.endpoints.iter().map(|e| e.endpoint.as_str()).collect();
+    CliError::runtime(format!(
+        "no peer took the message within {} ms (is anything listening on {}?)",
+        args.timeout.unwrap_or(0),
+        endpoints.join(", ")
+    ))
 }
 
 /// Receives one whole message, waiting up to `deadline`; `None` if nothing

@@ -97,8 +97,10 @@ tiermq req: send each stdin message as a request and print its reply.
 The request goes to the most preferred ready peer. If that peer is lost
 before it answers, the request is resent to the next one.
 
-Usage: tiermq req [options] --connect [PRIO@]ENDPOINT ...
+Usage: tiermq req [options] --connect [PRIO@]ENDPOINT ... [--resend-ivl MS]
   e.g. echo hello | tiermq req --connect 1@tcp://a:5555 --connect 2@tcp://b:5555 --timeout 2000
+  --resend-ivl MS  also resend a request unanswered for MS (REQ_RESEND_IVL,
+                   with REQ_CORRELATE so a late first reply is recognised)
 
 --count N: stop after N replies.
 --timeout MS: fail with \"no reply within MS ms\" (connects are made in the
@@ -148,6 +150,8 @@ Usage: tiermq router [options] --bind [PRIO@]ENDPOINT ... [--echo | --exec CMD]
                empty one) is kept
   (neither)    route stdin's messages: text lines HEXID<TAB>frame...; raw
                messages whose first frame is the identity
+A message for an identity no peer has is dropped with a warning
+(ROUTER_MANDATORY is on).
 
 --count N: stop after printing N messages.
 --timeout MS: fail if nothing arrives for MS.

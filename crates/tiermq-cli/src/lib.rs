@@ -102,16 +102,16 @@ fn format(args: &SocketArgs) -> Format {
 
 fn run_socket(args: &SocketArgs) -> CliResult<()> {
     let ctx = tiermq::Context::new();
-    let socket = open::open(&ctx, args)?;
-    let mut stats = stats::Stats::new(args.stats);
-    let result = match args.role {
+    let socket = open::create(&ctx, args)?;
+    let mut stats = stats::Stats::new(&socket, args.stats);
+    let result = open::attach_all(&socket, args).and_then(|()| match args.role {
         Role::Push => pipeline::push(&socket, args, &mut stats),
         Role::Pull => pipeline::pull(&socket, args, &mut stats),
         Role::Req => request::req(&socket, args, &mut stats),
         Role::Rep => reply::rep(&socket, args, &mut stats),
         Role::Dealer => request::dealer(&socket, args, &mut stats),
         Role::Router => reply::router(&socket, args, &mut stats),
-    };
+    });
     stats.finish(&socket);
     if result.is_err() {
         // A failed command exits now rather than waiting to deliver.

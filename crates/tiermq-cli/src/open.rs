@@ -3,13 +3,12 @@
 
 use tiermq::{Context, Error, Socket};
 
-use crate::args::{DEFAULT_PRIORITY, EndpointArg, SocketArgs};
+use crate::args::{DEFAULT_PRIORITY, EndpointArg, Role, SocketArgs};
 use crate::error::{CliError, CliResult, describe};
 
-/// Creates the socket for `args`, sets its options, then binds and connects
-/// each endpoint in order, setting SNDPRIO and RCVPRIO to its `PRIO@`
-/// prefix (or the default, 8) just before.
-pub(crate) fn open(ctx: &Context, args: &SocketArgs) -> CliResult<Socket> {
+/// Creates the socket for `args` and sets its options; endpoints come
+/// after, with [`attach_all`], so a monitor can see them from the start.
+pub(crate) fn create(ctx: &Context, args: &SocketArgs) -> CliResult<Socket> {
     let kind = args.role.name().to_ascii_uppercase();
     let s = ctx.socket(args.role.socket_type()).map_err(|e| match e {
         Error::ENOTSUP => CliError::runtime(format!(
@@ -18,10 +17,13 @@ pub(crate) fn open(ctx: &Context, args: &SocketArgs) -> CliResult<Socket> {
         e => CliError::runtime(format!("cannot create a {kind} socket: {}", describe(e))),
     })?;
     apply_options(&s, args)?;
-    for ep in &args.endpoints {
-        attach(&s, ep)?;
-    }
     Ok(s)
+}
+
+/// Binds and connects each endpoint in order, setting SNDPRIO and RCVPRIO
+/// to its `PRIO@` prefix (or the default, 8) just before.
+pub(crate) fn attach_all(s: &Socket, args: &SocketArgs) -> CliResult<()> {
+    args.endpoints.iter().try_for_each(|ep| attach(s, ep))
 }
 
 fn apply_options(s: &Socket, args: &SocketArgs) -> CliResult<()> {
@@ -47,6 +49,15 @@ fn apply_options(s: &Socket, args: &SocketArgs) -> CliResult<()> {
     }
     if let Some(id) = &args.identity {
         opt("--identity", s.set_identity(id))?;
+    }
+    if let Some(ivl) = args.resend_ivl {
+        // Correlation makes a late reply to an earlier attempt recognisable.
+        opt("--resend-ivl", s.set_req_resend_ivl(ivl))?;
+        opt("--resend-ivl", s.set_req_correlate(true))?;
+    }
+    if args.role == Role::Router {
+        // Report a reply to a vanished peer instead of dropping it silently.
+        opt("router", s.set_router_mandatory(true))?;
     }
     Ok(())
 }

@@ -23,22 +23,10 @@ pub(crate) fn push(s: &Socket, args: &SocketArgs, stats: &mut Stats) -> CliResul
                 continue;
             }
         };
-        if !exchange::send(s, &frames, exchange::deadline(args.timeout), stats)? {
-            return Err(no_peer(args));
-        }
+        exchange::deliver(s, &frames, args, stats)?;
         sent += 1;
     }
     Ok(())
-}
-
-/// The `--timeout` error of a send: nobody could take the message.
-pub(crate) fn no_peer(args: &SocketArgs) -> CliError {
-    let endpoints: Vec<&str> = args.endpoints.iter().map(|e| e.endpoint.as_str()).collect();
-    CliError::runtime(format!(
-        "no peer took the message within {} ms (is anything listening on {}?)",
-        args.timeout.unwrap_or(0),
-        endpoints.join(", ")
-    ))
 }
 
 /// Prints each message received, until `--count` were printed.

@@ -11,9 +11,9 @@ use tiermq::{Bytes, Socket};
 
 use crate::args::{Reply, SocketArgs};
 use crate::error::{CliError, CliResult};
-use crate::exchange::{self, Input, Output, Written};
-use crate::frames::{Format, Frames, unhex, write_message};
-use crate::pipeline::{no_peer, nothing_within};
+use crate::exchange::{self, Input, Output, Sent, Written, no_peer};
+use crate::frames::{Format, Frames, hex, unhex, write_message};
+use crate::pipeline::nothing_within;
 use crate::request::next_input;
 use crate::stats::Stats;
 
@@ -44,9 +44,7 @@ pub(crate) fn rep(s: &Socket, args: &SocketArgs, stats: &mut Stats) -> CliResult
             },
             (Reply::Stdin, None) => break,
         };
-        if !exchange::send(s, &answer, exchange::deadline(args.timeout), stats)? {
-            return Err(no_peer(args));
-        }
+        exchange::deliver(s, &answer, args, stats)?;
         done += 1;
     }
     Ok(())
@@ -93,11 +91,23 @@ pub(crate) fn router(s: &Socket, args: &SocketArgs, stats: &mut Stats) -> CliRes
                 envelope
             }
         };
-        if !exchange::send(s, &answer, exchange::deadline(args.timeout), stats)? {
-            return Err(no_peer(args));
-        }
+        route(s, &answer, args, stats)?;
     }
     Ok(())
+}
+
+/// Sends a ROUTER message; one whose peer is gone is skipped with a warning
+/// (the router goes on serving the others).
+fn route(s: &Socket, msg: &Frames, args: &SocketArgs, stats: &mut Stats) -> CliResult<()> {
+    match exchange::send(s, msg, exchange::deadline(args.timeout), stats)? {
+        Sent::Delivered => Ok(()),
+        Sent::TimedOut => Err(no_peer(args)),
+        Sent::Unroutable => {
+            let id = msg.first().map_or_else(String::new, |id| hex(id));
+            eprintln!("tiermq: warning: no peer with identity {id}; message dropped");
+            Ok(())
+        }
+    }
 }
 
 enum StdinState {
@@ -121,9 +131,7 @@ fn forward_stdin(
                     );
                     continue;
                 };
-                if !exchange::send(s, &msg, exchange::deadline(args.timeout), stats)? {
-                    return Err(no_peer(args));
-                }
+                route(s, &msg, args, stats)?;
             }
             Ok(Input::End) | Err(TryRecvError::Disconnected) => return Ok(StdinState::Ended),
             Ok(Input::Failed(e)) => return Err(CliError::runtime(e)),

@@ -10,7 +10,6 @@ use crate::args::SocketArgs;
 use crate::error::{CliError, CliResult};
 use crate::exchange::{self, Input, Output, SLICE, Written};
 use crate::frames::Frames;
-use crate::pipeline::no_peer;
 use crate::stats::Stats;
 
 /// How long `dealer` waits for more replies after stdin ended, by default.
@@ -44,9 +43,7 @@ pub(crate) fn req(s: &Socket, args: &SocketArgs, stats: &mut Stats) -> CliResult
         let Some(request) = next_input(&input, s, stats)? else {
             break;
         };
-        if !exchange::send(s, &request, exchange::deadline(args.timeout), stats)? {
-            return Err(no_peer(args));
-        }
+        exchange::deliver(s, &request, args, stats)?;
         let Some(reply) = exchange::recv(s, exchange::deadline(args.timeout), stats)? else {
             return Err(CliError::runtime(format!(
                 "no reply within {} ms",
@@ -83,9 +80,7 @@ pub(crate) fn dealer(s: &Socket, args: &SocketArgs, stats: &mut Stats) -> CliRes
                     if args.delimiter {
                         m.insert(0, Bytes::new());
                     }
-                    if !exchange::send(s, &m, exchange::deadline(args.timeout), stats)? {
-                        return Err(no_peer(args));
-                    }
+                    exchange::deliver(s, &m, args, stats)?;
                     last_activity = Instant::now();
                 }
                 Ok(Input::End) | Err(TryRecvError::Disconnected) => {

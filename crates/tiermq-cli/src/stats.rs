@@ -1,27 +1,31 @@
-//! `--stats`: a per-peer table on stderr once a second, and each failover
-//! and failback as it is seen.
+//! `--stats`: a per-peer table on stderr once a second, and the socket's
+//! monitor events (connections, busy/ready, failover, failback, reroutes)
+//! as they come.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use tiermq::{Peer, PeerState, Socket, TierEvent};
+use tiermq::{Monitor, MonitorEvent, MonitorEventKind, Peer, PeerState, Socket, TierEvent};
 
 /// How often the table is printed.
 const PERIOD: Duration = Duration::from_secs(1);
 
 /// The `--stats` printer. Every wait loop calls [`Stats::tick`]; it prints
-/// tier events at once and the table when a second has passed.
+/// monitor events at once and the table when a second has passed.
 pub(crate) struct Stats {
-    enabled: bool,
+    /// `None` when `--stats` is off.
+    monitor: Option<Monitor>,
     start: Instant,
     next: Instant,
 }
 
 impl Stats {
-    pub(crate) fn new(enabled: bool) -> Stats {
+    /// Starts watching `s` if `enabled`; call before binding and connecting
+    /// so those events show too.
+    pub(crate) fn new(s: &Socket, enabled: bool) -> Stats {
         let now = Instant::now();
         Stats {
-            enabled,
+            monitor: enabled.then(|| s.monitor()),
             start: now,
             next: now + PERIOD,
         }
@@ -29,21 +33,22 @@ impl Stats {
 
     /// Prints what is due. Cheap when `--stats` is off.
     pub(crate) fn tick(&mut self, s: &Socket) {
-        if !self.enabled {
+        let Some(monitor) = &self.monitor else {
             return;
-        }
+        };
         let now = Instant::now();
         let mut text = String::new();
-        for e in s.take_tier_events() {
-            text.push_str(&format!(
-                "tiermq: +{:.1}s {}\n",
-                (now - self.start).as_secs_f64(),
-                describe_event(e)
-            ));
+        for e in monitor.try_iter() {
+            if let Some(line) = describe_monitor(&e) {
+                text.push_str(&format!(
+                    "tiermq: +{:.1}s {line}\n",
+                    (now - self.start).as_secs_f64()
+                ));
+            }
         }
         if now >= self.next {
             self.next = now + PERIOD;
-            text.push_str(&table(s, now - self.start));
+            text.push_str(&table(s, now - self.start, monitor.dropped()));
         }
         if !text.is_empty() {
             // stderr may be closed; the table is best effort.
@@ -53,7 +58,7 @@ impl Stats {
 
     /// Prints the table now (at exit), whatever the time.
     pub(crate) fn finish(&mut self, s: &Socket) {
-        if self.enabled {
+        if self.monitor.is_some() {
             self.next = Instant::now();
             self.tick(s);
         }
@@ -69,6 +74,47 @@ pub(crate) fn describe_event(e: TierEvent) -> String {
     }
 }
 
+/// One line for a monitor event; `None` for reconnect attempts, which
+/// repeat every RECONNECT_IVL while a peer is away (the table shows them).
+pub(crate) fn describe_monitor(e: &MonitorEvent) -> Option<String> {
+    use MonitorEventKind as K;
+    let what = match &e.kind {
+        K::Failover { from, to } => {
+            return Some(describe_event(TierEvent::Failover {
+                from: *from,
+                to: *to,
+            }));
+        }
+        K::Failback { from, to } => {
+            return Some(describe_event(TierEvent::Failback {
+                from: *from,
+                to: *to,
+            }));
+        }
+        K::ConnectRetried { .. } => return None,
+        K::Listening => "listening".to_owned(),
+        K::Accepted => "accepted".to_owned(),
+        K::Connected => "connected".to_owned(),
+        K::HandshakeSucceeded => "handshake done".to_owned(),
+        K::HandshakeFailed { reason } => format!("handshake failed: {reason}"),
+        K::Disconnected { reason } => format!("disconnected: {reason}"),
+        K::Dead => "dead (heartbeat timeout)".to_owned(),
+        K::Busy => "busy (SNDHWM reached)".to_owned(),
+        K::Ready => "ready".to_owned(),
+        K::Rerouted { messages } => format!("{messages} messages rerouted to other peers"),
+        K::Closed => "closed".to_owned(),
+        K::BindFailed => "bind failed".to_owned(),
+        K::AcceptFailed => "accept failed".to_owned(),
+        other => format!("{other:?}"),
+    };
+    let place = match (e.endpoint.is_empty(), e.peer.is_empty()) {
+        (_, false) => format!("{} ({})", e.endpoint, e.peer),
+        (false, true) => e.endpoint.clone(),
+        (true, true) => "socket".to_owned(),
+    };
+    Some(format!("{place}: {what}"))
+}
+
 /// The lower-case name of a peer state.
 pub(crate) fn state_name(s: PeerState) -> &'static str {
     match s {
@@ -81,14 +127,19 @@ pub(crate) fn state_name(s: PeerState) -> &'static str {
 }
 
 /// The table: a header line, then one row per peer.
-fn table(s: &Socket, elapsed: Duration) -> String {
+fn table(s: &Socket, elapsed: Duration, dropped: u64) -> String {
     let peers = s.peers();
     let active = s
         .active_tier()
         .map_or_else(|| "none".to_owned(), |t| t.to_string());
     let ready = peers.iter().filter(|p| p.state == PeerState::Ready).count();
+    let dropped = if dropped > 0 {
+        format!("  ({dropped} monitor events dropped)")
+    } else {
+        String::new()
+    };
     let mut out = format!(
-        "tiermq: +{}s  active tier {active}  ready {ready} of {} peers\n",
+        "tiermq: +{}s  active tier {active}  ready {ready} of {} peers{dropped}\n",
         elapsed.as_secs(),
         peers.len()
     );
@@ -148,5 +199,37 @@ mod tests {
             to: Some(1),
         };
         assert_eq!(describe_event(e), "failback: none -> tier 1");
+    }
+
+    #[test]
+    fn monitor_events_say_where() {
+        let e = MonitorEvent {
+            kind: MonitorEventKind::Disconnected {
+                reason: "connection reset".into(),
+            },
+            endpoint: "tcp://a:1".into(),
+            peer: "10.0.0.1:1".into(),
+        };
+        assert_eq!(
+            describe_monitor(&e).unwrap(),
+            "tcp://a:1 (10.0.0.1:1): disconnected: connection reset"
+        );
+        let e = MonitorEvent {
+            kind: MonitorEventKind::Failover {
+                from: Some(1),
+                to: None,
+            },
+            endpoint: String::new(),
+            peer: String::new(),
+        };
+        assert_eq!(describe_monitor(&e).unwrap(), "failover: tier 1 -> none");
+        let e = MonitorEvent {
+            kind: MonitorEventKind::ConnectRetried {
+                ivl: Duration::from_millis(100),
+            },
+            endpoint: "tcp://a:1".into(),
+            peer: String::new(),
+        };
+        assert_eq!(describe_monitor(&e), None);
     }
 }

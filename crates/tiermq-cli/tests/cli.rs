@@ -142,6 +142,12 @@ fn push_fails_over_and_back_between_pull_processes() {
 
     let (code, _, err) = push.finish();
     assert_eq!(code, 0, "{err:?}");
+    // --stats also printed the monitor's view of the kill.
+    assert!(
+        err.iter()
+            .any(|l| l.contains(&primary_ep) && l.contains("disconnected")),
+        "{err:?}"
+    );
     assert!(
         backup.lines_within(Duration::from_millis(300)).is_empty(),
         "the backup got nothing after failback"

@@ -28,7 +28,9 @@ fn zmq_bound(ctx: &zmq::Context, t: zmq::SocketType) -> (zmq::Socket, String) {
     let s = ctx.socket(t).unwrap();
     s.set_rcvtimeo(20_000).unwrap();
     s.set_sndtimeo(20_000).unwrap();
-    s.set_linger(0).unwrap();
+    // Servers stay open until their client is done (the threads hand them
+    // back): a connection closed right after a reply can race the reply.
+    s.set_linger(5_000).unwrap();
     s.bind("tcp://127.0.0.1:*").unwrap();
     let ep = s.get_last_endpoint().unwrap().unwrap();
     (s, ep)
@@ -46,6 +48,7 @@ fn req_prints_the_replies_of_a_libzmq_rep() {
             let req = rep.recv_string(0).unwrap().unwrap();
             rep.send(req.to_uppercase().as_str(), 0).unwrap();
         }
+        rep
     });
     let (code, out, err) = run(
         &["req", "--connect", &ep, "--timeout", "10000"],
@@ -87,6 +90,7 @@ fn req_resends_when_the_primary_server_goes_away() {
     let answering = thread::spawn(move || {
         assert_eq!(backup.recv_string(0).unwrap().unwrap(), "job");
         backup.send("done by backup", 0).unwrap();
+        backup
     });
     let mut req = Proc::spawn(&[
         "req",
@@ -176,6 +180,7 @@ fn dealer_with_delimiter_talks_to_a_libzmq_rep() {
             let req = rep.recv_string(0).unwrap().unwrap();
             rep.send(format!("re: {req}").as_str(), 0).unwrap();
         }
+        rep
     });
     let (code, out, err) = run(
         &["dealer", "--connect", &ep, "--delimiter", "--count", "2"],
@@ -184,4 +189,68 @@ fn dealer_with_delimiter_talks_to_a_libzmq_rep() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, b"re: a\nre: b\n");
     server.join().unwrap();
+}
+
+#[test]
+fn router_routes_stdin_lines_by_hex_identity() {
+    if !supported(tiermq::ROUTER, "router") {
+        return;
+    }
+    // No --count: a router serves until it is stopped (the test kills it).
+    let mut router = Proc::spawn(&["router", "--bind", "tcp://127.0.0.1:0"]);
+    let ep = router.bound_endpoint();
+    let ctx = zmq::Context::new();
+    let dealer = ctx.socket(zmq::DEALER).unwrap();
+    dealer.set_identity(b"\x01\xfe").unwrap();
+    dealer.set_rcvtimeo(20_000).unwrap();
+    dealer.set_linger(0).unwrap();
+    dealer.connect(&ep).unwrap();
+    dealer.send("hello", 0).unwrap();
+    assert_eq!(router.next_line(), "01fe\thello");
+    // An unknown identity is skipped with a warning; the known one is routed.
+    router.write_lines(["abcd\tlost".to_owned(), "01fe\treply\tparts".to_owned()]);
+    assert_eq!(
+        dealer.recv_multipart(0).unwrap(),
+        [b"reply".to_vec(), b"parts".to_vec()]
+    );
+    router.wait_err("no peer with identity abcd");
+}
+
+#[test]
+fn req_resend_ivl_retries_an_ignored_request() {
+    if !supported(tiermq::REQ, "req") {
+        return;
+    }
+    let ctx = zmq::Context::new();
+    let (router, ep) = zmq_bound(&ctx, zmq::ROUTER);
+    let server = thread::spawn(move || {
+        // Ignore the first attempt; answer every resend, envelope and all
+        // (a slow answer may cross one more resend), until the client is done.
+        let first = router.recv_multipart(0).unwrap();
+        router.set_rcvtimeo(3_000).unwrap();
+        let mut answered = 0;
+        while let Ok(mut again) = router.recv_multipart(0) {
+            assert_eq!(first.last(), again.last(), "the same request");
+            again.pop();
+            again.push(b"answer".to_vec());
+            router.send_multipart(again, 0).unwrap();
+            answered += 1;
+        }
+        answered
+    });
+    let (code, out, err) = run(
+        &[
+            "req",
+            "--connect",
+            &ep,
+            "--resend-ivl",
+            "200",
+            "--timeout",
+            "10000",
+        ],
+        b"question\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, b"answer\n", "exactly one reply");
+    assert!(server.join().unwrap() >= 1, "the request was resent");
 }
