@@ -20,7 +20,7 @@ fn options(spec: &Spec) -> Options {
     let mut o = Options::default()
         .send_hwm(spec.hwm)
         .recv_hwm(spec.hwm)
-        .linger(Duration::ZERO);
+        .linger(Duration::from_secs(1));
     if spec.buf > 0 {
         o = o.send_buffer_size(spec.buf).recv_buffer_size(spec.buf);
     }
@@ -140,7 +140,8 @@ pub fn run(
     }
 }
 
-/// Closes a socket on its runtime, without lingering (the run is over).
+/// Closes a socket on its runtime, lingering up to a second for anything
+/// still queued (a REP's last reply).
 fn close(rt: &tokio::runtime::Runtime, socket: Socket) {
-    let _ = rt.block_on(socket.close_with_linger(Some(Duration::ZERO)));
+    let _ = rt.block_on(socket.close());
 }

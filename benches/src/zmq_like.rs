@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 
 use crate::{Error, RECV_TIMEOUT, Role, Spec, bind_endpoint, remove_ipc_file};
 
+/// LINGER for every socket, in milliseconds.
+const LINGER_MS: i32 = 1000;
+
 /// [`RECV_TIMEOUT`] in the milliseconds RCVTIMEO and SNDTIMEO take.
 fn timeout_ms() -> i32 {
     i32::try_from(RECV_TIMEOUT.as_millis()).unwrap_or(i32::MAX)
@@ -38,9 +41,11 @@ macro_rules! zmq_like {
                 }
                 s.set_rcvtimeo(timeout_ms())?;
                 s.set_sndtimeo(timeout_ms())?;
-                // Every role holds its sockets open until the run is over,
-                // so nothing is left to linger for.
-                s.set_linger(0)?;
+                // A role normally holds its sockets open until the run is
+                // over, but a REP whose hold ends early (its stdin already
+                // closed) must still get its last reply out: a bounded
+                // linger, not 0.
+                s.set_linger(LINGER_MS)?;
                 Ok(s)
             }
 
@@ -181,22 +186,30 @@ macro_rules! zmq_like {
                 let out = std::thread::scope(|scope| {
                     let spec2 = spec.clone();
                     let server_ctx = ctx.clone();
+                    // The server hands its socket back rather than closing
+                    // it: as in two processes, no library's close-time
+                    // behaviour may cut the run short.
                     let server_thread = scope.spawn(move || {
-                        if spec2.role == Role::PushPull {
+                        let out = if spec2.role == Role::PushPull {
                             pull(&server_ctx, &server, &spec2).map(Some)
                         } else {
                             rep(&server, &spec2).map(|()| None)
-                        }
+                        };
+                        (out, server)
                     });
                     let client_out = if spec.role == Role::PushPull {
                         push(&client, spec).map(|()| None)
                     } else {
                         req(&client, spec).map(Some)
                     };
-                    let server_out = server_thread
+                    let (server_out, server) = server_thread
                         .join()
                         .map_err(|_| Error::new("the server thread panicked"))?;
-                    match (client_out?, server_out?) {
+                    drop(server);
+                    // The server's error first: when it fails, the client
+                    // only sees a timeout.
+                    let server_out = server_out?;
+                    match (client_out?, server_out) {
                         (Some(d), _) | (None, Some(d)) => Ok(d),
                         (None, None) => Err(Error::new("no side timed the run")),
                     }
