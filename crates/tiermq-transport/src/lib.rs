@@ -29,8 +29,11 @@
 //! answer, so errors such as `AddrInUse` reach the caller; `connect` and
 //! `close_link` return at once. Pipes wake the reactor only on transitions
 //! (an out pipe becoming non-empty, a full in pipe draining to its low-water
-//! mark), never per message. The reactor calls [`Sink::notify`] on its own
-//! thread, so a sink must not block.
+//! mark), never per message, and a post writes the `Waker` (an eventfd)
+//! only while the reactor is parked in its poll; a running reactor checks
+//! the inbox before every poll. Decoded messages go into the in pipe up to
+//! 256 per lock ([`tiermq_pipe::Writer::try_send_batch`]). The reactor
+//! calls [`Sink::notify`] on its own thread, so a sink must not block.
 //!
 //! The reactor stops reading a connection whose in pipe is full (TCP flow
 //! control then pushes back on the peer) and never drops a received message
