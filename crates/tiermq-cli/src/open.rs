@@ -98,12 +98,35 @@ fn endpoint_error(ep: &EndpointArg, e: Error) -> CliError {
         Error::EADDRNOTAVAIL => " (that address is not on this host)",
         Error::EACCES => " (ports below 1024 need privileges)",
         Error::ENODEV => " (no such interface)",
+        // The syntax was checked while parsing, so this is the name lookup.
+        Error::EINVAL if names_a_host(&ep.endpoint) => " (does the host name resolve?)",
         _ => "",
     };
-    match e {
-        Error::EINVAL | Error::EPROTONOSUPPORT => {
-            CliError::usage(format!("{what}: {}{hint}", describe(e)))
-        }
-        _ => CliError::runtime(format!("{what}: {}{hint}", describe(e))),
+    CliError::runtime(format!("{what}: {}{hint}", describe(e)))
+}
+
+/// Whether a tcp endpoint's host is a name rather than an address or `*`.
+fn names_a_host(endpoint: &str) -> bool {
+    let Some((host, _port)) = endpoint
+        .strip_prefix("tcp://")
+        .and_then(|rest| rest.rsplit_once(':'))
+    else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host != "*" && host.parse::<std::net::IpAddr>().is_err()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_names_are_told_from_addresses() {
+        assert!(names_a_host("tcp://example.org:5555"));
+        assert!(!names_a_host("tcp://127.0.0.1:5555"));
+        assert!(!names_a_host("tcp://[::1]:5555"));
+        assert!(!names_a_host("tcp://*:5555"));
+        assert!(!names_a_host("ipc:///tmp/x"));
     }
 }
