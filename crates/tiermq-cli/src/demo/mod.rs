@@ -32,6 +32,8 @@ const SNDHWM: i32 = 100;
 const TICK: Duration = Duration::from_millis(5);
 /// How often a terminal's live row is redrawn.
 const REDRAW: Duration = Duration::from_millis(250);
+/// Event lines printed per second at most; the rest are counted.
+const EVENTS_PER_SECOND: usize = 8;
 /// The longest the demo waits for a connection, a drain or a disconnect.
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -75,6 +77,8 @@ pub(crate) fn run(args: DemoArgs) -> CliResult<()> {
         last_totals: vec![0; specs.len()],
         failovers: 0,
         failbacks: 0,
+        shown_this_second: 0,
+        hidden_this_second: 0,
     };
     let result = demo.show();
     // Let the workers go whatever happened, and collect what they read.
@@ -138,6 +142,9 @@ struct Demo {
     /// Tier events seen.
     failovers: usize,
     failbacks: usize,
+    /// Event lines printed in the current second, and those left out.
+    shown_this_second: usize,
+    hidden_this_second: usize,
 }
 
 impl Demo {
@@ -265,12 +272,29 @@ impl Demo {
                     Tone::Failback
                 }
             };
-            let at = self.at();
-            self.screen.event(at, &describe_event(e), tone);
+            if self.shown_this_second < EVENTS_PER_SECOND {
+                self.shown_this_second += 1;
+                let at = self.at();
+                self.screen.event(at, &describe_event(e), tone);
+            } else {
+                self.hidden_this_second += 1;
+            }
         }
     }
 
     fn print_row(&mut self, second: u64, done: bool) {
+        if done {
+            if self.hidden_this_second > 0 {
+                let at = self.at();
+                let text = format!(
+                    "... and {} more tier changes in this second (a busy peer at its HWM flaps)",
+                    self.hidden_this_second
+                );
+                self.screen.event(at, &text, Tone::Plain);
+            }
+            self.shown_this_second = 0;
+            self.hidden_this_second = 0;
+        }
         let cells: Vec<Cell> = self
             .workers
             .iter()
@@ -391,5 +415,26 @@ fn verdict(screen: &mut Screen, sent: u64, received: &[(&str, Vec<u64>)]) -> Cli
         Err(CliError::runtime(format!(
             "the exactly-once check failed: sent {sent}, lost {lost}, duplicated {duplicates}, unknown {strays}"
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_verdict_demands_exactly_once() {
+        let mut screen = Screen::new();
+        let ok = [("a", vec![0, 2]), ("b", vec![1, 3])];
+        assert!(verdict(&mut screen, 4, &ok).is_ok());
+        let lost = [("a", vec![0, 2]), ("b", vec![3])];
+        let e = verdict(&mut screen, 4, &lost).unwrap_err();
+        assert!(e.to_string().contains("lost 1"), "{e}");
+        let twice = [("a", vec![0, 1]), ("b", vec![1])];
+        let e = verdict(&mut screen, 2, &twice).unwrap_err();
+        assert!(e.to_string().contains("duplicated 1"), "{e}");
+        let stray = [("a", vec![0, 9])];
+        let e = verdict(&mut screen, 1, &stray).unwrap_err();
+        assert!(e.to_string().contains("unknown 1"), "{e}");
     }
 }
