@@ -3,9 +3,9 @@
 //!
 //! Both ends run in this process on two threads, tuned alike (one I/O
 //! thread, default HWMs and buffers); one warm-up round trip precedes the
-//! clock. Criterion reports the time of one round trip. Until tiermq
-//! offers REQ/REP (`Context::socket` refuses them), its rows are skipped
-//! with a printed note and only libzmq's run.
+//! clock. Criterion reports the time of one round trip. A library whose
+//! `Context::socket(REQ)` fails (tiermq before it had REQ/REP) is skipped
+//! with a printed note, so the other's rows still run.
 
 use std::time::Duration;
 

@@ -538,6 +538,12 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
             "HEAD",
         ],
     );
+    // A tree exported without .git (to measure exactly a commit) has none.
+    let commit = if commit == "?" {
+        "unknown (not a git checkout)".to_string()
+    } else {
+        commit
+    };
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {
