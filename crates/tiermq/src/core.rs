@@ -605,20 +605,10 @@ impl Core {
         let rerouted = match self.wire_type {
             // REQ holds at most one live request: the one resent below.
             // Anything else in the pipe was abandoned (REQ_RELAXED).
+            // The request it had is resent below, unless its reply came first.
             WireType::Req => {
                 msgs.clear();
-                let resend = self
-                    .req
-                    .pending
-                    .as_mut()
-                    .filter(|r| r.pipe == Some((id, serial)));
-                match resend {
-                    Some(r) => {
-                        r.pipe = None;
-                        1
-                    }
-                    None => 0,
-                }
+                u64::from(self.req_pipe_gone(id, serial))
             }
             // Messages for one peer cannot go to another.
             _ if !self.routing.load_balance => {
@@ -1549,6 +1539,41 @@ mod tests {
         // No peer: the request waits, and goes out when one attaches.
         let (backup, _bi) = connect_as(&mut core, 2, 2, 100, WireType::Rep);
         assert_eq!(frames(&backup.try_recv().unwrap()), vec![&b""[..], &[1]]);
+    }
+
+    #[test]
+    fn req_takes_the_reply_its_departed_pipe_delivered_and_resends_nothing() {
+        let mut core = req_core();
+        let now = Instant::now();
+        let (primary, primary_in) = connect_as(&mut core, 1, 1, 100, WireType::Rep);
+        let (backup, _bi) = connect_as(&mut core, 2, 2, 100, WireType::Rep);
+        core.send(msg(3), now).unwrap();
+        primary.try_recv().unwrap();
+        // The server replies and closes; the end is reported before the
+        // reply was read (the transport delivers first, then detaches).
+        primary_in
+            .try_send(Multipart::from(vec![
+                Bytes::new(),
+                Bytes::from_static(b"answer"),
+            ]))
+            .unwrap();
+        primary_in.close();
+        core.apply(
+            Event::Detached {
+                conn: ConnKey::Net(0, 1),
+                unsent: Vec::new(),
+                dead: false,
+            },
+            now,
+        );
+        assert!(backup.try_recv().is_err(), "nothing resent");
+        assert!(core.can_recv());
+        assert_eq!(
+            core.recv_frame(),
+            Some((Bytes::from_static(b"answer"), false))
+        );
+        assert!(core.check_recv().is_err(), "EFSM: the reply was taken");
+        assert!(core.peers().iter().all(|p| p.rerouted == 0));
     }
 
     #[test]

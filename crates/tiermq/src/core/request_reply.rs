@@ -10,7 +10,7 @@ use tiermq_pipe::Writer;
 use tiermq_sched::PipeId;
 use tiermq_wire::Multipart;
 
-use super::{ConnKey, Core, Refused};
+use super::{ConnKey, Core, Incoming, Refused};
 use crate::Error;
 use crate::envelope::{self, generated_id};
 
@@ -99,6 +99,45 @@ impl Core {
             }
             Err(_) => Err(Refused::Wait(envelope::unwrap_request(id.is_some(), wire))),
         }
+    }
+
+    /// REQ: pipe `id` (numbered `serial`) is going away. If the request in
+    /// flight went to it, its reply may already be in the pipe's input (the
+    /// transport delivers what it received before it reports the end; an
+    /// inproc peer writes before it closes): then that reply answers it,
+    /// held for the next receive. Otherwise the request is marked for
+    /// resending. Says whether it was (the caller resends).
+    pub(super) fn req_pipe_gone(&mut self, id: PipeId, serial: u64) -> bool {
+        let Some(r) = self
+            .req
+            .pending
+            .as_mut()
+            .filter(|r| r.pipe == Some((id, serial)))
+        else {
+            return false;
+        };
+        let rid = r.id;
+        if let Some(rec) = self.pipes.get_mut(id.0)
+            && let Some(inp) = &rec.inp
+        {
+            // Anything before the reply is stale (it failed to open as one).
+            while let Ok(m) = inp.try_recv() {
+                rec.received += 1;
+                if let Some(body) = envelope::open_reply(rid, m) {
+                    self.req.pending = None;
+                    self.rx_ready = Some(Incoming {
+                        body,
+                        from: (id, serial),
+                        envelope: Vec::new(),
+                    });
+                    return false;
+                }
+            }
+        }
+        if let Some(r) = self.req.pending.as_mut() {
+            r.pipe = None;
+        }
+        true
     }
 
     /// REQ: sends the request in flight again, to the best ready pipe (with
