@@ -1,5 +1,10 @@
 //! Endpoint strings: which transport a `bind`/`connect` goes to.
 
+use std::io;
+use std::net::IpAddr;
+
+use tiermq_transport::Endpoint;
+
 use crate::{Error, Result};
 
 /// Longest inproc name libzmq accepts.
@@ -33,9 +38,47 @@ pub(crate) fn parse(endpoint: &str) -> Result<Target> {
     }
 }
 
+/// The error for a tcp/ipc `bind` or `connect` the transport refused.
+///
+/// As in libzmq, a tcp bind to a name that resolves to nothing (neither an
+/// interface nor a host) is `ENODEV`. A connect to such a name is `EINVAL`,
+/// libzmq's error for an endpoint it cannot use (libzmq itself accepts the
+/// connect and keeps resolving in the background; tiermq resolves at once).
+/// Everything else maps by kind.
+pub(crate) fn link_error(ep: &Endpoint, bind: bool, e: io::Error) -> Error {
+    // Resolution failures carry no OS errno; a failed bind(2) does.
+    let no_errno = e.raw_os_error().is_none();
+    let err = Error::from(e);
+    let named =
+        matches!(ep, Endpoint::Tcp { host, .. } if host != "*" && host.parse::<IpAddr>().is_err());
+    if bind && named && no_errno && err == Error::EINVAL {
+        Error::ENODEV
+    } else {
+        err
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unresolved_bind_name_is_enodev_like_libzmq() {
+        let named = Endpoint::Tcp {
+            host: "no-such-host.invalid".into(),
+            port: Some(5555),
+        };
+        let literal = Endpoint::Tcp {
+            host: "127.0.0.1".into(),
+            port: Some(5555),
+        };
+        let lookup = || io::Error::other("failed to lookup address information");
+        assert_eq!(link_error(&named, true, lookup()), Error::ENODEV);
+        assert_eq!(link_error(&named, false, lookup()), Error::EINVAL);
+        assert_eq!(link_error(&literal, true, lookup()), Error::EINVAL);
+        let os = io::Error::from_raw_os_error(98); // EADDRINUSE
+        assert_eq!(link_error(&named, true, os), Error::EADDRINUSE);
+    }
 
     #[test]
     fn schemes() {

@@ -13,7 +13,7 @@ use tiermq_wire::Multipart;
 
 use crate::context::Links;
 use crate::core::{Core, LinkKind, Refused, Routing, deadline_after};
-use crate::endpoint::{Target, parse};
+use crate::endpoint::{Target, link_error, parse};
 use crate::inproc::InprocPeer;
 use crate::monitor::{DEFAULT_MONITOR_CAPACITY, Hub, Monitor};
 use crate::net::{NetLink, SocketSink, link_options};
@@ -128,8 +128,11 @@ impl Socket {
     /// receive priorities set now.
     ///
     /// Errors: `EINVAL` for a malformed endpoint, `EPROTONOSUPPORT` for an
-    /// unknown transport, `EADDRINUSE` if taken, `ETERM` after the context
-    /// was destroyed, or the operating system's error.
+    /// unknown transport, `ENODEV` (as in libzmq) for a tcp host name that
+    /// resolves to no address, `EADDRINUSE` if taken, `ETERM` after the
+    /// context was destroyed, or the operating system's error. Interface
+    /// names (`tcp://eth0:5555`) are not supported: they are looked up as
+    /// host names.
     pub fn bind(&self, endpoint: &str) -> Result<()> {
         self.attach_endpoint(endpoint, true)
     }
@@ -138,8 +141,11 @@ impl Socket {
     /// The connection is made, and remade after it is lost, in the
     /// background; inproc connects wait for their bind if it is not there yet.
     ///
-    /// Errors: as for `bind`; `ENOCOMPATPROTO` for an inproc peer of a
-    /// socket type that cannot talk to this one.
+    /// Errors: as for `bind`, except that a tcp host name is resolved now
+    /// and one that resolves to no address is `EINVAL` (libzmq's error for
+    /// an endpoint it cannot use; libzmq itself would accept it and keep
+    /// resolving in the background); `ENOCOMPATPROTO` for an inproc peer of
+    /// a socket type that cannot talk to this one.
     pub fn connect(&self, endpoint: &str) -> Result<()> {
         self.attach_endpoint(endpoint, false)
     }
@@ -233,7 +239,7 @@ impl Socket {
                     }
                     Err(e) => {
                         self.core(|c| c.drop_link(key));
-                        Err(e.into())
+                        Err(link_error(&ep, bind, e))
                     }
                 }
             }

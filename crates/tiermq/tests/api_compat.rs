@@ -111,3 +111,20 @@ fn rust_zmq_worker_loop_with_poll_timeout() {
     assert!(!items[0].is_readable() && !items[0].is_writable() && !items[0].is_error());
     assert!(items[0].has_socket(&pull));
 }
+
+/// A tcp bind to a name that resolves to nothing fails as libzmq's does,
+/// with ENODEV; a connect to it is EINVAL (libzmq would accept it and keep
+/// resolving; tiermq resolves at once).
+#[test]
+fn an_unresolvable_host_name_fails_like_libzmq() {
+    let ep = "tcp://no-such-host.invalid:5555";
+    let zctx = zmq::Context::new();
+    let zrep = zctx.socket(zmq::REP).unwrap();
+    assert_eq!(zrep.bind(ep), Err(zmq::Error::ENODEV));
+    let ctx = tiermq::Context::new();
+    let rep = ctx.socket(tiermq::REP).unwrap();
+    assert_eq!(rep.bind(ep), Err(tiermq::Error::ENODEV));
+    let req = ctx.socket(tiermq::REQ).unwrap();
+    assert_eq!(req.connect(ep), Err(tiermq::Error::EINVAL));
+    assert!(req.peers().is_empty(), "a failed connect leaves no link");
+}
