@@ -168,6 +168,70 @@ fn push_pull_ping_pong_tcp() {
     push_pull_ping_pong("tcp");
 }
 
+/// Clients per server in the fan-in runs, and round trips per client.
+const CLIENTS: u64 = 4;
+const CLIENT_TRIPS: u64 = 500;
+
+/// Several REQs (or DEALERs) on their own threads share one REP (or
+/// ROUTER): the server fair-queues over several pipes, each of which goes
+/// empty and wakes it again many times.
+fn fan_in(transport: &str, server_kind: tiermq::SocketType, client_kind: tiermq::SocketType) {
+    let ctx = Context::new();
+    let name = format!("fan-{transport}-{server_kind:?}");
+    let (server, ep) = bound(&ctx, server_kind, transport, &name);
+    thread::scope(|s| {
+        let server = s.spawn(move || {
+            for _ in 0..CLIENTS * CLIENT_TRIPS {
+                let m = server
+                    .recv_multipart(0)
+                    .expect("a request within the timeout");
+                server.send_multipart(m, 0).unwrap();
+            }
+            server
+        });
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|c| {
+                let client = socket(&ctx, client_kind);
+                client.connect(&ep).unwrap();
+                s.spawn(move || {
+                    for i in 0..CLIENT_TRIPS {
+                        let n = c * 1_000_000 + i;
+                        client.send(seq(n), 0).unwrap();
+                        let got = client.recv_bytes(0).unwrap_or_else(|e| {
+                            panic!("client {c}: reply {i} within the timeout: {e}")
+                        });
+                        assert_eq!(unseq(&got), n);
+                    }
+                    client
+                })
+            })
+            .collect();
+        let clients: Vec<Socket> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+        drop(server.join().unwrap());
+        drop(clients);
+    });
+}
+
+#[test]
+fn reqs_share_a_rep_inproc() {
+    fan_in("inproc", REP, REQ);
+}
+
+#[test]
+fn reqs_share_a_rep_tcp() {
+    fan_in("tcp", REP, REQ);
+}
+
+#[test]
+fn dealers_share_a_router_inproc() {
+    fan_in("inproc", ROUTER, DEALER);
+}
+
+#[test]
+fn dealers_share_a_router_ipc() {
+    fan_in("ipc", ROUTER, DEALER);
+}
+
 /// Sessions of a few round trips each, on a fresh REQ and REP every time,
 /// the REP closed right after its last reply.
 #[test]
