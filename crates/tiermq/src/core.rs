@@ -4,14 +4,15 @@
 //! outgoing pipe writer, an incoming pipe reader, and what the socket knows
 //! about the peer. The socket type's [`Routing`] decides how messages move
 //! over the table: PUSH load-balances by priority tier through the
-//! [`Scheduler`], PULL fair-queues through the [`FairQueue`]. Messages a dead
-//! connection never sent wait in `reroute` and go out, in order, before any
-//! newer message.
+//! [`Scheduler`], PULL fair-queues through the [`FairQueue`], DEALER does
+//! both. Messages a dead connection never sent wait in `reroute` and go
+//! out, in order, before any newer message.
 //!
 //! The request-reply types add rules over the same table: REQ load-balances
 //! one request at a time and accepts the reply only from the pipe that got
-//! it (resending when that pipe goes away); REP answers the pipe a request
-//! came from; ROUTER names pipes by routing id and sends by that id.
+//! it (resending when that pipe goes away without having delivered it);
+//! REP answers the pipe a request came from; ROUTER names pipes by routing
+//! id and sends by that id.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, Weak};
@@ -83,9 +84,9 @@ pub(crate) enum Event {
 /// How a socket type moves messages over the pipe table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Routing {
-    /// Send by priority tier, round-robin within the tier (PUSH; later DEALER, REQ).
+    /// Send by priority tier, round-robin within the tier (PUSH, DEALER, REQ).
     pub(crate) load_balance: bool,
-    /// Receive fair-queued by rcvprio (PULL; later DEALER, REP, ROUTER).
+    /// Receive fair-queued by rcvprio (PULL, DEALER, REQ, REP, ROUTER).
     pub(crate) fair_queue: bool,
 }
 

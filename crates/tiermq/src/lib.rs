@@ -79,7 +79,9 @@
 //! takes the reply only from the peer that got it. If that peer goes away
 //! (or is declared dead by the heartbeat) before it answers, the request is
 //! sent again at once to the best ready peer; the caller's `recv` keeps
-//! waiting and gets exactly one reply.
+//! waiting and gets exactly one reply. A reply that arrived before its peer
+//! went away (a server that answers and closes) is delivered, and nothing
+//! is resent.
 //!
 //! ```
 //! use tiermq::{Context, REP, REQ};
