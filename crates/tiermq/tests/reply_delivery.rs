@@ -232,6 +232,29 @@ fn dealers_share_a_router_ipc() {
     fan_in("ipc", ROUTER, DEALER);
 }
 
+/// PUSHes that send a few messages and close at once: the PULL gets them
+/// all, in order, over inproc (they stay in the pipe) and tcp (the closing
+/// socket lingers until they are written).
+#[test]
+fn pull_gets_everything_from_pushes_that_close_at_once() {
+    let ctx = Context::new();
+    for transport in ["inproc", "tcp"] {
+        let (pull, ep) = bound(&ctx, PULL, transport, "closing-pushes");
+        for n in 0..100u64 {
+            let push = socket(&ctx, PUSH);
+            push.connect(&ep).unwrap();
+            for i in 0..10 {
+                push.send(seq(n * 10 + i), 0).unwrap();
+            }
+            drop(push);
+            let got = recv_n(&pull, 10);
+            let want: Vec<u64> = (0..10).map(|i| n * 10 + i).collect();
+            assert_eq!(got, want, "{transport} push {n}");
+        }
+        assert_eq!(pull.recv_bytes(DONTWAIT), Err(Error::EAGAIN));
+    }
+}
+
 /// Sessions of a few round trips each, on a fresh REQ and REP every time,
 /// the REP closed right after its last reply.
 #[test]
