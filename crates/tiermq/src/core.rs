@@ -1578,6 +1578,30 @@ mod tests {
     }
 
     #[test]
+    fn req_resend_timer_takes_a_reply_already_waiting_instead() {
+        let mut core = req_core();
+        core.options.req_resend_ivl = 100;
+        let now = Instant::now();
+        let (peer, peer_in) = connect_as(&mut core, 1, 1, 100, WireType::Rep);
+        core.send(msg(1), now).unwrap();
+        peer.try_recv().unwrap();
+        // The reply is in the pipe, unread, when the interval passes.
+        peer_in
+            .try_send(Multipart::from(vec![
+                Bytes::new(),
+                Bytes::from_static(b"in time"),
+            ]))
+            .unwrap();
+        readable(&mut core, 1, now + Duration::from_millis(100));
+        assert!(peer.try_recv().is_err(), "nothing resent");
+        assert_eq!(core.next_timer(), None);
+        assert_eq!(
+            core.recv_frame(),
+            Some((Bytes::from_static(b"in time"), false))
+        );
+    }
+
+    #[test]
     fn req_correlate_resend_interval_uses_a_new_id() {
         let mut core = req_core();
         core.options.req_correlate = true;

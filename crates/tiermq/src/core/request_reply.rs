@@ -102,42 +102,64 @@ impl Core {
     }
 
     /// REQ: pipe `id` (numbered `serial`) is going away. If the request in
-    /// flight went to it, its reply may already be in the pipe's input (the
-    /// transport delivers what it received before it reports the end; an
-    /// inproc peer writes before it closes): then that reply answers it,
-    /// held for the next receive. Otherwise the request is marked for
-    /// resending. Says whether it was (the caller resends).
+    /// flight went to it and its reply is not already there (see
+    /// [`Core::take_waiting_reply`]), the request is marked for resending.
+    /// Says whether it was (the caller resends).
     pub(super) fn req_pipe_gone(&mut self, id: PipeId, serial: u64) -> bool {
-        let Some(r) = self
+        let awaited = self.req.pending.as_ref().and_then(|r| r.pipe) == Some((id, serial));
+        awaited && self.unanswered()
+    }
+
+    /// REQ: whether the request in flight is still unanswered. A reply
+    /// already in the in-pipe of the pipe that got it answers it, and is
+    /// held for the next receive: the transport delivers what it received
+    /// before it reports a connection's end, and an inproc peer writes
+    /// before it closes, so a server that answers and closes at once is
+    /// not asked twice. Otherwise the request is marked for resending.
+    fn unanswered(&mut self) -> bool {
+        if self.take_waiting_reply() {
+            return false;
+        }
+        match self.req.pending.as_mut() {
+            Some(r) => {
+                r.pipe = None;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// REQ: takes the reply to the request in flight if it already waits in
+    /// the in-pipe of the pipe that got the request (reading up to it:
+    /// anything before it is stale). Says whether it did.
+    fn take_waiting_reply(&mut self) -> bool {
+        let Some((rid, (id, serial))) = self
             .req
             .pending
-            .as_mut()
-            .filter(|r| r.pipe == Some((id, serial)))
+            .as_ref()
+            .and_then(|r| Some((r.id, r.pipe?)))
         else {
             return false;
         };
-        let rid = r.id;
-        if let Some(rec) = self.pipes.get_mut(id.0)
-            && let Some(inp) = &rec.inp
-        {
-            // Anything before the reply is stale (it failed to open as one).
-            while let Ok(m) = inp.try_recv() {
-                rec.received += 1;
-                if let Some(body) = envelope::open_reply(rid, m) {
-                    self.req.pending = None;
-                    self.rx_ready = Some(Incoming {
-                        body,
-                        from: (id, serial),
-                        envelope: Vec::new(),
-                    });
-                    return false;
-                }
+        let Some(rec) = self.pipes.get_mut(id.0).filter(|r| r.serial == serial) else {
+            return false;
+        };
+        let Some(inp) = &rec.inp else {
+            return false;
+        };
+        while let Ok(m) = inp.try_recv() {
+            rec.received += 1;
+            if let Some(body) = envelope::open_reply(rid, m) {
+                self.req.pending = None;
+                self.rx_ready = Some(Incoming {
+                    body,
+                    from: (id, serial),
+                    envelope: Vec::new(),
+                });
+                return true;
             }
         }
-        if let Some(r) = self.req.pending.as_mut() {
-            r.pipe = None;
-        }
-        true
+        false
     }
 
     /// REQ: sends the request in flight again, to the best ready pipe (with
@@ -218,10 +240,7 @@ impl Core {
 
     /// REQ_RESEND_IVL: resends a request unanswered for that long.
     pub(super) fn handle_resend_timer(&mut self, now: Instant) {
-        if self.resend_due().is_some_and(|t| t <= now) {
-            if let Some(r) = self.req.pending.as_mut() {
-                r.pipe = None;
-            }
+        if self.resend_due().is_some_and(|t| t <= now) && self.unanswered() {
             self.resend_request(now);
             self.collect_tier_events();
         }
