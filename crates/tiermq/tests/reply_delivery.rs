@@ -255,6 +255,32 @@ fn pull_gets_everything_from_pushes_that_close_at_once() {
     }
 }
 
+/// A ROUTER that replies then closes at once: the DEALER still reads the
+/// reply (its input outlives the connection), over inproc and tcp.
+#[test]
+fn dealer_reads_the_reply_of_a_router_that_closed() {
+    let ctx = Context::new();
+    for transport in ["inproc", "tcp"] {
+        for n in 0..100u64 {
+            let (router, ep) = bound(&ctx, ROUTER, transport, &format!("closing-router-{n}"));
+            let dealer = socket(&ctx, DEALER);
+            dealer.connect(&ep).unwrap();
+            let server = thread::spawn(move || {
+                let m = router
+                    .recv_multipart(0)
+                    .expect("a request within the timeout");
+                router.send_multipart(m, 0).unwrap();
+            });
+            dealer.send(seq(n), 0).unwrap();
+            let got = dealer
+                .recv_bytes(0)
+                .unwrap_or_else(|e| panic!("{transport} {n}: the reply: {e}"));
+            assert_eq!(unseq(&got), n);
+            server.join().unwrap();
+        }
+    }
+}
+
 /// Sessions of a few round trips each, on a fresh REQ and REP every time,
 /// the REP closed right after its last reply.
 #[test]
