@@ -484,7 +484,7 @@ impl Socket {
         self.core(Core::take_tier_events)
     }
 
-    /// A poll item for this socket, for [`poll`](crate::poll).
+    /// A poll item for this socket, for [`poll`](fn@crate::poll).
     pub fn as_poll_item(&self, events: PollEvents) -> PollItem<'_> {
         PollItem::new(self, events)
     }
