@@ -97,7 +97,7 @@ fn endpoint_error(ep: &EndpointArg, e: Error) -> CliError {
         Error::EADDRINUSE => " (another process is listening there)",
         Error::EADDRNOTAVAIL => " (that address is not on this host)",
         Error::EACCES => " (ports below 1024 need privileges)",
-        Error::ENODEV => " (no such interface)",
+        Error::ENODEV => " (no such interface or host name)",
         // The syntax was checked while parsing, so this is the name lookup.
         Error::EINVAL if names_a_host(&ep.endpoint) => " (does the host name resolve?)",
         _ => "",
