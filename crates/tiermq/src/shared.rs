@@ -25,41 +25,60 @@ use crate::core::{Core, Event};
 /// A generation counter to sleep on until "something changed".
 #[derive(Debug, Default)]
 pub(crate) struct Signal {
-    generation: Mutex<u64>,
+    generation: Mutex<Generation>,
     cv: Condvar,
+}
+
+/// The counter and how many threads sleep on it, under one lock so that a
+/// bump cannot miss a sleeper that is about to wait.
+#[derive(Debug, Default)]
+struct Generation {
+    count: u64,
+    sleepers: usize,
 }
 
 impl Signal {
     /// The current generation; read it *before* checking the condition you wait for.
     pub(crate) fn generation(&self) -> u64 {
-        *lock(&self.generation)
+        lock(&self.generation).count
     }
 
-    /// Wakes every waiter.
+    /// Wakes every waiter. Notifies the condvar only if someone sleeps on
+    /// it: a notify is a futex syscall whether or not anyone waits, and most
+    /// bumps (one per applied event) find nobody.
     pub(crate) fn bump(&self) {
-        *lock(&self.generation) += 1;
-        self.cv.notify_all();
+        let mut g = lock(&self.generation);
+        g.count += 1;
+        let sleepers = g.sleepers;
+        drop(g);
+        if sleepers > 0 {
+            self.cv.notify_all();
+        }
     }
 
     /// Sleeps until the generation differs from `seen` or `deadline` passes.
     /// Returns false on timeout.
     pub(crate) fn wait(&self, seen: u64, deadline: Option<Instant>) -> bool {
         let mut g = lock(&self.generation);
-        while *g == seen {
-            match deadline {
-                None => g = self.cv.wait(g).unwrap_or_else(PoisonError::into_inner),
-                Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        return false;
-                    }
-                    g = self
-                        .cv
-                        .wait_timeout(g, d - now)
+        while g.count == seen {
+            let timeout = match deadline {
+                None => None,
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => return false,
+                },
+            };
+            g.sleepers += 1;
+            g = match timeout {
+                None => self.cv.wait(g).unwrap_or_else(PoisonError::into_inner),
+                Some(left) => {
+                    self.cv
+                        .wait_timeout(g, left)
                         .unwrap_or_else(PoisonError::into_inner)
-                        .0;
+                        .0
                 }
-            }
+            };
+            g.sleepers -= 1;
         }
         true
     }
