@@ -157,6 +157,10 @@ struct PipeRec {
     out: Option<Writer<Multipart>>,
     /// `None` once everything the peer sent was read.
     inp: Option<Reader<Multipart>>,
+    /// Messages taken from `inp` in one batch and not yet delivered: they
+    /// count as the pipe's input (read before `inp`, reported in `peers`,
+    /// dropped with it).
+    prefetch: std::vec::IntoIter<Multipart>,
     state: PeerState,
     since: Instant,
     sent: u64,
@@ -165,6 +169,34 @@ struct PipeRec {
     peer_type: WireType,
     /// ROUTER: the id this pipe is addressed by.
     routing_id: Bytes,
+}
+
+/// Messages taken from a transport's in pipe per lock. Taking them in
+/// batches saves the pipe's lock per message; it lets a connection hold up
+/// to this many messages beyond RCVHWM.
+const PREFETCH: usize = 256;
+
+impl PipeRec {
+    /// The next message from the peer: from the prefetch, else a new batch
+    /// from the in pipe. `Empty` arms the pipe's waker, as `try_recv` does.
+    ///
+    /// Inproc pipes are read one message at a time: what this socket has
+    /// not read when it closes stays in the pipe for the peer to reclaim
+    /// and reroute, which a prefetch would lose. (A transport drops unread
+    /// input with the connection either way.)
+    fn take_input(&mut self) -> std::result::Result<Multipart, RecvError> {
+        if let Some(m) = self.prefetch.next() {
+            return Ok(m);
+        }
+        let inp = self.inp.as_ref().ok_or(RecvError::Closed)?;
+        if matches!(self.conn, ConnKey::Inproc(_)) {
+            return inp.try_recv();
+        }
+        let mut batch = Vec::new();
+        inp.recv_batch(&mut batch, PREFETCH)?;
+        self.prefetch = batch.into_iter();
+        self.prefetch.next().ok_or(RecvError::Empty)
+    }
 }
 
 /// Why a message could not be sent now.
@@ -222,6 +254,8 @@ pub(crate) struct Core {
     pub(crate) rcvmore: bool,
     tier_events: VecDeque<TierEvent>,
     pub(crate) closed: bool,
+    /// The latest clock reading the core was given (see [`Core::send_clock`]).
+    last_now: Instant,
     /// Transport connections whose pipes this socket closed, still flushing.
     closing: std::collections::HashSet<ConnKey>,
 }
@@ -274,6 +308,7 @@ impl Core {
             rcvmore: false,
             tier_events: VecDeque::new(),
             closed: false,
+            last_now: Instant::now(),
             closing: std::collections::HashSet::new(),
         }
     }
@@ -405,6 +440,7 @@ impl Core {
     // ----- events -----
 
     pub(crate) fn apply(&mut self, event: Event, now: Instant) {
+        self.last_now = self.last_now.max(now);
         match event {
             Event::Attached(a) => self.attach(a, now),
             Event::Detached { conn, unsent, dead } => match self.conns.get(&conn) {
@@ -518,6 +554,7 @@ impl Core {
             rcvprio,
             out: Some(a.out),
             inp: Some(a.inp),
+            prefetch: Vec::new().into_iter(),
             state,
             since: now,
             sent: 0,
@@ -704,6 +741,18 @@ impl Core {
 
     // ----- sending -----
 
+    /// The time to send at. Reading the clock costs as much as the rest of
+    /// a small send, and a send needs it only when a timer may be due (a
+    /// failback delay, a REQ resend); otherwise the latest reading (of an
+    /// applied event, or an earlier send) does. State changes that record
+    /// a time for the user (a pipe turning busy) read the clock themselves.
+    pub(crate) fn send_clock(&mut self) -> Instant {
+        if self.wire_type == WireType::Req || self.sched.poll_timeout().is_some() {
+            self.last_now = self.last_now.max(Instant::now());
+        }
+        self.last_now
+    }
+
     /// Whether this socket type sends at all.
     pub(crate) fn sends(&self) -> bool {
         self.routing.load_balance || matches!(self.wire_type, WireType::Rep | WireType::Router)
@@ -789,6 +838,8 @@ impl Core {
             return;
         };
         if rec.state != PeerState::Busy {
+            // `now` may be an earlier reading (see `send_clock`).
+            let now = now.max(Instant::now());
             rec.state = PeerState::Busy;
             rec.since = now;
             self.hub
@@ -1009,11 +1060,11 @@ impl Core {
                 self.fq.leave(id);
                 continue;
             };
-            let Some(inp) = &rec.inp else {
+            if rec.inp.is_none() {
                 self.fq.leave(id);
                 continue;
-            };
-            match inp.try_recv() {
+            }
+            match rec.take_input() {
                 Ok(m) if m.is_empty() => {}
                 Ok(m) => {
                     rec.received += 1;
@@ -1124,7 +1175,7 @@ impl Core {
                     queued_out_bytes: out.queued_bytes,
                     hwm: out.hwm,
                     room: out.room,
-                    queued_in: inp.queued,
+                    queued_in: inp.queued + p.prefetch.len(),
                     sent: p.sent,
                     received: p.received,
                     rerouted: p.rerouted,

@@ -298,9 +298,9 @@ impl Socket {
     fn send_frame(&self, frame: Bytes, flags: i32) -> Result<()> {
         self.check_live()?;
         let dontwait = flags & DONTWAIT != 0;
-        let now = Instant::now();
         // The common case, a message that goes at once, takes the lock once.
         let blocked = self.core(|c| {
+            let now = c.send_clock();
             let more = flags & SNDMORE != 0;
             if c.tx_partial.is_empty() {
                 c.check_send(&frame)?;
@@ -322,7 +322,9 @@ impl Socket {
             }
         })?;
         match blocked {
-            Some((msg, sndtimeo)) => self.send_blocking(msg, deadline_after(now, sndtimeo)),
+            Some((msg, sndtimeo)) => {
+                self.send_blocking(msg, deadline_after(Instant::now(), sndtimeo))
+            }
             None => Ok(()),
         }
     }

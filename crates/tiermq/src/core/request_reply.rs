@@ -144,10 +144,7 @@ impl Core {
         let Some(rec) = self.pipes.get_mut(id.0).filter(|r| r.serial == serial) else {
             return false;
         };
-        let Some(inp) = &rec.inp else {
-            return false;
-        };
-        while let Ok(m) = inp.try_recv() {
+        while let Ok(m) = rec.take_input() {
             rec.received += 1;
             if let Some(body) = envelope::open_reply(rid, m) {
                 self.req.pending = None;
