@@ -1084,14 +1084,21 @@ impl Core {
 
     /// The next frame, and whether more of its message follow.
     pub(crate) fn recv_frame(&mut self) -> Option<(Bytes, bool)> {
-        if self.rx_partial.is_empty() {
-            let m = self.next_incoming()?;
-            if self.wire_type == WireType::Rep {
-                self.reply_to = Some((m.from, m.envelope));
+        let frame = match self.rx_partial.pop_front() {
+            Some(frame) => frame,
+            None => {
+                let m = self.next_incoming()?;
+                if self.wire_type == WireType::Rep {
+                    self.reply_to = Some((m.from, m.envelope));
+                }
+                // The first frame goes straight to the caller; only the
+                // rest of a multipart message waits in `rx_partial`.
+                let mut frames = m.body.into_iter();
+                let first = frames.next()?;
+                self.rx_partial.extend(frames);
+                first
             }
-            self.rx_partial.extend(m.body);
-        }
-        let frame = self.rx_partial.pop_front()?;
+        };
         let more = !self.rx_partial.is_empty();
         self.rcvmore = more;
         if !more && self.wire_type == WireType::Req {
