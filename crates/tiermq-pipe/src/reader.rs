@@ -69,6 +69,18 @@ impl<T> Reader<T> {
         self.shared.close_reader();
     }
 
+    /// Closes the pipe as [`close`](Self::close) does, first putting
+    /// `unread` back at the front of the queue as if never taken, so that
+    /// the writer's [`Writer::reclaim_unsent`](crate::Writer::reclaim_unsent)
+    /// gets them back, oldest first, before the rest. For a reader that
+    /// took a batch and stops before using all of it: `unread` must be the
+    /// last messages it took, in order (anything else only misorders the
+    /// reclaim and the byte counters; it cannot fail).
+    pub fn close_with_unread(&self, unread: Vec<T>) {
+        self.shared.unread(unread);
+        self.shared.close_reader();
+    }
+
     /// Whether nothing is queued. No lock.
     pub fn is_empty(&self) -> bool {
         self.shared.is_empty()

@@ -469,6 +469,43 @@ impl<T> Shared<T> {
         taken
     }
 
+    /// Puts `msgs`, the last messages taken, back at the front of the queue
+    /// and undoes their counting as taken. Wakes nobody: the caller closes
+    /// the reader next, which wakes the writer.
+    pub(crate) fn unread(&self, msgs: Vec<T>) {
+        if msgs.is_empty() {
+            return;
+        }
+        let weights: Vec<u64> = msgs.iter().map(|m| (self.weight)(m) as u64).collect();
+        let total = weights.iter().fold(0u64, |a, w| a.wrapping_add(*w));
+        let mut st = self.lock();
+        st.total_out = st.total_out.saturating_sub(msgs.len() as u64);
+        st.bytes_out = st.bytes_out.wrapping_sub(total);
+        let start = st.bytes_gone.wrapping_sub(total);
+        st.bytes_gone = start;
+        // Running byte totals, as if pushed after `start`.
+        let mut end = start;
+        let entries: Vec<Entry<T>> = msgs
+            .into_iter()
+            .zip(weights)
+            .map(|(msg, w)| {
+                end = end.wrapping_add(w);
+                Entry {
+                    msg,
+                    bytes_end: end,
+                }
+            })
+            .collect();
+        for entry in entries.into_iter().rev() {
+            st.queue.push_front(entry);
+        }
+        self.queued.store(st.queue.len(), Ordering::Release);
+        if self.hwm != 0 && st.queue.len() >= self.hwm && !st.full {
+            st.full = true;
+            self.full.store(true, Ordering::Release);
+        }
+    }
+
     pub(crate) fn close_writer(&self) {
         let mut st = self.lock();
         if st.writer_closed {

@@ -313,3 +313,27 @@ fn a_batch_goes_in_under_one_wake_and_stops_at_the_hwm() {
     let stats = tx.stats();
     assert_eq!((stats.total_in, stats.total_out), (6, 4));
 }
+
+#[test]
+fn closing_with_unread_gives_a_taken_batch_back_first() {
+    let (tx, rx) = pipe_with::<Vec<u8>>(Config::new(4), |m: &Vec<u8>| m.len());
+    for n in 0..4u8 {
+        tx.try_send(vec![n; usize::from(n) + 1]).unwrap();
+    }
+    let mut batch = Vec::new();
+    assert_eq!(rx.recv_batch(&mut batch, 3), Ok(3));
+    tx.try_send(vec![9]).unwrap();
+    // The reader used message 0 and closes with 1 and 2 unused.
+    batch.remove(0);
+    rx.close_with_unread(batch);
+    assert!(matches!(tx.try_send(vec![7]), Err(SendError::Closed(_))));
+    let back = tx.reclaim_unsent();
+    assert_eq!(back, vec![vec![1; 2], vec![2; 3], vec![3; 4], vec![9]]);
+    let stats = tx.stats();
+    assert_eq!(
+        (stats.total_in, stats.total_out, stats.reclaimed),
+        (5, 1, 4)
+    );
+    assert_eq!((stats.bytes_in, stats.bytes_out), (11, 1));
+    assert_eq!(stats.queued_bytes, 0);
+}
