@@ -171,32 +171,32 @@ struct PipeRec {
     routing_id: Bytes,
 }
 
-/// Messages taken from a transport's in pipe per lock. Taking them in
-/// batches saves the pipe's lock per message; it lets a connection hold up
-/// to this many messages beyond RCVHWM.
+/// Messages taken from an in pipe per lock. Taking them in batches saves
+/// the pipe's lock per message; it lets a pipe hold up to this many
+/// messages beyond RCVHWM.
 const PREFETCH: usize = 256;
 
 impl PipeRec {
     /// The next message from the peer: from the prefetch, else a new batch
     /// from the in pipe. `Empty` arms the pipe's waker, as `try_recv` does.
-    ///
-    /// Inproc pipes are read one message at a time: what this socket has
-    /// not read when it closes stays in the pipe for the peer to reclaim
-    /// and reroute, which a prefetch would lose. (A transport drops unread
-    /// input with the connection either way.)
     fn take_input(&mut self) -> std::result::Result<Multipart, RecvError> {
         if let Some(m) = self.prefetch.next() {
             return Ok(m);
         }
         let inp = self.inp.as_ref().ok_or(RecvError::Closed)?;
-        if matches!(self.conn, ConnKey::Inproc(_)) {
-            return inp.try_recv();
-        }
         let mut batch = Vec::new();
         inp.recv_batch(&mut batch, PREFETCH)?;
         self.prefetch = batch.into_iter();
         self.prefetch.next().ok_or(RecvError::Empty)
     }
+}
+
+/// Closes an in pipe, handing back the messages prefetched from it and not
+/// delivered: an inproc peer reclaims them with the rest of the pipe and
+/// reroutes them, oldest first (a transport drops unread input anyway).
+fn close_input(inp: Reader<Multipart>, prefetch: std::vec::IntoIter<Multipart>) {
+    inp.set_waker(None);
+    inp.close_with_unread(prefetch.collect());
 }
 
 /// Why a message could not be sent now.
@@ -706,8 +706,7 @@ impl Core {
         self.detach(id, Vec::new(), now);
         if let Some(rec) = self.pipes.try_remove(id.0) {
             if let Some(inp) = rec.inp {
-                inp.set_waker(None);
-                inp.close();
+                close_input(inp, rec.prefetch);
             }
             if self.routing.fair_queue {
                 self.fq.leave(id);
@@ -1136,8 +1135,7 @@ impl Core {
                 out.close();
             }
             if let Some(inp) = p.inp {
-                inp.set_waker(None);
-                inp.close();
+                close_input(inp, p.prefetch);
             }
         }
         self.conns.clear();

@@ -44,7 +44,8 @@ pub struct Peer {
     pub hwm: usize,
     /// Messages the outgoing queue can still take (`None`: no limit).
     pub room: Option<usize>,
-    /// Messages received but not yet read by the application.
+    /// Messages received but not yet read by the application (including
+    /// a batch the socket already took from the connection's queue).
     pub queued_in: usize,
     /// Messages the socket handed to this pipe.
     pub sent: u64,

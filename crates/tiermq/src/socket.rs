@@ -538,7 +538,9 @@ impl Socket {
     int_option!(
         /// Sets RCVHWM: how many received messages each peer's incoming queue
         /// holds before reading from it pauses (0: no limit; default 1000).
-        /// Applies to endpoints bound or connected afterwards.
+        /// Applies to endpoints bound or connected afterwards. A tcp or ipc
+        /// peer's queue is read in batches, so up to 256 more of its messages
+        /// may wait inside the socket.
         get_rcvhwm, set_rcvhwm, rcvhwm: i32, min 0
     );
     int_option!(
