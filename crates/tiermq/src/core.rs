@@ -1094,7 +1094,9 @@ impl Core {
                 // rest of a multipart message waits in `rx_partial`.
                 let mut frames = m.body.into_iter();
                 let first = frames.next()?;
-                self.rx_partial.extend(frames);
+                if frames.len() > 0 {
+                    self.rx_partial.extend(frames);
+                }
                 first
             }
         };
