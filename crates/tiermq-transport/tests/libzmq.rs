@@ -64,6 +64,9 @@ fn our_pull_receives_from_libzmq_push() {
 
     let ctx = zmq::Context::new();
     let push = zmq_socket(&ctx, zmq::PUSH);
+    // The sending thread drops `push` when done; with LINGER 0 libzmq would
+    // discard what it still queues and close the connection under us.
+    push.set_linger(BOUND.as_millis() as i32).unwrap();
     push.connect(&bound).unwrap();
     let pull = attached(&rx);
     assert_eq!(pull.peer.socket_type, SocketType::Push);
