@@ -37,11 +37,14 @@ fn worker(ctx: &Context, t: Transport, name: &str) -> (Socket, String) {
     (w, ep)
 }
 
-fn ready_peers(push: &Socket) -> usize {
-    push.peers()
-        .iter()
-        .filter(|p| p.state == PeerState::Ready)
-        .count()
+/// Connects `push` to `e1` at tier 1 and `e2` at tier 2, then waits until
+/// both are ready.
+fn connect_tiers(push: &Socket, e1: &str, e2: &str) {
+    push.set_sndprio(1).unwrap();
+    push.connect(e1).unwrap();
+    push.set_sndprio(2).unwrap();
+    push.connect(e2).unwrap();
+    eventually("both workers connected", || ready(push) == 2);
 }
 
 fn sent_to(push: &Socket, endpoint: &str) -> u64 {
@@ -57,11 +60,7 @@ fn active_passive(t: Transport) {
     let (primary, e1) = worker(&ctx, t, "ap1");
     let (backup, e2) = worker(&ctx, t, "ap2");
     let push = ctx.socket(PUSH).unwrap();
-    push.set_sndprio(1).unwrap();
-    push.connect(&e1).unwrap();
-    push.set_sndprio(2).unwrap();
-    push.connect(&e2).unwrap();
-    eventually("both workers connected", || ready_peers(&push) == 2);
+    connect_tiers(&push, &e1, &e2);
 
     for n in 0..1000 {
         push.send(seq(n), 0).unwrap();
@@ -94,7 +93,7 @@ fn tiered(t: Transport) {
     let (remote, remote_ep) = worker(&ctx, t, "tier-remote");
     push.set_sndprio(2).unwrap();
     push.connect(&remote_ep).unwrap();
-    eventually("four workers connected", || ready_peers(&push) == 4);
+    eventually("four workers connected", || ready(&push) == 4);
 
     for n in 0..300 {
         push.send(seq(n), 0).unwrap();
@@ -135,11 +134,7 @@ fn primary_dropped(t: Transport) {
     let (primary, e1) = worker(&ctx, t, "drop1");
     let (backup, e2) = worker(&ctx, t, "drop2");
     let push = ctx.socket(PUSH).unwrap();
-    push.set_sndprio(1).unwrap();
-    push.connect(&e1).unwrap();
-    push.set_sndprio(2).unwrap();
-    push.connect(&e2).unwrap();
-    eventually("both workers connected", || ready_peers(&push) == 2);
+    connect_tiers(&push, &e1, &e2);
 
     for n in 0..100 {
         push.send(seq(n), 0).unwrap();
@@ -196,11 +191,7 @@ fn disconnect_reroutes(t: Transport) {
     let (backup, e2) = worker(&ctx, t, "dis2");
     let push = ctx.socket(PUSH).unwrap();
     push.set_sndhwm(0).unwrap();
-    push.set_sndprio(1).unwrap();
-    push.connect(&e1).unwrap();
-    push.set_sndprio(2).unwrap();
-    push.connect(&e2).unwrap();
-    eventually("both workers connected", || ready_peers(&push) == 2);
+    connect_tiers(&push, &e1, &e2);
 
     let stop = Arc::new(AtomicBool::new(false));
     let (p, ph) = collector(primary, Arc::clone(&stop));
@@ -250,11 +241,7 @@ fn busy_then_failback(t: Transport) {
     let push = ctx.socket(PUSH).unwrap();
     push.set_sndhwm(10).unwrap();
     push.set_sndbuf(4096).unwrap();
-    push.set_sndprio(1).unwrap();
-    push.connect(&e1).unwrap();
-    push.set_sndprio(2).unwrap();
-    push.connect(&e2).unwrap();
-    eventually("both workers connected", || ready_peers(&push) == 2);
+    connect_tiers(&push, &e1, &e2);
 
     let stop = Arc::new(AtomicBool::new(false));
     let (b, bh) = collector(backup, Arc::clone(&stop));
@@ -315,11 +302,7 @@ fn restart(t: Transport) {
     let (primary, e1) = worker(&ctx, t, "restart1");
     let (backup, e2) = worker(&ctx, t, "restart2");
     let push = ctx.socket(PUSH).unwrap();
-    push.set_sndprio(1).unwrap();
-    push.connect(&e1).unwrap();
-    push.set_sndprio(2).unwrap();
-    push.connect(&e2).unwrap();
-    eventually("both workers connected", || ready_peers(&push) == 2);
+    connect_tiers(&push, &e1, &e2);
 
     for n in 0..10 {
         push.send(seq(n), 0).unwrap();
@@ -366,7 +349,7 @@ fn linger_delivers_queued_messages_after_close() {
     let push_ctx = Context::new();
     let push = push_ctx.socket(PUSH).unwrap();
     push.connect(&ep).unwrap();
-    eventually("connected", || ready_peers(&push) == 1);
+    eventually("connected", || ready(&push) == 1);
     for n in 0..5000 {
         push.send(seq(n), 0).unwrap();
     }
@@ -385,7 +368,7 @@ fn close_does_not_wait_for_a_stalled_peer() {
     let push = push_ctx.socket(PUSH).unwrap();
     push.set_sndhwm(10).unwrap();
     push.connect(&ep).unwrap();
-    eventually("connected", || ready_peers(&push) == 1);
+    eventually("connected", || ready(&push) == 1);
     push.set_sndtimeo(0).unwrap();
     let mut n = 0;
     while push.send(seq(n), 0).is_ok() {
@@ -443,7 +426,7 @@ fn silent_peer_is_dead_after_heartbeat_timeout() {
     push.connect(&silent_ep).unwrap();
     push.set_sndprio(2).unwrap();
     push.connect(&e2).unwrap();
-    eventually("both peers ready", || ready_peers(&push) == 2);
+    eventually("both peers ready", || ready(&push) == 2);
     assert_eq!(push.active_tier(), Some(1));
 
     eventually("the silent peer is declared dead", || {

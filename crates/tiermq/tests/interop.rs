@@ -5,7 +5,6 @@
 mod common;
 
 use common::*;
-use tiermq::PeerState;
 
 fn libzmq_endpoint(kind: &str, name: &str) -> String {
     match kind {
@@ -44,13 +43,7 @@ fn tiermq_push_to_two_libzmq_tiers(kind: &str) {
     push.connect(&e1).unwrap();
     push.set_sndprio(2).unwrap();
     push.connect(&e2).unwrap();
-    eventually("both libzmq workers connected", || {
-        push.peers()
-            .iter()
-            .filter(|p| p.state == PeerState::Ready)
-            .count()
-            == 2
-    });
+    eventually("both libzmq workers connected", || ready(&push) == 2);
 
     for n in 0..500 {
         push.send(seq(n), 0).unwrap();

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use tiermq::{
-    Context, Monitor, MonitorEvent, MonitorEventKind as K, PULL, PUSH, PeerState, REP, REQ, Socket,
+    Context, Monitor, MonitorEvent, MonitorEventKind as K, PULL, PUSH, PeerState, REP, REQ,
 };
 use tiermq_wire::{Config, Event, Session, SocketType as WireType};
 
@@ -49,13 +49,6 @@ fn has(events: &[MonitorEvent], kind: &K, endpoint: &str) -> bool {
     events
         .iter()
         .any(|e| e.kind == *kind && e.endpoint == endpoint)
-}
-
-fn ready(s: &Socket) -> usize {
-    s.peers()
-        .iter()
-        .filter(|p| p.state == PeerState::Ready)
-        .count()
 }
 
 /// Connect, handshake, busy, failover, failback and disconnect, in order.

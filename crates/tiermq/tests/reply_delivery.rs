@@ -9,7 +9,7 @@ mod common;
 use std::thread;
 
 use common::*;
-use tiermq::{Context, DEALER, DONTWAIT, Error, PULL, PUSH, PeerState, REP, REQ, ROUTER, Socket};
+use tiermq::{Context, DEALER, DONTWAIT, Error, PULL, PUSH, REP, REQ, ROUTER, Socket};
 
 /// Round trips per long run.
 const TRIPS: u64 = 2000;
@@ -41,13 +41,6 @@ fn bound(ctx: &Context, kind: tiermq::SocketType, transport: &str, name: &str) -
     s.bind(&endpoint(transport, name)).unwrap();
     let ep = s.get_last_endpoint().unwrap().unwrap();
     (s, ep)
-}
-
-fn ready(s: &Socket) -> usize {
-    s.peers()
-        .iter()
-        .filter(|p| p.state == PeerState::Ready)
-        .count()
 }
 
 fn req_rep_round_trips(transport: &str) {

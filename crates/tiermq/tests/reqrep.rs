@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use tiermq::{Context, DEALER, DONTWAIT, Error, PeerState, REP, REQ, ROUTER, Socket};
+use tiermq::{Context, DEALER, DONTWAIT, Error, REP, REQ, ROUTER, Socket};
 
 fn rep_on(ctx: &Context, endpoint: &str) -> (Socket, String) {
     let s = ctx.socket(REP).unwrap();
@@ -23,13 +23,6 @@ fn rep_rebound(ctx: &Context, endpoint: &str) -> Socket {
     s.set_rcvtimeo(WAIT_MS).unwrap();
     eventually("the port is free again", || s.bind(endpoint).is_ok());
     s
-}
-
-fn ready(s: &Socket) -> usize {
-    s.peers()
-        .iter()
-        .filter(|p| p.state == PeerState::Ready)
-        .count()
 }
 
 #[test]

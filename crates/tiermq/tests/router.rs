@@ -11,13 +11,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use common::*;
 use tiermq::{Context, DEALER, DONTWAIT, Error, PeerState, ROUTER, Socket};
 
-fn ready(s: &Socket) -> usize {
-    s.peers()
-        .iter()
-        .filter(|p| p.state == PeerState::Ready)
-        .count()
-}
-
 fn dealer_with_id(ctx: &Context, id: &[u8], endpoint: &str) -> Socket {
     let d = ctx.socket(DEALER).unwrap();
     d.set_identity(id).unwrap();

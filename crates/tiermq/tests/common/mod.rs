@@ -56,3 +56,12 @@ pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// How many of the socket's peers are in state `PeerState::Ready`.
+#[allow(dead_code)]
+pub fn ready(s: &tiermq::Socket) -> usize {
+    s.peers()
+        .iter()
+        .filter(|p| p.state == tiermq::PeerState::Ready)
+        .count()
+}
