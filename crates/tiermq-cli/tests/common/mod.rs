@@ -40,13 +40,7 @@ fn lines<R: Read + Send + 'static>(r: R) -> Receiver<String> {
 
 impl Proc {
     pub fn spawn(args: &[&str]) -> Proc {
-        let mut child = Command::new(bin())
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the tiermq binary runs");
+        let mut child = spawn_piped(args);
         let out = lines(child.stdout.take().unwrap());
         let err = lines(child.stderr.take().unwrap());
         Proc {
@@ -170,15 +164,20 @@ impl Drop for Proc {
     }
 }
 
-/// Runs `tiermq args` to completion with `input` on stdin.
-pub fn run(args: &[&str], input: &[u8]) -> (i32, Vec<u8>, String) {
-    let mut p = Command::new(bin())
+/// Starts `tiermq args` with stdin, stdout and stderr piped.
+fn spawn_piped(args: &[&str]) -> std::process::Child {
+    Command::new(bin())
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("the tiermq binary runs");
+        .expect("the tiermq binary runs")
+}
+
+/// Runs `tiermq args` to completion with `input` on stdin.
+pub fn run(args: &[&str], input: &[u8]) -> (i32, Vec<u8>, String) {
+    let mut p = spawn_piped(args);
     let mut stdin = p.stdin.take().unwrap();
     let input = input.to_vec();
     let feeder = thread::spawn(move || {
