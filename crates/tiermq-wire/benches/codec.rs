@@ -45,15 +45,20 @@ fn drain(s: &mut Session, mut keep: Option<&mut Vec<u8>>) -> usize {
     total
 }
 
+/// `n` messages of `size` bytes, counted as messages or as bytes.
+fn throughput(unit: &str, n: usize, size: usize) -> Throughput {
+    if unit == "msgs" {
+        Throughput::Elements(n as u64)
+    } else {
+        Throughput::Bytes((n * size) as u64)
+    }
+}
+
 fn encode(c: &mut Criterion, unit: &str) {
     let mut group = c.benchmark_group(format!("encode_{unit}"));
     for size in SIZES {
         let n = count(size);
-        group.throughput(if unit == "msgs" {
-            Throughput::Elements(n as u64)
-        } else {
-            Throughput::Bytes((n * size) as u64)
-        });
+        group.throughput(throughput(unit, n, size));
         let msg = Multipart::single(Bytes::from(vec![0xA5u8; size]));
         let mut s = ready(SocketType::Push, SocketType::Pull);
         group.bench_function(BenchmarkId::from_parameter(size), |b| {
@@ -72,11 +77,7 @@ fn decode(c: &mut Criterion, unit: &str) {
     let mut group = c.benchmark_group(format!("decode_{unit}"));
     for size in SIZES {
         let n = count(size);
-        group.throughput(if unit == "msgs" {
-            Throughput::Elements(n as u64)
-        } else {
-            Throughput::Bytes((n * size) as u64)
-        });
+        group.throughput(throughput(unit, n, size));
         // The wire bytes of `n` messages, as a PUSH would write them.
         let mut sender = ready(SocketType::Push, SocketType::Pull);
         for _ in 0..n {
