@@ -89,6 +89,9 @@ pub(crate) struct Connection {
     eof: bool,
     /// The application closed the out pipe and it is drained.
     out_closed: bool,
+    /// The heartbeat declared the peer dead and the session lingers: take
+    /// nothing from the out pipe until it is heard from again.
+    dead: bool,
     batch: Vec<Multipart>,
 }
 
@@ -127,6 +130,7 @@ impl Connection {
             read_paused: false,
             eof: false,
             out_closed: false,
+            dead: false,
             batch: Vec::new(),
         }
     }
@@ -147,11 +151,18 @@ impl Connection {
         self.session.as_ref().and_then(Session::poll_timeout)
     }
 
-    /// Runs the session's due timers (handshake timeout, heartbeats).
-    pub(crate) fn handle_timeout(&mut self, now: Instant) -> Result<(), DetachReason> {
+    /// Runs the session's due timers (handshake timeout, heartbeats), then
+    /// passes on what they produced (a peer declared dead).
+    pub(crate) fn handle_timeout(
+        &mut self,
+        shared: &Arc<Shared>,
+        now: Instant,
+        flow: &mut Flow,
+    ) -> Result<(), DetachReason> {
         match &mut self.session {
             Some(s) if s.poll_timeout().is_some_and(|t| t <= now) => {
-                s.handle_timeout(now).map_err(DetachReason::Wire)
+                s.handle_timeout(now).map_err(DetachReason::Wire)?;
+                self.deliver(shared, flow).map(drop)
             }
             _ => Ok(()),
         }
@@ -278,6 +289,17 @@ impl Connection {
                     Event::Subscribe(topic) => command_message(1, &topic),
                     Event::Cancel(topic) => command_message(0, &topic),
                     Event::Ping { .. } | Event::Pong { .. } => continue,
+                    Event::Dead => {
+                        self.report_dead();
+                        continue;
+                    }
+                    Event::Revived => {
+                        self.dead = false;
+                        self.sink.notify(Notification::Revived { conn: self.id });
+                        // What queued in the out pipe meanwhile goes out now.
+                        flow.more_write = true;
+                        continue;
+                    }
                 };
                 self.inbound.push_back(msg);
             }
@@ -299,6 +321,24 @@ impl Connection {
                 Err(_) => self.inbound.clear(),
             }
         }
+    }
+
+    /// The peer is dead: hand back what the session holds unwritten and
+    /// stop taking more (the application reroutes both).
+    fn report_dead(&mut self) {
+        if self.dead || self.pipes.is_none() {
+            return;
+        }
+        self.dead = true;
+        let unsent = self
+            .session
+            .as_mut()
+            .map(Session::take_unsent)
+            .unwrap_or_default();
+        self.sink.notify(Notification::Dead {
+            conn: self.id,
+            unsent,
+        });
     }
 
     /// The handshake completed: make the pipe pair, set the I/O side's
@@ -356,6 +396,7 @@ impl Connection {
             batch,
             out_closed,
             eof,
+            dead,
             write_blocked,
             connecting: false,
             ..
@@ -368,7 +409,7 @@ impl Connection {
         }
         let mut turn = WRITE_TURN;
         loop {
-            if let Some(pipes) = pipes.as_ref().filter(|_| !*out_closed && !*eof) {
+            if let Some(pipes) = pipes.as_ref().filter(|_| !*out_closed && !*eof && !*dead) {
                 while session.pending_output() < OUT_BUDGET {
                     match pipes.out.recv_batch(batch, OUT_BATCH) {
                         Ok(0) | Err(RecvError::Empty) => break,
@@ -431,6 +472,11 @@ impl Connection {
                     _ => break,
                 }
             }
+        }
+        if reason.is_dead() {
+            // Without a linger the heartbeat ends the connection at once;
+            // it is still reported dead first, with what it held.
+            self.report_dead();
         }
         self.stream.deregister(registry);
         drop(self.stream);

@@ -473,8 +473,9 @@ impl IoLoop {
                     return;
                 }
                 let mut flow = Flow::default();
+                let shared = Arc::clone(&self.shared);
                 let result = conn
-                    .handle_timeout(now)
+                    .handle_timeout(&shared, now, &mut flow)
                     .and_then(|()| conn.pump_out(&mut flow));
                 self.settle(token, result, flow, now);
             }

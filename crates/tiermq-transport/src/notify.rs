@@ -67,6 +67,25 @@ pub enum Notification {
         /// order; they are older than anything still in `out`.
         unsent: Vec<Multipart>,
     },
+    /// The heartbeat declared an attached connection's peer dead (SPEC §3).
+    /// The reactor stops taking messages from `out`; what it took and never
+    /// began to write comes back here. The connection stays open for the
+    /// wire config's `dead_linger`: [`Revived`](Notification::Revived)
+    /// follows if the peer sends anything in that time, else `Detached`
+    /// (also sent at once when there is no linger).
+    Dead {
+        /// The connection.
+        conn: ConnId,
+        /// Messages the reactor took from `out` but never began to write, in
+        /// order; they are older than anything still in `out`.
+        unsent: Vec<Multipart>,
+    },
+    /// A connection reported [`Dead`](Notification::Dead) heard from its
+    /// peer again; the reactor takes messages from `out` again.
+    Revived {
+        /// The connection.
+        conn: ConnId,
+    },
     /// A monitor event, for the socket's monitor.
     Monitor(MonitorEvent),
 }
@@ -99,6 +118,14 @@ impl fmt::Debug for Notification {
                 .field("reason", reason)
                 .field("unsent", &unsent.len())
                 .finish(),
+            Notification::Dead { conn, unsent } => f
+                .debug_struct("Dead")
+                .field("conn", conn)
+                .field("unsent", &unsent.len())
+                .finish(),
+            Notification::Revived { conn } => {
+                f.debug_struct("Revived").field("conn", conn).finish()
+            }
             Notification::Monitor(e) => f.debug_tuple("Monitor").field(e).finish(),
         }
     }

@@ -29,6 +29,14 @@ pub struct Config {
     /// TTL advertised in our PINGs (whole deciseconds, capped at 6553.5 s).
     /// `None`: 0, meaning the peer should not time us out.
     pub heartbeat_ttl: Option<Duration>,
+    /// How long a peer declared dead by the heartbeat keeps its connection.
+    /// `None`: the heartbeat timeout fails the session at once. `Some(d)`:
+    /// the session reports [`Event::Dead`](crate::Event::Dead), keeps
+    /// reading and PINGing, reports [`Event::Revived`](crate::Event::Revived)
+    /// as soon as anything arrives, and fails with
+    /// [`Error::HeartbeatTimeout`](crate::Error::HeartbeatTimeout) only if
+    /// nothing did within `d`.
+    pub dead_linger: Option<Duration>,
     /// Target size of one packed output buffer of small frames, in bytes
     /// (at least 9 is used).
     pub batch_size: usize,
@@ -39,7 +47,7 @@ pub struct Config {
 
 impl Config {
     /// Defaults for `socket_type`: no identity or properties, no limits, no
-    /// timeouts, no heartbeats, 8 KiB batches, zero-copy from 1 KiB.
+    /// timeouts, no heartbeats (and no dead linger), 8 KiB batches, zero-copy from 1 KiB.
     pub fn new(socket_type: SocketType) -> Self {
         Self {
             socket_type,
@@ -50,6 +58,7 @@ impl Config {
             heartbeat_ivl: None,
             heartbeat_timeout: None,
             heartbeat_ttl: None,
+            dead_linger: None,
             batch_size: 8192,
             zero_copy_threshold: 1024,
         }

@@ -63,6 +63,12 @@ pub enum Event {
         /// The context of the PING being answered.
         context: Bytes,
     },
+    /// Nothing arrived within the heartbeat timeout: the peer is dead, but
+    /// the session goes on for [`Config::dead_linger`]. Only with that set.
+    Dead,
+    /// Something arrived from a peer reported [`Dead`](Event::Dead). It
+    /// comes before the events decoded from the same bytes.
+    Revived,
 }
 
 #[derive(Debug)]
@@ -119,6 +125,8 @@ pub struct Session {
     ping_deadline: Option<Instant>,
     /// Fail unless something arrives by then (the peer's PING TTL).
     ttl_deadline: Option<Instant>,
+    /// Declared dead, lingering: fail unless something arrives by then.
+    linger_deadline: Option<Instant>,
 }
 
 impl Session {
@@ -143,6 +151,7 @@ impl Session {
             next_ping: None,
             ping_deadline: None,
             ttl_deadline: None,
+            linger_deadline: None,
         }
     }
 
@@ -313,6 +322,7 @@ impl Session {
             self.next_ping,
             self.ping_deadline,
             self.ttl_deadline,
+            self.linger_deadline,
         ]
         .into_iter()
         .flatten()
@@ -333,8 +343,22 @@ impl Session {
         let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
         let error = if !self.is_ready() && due(self.handshake_deadline) {
             Some(Error::HandshakeTimeout)
-        } else if due(self.ping_deadline) || due(self.ttl_deadline) {
+        } else if due(self.linger_deadline) {
             Some(Error::HeartbeatTimeout)
+        } else if due(self.ping_deadline) || due(self.ttl_deadline) {
+            match self.config.dead_linger {
+                // Dead, but the connection stays for the grace period: a
+                // peer that only paused reads what its kernel holds.
+                Some(linger) if self.linger_deadline.is_none() => {
+                    self.linger_deadline = Some(now.checked_add(linger).unwrap_or(now));
+                    self.ping_deadline = None;
+                    self.ttl_deadline = None;
+                    self.events.push_back(Event::Dead);
+                    None
+                }
+                Some(_) => None,
+                None => Some(Error::HeartbeatTimeout),
+            }
         } else {
             None
         };
@@ -346,7 +370,8 @@ impl Session {
             let ttl = self.config.heartbeat_ttl.unwrap_or(Duration::ZERO);
             command::put_ping(self.out.control(), ttl, &[]);
             self.next_ping = now.checked_add(ivl);
-            if self.ping_deadline.is_none() {
+            // A dead peer's silence is already judged; the linger decides.
+            if self.ping_deadline.is_none() && self.linger_deadline.is_none() {
                 let timeout = self.config.heartbeat_timeout.unwrap_or(ivl);
                 self.ping_deadline = now.checked_add(timeout);
             }
@@ -368,6 +393,9 @@ impl Session {
             // Any bytes at all are a sign of life.
             self.ping_deadline = None;
             self.ttl_deadline = None;
+            if self.linger_deadline.take().is_some() {
+                self.events.push_back(Event::Revived);
+            }
         }
         if let Phase::Greeting(reader) = &mut self.phase {
             let Some(version) = reader.feed(buf)? else {

@@ -489,3 +489,46 @@ fn unknown_commands_after_ready_are_ignored() {
         .unwrap();
     assert_eq!(events(&mut s), [Event::Ready, Event::Message(msg(&[b"z"]))]);
 }
+
+#[test]
+fn with_dead_linger_a_silent_peer_is_dead_then_revived_by_any_bytes() {
+    let t0 = Instant::now();
+    let mut cfg = Config::new(SocketType::Dealer);
+    cfg.heartbeat_ivl = Some(Duration::from_millis(100));
+    cfg.heartbeat_timeout = Some(Duration::from_millis(300));
+    cfg.dead_linger = Some(Duration::from_secs(2));
+    let (mut a, mut b) = connected_with(cfg, Config::new(SocketType::Dealer), t0);
+    let ms = |n| t0 + Duration::from_millis(n);
+    a.handle_timeout(ms(100)).unwrap(); // PING, deadline 400
+    a.handle_timeout(ms(200)).unwrap();
+    a.handle_timeout(ms(300)).unwrap();
+    assert!(events(&mut a).is_empty());
+    // The deadline passes: dead, reported once, and the session goes on.
+    a.handle_timeout(ms(400)).unwrap();
+    assert_eq!(events(&mut a), [Event::Dead]);
+    assert!(a.error().is_none());
+    // It keeps PINGing (so a thawed peer answers), without judging again:
+    // the next timer is a PING, never a deadline in the past.
+    for t in [500, 600, 1000, 1500] {
+        a.handle_timeout(ms(t)).unwrap();
+        assert!(a.poll_timeout().unwrap() > ms(t));
+    }
+    assert!(events(&mut a).is_empty(), "dead is reported once");
+    // Anything from the peer revives it, before the message it brought.
+    output(&mut a, usize::MAX);
+    b.send(msg(&[b"back"]));
+    let bytes = output(&mut b, usize::MAX);
+    a.handle_input(&bytes, ms(1600)).unwrap();
+    assert_eq!(
+        events(&mut a),
+        [Event::Revived, Event::Message(msg(&[b"back"]))]
+    );
+    // Alive again: the heartbeat judges afresh, and a second death lingers anew.
+    a.handle_timeout(ms(1700)).unwrap(); // PING, deadline 2000
+    a.handle_timeout(ms(2000)).unwrap();
+    assert_eq!(events(&mut a), [Event::Dead]);
+    // A peer silent for the whole linger is finally given up.
+    a.handle_timeout(ms(3900)).unwrap();
+    assert_eq!(a.handle_timeout(ms(4000)), Err(Error::HeartbeatTimeout));
+    assert_eq!(a.poll_timeout(), None);
+}

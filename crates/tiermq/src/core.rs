@@ -32,6 +32,8 @@ use crate::peer::{Peer, PeerState};
 use crate::shared::{Shared, lock};
 use crate::{Error, Result};
 
+#[cfg(test)]
+mod req_model;
 mod request_reply;
 
 use request_reply::ReqState;
@@ -75,6 +77,14 @@ pub(crate) enum Event {
         /// Ended by the heartbeat (the peer is dead).
         dead: bool,
     },
+    /// The heartbeat declared a connection's peer dead; the connection
+    /// lingers. `unsent` as for `Detached`.
+    Dead {
+        conn: ConnKey,
+        unsent: Vec<Multipart>,
+    },
+    /// A connection reported `Dead` heard from its peer again.
+    Revived { conn: ConnKey },
     /// A pipe's writer has room again, or its reader went away.
     Writable { pipe: PipeId, serial: u64 },
     /// A pipe's reader has input again, or its writer went away.
@@ -169,6 +179,11 @@ struct PipeRec {
     peer_type: WireType,
     /// ROUTER: the id this pipe is addressed by.
     routing_id: Bytes,
+    /// REQ: requests handed to this pipe's peer and not answered yet, in
+    /// the order the peer answers them (see `request_reply`).
+    in_flight: u32,
+    /// REQ: replies dropped as answers to requests given up on.
+    stale_replies: u64,
 }
 
 /// Messages taken from an in pipe per lock. Taking them in batches saves
@@ -462,6 +477,20 @@ impl Core {
                     self.flush_reroute(now);
                 }
             },
+            Event::Dead { conn, unsent } => match self.conns.get(&conn) {
+                Some(&id) if !self.closed => self.mark_dead(id, unsent, now),
+                // As for `Detached` of a pipe already ended here.
+                None if !self.closed => {
+                    self.reroute.extend(unsent);
+                    self.flush_reroute(now);
+                }
+                _ => {}
+            },
+            Event::Revived { conn } => {
+                if let Some(&id) = self.conns.get(&conn) {
+                    self.revive(id, now);
+                }
+            }
             Event::Writable { pipe, serial } => self.on_writable(pipe, serial, now),
             Event::Readable { pipe, serial } => {
                 if self.routing.fair_queue
@@ -562,6 +591,8 @@ impl Core {
             rerouted: 0,
             peer_type: a.peer_type,
             routing_id,
+            in_flight: 0,
+            stale_replies: 0,
         });
         self.flush_reroute(now);
     }
@@ -640,21 +671,7 @@ impl Core {
         if !rec.routing_id.is_empty() && self.ids.get(&rec.routing_id) == Some(&id) {
             self.ids.remove(&rec.routing_id);
         }
-        let rerouted = match self.wire_type {
-            // REQ holds at most one live request: the one resent below.
-            // Anything else in the pipe was abandoned (REQ_RELAXED).
-            // The request it had is resent below, unless its reply came first.
-            WireType::Req => {
-                msgs.clear();
-                u64::from(self.req_pipe_gone(id, serial))
-            }
-            // Messages for one peer cannot go to another.
-            _ if !self.routing.load_balance => {
-                msgs.clear();
-                0
-            }
-            _ => msgs.len() as u64,
-        };
+        let rerouted = self.take_back(id, serial, &mut msgs);
         let Some(rec) = self.pipes.get_mut(id.0) else {
             return;
         };
@@ -685,6 +702,91 @@ impl Core {
         if let ConnKey::Inproc(_) = conn {
             self.reconnect_inproc(link);
         }
+    }
+
+    /// Decides what becomes of `msgs`, which pipe `id` (numbered `serial`)
+    /// will never send: load-balanced types send them elsewhere; REQ
+    /// resends only the request in flight (unless its reply came first),
+    /// since anything else was abandoned; other types cannot send one
+    /// peer's messages to another. Clears what is not rerouted, and says
+    /// how many messages count as rerouted.
+    fn take_back(&mut self, id: PipeId, serial: u64, msgs: &mut Vec<Multipart>) -> u64 {
+        match self.wire_type {
+            WireType::Req => {
+                let never_sent = std::mem::take(msgs).len();
+                u64::from(self.req_pipe_gone(id, serial, never_sent))
+            }
+            _ if !self.routing.load_balance => {
+                msgs.clear();
+                0
+            }
+            _ => msgs.len() as u64,
+        }
+    }
+
+    /// The heartbeat declared pipe `id`'s peer dead; its connection
+    /// lingers (SPEC §3). The pipe gets nothing new, and what it holds
+    /// unsent goes elsewhere at once (REQ: the request in flight is
+    /// resent). Its input stays readable, and [`Core::revive`] makes it
+    /// ready again.
+    fn mark_dead(&mut self, id: PipeId, unsent: Vec<Multipart>, now: Instant) {
+        let Some(rec) = self.pipes.get_mut(id.0) else {
+            return;
+        };
+        let Some(out) = &rec.out else { return };
+        let mut msgs = unsent;
+        if self.routing.load_balance {
+            msgs.extend(out.reclaim_unsent());
+        }
+        rec.state = PeerState::Dead;
+        rec.since = now;
+        let serial = rec.serial;
+        let (endpoint, peer) = (rec.endpoint.clone(), rec.peer_addr.clone());
+        if self.routing.load_balance {
+            self.sched.set_state(id, PipeState::Dead, now);
+        }
+        let rerouted = self.take_back(id, serial, &mut msgs);
+        if let Some(rec) = self.pipes.get_mut(id.0) {
+            rec.rerouted += rerouted;
+        }
+        if rerouted > 0 {
+            self.hub.emit(
+                MonitorEventKind::Rerouted { messages: rerouted },
+                &endpoint,
+                &peer,
+            );
+        }
+        self.reroute.extend(msgs);
+        self.flush_reroute(now);
+    }
+
+    /// Pipe `id`'s peer, declared dead, was heard from again: it is ready
+    /// (or busy) again, and the scheduler fails back to it (after the
+    /// failback delay).
+    fn revive(&mut self, id: PipeId, now: Instant) {
+        let Some(rec) = self.pipes.get_mut(id.0) else {
+            return;
+        };
+        let (Some(out), PeerState::Dead) = (&rec.out, rec.state) else {
+            return;
+        };
+        let state = if out.is_full() {
+            PeerState::Busy
+        } else {
+            PeerState::Ready
+        };
+        rec.state = state;
+        rec.since = now;
+        let kind = if state == PeerState::Ready {
+            MonitorEventKind::Ready
+        } else {
+            MonitorEventKind::Busy
+        };
+        self.hub.emit(kind, &rec.endpoint, &rec.peer_addr);
+        if self.routing.load_balance {
+            self.sched.set_state(id, to_sched(state), now);
+        }
+        self.flush_reroute(now);
     }
 
     /// An inproc connect whose peer went away waits for the next bind of
@@ -836,6 +938,10 @@ impl Core {
         let Some(rec) = self.pipes.get_mut(id.0) else {
             return;
         };
+        if rec.state == PeerState::Dead {
+            // Dead outranks busy; `revive` looks at the queue again.
+            return;
+        }
         if rec.state != PeerState::Busy {
             // `now` may be an earlier reading (see `send_clock`).
             let now = now.max(Instant::now());
@@ -1006,14 +1112,11 @@ impl Core {
             let from = (id, serial);
             let incoming = match self.wire_type {
                 WireType::Req => {
-                    // Only the pipe that got the request may answer it.
-                    let Some(r) = self.req.pending.as_ref().filter(|r| r.pipe == Some(from)) else {
+                    // Only the pipe that got the request may answer it,
+                    // and only once it owes no older answers.
+                    let Some(body) = self.accept_reply(from, m) else {
                         continue;
                     };
-                    let Some(body) = envelope::open_reply(r.id, m) else {
-                        continue;
-                    };
-                    self.req.pending = None;
                     Incoming {
                         body,
                         from,
@@ -1186,6 +1289,7 @@ impl Core {
                     sent: p.sent,
                     received: p.received,
                     rerouted: p.rerouted,
+                    stale_replies: p.stale_replies,
                     since: p.since,
                     changed: wall_clock(p.since),
                     peer_type: Some(crate::SocketType::from_wire(p.peer_type)),
@@ -1225,6 +1329,7 @@ impl Core {
             sent: 0,
             received: 0,
             rerouted: 0,
+            stale_replies: 0,
             since,
             changed: wall_clock(since),
             peer_type: None,

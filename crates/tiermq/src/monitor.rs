@@ -42,7 +42,9 @@ pub enum MonitorEventKind {
         /// Why, in words.
         reason: String,
     },
-    /// The heartbeat declared the peer dead (a `Disconnected` follows).
+    /// The heartbeat declared the peer dead. Its connection lingers for
+    /// the dead linger: `Ready` follows if the peer is heard from again,
+    /// else `Disconnected`.
     Dead,
     /// The peer's outgoing queue reached SNDHWM.
     Busy,
@@ -68,6 +70,11 @@ pub enum MonitorEventKind {
         /// How many messages.
         messages: u64,
     },
+    /// REQ dropped a reply to a request it had given up on (resent after
+    /// a death, a disconnection or REQ_RESEND_IVL, or abandoned with
+    /// REQ_RELAXED): the server answered late, and may have done the work
+    /// twice. Counted in `Peer::stale_replies`.
+    StaleReply,
     /// A bind stopped listening.
     Closed,
     /// A bind failed (the error was also returned by `bind`).

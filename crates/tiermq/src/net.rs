@@ -59,19 +59,24 @@ impl Sink for SocketSink {
                 conn,
                 unsent,
                 reason,
-            } => {
-                let dead = reason.is_dead();
-                if dead {
-                    // Before the transport's `Disconnected`, which follows.
-                    let (endpoint, peer) = shared.with_core(|c| c.conn_names(conn_key(self, conn)));
-                    self.hub.emit(MonitorEventKind::Dead, &endpoint, &peer);
-                }
-                shared.post(Event::Detached {
-                    conn: ConnKey::Net(self.reactor, conn.0),
+            } => shared.post(Event::Detached {
+                conn: conn_key(self, conn),
+                unsent,
+                dead: reason.is_dead(),
+            }),
+            Notification::Dead { conn, unsent } => {
+                // Before the transport's `Disconnected`, which follows at
+                // once when there is no dead linger.
+                let (endpoint, peer) = shared.with_core(|c| c.conn_names(conn_key(self, conn)));
+                self.hub.emit(MonitorEventKind::Dead, &endpoint, &peer);
+                shared.post(Event::Dead {
+                    conn: conn_key(self, conn),
                     unsent,
-                    dead,
                 });
             }
+            Notification::Revived { conn } => shared.post(Event::Revived {
+                conn: conn_key(self, conn),
+            }),
             Notification::Monitor(_) => {}
         }
     }

@@ -25,6 +25,7 @@ pub(crate) struct Options {
     pub(crate) heartbeat_ivl: i32,
     pub(crate) heartbeat_timeout: i32,
     pub(crate) heartbeat_ttl: i32,
+    pub(crate) dead_linger: i32,
     pub(crate) identity: Bytes,
     pub(crate) sndprio: u8,
     pub(crate) rcvprio: u8,
@@ -54,6 +55,7 @@ impl Default for Options {
             heartbeat_ivl: 0,
             heartbeat_timeout: -1,
             heartbeat_ttl: 0,
+            dead_linger: DEFAULT_DEAD_LINGER_MS,
             identity: Bytes::new(),
             sndprio: DEFAULT_PRIORITY,
             rcvprio: DEFAULT_PRIORITY,
@@ -83,6 +85,11 @@ pub(crate) fn priority(p: i32) -> Result<u8> {
         _ => Err(Error::EINVAL),
     }
 }
+
+/// How long (ms) a peer the heartbeat declared dead keeps its connection
+/// by default: long enough for a garbage-collection pause or a short
+/// partition, short enough not to hold a vanished peer's socket for long.
+pub(crate) const DEFAULT_DEAD_LINGER_MS: i32 = 30_000;
 
 /// libzmq's ZMTP heartbeat TTL travels in deciseconds in 16 bits.
 pub(crate) const MAX_HEARTBEAT_TTL_MS: i32 = 6_553_599;
@@ -123,6 +130,7 @@ impl Options {
         c.heartbeat_ivl = positive_ms(self.heartbeat_ivl.into());
         c.heartbeat_timeout = positive_ms(self.heartbeat_timeout.into());
         c.heartbeat_ttl = positive_ms(self.heartbeat_ttl.into());
+        c.dead_linger = positive_ms(self.dead_linger.into());
         c
     }
 }

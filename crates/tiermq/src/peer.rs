@@ -53,6 +53,10 @@ pub struct Peer {
     pub received: u64,
     /// Messages taken back from this pipe when it ended, to go elsewhere.
     pub rerouted: u64,
+    /// REQ: replies from this peer that were dropped because they answered
+    /// a request given up on (resent elsewhere or abandoned): the server
+    /// answered late. Each also raises a `StaleReply` monitor event.
+    pub stale_replies: u64,
     /// When the state last changed.
     pub since: Instant,
     /// When the state last changed, by the wall clock (for logs).

@@ -596,9 +596,19 @@ impl Socket {
     );
     int_option!(
         /// Sets HEARTBEAT_TIMEOUT: how long (ms) after a PING without any
-        /// traffic the peer is declared dead and disconnected (-1, the
-        /// default: HEARTBEAT_IVL).
+        /// traffic the peer is declared dead (-1, the default:
+        /// HEARTBEAT_IVL). Its connection closes after the dead linger.
         get_heartbeat_timeout, set_heartbeat_timeout, heartbeat_timeout: i32, min -1
+    );
+    int_option!(
+        /// Sets the dead linger (ms, default 30000): how long the connection
+        /// of a peer the heartbeat declared dead stays open. The peer gets
+        /// no new messages and its unsent ones are rerouted at once; if
+        /// anything arrives from it within this time it is alive again
+        /// (ready after the failback delay) and reads what its kernel held,
+        /// so a paused peer loses nothing. 0: disconnect at once, as libzmq
+        /// does. Applies to later connections.
+        get_dead_linger, set_dead_linger, dead_linger: i32, min 0
     );
 
     /// Sets HEARTBEAT_TTL: how long (ms) the peer should wait for traffic

@@ -467,6 +467,9 @@ fn dead_dealer_peer_loses_nothing_tiermq_held() {
     dealer.set_heartbeat_ivl(100).unwrap();
     dealer.set_heartbeat_timeout(300).unwrap();
     dealer.set_reconnect_ivl(-1).unwrap(); // stay away once dead
+    // The close path: a dead peer is disconnected at once, as in libzmq
+    // (the lingering path is tested in `dead_linger.rs`).
+    dealer.set_dead_linger(0).unwrap();
     dealer.set_sndprio(1).unwrap();
     dealer.connect(&e1).unwrap();
     dealer.set_sndprio(2).unwrap();

@@ -13,6 +13,7 @@ use tiermq_wire::Multipart;
 use super::{ConnKey, Core, Incoming, Refused};
 use crate::Error;
 use crate::envelope::{self, generated_id};
+use crate::monitor::MonitorEventKind;
 
 /// REQ's request in flight.
 #[derive(Debug)]
@@ -84,6 +85,9 @@ impl Core {
         let wire = envelope::wrap_request(id, body);
         match self.load_balance(wire.clone(), now) {
             Ok(pipe) => {
+                // An abandoned request (REQ_RELAXED) stays in flight on its
+                // pipe: the answer it may still get is stale.
+                self.count_in_flight(pipe);
                 self.req.next_id = self.req.next_id.wrapping_add(1);
                 // A reply to an abandoned request must not be taken for this one.
                 self.rx_ready = None;
@@ -101,13 +105,32 @@ impl Core {
         }
     }
 
-    /// REQ: pipe `id` (numbered `serial`) is going away. If the request in
-    /// flight went to it and its reply is not already there (see
-    /// [`Core::take_waiting_reply`]), the request is marked for resending.
-    /// Says whether it was (the caller resends).
-    pub(super) fn req_pipe_gone(&mut self, id: PipeId, serial: u64) -> bool {
-        let awaited = self.req.pending.as_ref().and_then(|r| r.pipe) == Some((id, serial));
-        awaited && self.unanswered()
+    /// REQ: pipe `id` (numbered `serial`) is going away or its peer died,
+    /// and its last `never_sent` requests were taken back before reaching
+    /// the peer. If the request in flight went to it and its reply is not
+    /// already there (see [`Core::take_waiting_reply`]), the request is
+    /// marked for resending. Says whether it was (the caller resends).
+    pub(super) fn req_pipe_gone(&mut self, id: PipeId, serial: u64, never_sent: usize) -> bool {
+        if let Some(rec) = self.pipes.get_mut(id.0) {
+            // Requests that never reached the peer are not owed answers.
+            let n = u32::try_from(never_sent).unwrap_or(u32::MAX);
+            rec.in_flight = rec.in_flight.saturating_sub(n);
+        }
+        let Some(r) = self
+            .req
+            .pending
+            .as_mut()
+            .filter(|r| r.pipe == Some((id, serial)))
+        else {
+            return false;
+        };
+        if never_sent > 0 {
+            // The request in flight is the last one the pipe got, so it was
+            // taken back: whatever waits in the pipe answers older ones.
+            r.pipe = None;
+            return true;
+        }
+        self.unanswered()
     }
 
     /// REQ: whether the request in flight is still unanswered. A reply
@@ -131,23 +154,21 @@ impl Core {
 
     /// REQ: takes the reply to the request in flight if it already waits in
     /// the in-pipe of the pipe that got the request (reading up to it:
-    /// anything before it is stale). Says whether it did.
+    /// anything before it is stale, see [`Core::accept_reply`]). Says
+    /// whether it did.
     fn take_waiting_reply(&mut self) -> bool {
-        let Some((rid, (id, serial))) = self
-            .req
-            .pending
-            .as_ref()
-            .and_then(|r| Some((r.id, r.pipe?)))
-        else {
+        let Some((id, serial)) = self.req.pending.as_ref().and_then(|r| r.pipe) else {
             return false;
         };
-        let Some(rec) = self.pipes.get_mut(id.0).filter(|r| r.serial == serial) else {
-            return false;
-        };
-        while let Ok(m) = rec.take_input() {
+        loop {
+            let Some(rec) = self.pipes.get_mut(id.0).filter(|r| r.serial == serial) else {
+                return false;
+            };
+            let Ok(m) = rec.take_input() else {
+                return false;
+            };
             rec.received += 1;
-            if let Some(body) = envelope::open_reply(rid, m) {
-                self.req.pending = None;
+            if let Some(body) = self.accept_reply((id, serial), m) {
                 self.rx_ready = Some(Incoming {
                     body,
                     from: (id, serial),
@@ -156,7 +177,51 @@ impl Core {
                 return true;
             }
         }
-        false
+    }
+
+    /// REQ: a request went to pipe `pipe`; its peer owes an answer.
+    fn count_in_flight(&mut self, (id, serial): (PipeId, u64)) {
+        if let Some(rec) = self.pipes.get_mut(id.0).filter(|r| r.serial == serial) {
+            rec.in_flight = rec.in_flight.saturating_add(1);
+        }
+    }
+
+    /// REQ: message `m` came from pipe `from`. Returns the reply's body if
+    /// it answers the request in flight (which it then clears), else drops
+    /// it as stale, counted and reported.
+    ///
+    /// A server answers its requests in order, one reply each (REP does),
+    /// so a pipe that got requests the REQ has given up on (resent
+    /// elsewhere or abandoned) owes their answers first: while it has more
+    /// than one request in flight, its next reply answers an older one.
+    /// With REQ_CORRELATE the request id decides instead, which also holds
+    /// for servers that drop or reorder requests.
+    pub(super) fn accept_reply(&mut self, from: (PipeId, u64), m: Multipart) -> Option<Multipart> {
+        let correlate = self.options.req_correlate;
+        let current = self
+            .req
+            .pending
+            .as_ref()
+            .filter(|r| r.pipe == Some(from))
+            .map(|r| r.id);
+        let rec = self
+            .pipes
+            .get_mut(from.0.0)
+            .filter(|r| r.serial == from.1)?;
+        let owed = rec.in_flight;
+        rec.in_flight = owed.saturating_sub(1);
+        let body = match current {
+            Some(id) if correlate || owed == 1 => envelope::open_reply(id, m),
+            _ => None,
+        };
+        if body.is_some() {
+            self.req.pending = None;
+            return body;
+        }
+        rec.stale_replies += 1;
+        self.hub
+            .emit(MonitorEventKind::StaleReply, &rec.endpoint, &rec.peer_addr);
+        None
     }
 
     /// REQ: sends the request in flight again, to the best ready pipe (with
@@ -175,6 +240,7 @@ impl Core {
             id = Some(new);
         }
         if let Ok(pipe) = self.load_balance(wire.clone(), now) {
+            self.count_in_flight(pipe);
             self.req.pending = Some(Request {
                 wire,
                 id,
