@@ -135,3 +135,37 @@ fn an_unresolvable_host_name_fails_like_libzmq() {
     assert_eq!(zreq.connect(bad), Err(::zmq::Error::EINVAL));
     assert_eq!(req.connect(bad), Err(tiermq::Error::EINVAL));
 }
+
+/// IPV6 as in rust-zmq: off by default; on, `tcp://*` listens on both
+/// families and reports `[::]`, as libzmq does.
+#[test]
+fn ipv6_makes_the_wildcard_dual_stack() {
+    if let Err(e) = std::net::TcpListener::bind("[::1]:0") {
+        panic!("this test needs IPv6 on the loopback interface (::1): {e}");
+    }
+    let ctx = zmq::Context::new();
+    let pull = ctx.socket(zmq::PULL).unwrap();
+    assert!(!pull.is_ipv6().unwrap());
+    pull.set_ipv6(true).unwrap();
+    assert!(pull.is_ipv6().unwrap());
+    pull.set_rcvtimeo(10_000).unwrap();
+    pull.bind("tcp://*:*").unwrap();
+    let bound = pull.get_last_endpoint().unwrap().unwrap();
+    assert!(bound.starts_with("tcp://[::]:"), "{bound}");
+    let port = bound.rsplit(':').next().unwrap();
+    let mut pushes = Vec::new();
+    for host in ["127.0.0.1", "[::1]"] {
+        let push = ctx.socket(zmq::PUSH).unwrap();
+        push.connect(&format!("tcp://{host}:{port}")).unwrap();
+        push.send(host, 0).unwrap();
+        assert_eq!(pull.recv_string(0).unwrap().unwrap(), host);
+        pushes.push(push);
+    }
+
+    let zctx = ::zmq::Context::new();
+    let zpull = zctx.socket(::zmq::PULL).unwrap();
+    zpull.set_ipv6(true).unwrap();
+    zpull.bind("tcp://*:*").unwrap();
+    let zbound = zpull.get_last_endpoint().unwrap().unwrap();
+    assert!(zbound.starts_with("tcp://[::]:"), "{zbound}");
+}
