@@ -575,6 +575,11 @@ impl IoLoop {
     /// (the answer comes back as `Command::Resolved`): the system resolver
     /// blocks, for seconds with a slow DNS server, and this thread must not.
     /// Address literals and ipc paths connect at once.
+    ///
+    /// Known costs: one thread is spawned per attempt to a host name (at
+    /// most one per link at a time); it is detached, so after a shutdown it
+    /// may live on until its lookup returns, then posts to an inbox nobody
+    /// reads. A bind's lookup still blocks its caller (see `resolve`).
     fn start_connect(&mut self, link_id: LinkId, now: Instant) {
         let Some(link) = self.links.get_mut(&link_id) else {
             return;
