@@ -1,36 +1,53 @@
-//! Endpoint strings (`tcp://`, `ipc://`, `inproc://`): parsing, display and
-//! address resolution.
+//! Endpoint strings (`tcp://`, `ipc://`, `inproc://`): parsing and display.
+//! Turning tcp hosts into addresses is `resolve`'s job.
 
 use std::fmt;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 
 /// Where a socket binds or connects, parsed from a ZeroMQ endpoint string.
 ///
 /// ```
-/// use tiermq_transport::Endpoint;
+/// use tiermq_transport::{Endpoint, TcpSource};
 ///
 /// let ep: Endpoint = "tcp://*:5555".parse().unwrap();
-/// assert_eq!(ep, Endpoint::Tcp { host: "*".into(), port: Some(5555) });
+/// assert_eq!(ep, Endpoint::Tcp { host: "*".into(), port: Some(5555), source: None });
 /// let ep: Endpoint = "tcp://[::1]:0".parse().unwrap();
-/// assert_eq!(ep, Endpoint::Tcp { host: "::1".into(), port: None });
+/// assert_eq!(ep, Endpoint::Tcp { host: "::1".into(), port: None, source: None });
 /// assert_eq!(ep.to_string(), "tcp://[::1]:*");
+/// // A connect from a chosen local address (or interface) and port:
+/// let ep: Endpoint = "tcp://eth0:0;server.example:5555".parse().unwrap();
+/// let source = TcpSource { host: "eth0".into(), port: None };
+/// assert_eq!(ep, Endpoint::Tcp {
+///     host: "server.example".into(),
+///     port: Some(5555),
+///     source: Some(source),
+/// });
+/// assert_eq!(ep.to_string(), "tcp://eth0:*;server.example:5555");
 /// assert!(matches!("ipc:///tmp/x".parse(), Ok(Endpoint::Ipc(_))));
 /// assert!(matches!("inproc://name".parse(), Ok(Endpoint::Inproc(_))));
 /// assert!("tcp://host".parse::<Endpoint>().is_err());
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Endpoint {
-    /// TCP. `host` is an IPv4 or IPv6 literal (without brackets), a host name,
-    /// or `*` for every interface (bind only). `port` is `None` for `0` or
-    /// `*`: an ephemeral port chosen by the kernel (bind only).
+    /// TCP: `tcp://HOST:PORT`, or `tcp://SOURCE;HOST:PORT` for a connect
+    /// from a chosen local address (libzmq's syntax).
+    ///
+    /// `host` is an IPv4 or IPv6 literal (without brackets), an interface
+    /// name (bind only, `tcp://eth0:5555`), a host name, or `*` for every
+    /// interface (bind only). `port` is `None` for `0` or `*`: an ephemeral
+    /// port chosen by the kernel (bind only).
     Tcp {
-        /// Host name, address literal or `*`.
+        /// Host name, address literal, interface name or `*`.
         host: String,
         /// Port, or `None` for an ephemeral one.
         port: Option<u16>,
+        /// Connect only: the local address or interface the connecting
+        /// socket binds before it connects (the `SOURCE;` part); `None` lets
+        /// the kernel choose. A bind refuses an endpoint that has one.
+        source: Option<TcpSource>,
     },
     /// A Unix domain socket at this path. `ipc://*` (path `*`) binds a fresh
     /// unique path in the temporary directory; on Linux, `ipc://@name` is an
@@ -39,6 +56,30 @@ pub enum Endpoint {
     /// An in-process endpoint name. Parsed here; served by the `tiermq`
     /// crate, never by the reactor.
     Inproc(String),
+}
+
+/// The local end of a tcp connect: the `SOURCE` in `tcp://SOURCE;HOST:PORT`.
+///
+/// Written `ip:port`, `[ipv6]:port`, `iface:port` or `*:port`, with port `0`
+/// or `*` for an ephemeral one. The connecting socket binds to it (with
+/// SO_REUSEADDR, as libzmq does) before connecting, so the connection leaves
+/// through that address or interface. Interface names are looked up on each
+/// connect attempt, never through DNS.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TcpSource {
+    /// An IPv4 or IPv6 literal (without brackets), an interface name, or
+    /// `*` for any local address.
+    pub host: String,
+    /// The local port, or `None` for an ephemeral one.
+    pub port: Option<u16>,
+}
+
+impl fmt::Display for TcpSource {
+    /// `host:port` as it appears before the `;`, IPv6 in brackets and an
+    /// ephemeral port as `*`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_host_port(f, &self.host, self.port)
+    }
 }
 
 /// Why an endpoint string was refused.
@@ -127,17 +168,30 @@ impl FromStr for Endpoint {
 }
 
 fn parse_tcp(rest: &str) -> Result<Endpoint, &'static str> {
-    if rest.contains(';') {
-        return Err("source addresses (`src;dst`) are not supported");
-    }
-    let (host, port) = if let Some(after) = rest.strip_prefix('[') {
+    // libzmq splits at the last ';'.
+    let (source, dest) = match rest.rsplit_once(';') {
+        Some((source, _)) if source.contains(';') => return Err("more than one ';'"),
+        Some(("", _)) => return Err("empty source address before ';'"),
+        Some((source, dest)) => {
+            let (host, port) = parse_host_port(source)?;
+            (Some(TcpSource { host, port }), dest)
+        }
+        None => (None, rest),
+    };
+    let (host, port) = parse_host_port(dest)?;
+    Ok(Endpoint::Tcp { host, port, source })
+}
+
+/// `host:port` or `[v6]:port`; port `0` or `*` is `None`.
+fn parse_host_port(s: &str) -> Result<(String, Option<u16>), &'static str> {
+    let (host, port) = if let Some(after) = s.strip_prefix('[') {
         let (host, tail) = after
             .split_once(']')
             .ok_or("unclosed '[' in IPv6 address")?;
         let port = tail.strip_prefix(':').ok_or("expected ':port' after ']'")?;
         (host, port)
     } else {
-        let (host, port) = rest.rsplit_once(':').ok_or("expected host:port")?;
+        let (host, port) = s.rsplit_once(':').ok_or("expected host:port")?;
         if host.contains(':') {
             return Err("IPv6 addresses must be written in brackets, as [::1]:port");
         }
@@ -155,26 +209,31 @@ fn parse_tcp(rest: &str) -> Result<Endpoint, &'static str> {
                 .ok_or("port must be 1-65535, 0 or *")?,
         ),
     };
-    Ok(Endpoint::Tcp {
-        host: host.to_owned(),
-        port,
-    })
+    Ok((host.to_owned(), port))
+}
+
+/// `host:port`, IPv6 in brackets, an ephemeral port as `*`.
+fn write_host_port(f: &mut fmt::Formatter<'_>, host: &str, port: Option<u16>) -> fmt::Result {
+    if host.contains(':') {
+        write!(f, "[{host}]")?;
+    } else {
+        f.write_str(host)?;
+    }
+    match port {
+        Some(p) => write!(f, ":{p}"),
+        None => f.write_str(":*"),
+    }
 }
 
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Endpoint::Tcp { host, port } => {
+            Endpoint::Tcp { host, port, source } => {
                 f.write_str("tcp://")?;
-                if host.contains(':') {
-                    write!(f, "[{host}]")?;
-                } else {
-                    f.write_str(host)?;
+                if let Some(source) = source {
+                    write!(f, "{source};")?;
                 }
-                match port {
-                    Some(p) => write!(f, ":{p}"),
-                    None => f.write_str(":*"),
-                }
+                write_host_port(f, host, *port)
             }
             Endpoint::Ipc(path) => write!(f, "ipc://{}", path.display()),
             Endpoint::Inproc(name) => write!(f, "inproc://{name}"),
@@ -188,53 +247,6 @@ pub(crate) fn tcp_endpoint_string(addr: SocketAddr) -> String {
     format!("tcp://{addr}")
 }
 
-/// Resolves a tcp bind address on the caller's thread. `*` means every IPv4
-/// interface; a missing port means an ephemeral one.
-pub(crate) fn resolve_bind(host: &str, port: Option<u16>) -> io::Result<SocketAddr> {
-    let port = port.unwrap_or(0);
-    if host == "*" {
-        return Ok(SocketAddr::V4(SocketAddrV4::new(
-            Ipv4Addr::UNSPECIFIED,
-            port,
-        )));
-    }
-    (host, port)
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| no_address(host))
-}
-
-/// Resolves a tcp connect address on the caller's thread into every address
-/// the name has; the reactor tries them in turn on each attempt.
-pub(crate) fn resolve_connect(host: &str, port: Option<u16>) -> io::Result<Vec<SocketAddr>> {
-    let bad = |reason: &'static str| {
-        io::Error::from(EndpointError::Invalid {
-            endpoint: Endpoint::Tcp {
-                host: host.to_owned(),
-                port,
-            }
-            .to_string(),
-            reason,
-        })
-    };
-    if host == "*" {
-        return Err(bad("cannot connect to '*'"));
-    }
-    let port = port.ok_or_else(|| bad("cannot connect to port 0 or '*'"))?;
-    let addrs: Vec<SocketAddr> = (host, port).to_socket_addrs()?.collect();
-    if addrs.is_empty() {
-        return Err(no_address(host));
-    }
-    Ok(addrs)
-}
-
-fn no_address(host: &str) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidInput,
-        format!("host {host:?} resolved to no address"),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,6 +255,21 @@ mod tests {
         Endpoint::Tcp {
             host: host.into(),
             port,
+            source: None,
+        }
+    }
+
+    fn from(source: &str, port: Option<u16>, dest: Endpoint) -> Endpoint {
+        let Endpoint::Tcp { host, port: p, .. } = dest else {
+            unreachable!()
+        };
+        Endpoint::Tcp {
+            host,
+            port: p,
+            source: Some(TcpSource {
+                host: source.into(),
+                port,
+            }),
         }
     }
 
@@ -256,6 +283,30 @@ mod tests {
         assert_eq!("tcp://*:0".parse(), Ok(tcp("*", None)));
         assert_eq!("tcp://[::1]:7".parse(), Ok(tcp("::1", Some(7))));
         assert_eq!("tcp://localhost:80".parse(), Ok(tcp("localhost", Some(80))));
+        assert_eq!("tcp://eth0:5555".parse(), Ok(tcp("eth0", Some(5555))));
+    }
+
+    #[test]
+    fn parses_source_addresses() {
+        let dest = || tcp("10.0.0.2", Some(5555));
+        for (s, source, port) in [
+            ("tcp://10.0.0.1:0;10.0.0.2:5555", "10.0.0.1", None),
+            ("tcp://10.0.0.1:*;10.0.0.2:5555", "10.0.0.1", None),
+            ("tcp://10.0.0.1:4000;10.0.0.2:5555", "10.0.0.1", Some(4000)),
+            ("tcp://eth0:0;10.0.0.2:5555", "eth0", None),
+            ("tcp://[fe80::1]:7;10.0.0.2:5555", "fe80::1", Some(7)),
+            ("tcp://*:4000;10.0.0.2:5555", "*", Some(4000)),
+        ] {
+            assert_eq!(s.parse(), Ok(from(source, port, dest())), "{s}");
+        }
+        assert_eq!(
+            "tcp://lo:0;[::1]:9".parse(),
+            Ok(from("lo", None, tcp("::1", Some(9))))
+        );
+        assert_eq!(
+            "tcp://127.0.0.1:0;localhost:9".parse(),
+            Ok(from("127.0.0.1", None, tcp("localhost", Some(9))))
+        );
     }
 
     #[test]
@@ -271,6 +322,13 @@ mod tests {
             "tcp://[::1:5",
             "tcp://[::1]5",
             "tcp://a;b:5",
+            "tcp://;b:5",
+            "tcp://a:1;;b:5",
+            "tcp://a:1;c:2;b:5",
+            "tcp://a:1;b",
+            "tcp://a:1;",
+            "tcp://::1:1;b:5",
+            "tcp://a:70000;b:5",
         ] {
             let err = bad.parse::<Endpoint>().unwrap_err();
             assert!(
@@ -313,6 +371,10 @@ mod tests {
             "tcp://1.2.3.4:5",
             "tcp://[::1]:9",
             "tcp://*:*",
+            "tcp://127.0.0.1:*;127.0.0.1:5",
+            "tcp://eth0:4000;host.example:5",
+            "tcp://[::1]:*;[::1]:9",
+            "tcp://*:7;[::1]:9",
             "ipc:///a/b",
             "inproc://q",
         ] {
@@ -337,37 +399,24 @@ mod tests {
             }
 
             #[test]
-            fn tcp_ports_round_trip(port in 1u16.., v6 in any::<bool>()) {
+            fn tcp_ports_round_trip(
+                port in 1u16..,
+                v6 in any::<bool>(),
+                source in proptest::option::of((any::<bool>(), proptest::option::of(1u16..))),
+            ) {
                 let host = if v6 { "::1" } else { "127.0.0.1" };
-                let ep = Endpoint::Tcp { host: host.into(), port: Some(port) };
+                let source = source.map(|(iface, port)| TcpSource {
+                    host: if iface { "eth0" } else { host }.into(),
+                    port,
+                });
+                let ep = Endpoint::Tcp { host: host.into(), port: Some(port), source };
                 prop_assert_eq!(ep.to_string().parse::<Endpoint>(), Ok(ep));
             }
         }
     }
 
     #[test]
-    fn resolves() {
-        assert_eq!(
-            resolve_bind("*", None).unwrap(),
-            "0.0.0.0:0".parse().unwrap()
-        );
-        assert_eq!(
-            resolve_bind("::1", Some(5)).unwrap(),
-            "[::1]:5".parse().unwrap()
-        );
-        assert_eq!(
-            resolve_connect("127.0.0.1", Some(9)).unwrap(),
-            vec!["127.0.0.1:9".parse::<SocketAddr>().unwrap()]
-        );
-        assert!(!resolve_connect("localhost", Some(9)).unwrap().is_empty());
-        assert_eq!(
-            resolve_connect("*", Some(9)).unwrap_err().kind(),
-            io::ErrorKind::InvalidInput
-        );
-        assert_eq!(
-            resolve_connect("127.0.0.1", None).unwrap_err().kind(),
-            io::ErrorKind::InvalidInput
-        );
+    fn last_endpoint_strings() {
         assert_eq!(
             tcp_endpoint_string("[::1]:5".parse().unwrap()),
             "tcp://[::1]:5"

@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use mio::event::Event;
@@ -13,6 +15,7 @@ use slab::Slab;
 use crate::connection::{Connection, Flow};
 use crate::net::{self, BufSizes, Listener};
 use crate::reactor::{BindTarget, Command, ConnectTarget, Inbox, Shared};
+use crate::resolve;
 use crate::timers::{TimerKey, Timers};
 use crate::token::{self, Generations, Key};
 use crate::{ConnId, DetachReason, LinkId, LinkOptions, MonitorEvent, Notification, Sink};
@@ -38,6 +41,10 @@ enum LinkKind {
         target: ConnectTarget,
         /// Which resolved address the next attempt uses.
         next_addr: usize,
+        /// Counts attempts, so that a late host name lookup is recognised.
+        attempt: u64,
+        /// A helper thread is looking up the host name for `attempt`.
+        resolving: bool,
         /// The delay before the next reconnect.
         ivl: Duration,
         /// When the pending reconnect is due.
@@ -196,6 +203,8 @@ impl IoLoop {
                             kind: LinkKind::Connect {
                                 target,
                                 next_addr: 0,
+                                attempt: 0,
+                                resolving: false,
                                 ivl,
                                 retry_at: None,
                             },
@@ -203,6 +212,11 @@ impl IoLoop {
                     );
                     self.start_connect(link, now);
                 }
+                Command::Resolved {
+                    link,
+                    attempt,
+                    addrs,
+                } => self.resolved(link, attempt, addrs, now),
                 Command::CloseLink(link) => self.close_link(link),
                 Command::Shutdown => self.running = false,
             }
@@ -233,7 +247,7 @@ impl IoLoop {
             rcvbuf: opts.rcvbuf,
         };
         let listener = match target {
-            BindTarget::Tcp(addr) => net::listen_tcp(addr, bufs),
+            BindTarget::Tcp(addr) => net::listen_tcp(addr, bufs, opts.ipv6),
             BindTarget::Ipc(path) => net::listen_ipc(&path),
         };
         let registered = listener.and_then(|mut listener| {
@@ -557,25 +571,135 @@ impl IoLoop {
         }
     }
 
-    /// Starts one connect attempt of a connect-side link.
+    /// Starts one connect attempt of a connect-side link. A tcp host name is
+    /// looked up again for each attempt, as libzmq does, on a helper thread
+    /// (the answer comes back as `Command::Resolved`): the system resolver
+    /// blocks, for seconds with a slow DNS server, and this thread must not.
+    /// Address literals and ipc paths connect at once.
+    ///
+    /// Known costs: one thread is spawned per attempt to a host name (at
+    /// most one per link at a time); it is detached, so after a shutdown it
+    /// may live on until its lookup returns, then posts to an inbox nobody
+    /// reads. A bind's lookup still blocks its caller (see `resolve`).
     fn start_connect(&mut self, link_id: LinkId, now: Instant) {
         let Some(link) = self.links.get_mut(&link_id) else {
             return;
         };
         let bufs = link.bufs();
         let LinkKind::Connect {
-            target, next_addr, ..
+            target,
+            attempt,
+            resolving,
+            ..
         } = &mut link.kind
         else {
             return;
         };
-        let attempt = match target {
-            ConnectTarget::Tcp(addrs) => {
-                let addr = addrs[*next_addr % addrs.len()];
-                *next_addr = next_addr.wrapping_add(1);
-                net::connect_tcp(addr, bufs)
+        if *resolving {
+            return;
+        }
+        *attempt += 1;
+        let tcp = match target {
+            ConnectTarget::Ipc(path) => {
+                let attempt = net::connect_ipc(path, bufs);
+                self.finish_connect(link_id, attempt, now);
+                return;
             }
-            ConnectTarget::Ipc(path) => net::connect_ipc(path, bufs),
+            ConnectTarget::Tcp(tcp) => tcp,
+        };
+        if let Some(addr) = tcp.literal() {
+            self.connect_tcp(link_id, &[addr], now);
+            return;
+        }
+        let (host, port, ipv6) = tcp.query();
+        let attempt = *attempt;
+        let shared = Arc::clone(&self.shared);
+        let spawned = thread::Builder::new()
+            .name("tiermq-resolve".into())
+            .spawn(move || {
+                let addrs = resolve::lookup(&host, port, ipv6);
+                shared.post(|inbox| {
+                    inbox.commands.push(Command::Resolved {
+                        link: link_id,
+                        attempt,
+                        addrs,
+                    })
+                });
+            });
+        match spawned {
+            Ok(_) => *resolving = true,
+            Err(_) => self.schedule_reconnect(link_id, now),
+        }
+    }
+
+    /// A helper thread looked up the host name of a connect attempt: connect
+    /// to one of the addresses, or count the attempt as failed. An answer
+    /// for a link closed since, or for an older attempt, is dropped.
+    fn resolved(
+        &mut self,
+        link_id: LinkId,
+        answered: u64,
+        addrs: io::Result<Vec<SocketAddr>>,
+        now: Instant,
+    ) {
+        let Some(link) = self.links.get_mut(&link_id) else {
+            return;
+        };
+        let LinkKind::Connect {
+            attempt, resolving, ..
+        } = &mut link.kind
+        else {
+            return;
+        };
+        if !*resolving || *attempt != answered {
+            return;
+        }
+        *resolving = false;
+        match addrs {
+            Ok(addrs) => self.connect_tcp(link_id, &addrs, now),
+            Err(_) => self.schedule_reconnect(link_id, now),
+        }
+    }
+
+    /// Connects to the next, in turn, of `dests` that the link's source
+    /// address (if any) can reach, bound to that source.
+    fn connect_tcp(&mut self, link_id: LinkId, dests: &[SocketAddr], now: Instant) {
+        let Some(link) = self.links.get_mut(&link_id) else {
+            return;
+        };
+        let bufs = link.bufs();
+        let LinkKind::Connect {
+            target: ConnectTarget::Tcp(tcp),
+            next_addr,
+            ..
+        } = &mut link.kind
+        else {
+            return;
+        };
+        let routes = tcp.routes(dests);
+        let attempt = if routes.is_empty() {
+            Err(io::Error::new(
+                io::ErrorKind::AddrNotAvailable,
+                "the source has no address of the destination's family",
+            ))
+        } else {
+            let (dest, source) = routes[*next_addr % routes.len()];
+            *next_addr = next_addr.wrapping_add(1);
+            net::connect_tcp(dest, source, bufs)
+        };
+        self.finish_connect(link_id, attempt, now);
+    }
+
+    /// Takes on an attempt's new stream, or schedules the next attempt if
+    /// it failed.
+    fn finish_connect(
+        &mut self,
+        link_id: LinkId,
+        attempt: io::Result<(net::Stream, bool)>,
+        now: Instant,
+    ) {
+        let Some(link) = self.links.get(&link_id) else {
+            return;
         };
         let endpoint = link.endpoint.clone();
         let (stream, in_progress) = match attempt {

@@ -96,10 +96,11 @@ mod net;
 mod notify;
 mod options;
 mod reactor;
+mod resolve;
 mod timers;
 mod token;
 
-pub use endpoint::{Endpoint, EndpointError};
+pub use endpoint::{Endpoint, EndpointError, TcpSource};
 pub use notify::{ConnId, DetachReason, LinkId, MonitorEvent, Notification, Sink};
 pub use options::LinkOptions;
 pub use reactor::Reactor;

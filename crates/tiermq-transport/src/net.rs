@@ -3,7 +3,7 @@
 //! sizes).
 
 use std::io::{self, IoSlice, Read, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use mio::event::Source;
@@ -55,9 +55,27 @@ pub(crate) enum Stream {
 }
 
 /// Binds and listens on a tcp address with SO_REUSEADDR and backlog 100.
-pub(crate) fn listen_tcp(addr: SocketAddr, bufs: BufSizes) -> io::Result<Listener> {
-    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+///
+/// With `ipv6` (libzmq's IPV6 option) an IPv6 listener has IPV6_V6ONLY off,
+/// as libzmq's has, so `[::]` also accepts IPv4 peers (as `::ffff:a.b.c.d`).
+/// If the host has no IPv6 at all (`EAFNOSUPPORT`), `[::]` falls back to
+/// `0.0.0.0`, as libzmq does.
+pub(crate) fn listen_tcp(addr: SocketAddr, bufs: BufSizes, ipv6: bool) -> io::Result<Listener> {
+    let sock = match Socket::new(Domain::for_address(addr), Type::STREAM, None) {
+        Err(e)
+            if e.raw_os_error() == Some(nix::errno::Errno::EAFNOSUPPORT as i32)
+                && ipv6
+                && addr.ip() == IpAddr::V6(Ipv6Addr::UNSPECIFIED) =>
+        {
+            let v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), addr.port());
+            return listen_tcp(v4, bufs, false);
+        }
+        other => other?,
+    };
     sock.set_reuse_address(true)?;
+    if ipv6 && addr.is_ipv6() {
+        sock.set_only_v6(false)?;
+    }
     // Accepted sockets inherit the listener's buffer sizes, which matters
     // for the receive window negotiated in the SYN.
     bufs.apply(&SockRef::from(&sock))?;
@@ -145,7 +163,7 @@ impl Listener {
                 // refusing the peer for.
                 let _ = s.set_nodelay(true);
                 let _ = bufs.apply(&SockRef::from(&s));
-                Ok((Stream::Tcp(s), addr.to_string()))
+                Ok((Stream::Tcp(s), peer_string(addr)))
             }
             Listener::Ipc(l, path) => {
                 let (s, _) = l.accept()?;
@@ -180,13 +198,36 @@ impl Listener {
     }
 }
 
+/// A tcp peer's `ip:port`. An IPv4 peer of a dual-stack listener shows as
+/// its IPv4 address, not as `[::ffff:a.b.c.d]`.
+fn peer_string(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(IpAddr::V4(v4), v6.port()).to_string(),
+            None => addr.to_string(),
+        },
+        SocketAddr::V4(_) => addr.to_string(),
+    }
+}
+
 /// Starts a non-blocking tcp connect with TCP_NODELAY and `bufs` set before
-/// the SYN. Returns the stream, and whether the connect is still in progress.
-pub(crate) fn connect_tcp(addr: SocketAddr, bufs: BufSizes) -> io::Result<(Stream, bool)> {
+/// the SYN. With a `source`, the socket first binds to it, with SO_REUSEADDR
+/// as libzmq sets, so that a fixed source port can be used again for another
+/// destination. Returns the stream, and whether the connect is still in
+/// progress.
+pub(crate) fn connect_tcp(
+    addr: SocketAddr,
+    source: Option<SocketAddr>,
+    bufs: BufSizes,
+) -> io::Result<(Stream, bool)> {
     let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     sock.set_nonblocking(true)?;
     sock.set_tcp_nodelay(true)?;
     bufs.apply(&SockRef::from(&sock))?;
+    if let Some(source) = source {
+        sock.set_reuse_address(true)?;
+        sock.bind(&source.into())?;
+    }
     let in_progress = match sock.connect(&addr.into()) {
         Ok(()) => false,
         Err(e) if e.raw_os_error() == Some(EINPROGRESS) => true,

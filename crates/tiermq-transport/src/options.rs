@@ -32,11 +32,17 @@ pub struct LinkOptions {
     /// `SO_RCVBUF` for each connection (and a listener's accepted ones).
     /// `None`: the kernel's default.
     pub rcvbuf: Option<usize>,
+    /// libzmq's IPV6 option. `true`: a bind to `tcp://*` listens on both
+    /// families (one IPv6 socket with IPV6_V6ONLY off), an interface name
+    /// stands for its IPv6 address, and host names may resolve to IPv6
+    /// addresses. `false` (the default): `*`, interface names and host
+    /// names mean IPv4. Address literals of either family work either way.
+    pub ipv6: bool,
 }
 
 impl LinkOptions {
     /// libzmq's defaults for `socket_type`: HWMs of 1000, reconnect after
-    /// 100 ms with no backoff growth, kernel buffer sizes, and
+    /// 100 ms with no backoff growth, kernel buffer sizes, IPv4 only, and
     /// [`tiermq_wire::Config::new`] for the wire plus libzmq's 30 s
     /// handshake timeout.
     pub fn new(socket_type: SocketType) -> Self {
@@ -50,6 +56,7 @@ impl LinkOptions {
             reconnect_ivl_max: None,
             sndbuf: None,
             rcvbuf: None,
+            ipv6: false,
         }
     }
 

@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use mio::{Poll, Token, Waker};
 
-use crate::endpoint::{resolve_bind, resolve_connect};
 use crate::io_loop::IoLoop;
 use crate::net::unique_ipc_path;
+use crate::resolve::{TcpTarget, bind_addr};
 use crate::token::WAKER;
 use crate::{Endpoint, LinkId, LinkOptions, Sink};
 
@@ -60,15 +60,21 @@ impl Reactor {
     /// Binds `ep` (tcp or ipc) and starts accepting. Each accepted peer gets a
     /// session configured by `opts`; `sink` hears about them.
     ///
-    /// Host names are resolved on the calling thread; the bind itself runs on
+    /// A tcp host may be `*` (every interface: IPv4, or both families with
+    /// `opts.ipv6`), an address, an interface name (`tcp://eth0:5555`: its
+    /// first IPv4 address, or its first IPv6 one with `opts.ipv6`, as in
+    /// libzmq) or a host name. Interface and host names are resolved on the
+    /// calling thread (a host name lookup blocks); the bind itself runs on
     /// the I/O thread, and this call waits for it. Returns the link and the
     /// actually bound endpoint (`last_endpoint`): the kernel's port for port
-    /// `0`/`*` (`"tcp://0.0.0.0:41234"` for `tcp://*:*`), the generated path
-    /// for `ipc://*`.
+    /// `0`/`*` (`"tcp://0.0.0.0:41234"` for `tcp://*:*`, `"tcp://[::]:41234"`
+    /// with `opts.ipv6`), the generated path for `ipc://*`.
     ///
-    /// Errors: `InvalidInput` for `inproc://` (the `tiermq` crate serves it)
-    /// or an unresolvable host; the operating system's error for a failed
-    /// bind (`AddrInUse`, `PermissionDenied`, ...), also reported as
+    /// Errors: `InvalidInput` for `inproc://` (the `tiermq` crate serves it),
+    /// an endpoint with a source address (`tcp://src;host:port` is for
+    /// connects), or a host that is no address, interface or resolvable
+    /// name; the operating system's error for a failed bind (`AddrInUse`,
+    /// `PermissionDenied`, ...), also reported as
     /// [`MonitorEvent::BindFailed`](crate::MonitorEvent::BindFailed);
     /// `BrokenPipe` if the reactor has stopped; `WouldBlock` if called on
     /// the reactor's own thread.
@@ -85,7 +91,15 @@ impl Reactor {
             ));
         }
         let target = match ep {
-            Endpoint::Tcp { host, port } => BindTarget::Tcp(resolve_bind(host, *port)?),
+            Endpoint::Tcp {
+                source: Some(_), ..
+            } => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{ep}: a source address (`src;host:port`) applies to connect only"),
+                ));
+            }
+            Endpoint::Tcp { host, port, .. } => BindTarget::Tcp(bind_addr(host, *port, opts.ipv6)?),
             Endpoint::Ipc(path) if path.as_os_str() == "*" => BindTarget::Ipc(unique_ipc_path()),
             Endpoint::Ipc(path) => BindTarget::Ipc(path.clone()),
             Endpoint::Inproc(_) => return Err(inproc_here()),
@@ -116,12 +130,22 @@ impl Reactor {
     /// connected: after a failed attempt or a lost connection it retries
     /// after `opts.reconnect_ivl` (with backoff up to `reconnect_ivl_max`).
     ///
-    /// Host names are resolved now, on the calling thread; each attempt
-    /// tries the next of the resolved addresses. Returns at once; progress
-    /// arrives through `sink`.
+    /// Nothing is resolved here. As in libzmq, each attempt resolves a tcp
+    /// host name again (IPv4 addresses only, unless `opts.ipv6`) and tries
+    /// the next of its addresses; a name that does not resolve counts as a
+    /// failed attempt, reported as
+    /// [`MonitorEvent::ConnectRetried`](crate::MonitorEvent::ConnectRetried),
+    /// and is retried. The lookup runs on a short-lived helper thread, so a
+    /// slow DNS server never stalls the I/O thread. With a source
+    /// (`tcp://SOURCE;HOST:PORT`, see [`TcpSource`](crate::TcpSource)), each
+    /// attempt binds the connecting socket to the source's address (an
+    /// interface's address of the destination's family, looked up at each
+    /// attempt) before connecting; a destination of a family the source
+    /// lacks is skipped. Returns at once; progress arrives through `sink`.
     ///
     /// Errors: `InvalidInput` for `inproc://`, a host of `*`, port `0`/`*`,
-    /// or an unresolvable host; `BrokenPipe` if the reactor has stopped.
+    /// or a host that is neither an address literal nor a well-formed host
+    /// name; `BrokenPipe` if the reactor has stopped.
     pub fn connect(
         &self,
         ep: &Endpoint,
@@ -129,7 +153,9 @@ impl Reactor {
         sink: Arc<dyn Sink>,
     ) -> io::Result<LinkId> {
         let target = match ep {
-            Endpoint::Tcp { host, port } => ConnectTarget::Tcp(resolve_connect(host, *port)?),
+            Endpoint::Tcp { host, port, source } => {
+                ConnectTarget::Tcp(TcpTarget::new(host, *port, source.as_ref(), opts.ipv6)?)
+            }
             Endpoint::Ipc(path) => ConnectTarget::Ipc(path.clone()),
             Endpoint::Inproc(_) => return Err(inproc_here()),
         };
@@ -219,6 +245,13 @@ pub(crate) enum Command {
         opts: LinkOptions,
         sink: Arc<dyn Sink>,
     },
+    /// A helper thread looked up the host name of `link`'s connect
+    /// attempt number `attempt`.
+    Resolved {
+        link: LinkId,
+        attempt: u64,
+        addrs: io::Result<Vec<SocketAddr>>,
+    },
     CloseLink(LinkId),
     Shutdown,
 }
@@ -229,9 +262,9 @@ pub(crate) enum BindTarget {
     Ipc(PathBuf),
 }
 
-/// Resolved connect addresses.
+/// Where a connect goes; a tcp host is resolved at each attempt.
 pub(crate) enum ConnectTarget {
-    Tcp(Vec<SocketAddr>),
+    Tcp(TcpTarget),
     Ipc(PathBuf),
 }
 

@@ -41,10 +41,9 @@ pub(crate) fn parse(endpoint: &str) -> Result<Target> {
 /// The error for a tcp/ipc `bind` or `connect` the transport refused.
 ///
 /// As in libzmq, a tcp bind to a name that resolves to nothing (neither an
-/// interface nor a host) is `ENODEV`. A connect to such a name is `EINVAL`,
-/// libzmq's error for an endpoint it cannot use (libzmq itself accepts the
-/// connect and keeps resolving in the background; tiermq resolves at once).
-/// Everything else maps by kind.
+/// interface nor a host) is `ENODEV`. A connect never fails that way: its
+/// host name is resolved at each connect attempt, in the background, as in
+/// libzmq. Everything else maps by kind (a malformed endpoint is `EINVAL`).
 pub(crate) fn link_error(ep: &Endpoint, bind: bool, e: io::Error) -> Error {
     // Resolution failures carry no OS errno; a failed bind(2) does.
     let no_errno = e.raw_os_error().is_none();
@@ -67,10 +66,12 @@ mod tests {
         let named = Endpoint::Tcp {
             host: "no-such-host.invalid".into(),
             port: Some(5555),
+            source: None,
         };
         let literal = Endpoint::Tcp {
             host: "127.0.0.1".into(),
             port: Some(5555),
+            source: None,
         };
         let lookup = || io::Error::other("failed to lookup address information");
         assert_eq!(link_error(&named, true, lookup()), Error::ENODEV);

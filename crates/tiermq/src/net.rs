@@ -180,5 +180,6 @@ pub(crate) fn link_options(o: &Options, socket_type: tiermq_wire::SocketType) ->
     l.reconnect_ivl_max = timeout_ms(o.reconnect_ivl_max).filter(|d| !d.is_zero());
     l.sndbuf = usize::try_from(o.sndbuf).ok().filter(|&n| n > 0);
     l.rcvbuf = usize::try_from(o.rcvbuf).ok().filter(|&n| n > 0);
+    l.ipv6 = o.ipv6;
     l
 }

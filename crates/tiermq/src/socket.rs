@@ -122,17 +122,20 @@ impl Socket {
 
     // ----- endpoints -----
 
-    /// Accepts connections on `endpoint`: `tcp://host:port` (`*` for every
-    /// interface, port `0` or `*` for an ephemeral one), `ipc:///path`, or
-    /// `inproc://name`. Every peer accepted through it gets the send and
+    /// Accepts connections on `endpoint`: `tcp://host:port`, `ipc:///path`,
+    /// or `inproc://name`. Every peer accepted through it gets the send and
     /// receive priorities set now.
     ///
-    /// Errors: `EINVAL` for a malformed endpoint, `EPROTONOSUPPORT` for an
-    /// unknown transport, `ENODEV` (as in libzmq) for a tcp host name that
-    /// resolves to no address, `EADDRINUSE` if taken, `ETERM` after the
-    /// context was destroyed, or the operating system's error. Interface
-    /// names (`tcp://eth0:5555`) are not supported: they are looked up as
-    /// host names.
+    /// A tcp host is `*` for every interface (IPv4, or both families with
+    /// [`set_ipv6`](Socket::set_ipv6)), an address, an interface name
+    /// (`tcp://eth0:5555`: its IPv4 address, or its IPv6 one with IPV6 set,
+    /// as in libzmq) or a host name; port `0` or `*` is an ephemeral one.
+    ///
+    /// Errors: `EINVAL` for a malformed endpoint (or one with a connect's
+    /// `source;`), `EPROTONOSUPPORT` for an unknown transport, `ENODEV` (as
+    /// in libzmq) for a tcp host that is no address, interface or resolvable
+    /// name, `EADDRINUSE` if taken, `ETERM` after the context was destroyed,
+    /// or the operating system's error.
     pub fn bind(&self, endpoint: &str) -> Result<()> {
         self.attach_endpoint(endpoint, true)
     }
@@ -141,11 +144,19 @@ impl Socket {
     /// The connection is made, and remade after it is lost, in the
     /// background; inproc connects wait for their bind if it is not there yet.
     ///
-    /// Errors: as for `bind`, except that a tcp host name is resolved now
-    /// and one that resolves to no address is `EINVAL` (libzmq's error for
-    /// an endpoint it cannot use; libzmq itself would accept it and keep
-    /// resolving in the background); `ENOCOMPATPROTO` for an inproc peer of
-    /// a socket type that cannot talk to this one.
+    /// As in libzmq, a tcp host name is resolved at each connect attempt,
+    /// off the calling thread, so a name that moves is followed and one that
+    /// does not resolve (yet) is retried with the reconnect interval (the
+    /// monitor sees `ConnectRetried`). `tcp://SOURCE;HOST:PORT` connects
+    /// from a chosen local address or interface, as in libzmq:
+    /// `tcp://10.0.0.1:0;server:5555`, `tcp://eth0:0;server:5555`
+    /// (port `0` or `*` for an ephemeral source port).
+    ///
+    /// Errors: `EINVAL` for a malformed endpoint (including a tcp host of
+    /// `*`, port `0`, or a host that is neither an address nor a host
+    /// name); `EPROTONOSUPPORT` for an unknown transport; `ETERM` after the
+    /// context was destroyed; `ENOCOMPATPROTO` for an inproc peer of a
+    /// socket type that cannot talk to this one.
     pub fn connect(&self, endpoint: &str) -> Result<()> {
         self.attach_endpoint(endpoint, false)
     }
@@ -639,6 +650,21 @@ impl Socket {
     /// The value [`set_immediate`](Socket::set_immediate) set.
     pub fn is_immediate(&self) -> Result<bool> {
         Ok(self.core(|c| c.options.immediate))
+    }
+
+    /// Sets IPV6 for later binds and connects (default off, as in libzmq).
+    /// On, a tcp bind to `*` listens on both IPv4 and IPv6 (one socket with
+    /// IPV6_V6ONLY off), an interface name stands for its IPv6 address, and
+    /// host names may resolve to IPv6 addresses. Off, those mean IPv4 only.
+    /// Address literals (`tcp://[::1]:5555`) work either way.
+    pub fn set_ipv6(&self, value: bool) -> Result<()> {
+        self.core(|c| c.options.ipv6 = value);
+        Ok(())
+    }
+
+    /// The value [`set_ipv6`](Socket::set_ipv6) set.
+    pub fn is_ipv6(&self) -> Result<bool> {
+        Ok(self.core(|c| c.options.ipv6))
     }
 
     /// Sets the identity (routing id) announced to peers of later connections.

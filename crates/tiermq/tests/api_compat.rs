@@ -113,18 +113,59 @@ fn rust_zmq_worker_loop_with_poll_timeout() {
 }
 
 /// A tcp bind to a name that resolves to nothing fails as libzmq's does,
-/// with ENODEV; a connect to it is EINVAL (libzmq would accept it and keep
-/// resolving; tiermq resolves at once).
+/// with ENODEV. A connect to it succeeds, as libzmq's does: the name is
+/// resolved again at each connect attempt, and one that fails is retried.
 #[test]
 fn an_unresolvable_host_name_fails_like_libzmq() {
     let ep = "tcp://no-such-host.invalid:5555";
-    let zctx = zmq::Context::new();
-    let zrep = zctx.socket(zmq::REP).unwrap();
-    assert_eq!(zrep.bind(ep), Err(zmq::Error::ENODEV));
+    // `::zmq` is the real rust-zmq (libzmq) here; `zmq` is tiermq's alias.
+    let zctx = ::zmq::Context::new();
+    let zrep = zctx.socket(::zmq::REP).unwrap();
+    assert_eq!(zrep.bind(ep), Err(::zmq::Error::ENODEV));
+    let zreq = zctx.socket(::zmq::REQ).unwrap();
+    assert_eq!(zreq.connect(ep), Ok(()));
     let ctx = tiermq::Context::new();
     let rep = ctx.socket(tiermq::REP).unwrap();
     assert_eq!(rep.bind(ep), Err(tiermq::Error::ENODEV));
     let req = ctx.socket(tiermq::REQ).unwrap();
-    assert_eq!(req.connect(ep), Err(tiermq::Error::EINVAL));
-    assert!(req.peers().is_empty(), "a failed connect leaves no link");
+    assert_eq!(req.connect(ep), Ok(()));
+    assert_eq!(req.disconnect(ep), Ok(()));
+    // Malformed endpoints still fail at once, in both.
+    let bad = "tcp://no such host:5555";
+    assert_eq!(zreq.connect(bad), Err(::zmq::Error::EINVAL));
+    assert_eq!(req.connect(bad), Err(tiermq::Error::EINVAL));
+}
+
+/// IPV6 as in rust-zmq: off by default; on, `tcp://*` listens on both
+/// families and reports `[::]`, as libzmq does.
+#[test]
+fn ipv6_makes_the_wildcard_dual_stack() {
+    if let Err(e) = std::net::TcpListener::bind("[::1]:0") {
+        panic!("this test needs IPv6 on the loopback interface (::1): {e}");
+    }
+    let ctx = zmq::Context::new();
+    let pull = ctx.socket(zmq::PULL).unwrap();
+    assert!(!pull.is_ipv6().unwrap());
+    pull.set_ipv6(true).unwrap();
+    assert!(pull.is_ipv6().unwrap());
+    pull.set_rcvtimeo(10_000).unwrap();
+    pull.bind("tcp://*:*").unwrap();
+    let bound = pull.get_last_endpoint().unwrap().unwrap();
+    assert!(bound.starts_with("tcp://[::]:"), "{bound}");
+    let port = bound.rsplit(':').next().unwrap();
+    let mut pushes = Vec::new();
+    for host in ["127.0.0.1", "[::1]"] {
+        let push = ctx.socket(zmq::PUSH).unwrap();
+        push.connect(&format!("tcp://{host}:{port}")).unwrap();
+        push.send(host, 0).unwrap();
+        assert_eq!(pull.recv_string(0).unwrap().unwrap(), host);
+        pushes.push(push);
+    }
+
+    let zctx = ::zmq::Context::new();
+    let zpull = zctx.socket(::zmq::PULL).unwrap();
+    zpull.set_ipv6(true).unwrap();
+    zpull.bind("tcp://*:*").unwrap();
+    let zbound = zpull.get_last_endpoint().unwrap().unwrap();
+    assert!(zbound.starts_with("tcp://[::]:"), "{zbound}");
 }
