@@ -896,18 +896,51 @@ impl Core {
             WireType::Router => self.send_routed(msg, now),
             _ => {
                 self.flush_reroute(now);
-                if self.reroute.is_empty() {
-                    self.load_balance(msg, now)
-                        .map(|_| ())
-                        .map_err(Refused::Wait)
+                let msg = if self.reroute.is_empty() {
+                    match self.load_balance(msg, now) {
+                        Ok(_) => return self.after_send(Ok(()), now),
+                        Err(msg) => msg,
+                    }
+                } else {
+                    msg
+                };
+                if self.may_queue() {
+                    self.reroute.push_back(msg);
+                    Ok(())
                 } else {
                     Err(Refused::Wait(msg))
                 }
             }
         };
+        self.after_send(r, now)
+    }
+
+    /// The bookkeeping every send ends with.
+    fn after_send(
+        &mut self,
+        r: std::result::Result<(), Refused>,
+        now: Instant,
+    ) -> std::result::Result<(), Refused> {
         self.reap(now);
         self.collect_tier_events();
         r
+    }
+
+    /// IMMEDIATE=0 (SPEC §3): with no ready pipe, a load-balancing socket
+    /// that has a connect endpoint queues a message at the socket level,
+    /// up to SNDHWM, for the best pipe that becomes ready. Says whether
+    /// one more message may queue there now.
+    pub(crate) fn may_queue(&self) -> bool {
+        let hwm = usize::try_from(self.options.sndhwm).unwrap_or(0);
+        !self.options.immediate
+            && self.routing.load_balance
+            && (hwm == 0 || self.reroute.len() < hwm)
+            && self.links.iter().any(|l| {
+                matches!(
+                    l.kind,
+                    LinkKind::InprocConnect { .. } | LinkKind::Net { bind: false, .. }
+                )
+            })
     }
 
     /// Queues `msg` on pipe `id` if it is still the one numbered `serial`
@@ -966,7 +999,7 @@ impl Core {
         self.flush_reroute(now);
         self.reap(now);
         self.sched.handle_timeout(now);
-        self.reroute.is_empty() && self.sched.active_tier().is_some()
+        (self.reroute.is_empty() && self.sched.active_tier().is_some()) || self.may_queue()
     }
 
     /// Hands `msg` to the best ready pipe; says which (and its serial).
@@ -1475,6 +1508,7 @@ mod tests {
     #[test]
     fn rerouted_messages_wait_for_a_peer_and_go_before_new_ones() {
         let mut core = push_core();
+        core.options.immediate = true;
         let now = Instant::now();
         let (primary, _p) = connect(&mut core, 1, 1, 100);
         for n in 0..3 {
@@ -1495,6 +1529,66 @@ mod tests {
         let (backup, _b) = connect(&mut core, 2, 2, 100);
         core.send(msg(3), now).unwrap();
         assert_eq!(numbers(&backup), vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn immediate_0_queues_up_to_sndhwm_for_the_first_ready_pipe() {
+        let mut core = push_core();
+        core.options.sndhwm = 3;
+        let now = Instant::now();
+        // Only a bind: nothing to wait for, nothing queues.
+        let key = core.new_link_key();
+        let bind = LinkKind::Net {
+            bind: true,
+            link: None,
+        };
+        core.add_link(key, "tcp://*:1", "tcp://0.0.0.0:1".into(), bind);
+        assert!(!core.can_send(now));
+        assert!(matches!(core.send(msg(0), now), Err(Refused::Wait(_))));
+        // A connect with no connection yet: up to SNDHWM queue at once.
+        let key = core.new_link_key();
+        let connect = LinkKind::Net {
+            bind: false,
+            link: None,
+        };
+        core.add_link(key, "tcp://x:2", "tcp://x:2".into(), connect);
+        for n in 0..3 {
+            assert!(core.can_send(now));
+            core.send(msg(n), now).unwrap();
+        }
+        assert!(!core.can_send(now));
+        assert!(matches!(core.send(msg(3), now), Err(Refused::Wait(_))));
+        // The first pipe to be ready gets them, in order, before new ones.
+        let (peer, _p) = connect(&mut core, 1, 2, 100);
+        core.send(msg(4), now).unwrap();
+        assert_eq!(numbers(&peer), vec![0, 1, 2, 4]);
+        // IMMEDIATE=1 refuses instead.
+        core.options.immediate = true;
+        core.apply(
+            Event::Detached {
+                conn: ConnKey::Net(0, 1),
+                unsent: Vec::new(),
+                dead: false,
+            },
+            now,
+        );
+        assert!(matches!(core.send(msg(5), now), Err(Refused::Wait(_))));
+    }
+
+    #[test]
+    fn req_with_immediate_0_sends_its_request_when_a_peer_comes() {
+        let mut core = req_core();
+        let now = Instant::now();
+        let key = core.new_link_key();
+        let connect = LinkKind::Net {
+            bind: false,
+            link: None,
+        };
+        core.add_link(key, "tcp://x:2", "tcp://x:2".into(), connect);
+        core.send(msg(1), now).unwrap();
+        assert!(core.check_send(&Bytes::new()).is_err(), "EFSM: one at a time");
+        let (peer, _p) = connect_as(&mut core, 1, 1, 100, WireType::Rep);
+        assert_eq!(frames(&peer.try_recv().unwrap()), vec![&b""[..], &[1]]);
     }
 
     #[test]

@@ -639,9 +639,14 @@ impl Socket {
         Ok(self.core(|c| c.options.heartbeat_ttl))
     }
 
-    /// Sets IMMEDIATE. tiermq only ever queues messages to peers whose
-    /// handshake completed, which is libzmq's IMMEDIATE=1 behaviour, so this
-    /// option is recorded but changes nothing.
+    /// Sets IMMEDIATE (default false, as in libzmq). With it off, a PUSH,
+    /// DEALER or REQ that has a connect endpoint but no ready peer (none
+    /// connected yet, or every one away or busy) accepts sends into a
+    /// socket-level queue of up to SNDHWM messages; they go to the best
+    /// peer that becomes ready, whichever it is (libzmq pins them to one
+    /// peer instead). With it on, such sends block, or fail with `EAGAIN`
+    /// under DONTWAIT. Sockets with only bind endpoints never queue at the
+    /// socket level. Applies at once.
     pub fn set_immediate(&self, value: bool) -> Result<()> {
         self.core(|c| c.options.immediate = value);
         Ok(())

@@ -101,7 +101,22 @@ impl Core {
                 });
                 Ok(())
             }
-            Err(_) => Err(Refused::Wait(envelope::unwrap_request(id.is_some(), wire))),
+            // IMMEDIATE=0: it waits at the socket level for a ready pipe,
+            // and goes out as a resend does (`flush_reroute`).
+            Err(wire) if self.may_queue() => {
+                self.req.next_id = self.req.next_id.wrapping_add(1);
+                self.rx_ready = None;
+                self.rx_partial.clear();
+                self.req.expect_reply = true;
+                self.req.pending = Some(Request {
+                    wire,
+                    id,
+                    pipe: None,
+                    sent_at: now,
+                });
+                Ok(())
+            }
+            Err(wire) => Err(Refused::Wait(envelope::unwrap_request(id.is_some(), wire))),
         }
     }
 
