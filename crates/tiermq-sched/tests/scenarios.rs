@@ -2,7 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use tiermq_sched::{FairQueue, MAX_PIPE_ID, PipeId, PipeState, SchedError, Scheduler, TierEvent};
+use tiermq_sched::{
+    FairQueue, MAX_PIPE_ID, PipeId, PipeState, SchedError, Scheduler, Spillover, TierEvent,
+};
 
 fn events(sched: &mut Scheduler) -> Vec<TierEvent> {
     std::iter::from_fn(|| sched.poll_event()).collect()
@@ -494,4 +496,165 @@ fn an_overflowing_failback_delay_means_never_by_time() {
     // Still released as soon as nothing else can send.
     sched.leave(backup, t0);
     assert_eq!(sched.pick(t0), Some(primary));
+}
+
+// ------------------------------------------------------ proportional spillover
+
+/// Picks `n` messages and counts them per tier (index = priority).
+fn picks_per_tier(sched: &mut Scheduler, n: usize, now: Instant) -> [usize; 17] {
+    let mut per_tier = [0; 17];
+    for _ in 0..n {
+        let id = sched.pick(now).expect("a pipe is ready");
+        assert_eq!(sched.state(id), Some(PipeState::Ready));
+        per_tier[usize::from(sched.priority(id).unwrap())] += 1;
+    }
+    per_tier
+}
+
+#[test]
+fn spillover_passes_on_what_a_degraded_tier_cannot_take() {
+    let now = Instant::now();
+    let mut sched = Scheduler::new();
+    // Ten peers in tier 1 (ids 0..10), two in tier 2 (ids 10, 11).
+    let pipes: Vec<(usize, u8)> = (0..12).map(|i| (i, if i < 10 { 1 } else { 2 })).collect();
+    ready_pipes(&mut sched, &pipes, now);
+    sched.set_spillover(Some(Spillover::default()));
+    assert_eq!(sched.spillover(), Some(Spillover::new(140)));
+
+    // 8 of 10 ready: 8 × 1.4 = 112% -> capped at 100%, tier 1 keeps it all.
+    sched.set_state(PipeId(0), PipeState::Busy, now);
+    sched.set_state(PipeId(1), PipeState::Dead, now);
+    assert_eq!((sched.load_share(1), sched.load_share(2)), (100, 0));
+    let per_tier = picks_per_tier(&mut sched, 1000, now);
+    assert_eq!((per_tier[1], per_tier[2]), (1000, 0));
+
+    // 5 of 10 ready: 70% to tier 1, 30% to tier 2, exactly over 10 periods.
+    for i in 2..5 {
+        sched.set_state(PipeId(i), PipeState::Disconnected, now);
+    }
+    assert_eq!((sched.load_share(1), sched.load_share(2)), (70, 30));
+    assert_eq!(sched.active_tier(), Some(1));
+    let before: Vec<u64> = (0..12).map(|i| sched.picks(PipeId(i))).collect();
+    let per_tier = picks_per_tier(&mut sched, 1000, now);
+    assert_eq!((per_tier[1], per_tier[2]), (700, 300));
+    // Round-robin within each tier: 140 for each of the five ready in tier
+    // 1, 150 for each of the two in tier 2, none for the others.
+    let got: Vec<u64> = (0..12)
+        .map(|i| sched.picks(PipeId(i)) - before[i])
+        .collect();
+    assert_eq!(got, [0, 0, 0, 0, 0, 140, 140, 140, 140, 140, 150, 150]);
+
+    // 7 of 10 ready: 98%, the 2% spread out rather than bunched.
+    sched.set_state(PipeId(3), PipeState::Ready, now);
+    sched.set_state(PipeId(4), PipeState::Ready, now);
+    assert_eq!((sched.load_share(1), sched.load_share(2)), (98, 2));
+    let mut spilled = Vec::new();
+    for n in 0..100 {
+        if sched.pick(now).unwrap().0 >= 10 {
+            spilled.push(n);
+        }
+    }
+    assert_eq!(spilled.len(), 2);
+    assert!(spilled[1] - spilled[0] >= 40, "spilled at {spilled:?}");
+
+    // Back to 8 ready: everything on tier 1 again, at once.
+    sched.set_state(PipeId(0), PipeState::Ready, now);
+    let per_tier = picks_per_tier(&mut sched, 100, now);
+    assert_eq!((per_tier[1], per_tier[2]), (100, 0));
+}
+
+#[test]
+fn spillover_normalises_when_every_tier_is_degraded() {
+    let now = Instant::now();
+    let mut sched = Scheduler::new();
+    sched.set_spillover(Some(Spillover::default()));
+    // Tier 1: 2 of 10 ready (health 28%); tier 3: 1 of 10 (14%); tier 2 has
+    // no members at all.
+    for i in 0..20 {
+        sched
+            .join(PipeId(i), if i < 10 { 1 } else { 3 }, now)
+            .unwrap();
+    }
+    for i in [0, 1, 10] {
+        sched.set_state(PipeId(i), PipeState::Ready, now);
+    }
+    // Total health 42%: 28/42 = 66%, 14/42 = 33%, 1% left to tier 1.
+    assert_eq!(
+        (1..=4).map(|p| sched.load_share(p)).collect::<Vec<_>>(),
+        [67, 0, 33, 0]
+    );
+    let per_tier = picks_per_tier(&mut sched, 300, now);
+    assert_eq!((per_tier[1], per_tier[3]), (201, 99));
+
+    // Only tier 3 is left ready: it takes everything.
+    sched.set_state(PipeId(0), PipeState::Busy, now);
+    sched.set_state(PipeId(1), PipeState::Busy, now);
+    assert_eq!((sched.load_share(1), sched.load_share(3)), (0, 100));
+    assert_eq!(sched.active_tier(), Some(3));
+    assert_eq!(sched.pick(now), Some(PipeId(10)));
+    // Nothing ready: no shares, no pick.
+    sched.set_state(PipeId(10), PipeState::Dead, now);
+    assert_eq!(sched.pick(now), None);
+    assert!((1..=16).all(|p| sched.load_share(p) == 0));
+}
+
+#[test]
+fn spillover_is_off_by_default_and_can_be_switched() {
+    let now = Instant::now();
+    let mut sched = Scheduler::new();
+    assert_eq!(sched.spillover(), None);
+    ready_pipes(&mut sched, &[(0, 1), (1, 1), (2, 2)], now);
+    sched.set_state(PipeId(1), PipeState::Busy, now);
+    // Off: half of tier 1 is out, but the active tier takes everything.
+    assert_eq!((sched.load_share(1), sched.load_share(2)), (100, 0));
+    assert_eq!(picks_per_tier(&mut sched, 10, now)[1], 10);
+
+    // On, with no overprovisioning: tier 1's health is 50%.
+    sched.set_spillover(Some(Spillover::new(100)));
+    assert_eq!((sched.load_share(1), sched.load_share(2)), (50, 50));
+    let per_tier = picks_per_tier(&mut sched, 10, now);
+    assert_eq!((per_tier[1], per_tier[2]), (5, 5));
+    // Events and the active tier do not change with the mode.
+    assert_eq!(sched.active_tier(), Some(1));
+    assert_eq!(
+        events(&mut sched),
+        [TierEvent::Failback {
+            from: None,
+            to: Some(1)
+        }]
+    );
+
+    // Off again: strict tiers.
+    sched.set_spillover(None);
+    assert_eq!(picks_per_tier(&mut sched, 10, now)[1], 10);
+    assert_eq!(sched.load_share(0), 0);
+    assert_eq!(sched.load_share(17), 0);
+}
+
+#[test]
+fn spillover_counts_a_pipe_waiting_out_the_failback_delay_as_not_ready() {
+    let t0 = Instant::now();
+    let mut sched = Scheduler::new();
+    sched.set_failback_delay(Duration::from_millis(10));
+    sched.set_spillover(Some(Spillover::new(100)));
+    ready_pipes(&mut sched, &[(0, 1), (1, 1), (2, 2)], t0);
+    sched.set_state(PipeId(0), PipeState::Busy, t0);
+    sched.set_state(PipeId(1), PipeState::Busy, t0);
+    assert_eq!(sched.active_tier(), Some(2));
+    // Pipe 0 comes back: a failback, so it waits; tier 1 is 0% healthy.
+    sched.set_state(PipeId(0), PipeState::Ready, t0);
+    assert!(sched.is_waiting(PipeId(0)));
+    assert_eq!((sched.load_share(1), sched.load_share(2)), (0, 100));
+    assert_eq!(sched.pick(t0), Some(PipeId(2)));
+    // Once the delay is over it counts: 1 of 2 members ready, 50%.
+    let t1 = t0 + Duration::from_millis(10);
+    assert_eq!(sched.poll_timeout(), Some(t1));
+    sched.handle_timeout(t1);
+    assert_eq!((sched.load_share(1), sched.load_share(2)), (50, 50));
+    let per_tier = picks_per_tier(&mut sched, 4, t1);
+    assert_eq!((per_tier[1], per_tier[2]), (2, 2));
+    // A member that leaves no longer counts: pipe 1 was busy, and with it
+    // gone tier 1 is fully ready again.
+    sched.leave(PipeId(1), t1);
+    assert_eq!((sched.load_share(1), sched.load_share(2)), (100, 0));
 }
