@@ -109,6 +109,15 @@
 //! A pipe is never picked unless eligible, and `pick` returns `None` only
 //! when no pipe is.
 //!
+//! ## Latency tiers
+//!
+//! [`LatencyTiers`] is a helper for a socket that derives tiers from
+//! heartbeat round trips: fed with samples, it assigns each pipe a tier
+//! relative to the fastest pipe (tier 1 up to twice the fastest round trip
+//! by default, each next tier up to that factor more), damped so that a single outlier or
+//! jitter within a margin moves nothing, and returns the [`TierChange`]s for
+//! the caller to apply with [`Scheduler::set_priority`] and report.
+//!
 //! ## Receive side
 //!
 //! [`FairQueue`] holds the pipes that have input: [`FairQueue::next`] returns
@@ -165,6 +174,7 @@
 mod error;
 mod events;
 mod fair_queue;
+mod latency;
 mod ring;
 mod scheduler;
 mod spillover;
@@ -172,6 +182,7 @@ mod tiers;
 
 pub use error::SchedError;
 pub use fair_queue::FairQueue;
+pub use latency::{LatencyConfig, LatencyTiers, TierChange};
 pub use scheduler::Scheduler;
 pub use spillover::Spillover;
 
