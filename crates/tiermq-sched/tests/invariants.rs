@@ -4,7 +4,10 @@
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use tiermq_sched::{FairQueue, PipeId, PipeState, SchedError, Scheduler, Spillover, TierEvent};
+use tiermq_sched::{
+    FairQueue, LatencyConfig, LatencyTiers, PipeId, PipeState, SchedError, Scheduler, Spillover,
+    TierEvent,
+};
 
 const IDS: usize = 8;
 const TIERS: usize = 16;
@@ -825,5 +828,198 @@ proptest! {
     #[test]
     fn fair_queue_matches_model(ops in proptest::collection::vec(recv_op(), 100..200)) {
         run_recv(ops)?;
+    }
+}
+
+// ------------------------------------------------------------ latency tiers
+
+#[derive(Clone, Debug)]
+enum LatencyOp {
+    /// A round-trip sample, in microseconds.
+    Record(usize, u64),
+    Remove(usize),
+}
+
+/// Round trips at a few scales (so tiers differ), with noise, outliers and
+/// extremes.
+fn latency_op() -> impl Strategy<Value = LatencyOp> {
+    (0u8..100, 0..IDS, 0u64..1000, any::<u8>()).prop_map(|(kind, id, noise, arg)| match kind {
+        0..8 => LatencyOp::Remove(id),
+        8..90 => {
+            let scale = [100, 1_000, 3_000, 20_000, 150_000][id % 5];
+            LatencyOp::Record(id, scale + scale * noise / 1000 * u64::from(arg % 4) / 4)
+        }
+        _ => LatencyOp::Record(id, [0, 1, 5_000_000, u64::MAX / 1000][usize::from(arg % 4)]),
+    })
+}
+
+fn latency_config() -> impl Strategy<Value = LatencyConfig> {
+    (0usize..4, 0usize..3, 0usize..3, 0usize..4).prop_map(|(f, fl, m, n)| LatencyConfig {
+        factor_percent: [101, 150, 200, 400][f],
+        floor: [
+            Duration::ZERO,
+            Duration::from_micros(1),
+            Duration::from_millis(1),
+        ][fl],
+        margin_percent: [0, 10, 50][m],
+        samples: [1, 2, 3, 5][n],
+    })
+}
+
+/// The tier of `settled` by definition: the smallest k with settled <=
+/// reference × factor^k (each step rounded up), at most 16.
+fn model_tier(settled: u128, reference: u128, factor: u128) -> u8 {
+    let mut bound = reference;
+    for k in 1..16 {
+        bound = bound.saturating_mul(factor).div_ceil(100);
+        if settled <= bound {
+            return k;
+        }
+    }
+    16
+}
+
+fn run_latency(config: LatencyConfig, ops: Vec<LatencyOp>) -> Result<(), TestCaseError> {
+    let mut lt = LatencyTiers::with_config(config);
+    // The tiers as the caller knows them, from the changes alone.
+    let mut known: [Option<u8>; IDS] = [None; IDS];
+    for op in ops {
+        let changes = match op {
+            LatencyOp::Record(id, us) => {
+                let changes = lt
+                    .record(PipeId(id), Duration::from_micros(us))
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                // A pipe's first sample always reports its tier.
+                if known[id].is_none() {
+                    prop_assert_eq!(
+                        changes.first().map(|c| (c.pipe, c.from)),
+                        Some((PipeId(id), None))
+                    );
+                }
+                changes
+            }
+            LatencyOp::Remove(id) => {
+                let changes = lt.remove(PipeId(id));
+                known[id] = None;
+                changes
+            }
+        };
+        let mut seen = [false; IDS];
+        for c in changes {
+            prop_assert!(c.pipe.0 < IDS);
+            prop_assert!(!seen[c.pipe.0], "pipe listed twice");
+            seen[c.pipe.0] = true;
+            prop_assert_eq!(c.from, known[c.pipe.0], "change from a tier it was not in");
+            prop_assert_ne!(Some(c.to), c.from);
+            known[c.pipe.0] = Some(c.to);
+        }
+        // The changes told the whole story.
+        let tiers: Vec<Option<u8>> = (0..IDS).map(|i| lt.tier(PipeId(i))).collect();
+        prop_assert_eq!(&tiers[..], &known[..]);
+
+        let settled: Vec<Option<u128>> = (0..IDS)
+            .map(|i| lt.settled_rtt(PipeId(i)).map(|d| d.as_nanos()))
+            .collect();
+        let fastest = settled.iter().flatten().min().copied();
+        prop_assert_eq!(lt.fastest().map(|d| d.as_nanos()), fastest);
+        let Some(fastest) = fastest else { continue };
+        let reference = fastest.max(config.floor.as_nanos()).max(1);
+        for i in 0..IDS {
+            let (Some(s), Some(t)) = (settled[i], tiers[i]) else {
+                prop_assert_eq!(settled[i].is_some(), tiers[i].is_some());
+                continue;
+            };
+            // The fastest pipe is in tier 1.
+            if s == fastest {
+                prop_assert_eq!(t, 1, "fastest pipe {} in tier {}", i, t);
+            }
+            // The tier is the one its settled round trip calls for.
+            let factor = u128::from(lt.config().factor_percent);
+            prop_assert_eq!(t, model_tier(s, reference, factor));
+            // Tiers are monotone in settled round trips.
+            for j in 0..IDS {
+                if let (Some(s2), Some(t2)) = (settled[j], tiers[j])
+                    && s < s2
+                {
+                    prop_assert!(
+                        t <= t2,
+                        "pipe {} ({}ns) in tier {}, pipe {} ({}ns) in {}",
+                        i,
+                        s,
+                        t,
+                        j,
+                        s2,
+                        t2
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Steady pipes (jitter well inside the margin), one outlier sample of any
+/// size on one of them, then more steady samples: no pipe ever moves.
+fn run_outlier(
+    config: LatencyConfig,
+    base_us: Vec<u64>,
+    outlier: (usize, u64),
+    jitter: Vec<i8>,
+) -> Result<(), TestCaseError> {
+    let mut lt = LatencyTiers::with_config(config);
+    let n = base_us.len();
+    // Jitter of at most ±(margin/4)%: never beyond the margin.
+    let sample = |i: usize, k: usize| {
+        let j = i64::from(jitter[(i * 7 + k) % jitter.len()]) * i64::from(config.margin_percent);
+        let base = base_us[i] as i64 * 1000;
+        Duration::from_nanos((base + base * j / (4 * 128 * 100)) as u64)
+    };
+    for i in 0..n {
+        lt.record(PipeId(i), sample(i, 0))
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    }
+    let tiers: Vec<Option<u8>> = (0..n).map(|i| lt.tier(PipeId(i))).collect();
+    let (victim, rtt_us) = (outlier.0 % n, outlier.1);
+    for k in 1..60 {
+        for i in 0..n {
+            let rtt = if k == 20 && i == victim {
+                Duration::from_micros(rtt_us)
+            } else {
+                sample(i, k)
+            };
+            let changes = lt
+                .record(PipeId(i), rtt)
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(changes, vec![], "moved at round {}", k);
+        }
+    }
+    let after: Vec<Option<u8>> = (0..n).map(|i| lt.tier(PipeId(i))).collect();
+    prop_assert_eq!(after, tiers);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    #[test]
+    fn latency_tiers_hold_their_invariants(
+        config in latency_config(),
+        ops in proptest::collection::vec(latency_op(), 50..200),
+    ) {
+        run_latency(config, ops)?;
+    }
+
+    #[test]
+    fn a_single_outlier_never_moves_a_pipe(
+        config in latency_config().prop_map(|c| LatencyConfig {
+            samples: c.samples.max(2),
+            margin_percent: c.margin_percent.max(10),
+            ..c
+        }),
+        base_us in proptest::collection::vec(1u64..1_000_000, 1..IDS),
+        outlier in (0..IDS, prop_oneof![Just(0u64), 0u64..100_000_000]),
+        jitter in proptest::collection::vec(any::<i8>(), 1..16),
+    ) {
+        run_outlier(config, base_us, outlier, jitter)?;
     }
 }
