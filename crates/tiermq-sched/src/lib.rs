@@ -72,6 +72,52 @@
 //! to a less preferred tier or to none, [`Failback`](TierEvent::Failback)
 //! for a move to a more preferred tier or from none to some.
 //!
+//! ## Proportional spillover
+//!
+//! Off by default; [`Scheduler::set_spillover`] switches it on. Instead of
+//! sending everything to the active tier, the scheduler gives each tier a
+//! share of the traffic by how many of its pipes are eligible, as Envoy does
+//! for priority levels with an overprovisioning factor
+//! ([`Spillover::overprovisioning_percent`], default 140):
+//!
+//! - A tier's *members* are all its joined pipes, whatever their state
+//!   (connecting, ready, busy, dead or disconnected, as long as they have
+//!   not [left](Scheduler::leave)); its *ready* pipes are the eligible ones
+//!   (ready and not waiting out the failback delay).
+//! - Its *health* is `ready × factor / members` in whole percent, rounded
+//!   down and capped at 100. A tier with at least one ready pipe has a
+//!   health of at least 1% (Envoy would round it to 0).
+//! - Tiers take traffic in preference order: each gets
+//!   `min(health × 100 / min(100, Σ health), left)` percent, from
+//!   `left = 100`. While the total health is 100% or more this is
+//!   `min(health, left)`: the first tier keeps all traffic while its health
+//!   is 100% (with factor 140, 8 ready of 10 members) and passes the rest
+//!   on; below 100% total, the shares are scaled up to sum to 100% over the
+//!   tiers with ready pipes. What rounding leaves over goes to the first
+//!   tier with a ready pipe.
+//!
+//! Within a tier, pipes still take turns round-robin. Which tier gets the
+//! next message is decided by a deterministic credit scheme over periods of
+//! 100 picks: after any `n` picks since the shares last changed, a tier with
+//! share `s` has had `n·s/100` picks rounded down or up, and exactly `s`
+//! per complete period. The shares are cached and recomputed only when a
+//! pipe joins, leaves, changes tier or becomes eligible or not; a new
+//! period starts when they change. The [active tier](Scheduler::active_tier)
+//! (the most preferred tier with an eligible pipe, which always has a
+//! share), eligibility, the failback delay and the events are the same as
+//! without spillover; [`Scheduler::load_share`] tells each tier's share.
+//! A pipe is never picked unless eligible, and `pick` returns `None` only
+//! when no pipe is.
+//!
+//! ## Latency tiers
+//!
+//! [`LatencyTiers`] is a helper for a socket that derives tiers from
+//! heartbeat round trips: fed with samples, it assigns each pipe a tier
+//! relative to the fastest pipe (tier 1 up to twice the fastest round trip
+//! by default, each next tier up to that factor more), damped so that a single outlier or
+//! jitter within a margin moves nothing, and returns the [`TierChange`]s for
+//! the caller to apply with [`Scheduler::set_priority`] and report.
+//!
 //! ## Receive side
 //!
 //! [`FairQueue`] holds the pipes that have input: [`FairQueue::next`] returns
@@ -84,9 +130,10 @@
 //! ring's head as the round-robin cursor, and a 16-bit mask records which
 //! tiers are non-empty, so the best tier is one `trailing_zeros`. Picking,
 //! and every state change, is O(1) whatever the number of pipes and tiers;
-//! ending a failback wait costs O(1) per pipe promoted. Pipe ids index a
-//! table, so they must be small and dense (slab keys, at most
-//! [`MAX_PIPE_ID`]).
+//! ending a failback wait costs O(1) per pipe promoted. With spillover on, a
+//! state change also recomputes the 16 tiers' shares, and a pick looks at
+//! each tier with a share (at most 16). Pipe ids index a table, so they must
+//! be small and dense (slab keys, at most [`MAX_PIPE_ID`]).
 //!
 //! # Example
 //!
@@ -127,13 +174,17 @@
 mod error;
 mod events;
 mod fair_queue;
+mod latency;
 mod ring;
 mod scheduler;
+mod spillover;
 mod tiers;
 
 pub use error::SchedError;
 pub use fair_queue::FairQueue;
+pub use latency::{LatencyConfig, LatencyTiers, TierChange};
 pub use scheduler::Scheduler;
+pub use spillover::Spillover;
 
 /// The most preferred priority.
 pub const HIGHEST: u8 = 1;

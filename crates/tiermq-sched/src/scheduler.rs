@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 use crate::error::{check_id, check_priority};
 use crate::events::EventLog;
 use crate::ring::{Link, Ring};
-use crate::tiers::{TierSet, priority_of, tier_of, tiers_in};
+use crate::spillover::{self, Spill, Spillover};
+use crate::tiers::{TIERS, TierSet, priority_of, tier_of, tiers_in};
 use crate::{PipeId, PipeState, SchedError, TierEvent};
 
 /// Where a pipe sits in the scheduler's lists.
@@ -58,10 +59,17 @@ impl Default for Slot {
 /// changed. `now` values earlier than one already seen are treated as the
 /// latest one seen.
 ///
+/// With [proportional spillover](crate#proportional-spillover) switched on
+/// ([`set_spillover`](Self::set_spillover)), a pick may also go to a less
+/// preferred tier, in proportion to how many pipes of the preferred tiers are
+/// eligible; it is off by default.
+///
 /// Cost: every call is O(1) in the number of pipes and tiers, except that
 /// `join` with a new largest id grows the tables (amortized O(1)), and a call
 /// which ends some pipes' failback wait does O(1) work per pipe it promotes
-/// (paid once per transition to ready).
+/// (paid once per transition to ready). With spillover on, a call that
+/// changes which pipes are eligible or joined recomputes the tiers' shares
+/// (a pass over the 16 tiers), and a pick looks at each tier with a share.
 #[derive(Clone, Debug, Default)]
 pub struct Scheduler {
     slots: Vec<Slot>,
@@ -77,6 +85,13 @@ pub struct Scheduler {
     now: Option<Instant>,
     current: Option<PipeId>,
     events: EventLog,
+    /// Joined pipes per tier, whatever their state.
+    members: [usize; TIERS],
+    /// Proportional spillover, if on.
+    spill: Option<Spill>,
+    /// The eligible or joined pipes per tier may have changed since the
+    /// spillover shares were last computed.
+    dirty: bool,
 }
 
 impl Scheduler {
@@ -102,6 +117,39 @@ impl Scheduler {
     /// The failback delay.
     pub fn failback_delay(&self) -> Duration {
         self.delay
+    }
+
+    /// Switches [proportional spillover](crate#proportional-spillover) on
+    /// (`Some`) or off (`None`, the default).
+    ///
+    /// Takes effect at once: the tiers' shares are recomputed and the credit
+    /// scheme starts a new period, even if the configuration is unchanged. Eligibility, [`active_tier`](Self::active_tier) and the
+    /// events are the same in both modes. O(16).
+    pub fn set_spillover(&mut self, spillover: Option<Spillover>) {
+        self.spill = spillover.map(Spill::new);
+        self.dirty = true;
+        self.refresh();
+    }
+
+    /// The spillover configuration, `None` if spillover is off.
+    pub fn spillover(&self) -> Option<Spillover> {
+        self.spill.as_ref().map(|s| s.config)
+    }
+
+    /// The percentage of picks that tier `priority` gets in the current
+    /// state, as of the latest `now` seen: with spillover on, the tier's
+    /// computed share; otherwise 100 for the [active tier](Self::active_tier)
+    /// and 0 for the others. The shares of all tiers sum to 100, or are all
+    /// 0 when no pipe is eligible. 0 for an invalid priority. O(1).
+    pub fn load_share(&self, priority: u8) -> u8 {
+        if check_priority(priority).is_err() {
+            return 0;
+        }
+        match &self.spill {
+            Some(spill) => spill.shares()[tier_of(priority)],
+            None if self.active_tier() == Some(priority) => 100,
+            None => 0,
+        }
     }
 
     /// Adds a pipe in state [`PipeState::Connecting`] with `priority`
@@ -131,6 +179,8 @@ impl Scheduler {
             priority,
             ..Slot::default()
         };
+        self.members[tier_of(priority)] += 1;
+        self.dirty = true;
         self.report();
         Ok(())
     }
@@ -142,8 +192,10 @@ impl Scheduler {
     /// do with the rest of the message.
     pub fn leave(&mut self, id: PipeId, now: Instant) {
         self.advance(now);
-        if self.slot(id).is_some() {
+        if let Some(&slot) = self.slot(id) {
             self.unlist(id.0);
+            self.members[tier_of(slot.priority)] -= 1;
+            self.dirty = true;
             self.slots[id.0] = Slot::default();
             self.settle();
         }
@@ -214,6 +266,9 @@ impl Scheduler {
                 }
             }
             self.slots[id.0].priority = priority;
+            self.members[from] -= 1;
+            self.members[to] += 1;
+            self.dirty = true;
             self.settle();
         }
         self.report();
@@ -237,7 +292,8 @@ impl Scheduler {
     }
 
     /// Picks the pipe for a whole single-part message: [`begin`](Self::begin)
-    /// then [`end`](Self::end). `None` when no pipe is eligible. O(1).
+    /// then [`end`](Self::end). `None` when no pipe is eligible. O(1)
+    /// (with spillover on: O(number of tiers with a share), at most 16).
     pub fn pick(&mut self, now: Instant) -> Option<PipeId> {
         let id = self.begin(now);
         self.end();
@@ -248,13 +304,19 @@ impl Scheduler {
     /// does, and counts it in [`picks`](Self::picks). `None` when no pipe is
     /// eligible.
     ///
+    /// By default the pipe is the next eligible one, round-robin, of the
+    /// active tier. With spillover on, the credit scheme first chooses a
+    /// tier by the tiers' shares (see the
+    /// [crate docs](crate#proportional-spillover)), then the next eligible
+    /// pipe of that tier, round-robin.
+    ///
     /// While a message is committed (until [`end`](Self::end)), `begin`
     /// returns the committed pipe again without picking or counting, so it
     /// may be called for every frame.
     pub fn begin(&mut self, now: Instant) -> Option<PipeId> {
         self.advance(now);
         if self.current.is_none()
-            && let Some(node) = self.eligible.rotate_best(&self.tier_links)
+            && let Some(node) = self.choose()
         {
             let slot = &mut self.slots[node];
             slot.picks = slot.picks.saturating_add(1);
@@ -321,6 +383,35 @@ impl Scheduler {
         self.slots.get(id.0).filter(|s| s.joined)
     }
 
+    /// The pipe for the next message, with the cursors moved on.
+    fn choose(&mut self) -> Option<usize> {
+        self.refresh();
+        let Some(spill) = &mut self.spill else {
+            return self.eligible.rotate_best(&self.tier_links);
+        };
+        // Every tier with a share has an eligible pipe: the shares were
+        // computed from the eligible set as it is now.
+        let tier = spill.next_tier()?;
+        self.eligible.rotate(&self.tier_links, tier)
+    }
+
+    /// Recomputes the spillover shares if the eligible or joined pipes may
+    /// have changed since they were last computed.
+    fn refresh(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        self.dirty = false;
+        if let Some(spill) = &mut self.spill {
+            let factor = spill.config.overprovisioning_percent;
+            spill.update(spillover::shares(
+                self.eligible.lens(),
+                &self.members,
+                factor,
+            ));
+        }
+    }
+
     /// Records the time (never going backwards) and applies it.
     fn advance(&mut self, now: Instant) -> Instant {
         let now = match self.now {
@@ -334,6 +425,7 @@ impl Scheduler {
 
     /// Puts a pipe that just became ready in the eligible or pending set.
     fn enlist(&mut self, node: usize) {
+        self.dirty = true;
         let tier = tier_of(self.slots[node].priority);
         let failback = self.eligible.best().is_some_and(|active| tier < active);
         if failback && !self.delay.is_zero() {
@@ -348,6 +440,7 @@ impl Scheduler {
 
     /// Takes a pipe out of whichever set it is in.
     fn unlist(&mut self, node: usize) {
+        self.dirty = true;
         let tier = tier_of(self.slots[node].priority);
         match self.slots[node].place {
             Place::Out => {}
@@ -403,6 +496,7 @@ impl Scheduler {
 
     /// Promotes every pending pipe in the tiers whose bits are in `mask`.
     fn promote_tiers(&mut self, mask: u16) {
+        self.dirty |= mask != 0;
         for tier in tiers_in(mask) {
             while let Some(node) = self.pending.pop(&mut self.tier_links, tier) {
                 self.fifo.remove(&mut self.fifo_links, node);
@@ -412,8 +506,10 @@ impl Scheduler {
         }
     }
 
-    /// Queues an event if the active tier changed.
+    /// Recomputes the spillover shares if needed and queues an event if the
+    /// active tier changed.
     fn report(&mut self) {
+        self.refresh();
         self.events.record(self.active_tier());
     }
 }

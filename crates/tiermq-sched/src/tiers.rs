@@ -19,10 +19,11 @@ pub(crate) fn priority_of(tier: usize) -> u8 {
 }
 
 /// Rings of nodes, one per tier. Bit `t` of `mask` is set iff ring `t` is
-/// non-empty.
+/// non-empty; `lens[t]` is the number of nodes in ring `t`.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct TierSet {
     rings: [Ring; TIERS],
+    lens: [usize; TIERS],
     mask: u16,
 }
 
@@ -31,13 +32,20 @@ impl TierSet {
         self.mask
     }
 
+    /// The number of nodes in each tier.
+    pub(crate) fn lens(&self) -> &[usize; TIERS] {
+        &self.lens
+    }
+
     pub(crate) fn insert(&mut self, links: &mut [Link], node: usize, tier: usize) {
         self.rings[tier].push_back(links, node);
+        self.lens[tier] += 1;
         self.mask |= 1 << tier;
     }
 
     pub(crate) fn remove(&mut self, links: &mut [Link], node: usize, tier: usize) {
         self.rings[tier].remove(links, node);
+        self.lens[tier] -= 1;
         if self.rings[tier].is_empty() {
             self.mask &= !(1 << tier);
         }
@@ -55,9 +63,16 @@ impl TierSet {
         self.rings[tier].rotate(links)
     }
 
+    /// The node at the cursor of `tier`; advances that tier's cursor
+    /// (round-robin). `None` if the tier is empty.
+    pub(crate) fn rotate(&mut self, links: &[Link], tier: usize) -> Option<usize> {
+        self.rings[tier].rotate(links)
+    }
+
     /// Unlinks and returns some node of `tier`.
     pub(crate) fn pop(&mut self, links: &mut [Link], tier: usize) -> Option<usize> {
         let node = self.rings[tier].pop_front(links)?;
+        self.lens[tier] -= 1;
         if self.rings[tier].is_empty() {
             self.mask &= !(1 << tier);
         }

@@ -2,7 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use tiermq_sched::{FairQueue, MAX_PIPE_ID, PipeId, PipeState, SchedError, Scheduler, TierEvent};
+use tiermq_sched::{
+    FairQueue, LatencyConfig, LatencyTiers, MAX_PIPE_ID, PipeId, PipeState, SchedError, Scheduler,
+    Spillover, TierChange, TierEvent,
+};
 
 fn events(sched: &mut Scheduler) -> Vec<TierEvent> {
     std::iter::from_fn(|| sched.poll_event()).collect()
@@ -494,4 +497,371 @@ fn an_overflowing_failback_delay_means_never_by_time() {
     // Still released as soon as nothing else can send.
     sched.leave(backup, t0);
     assert_eq!(sched.pick(t0), Some(primary));
+}
+
+// ------------------------------------------------------ proportional spillover
+
+/// Picks `n` messages and counts them per tier (index = priority).
+fn picks_per_tier(sched: &mut Scheduler, n: usize, now: Instant) -> [usize; 17] {
+    let mut per_tier = [0; 17];
+    for _ in 0..n {
+        let id = sched.pick(now).expect("a pipe is ready");
+        assert_eq!(sched.state(id), Some(PipeState::Ready));
+        per_tier[usize::from(sched.priority(id).unwrap())] += 1;
+    }
+    per_tier
+}
+
+#[test]
+fn spillover_passes_on_what_a_degraded_tier_cannot_take() {
+    let now = Instant::now();
+    let mut sched = Scheduler::new();
+    // Ten peers in tier 1 (ids 0..10), two in tier 2 (ids 10, 11).
+    let pipes: Vec<(usize, u8)> = (0..12).map(|i| (i, if i < 10 { 1 } else { 2 })).collect();
+    ready_pipes(&mut sched, &pipes, now);
+    sched.set_spillover(Some(Spillover::default()));
+    assert_eq!(sched.spillover(), Some(Spillover::new(140)));
+
+    // 8 of 10 ready: 8 × 1.4 = 112% -> capped at 100%, tier 1 keeps it all.
+    sched.set_state(PipeId(0), PipeState::Busy, now);
+    sched.set_state(PipeId(1), PipeState::Dead, now);
+    assert_eq!((sched.load_share(1), sched.load_share(2)), (100, 0));
+    let per_tier = picks_per_tier(&mut sched, 1000, now);
+    assert_eq!((per_tier[1], per_tier[2]), (1000, 0));
+
+    // 5 of 10 ready: 70% to tier 1, 30% to tier 2, exactly over 10 periods.
+    for i in 2..5 {
+        sched.set_state(PipeId(i), PipeState::Disconnected, now);
+    }
+    assert_eq!((sched.load_share(1), sched.load_share(2)), (70, 30));
+    assert_eq!(sched.active_tier(), Some(1));
+    let before: Vec<u64> = (0..12).map(|i| sched.picks(PipeId(i))).collect();
+    let per_tier = picks_per_tier(&mut sched, 1000, now);
+    assert_eq!((per_tier[1], per_tier[2]), (700, 300));
+    // Round-robin within each tier: 140 for each of the five ready in tier
+    // 1, 150 for each of the two in tier 2, none for the others.
+    let got: Vec<u64> = (0..12)
+        .map(|i| sched.picks(PipeId(i)) - before[i])
+        .collect();
+    assert_eq!(got, [0, 0, 0, 0, 0, 140, 140, 140, 140, 140, 150, 150]);
+
+    // 7 of 10 ready: 98%, the 2% spread out rather than bunched.
+    sched.set_state(PipeId(3), PipeState::Ready, now);
+    sched.set_state(PipeId(4), PipeState::Ready, now);
+    assert_eq!((sched.load_share(1), sched.load_share(2)), (98, 2));
+    let mut spilled = Vec::new();
+    for n in 0..100 {
+        if sched.pick(now).unwrap().0 >= 10 {
+            spilled.push(n);
+        }
+    }
+    assert_eq!(spilled.len(), 2);
+    assert!(spilled[1] - spilled[0] >= 40, "spilled at {spilled:?}");
+
+    // Back to 8 ready: everything on tier 1 again, at once.
+    sched.set_state(PipeId(0), PipeState::Ready, now);
+    let per_tier = picks_per_tier(&mut sched, 100, now);
+    assert_eq!((per_tier[1], per_tier[2]), (100, 0));
+}
+
+#[test]
+fn spillover_normalises_when_every_tier_is_degraded() {
+    let now = Instant::now();
+    let mut sched = Scheduler::new();
+    sched.set_spillover(Some(Spillover::default()));
+    // Tier 1: 2 of 10 ready (health 28%); tier 3: 1 of 10 (14%); tier 2 has
+    // no members at all.
+    for i in 0..20 {
+        sched
+            .join(PipeId(i), if i < 10 { 1 } else { 3 }, now)
+            .unwrap();
+    }
+    for i in [0, 1, 10] {
+        sched.set_state(PipeId(i), PipeState::Ready, now);
+    }
+    // Total health 42%: 28/42 = 66%, 14/42 = 33%, 1% left to tier 1.
+    assert_eq!(
+        (1..=4).map(|p| sched.load_share(p)).collect::<Vec<_>>(),
+        [67, 0, 33, 0]
+    );
+    let per_tier = picks_per_tier(&mut sched, 300, now);
+    assert_eq!((per_tier[1], per_tier[3]), (201, 99));
+
+    // Only tier 3 is left ready: it takes everything.
+    sched.set_state(PipeId(0), PipeState::Busy, now);
+    sched.set_state(PipeId(1), PipeState::Busy, now);
+    assert_eq!((sched.load_share(1), sched.load_share(3)), (0, 100));
+    assert_eq!(sched.active_tier(), Some(3));
+    assert_eq!(sched.pick(now), Some(PipeId(10)));
+    // Nothing ready: no shares, no pick.
+    sched.set_state(PipeId(10), PipeState::Dead, now);
+    assert_eq!(sched.pick(now), None);
+    assert!((1..=16).all(|p| sched.load_share(p) == 0));
+}
+
+#[test]
+fn spillover_is_off_by_default_and_can_be_switched() {
+    let now = Instant::now();
+    let mut sched = Scheduler::new();
+    assert_eq!(sched.spillover(), None);
+    ready_pipes(&mut sched, &[(0, 1), (1, 1), (2, 2)], now);
+    sched.set_state(PipeId(1), PipeState::Busy, now);
+    // Off: half of tier 1 is out, but the active tier takes everything.
+    assert_eq!((sched.load_share(1), sched.load_share(2)), (100, 0));
+    assert_eq!(picks_per_tier(&mut sched, 10, now)[1], 10);
+
+    // On, with no overprovisioning: tier 1's health is 50%.
+    sched.set_spillover(Some(Spillover::new(100)));
+    assert_eq!((sched.load_share(1), sched.load_share(2)), (50, 50));
+    let per_tier = picks_per_tier(&mut sched, 10, now);
+    assert_eq!((per_tier[1], per_tier[2]), (5, 5));
+    // Events and the active tier do not change with the mode.
+    assert_eq!(sched.active_tier(), Some(1));
+    assert_eq!(
+        events(&mut sched),
+        [TierEvent::Failback {
+            from: None,
+            to: Some(1)
+        }]
+    );
+
+    // Off again: strict tiers.
+    sched.set_spillover(None);
+    assert_eq!(picks_per_tier(&mut sched, 10, now)[1], 10);
+    assert_eq!(sched.load_share(0), 0);
+    assert_eq!(sched.load_share(17), 0);
+}
+
+#[test]
+fn spillover_counts_a_pipe_waiting_out_the_failback_delay_as_not_ready() {
+    let t0 = Instant::now();
+    let mut sched = Scheduler::new();
+    sched.set_failback_delay(Duration::from_millis(10));
+    sched.set_spillover(Some(Spillover::new(100)));
+    ready_pipes(&mut sched, &[(0, 1), (1, 1), (2, 2)], t0);
+    sched.set_state(PipeId(0), PipeState::Busy, t0);
+    sched.set_state(PipeId(1), PipeState::Busy, t0);
+    assert_eq!(sched.active_tier(), Some(2));
+    // Pipe 0 comes back: a failback, so it waits; tier 1 is 0% healthy.
+    sched.set_state(PipeId(0), PipeState::Ready, t0);
+    assert!(sched.is_waiting(PipeId(0)));
+    assert_eq!((sched.load_share(1), sched.load_share(2)), (0, 100));
+    assert_eq!(sched.pick(t0), Some(PipeId(2)));
+    // Once the delay is over it counts: 1 of 2 members ready, 50%.
+    let t1 = t0 + Duration::from_millis(10);
+    assert_eq!(sched.poll_timeout(), Some(t1));
+    sched.handle_timeout(t1);
+    assert_eq!((sched.load_share(1), sched.load_share(2)), (50, 50));
+    let per_tier = picks_per_tier(&mut sched, 4, t1);
+    assert_eq!((per_tier[1], per_tier[2]), (2, 2));
+    // A member that leaves no longer counts: pipe 1 was busy, and with it
+    // gone tier 1 is fully ready again.
+    sched.leave(PipeId(1), t1);
+    assert_eq!((sched.load_share(1), sched.load_share(2)), (100, 0));
+}
+
+// ------------------------------------------------------------ latency tiers
+
+fn ms(n: f64) -> Duration {
+    Duration::from_secs_f64(n / 1000.0)
+}
+
+/// Records one sample per pipe (id = index) and returns all changes.
+fn round(lt: &mut LatencyTiers, rtts_ms: &[f64]) -> Vec<TierChange> {
+    let mut changes = Vec::new();
+    for (i, &rtt) in rtts_ms.iter().enumerate() {
+        changes.extend(lt.record(PipeId(i), ms(rtt)).unwrap());
+    }
+    changes
+}
+
+fn tiers_of(lt: &LatencyTiers, n: usize) -> Vec<Option<u8>> {
+    (0..n).map(|i| lt.tier(PipeId(i))).collect()
+}
+
+fn change(pipe: usize, from: Option<u8>, to: u8) -> TierChange {
+    TierChange {
+        pipe: PipeId(pipe),
+        from,
+        to,
+    }
+}
+
+#[test]
+fn latency_tiers_double_from_the_fastest() {
+    let mut lt = LatencyTiers::new();
+    assert_eq!(lt.config(), LatencyConfig::default());
+    let changes = round(&mut lt, &[1.0, 1.5, 3.0, 10.0, 100.0]);
+    // First samples: every pipe gets a tier, from none.
+    assert_eq!(
+        changes,
+        [
+            change(0, None, 1),
+            change(1, None, 1),
+            change(2, None, 2),
+            change(3, None, 4),
+            change(4, None, 7),
+        ]
+    );
+    assert_eq!(lt.fastest(), Some(ms(1.0)));
+    // Below the 1 ms floor, speed differences are not tiers.
+    let mut lan = LatencyTiers::new();
+    round(&mut lan, &[0.05, 0.4, 0.9]);
+    assert_eq!(tiers_of(&lan, 3), [Some(1); 3]);
+    // Without a floor they are.
+    let mut exact = LatencyTiers::with_config(LatencyConfig {
+        floor: Duration::ZERO,
+        ..LatencyConfig::default()
+    });
+    round(&mut exact, &[0.05, 0.4, 0.9]);
+    assert_eq!(tiers_of(&exact, 3), [Some(1), Some(3), Some(5)]);
+}
+
+#[test]
+fn a_single_outlier_moves_no_pipe() {
+    let mut lt = LatencyTiers::new();
+    let steady = [1.0, 3.0, 10.0];
+    round(&mut lt, &steady);
+    let before = tiers_of(&lt, 3);
+    // A 1 s outlier on the fastest pipe, then a 0 s one on the slowest,
+    // each followed by normal samples.
+    assert_eq!(lt.record(PipeId(0), ms(1000.0)).unwrap(), []);
+    assert!(lt.smoothed_rtt(PipeId(0)).unwrap() > ms(100.0));
+    for _ in 0..50 {
+        assert_eq!(round(&mut lt, &steady), []);
+    }
+    assert_eq!(lt.record(PipeId(2), Duration::ZERO).unwrap(), []);
+    for _ in 0..50 {
+        assert_eq!(round(&mut lt, &steady), []);
+    }
+    assert_eq!(tiers_of(&lt, 3), before);
+    assert_eq!(lt.settled_rtt(PipeId(0)), Some(ms(1.0)));
+    // Two outliers in a row are still not enough with the default of 3.
+    for _ in 0..2 {
+        assert_eq!(lt.record(PipeId(1), ms(50.0)).unwrap(), []);
+    }
+    assert_eq!(round(&mut lt, &steady), []);
+}
+
+#[test]
+fn a_lasting_change_moves_the_pipe_after_three_samples() {
+    let mut lt = LatencyTiers::new();
+    round(&mut lt, &[1.0, 1.0]);
+    // Pipe 1 becomes 10 ms away: nothing for two samples, a move on the third.
+    assert_eq!(lt.record(PipeId(1), ms(10.0)).unwrap(), []);
+    assert_eq!(lt.record(PipeId(1), ms(10.0)).unwrap(), []);
+    let moved = lt.record(PipeId(1), ms(10.0)).unwrap();
+    assert_eq!(moved.len(), 1);
+    assert_eq!((moved[0].pipe, moved[0].from), (PipeId(1), Some(1)));
+    // It keeps following the smoothed round trip, in steps, up to tier 4.
+    let mut path = vec![moved[0].to];
+    for _ in 0..100 {
+        for c in round(&mut lt, &[1.0, 10.0]) {
+            assert_eq!(c.pipe, PipeId(1));
+            assert!(c.to > *path.last().unwrap(), "moved back: {c:?}");
+            path.push(c.to);
+        }
+    }
+    assert_eq!(lt.tier(PipeId(1)), Some(4), "path {path:?}");
+    // And comes back when the round trip does.
+    for _ in 0..100 {
+        round(&mut lt, &[1.0, 1.0]);
+    }
+    assert_eq!(lt.tier(PipeId(1)), Some(1));
+}
+
+#[test]
+fn jitter_at_a_tier_boundary_does_not_flap() {
+    let mut lt = LatencyTiers::new();
+    round(&mut lt, &[1.0, 2.0]);
+    assert_eq!(tiers_of(&lt, 2), [Some(1), Some(1)]);
+    // Pipe 1 sits on the 2 ms boundary of tier 1: ±5% never moves it, and neither
+    // does ±25% jitter that alternates sides.
+    for i in 0..1000 {
+        let rtt = if i % 2 == 0 { 1.9 } else { 2.1 };
+        assert_eq!(round(&mut lt, &[1.0, rtt]), []);
+    }
+    for i in 0..1000 {
+        let rtt = if i % 2 == 0 { 1.5 } else { 2.5 };
+        assert_eq!(round(&mut lt, &[1.0, rtt]), []);
+    }
+}
+
+#[test]
+fn removing_the_fastest_pipe_retiers_the_rest() {
+    let mut lt = LatencyTiers::new();
+    round(&mut lt, &[1.0, 4.0, 8.0, 16.0]);
+    assert_eq!(tiers_of(&lt, 4), [Some(1), Some(2), Some(3), Some(4)]);
+    // Removing a pipe that is not the fastest changes nothing else.
+    assert_eq!(lt.remove(PipeId(2)), []);
+    assert_eq!(lt.tier(PipeId(2)), None);
+    assert_eq!(lt.settled_rtt(PipeId(2)), None);
+    // Removing the fastest makes pipe 1 the reference.
+    assert_eq!(
+        lt.remove(PipeId(0)),
+        [change(1, Some(2), 1), change(3, Some(4), 2)]
+    );
+    assert_eq!(lt.fastest(), Some(ms(4.0)));
+    // Unknown or removed pipes: nothing.
+    assert_eq!(lt.remove(PipeId(0)), []);
+    assert_eq!(lt.remove(PipeId(99)), []);
+    // A pipe that comes back starts afresh.
+    assert_eq!(lt.record(PipeId(0), ms(1.0)).unwrap().len(), 3);
+    assert_eq!(tiers_of(&lt, 4), [Some(1), Some(2), None, Some(4)]);
+    lt.remove(PipeId(0));
+    lt.remove(PipeId(1));
+    lt.remove(PipeId(3));
+    assert_eq!(lt.fastest(), None);
+}
+
+#[test]
+fn latency_tiers_config_and_errors() {
+    let lt = LatencyTiers::with_config(LatencyConfig {
+        factor_percent: 50,
+        samples: 0,
+        ..LatencyConfig::default()
+    });
+    assert_eq!((lt.config().factor_percent, lt.config().samples), (101, 1));
+    // With a single sample needed, one outlier does move a pipe.
+    let mut lt = lt;
+    round(&mut lt, &[1.0, 1.0]);
+    assert_eq!(
+        lt.record(PipeId(1), ms(100.0)).unwrap().len(),
+        1,
+        "samples = 1 is undamped"
+    );
+    let mut lt = LatencyTiers::new();
+    let too_large = PipeId(MAX_PIPE_ID + 1);
+    assert_eq!(
+        lt.record(too_large, ms(1.0)),
+        Err(SchedError::PipeIdTooLarge(too_large))
+    );
+    assert_eq!(lt.fastest(), None);
+}
+
+#[test]
+fn latency_tier_changes_drive_the_scheduler() {
+    let now = Instant::now();
+    let mut sched = Scheduler::new();
+    let mut lt = LatencyTiers::new();
+    ready_pipes(&mut sched, &[(0, 8), (1, 8)], now);
+    let apply = |sched: &mut Scheduler, changes: Vec<TierChange>| {
+        for c in changes {
+            sched.set_priority(c.pipe, c.to, now).unwrap();
+        }
+    };
+    apply(&mut sched, round(&mut lt, &[1.0, 20.0]));
+    assert_eq!(
+        (sched.priority(PipeId(0)), sched.priority(PipeId(1))),
+        (Some(1), Some(5))
+    );
+    assert_eq!(sched.pick(now), Some(PipeId(0)));
+    // Pipe 0's path gets slow for good: after a few heartbeats pipe 1 is
+    // the fastest, in tier 1, and takes the traffic.
+    for _ in 0..60 {
+        apply(&mut sched, round(&mut lt, &[50.0, 20.0]));
+    }
+    assert_eq!(sched.priority(PipeId(1)), Some(1));
+    assert!(sched.priority(PipeId(0)) > Some(1));
+    assert_eq!(sched.pick(now), Some(PipeId(1)));
 }
