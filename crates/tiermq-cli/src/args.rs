@@ -184,6 +184,10 @@ pub struct SocketArgs {
     pub timeout: Option<i32>,
     /// The socket's failback delay in ms.
     pub failback_delay: Option<i32>,
+    /// How long (ms) a dead peer's connection lingers.
+    pub dead_linger: Option<i32>,
+    /// Proportional spillover's overprovisioning factor (percent).
+    pub spillover: Option<i32>,
     /// The identity announced to peers.
     pub identity: Option<Vec<u8>>,
     /// `req`: resend a request unanswered for this long (ms), with
@@ -211,6 +215,8 @@ impl SocketArgs {
             linger: None,
             timeout: None,
             failback_delay: None,
+            dead_linger: None,
+            spillover: None,
             identity: None,
             resend_ivl: None,
             stats: false,
@@ -383,6 +389,12 @@ fn parse_socket(role: Role, mut args: Args) -> CliResult<Command> {
             "--failback-delay" => {
                 s.failback_delay = Some(number(name, &args.value(name, inline)?, 0, i32::MAX)?);
             }
+            "--dead-linger" => {
+                s.dead_linger = Some(number(name, &args.value(name, inline)?, 0, i32::MAX)?);
+            }
+            "--spillover" => {
+                s.spillover = Some(number(name, &args.value(name, inline)?, 0, 10_000)?);
+            }
             "--identity" => {
                 let id = args.value(name, inline)?;
                 if id.is_empty() || id.len() > 255 {
@@ -518,8 +530,13 @@ mod tests {
             "--raw",
             "--timeout",
             "250",
+            "--dead-linger",
+            "0",
+            "--spillover=140",
         ]);
         assert_eq!(s.reply, Reply::Echo);
+        assert_eq!(s.dead_linger, Some(0));
+        assert_eq!(s.spillover, Some(140));
         assert_eq!(s.count, Some(5));
         assert_eq!(s.hwm, Some(10));
         assert_eq!(s.heartbeat, Some(100));

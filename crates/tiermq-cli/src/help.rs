@@ -43,6 +43,12 @@ Options:
       --linger MS           on exit, wait up to MS to deliver what is queued
                             (default -1: until delivered)
       --failback-delay MS   a returning preferred peer must stay ready this long
+      --dead-linger MS      a peer the heartbeat declared dead keeps its
+                            connection this long, and revives if heard from
+                            (default 30000; 0: disconnect at once)
+      --spillover PERCENT   proportional spillover: a tier with fewer ready
+                            peers passes a share of traffic to the next tier
+                            (overprovisioning factor, e.g. 140; 0: off)
       --identity ID         the identity announced to peers (1-255 bytes)
   -t, --timeout MS          see above
       --stats               once a second on stderr: per-peer table (endpoint,

@@ -47,6 +47,12 @@ fn apply_options(s: &Socket, args: &SocketArgs) -> CliResult<()> {
     if let Some(delay) = args.failback_delay {
         opt("--failback-delay", s.set_failback_delay(delay))?;
     }
+    if let Some(linger) = args.dead_linger {
+        opt("--dead-linger", s.set_dead_linger(linger))?;
+    }
+    if let Some(percent) = args.spillover {
+        opt("--spillover", s.set_spillover(percent))?;
+    }
     if let Some(id) = &args.identity {
         opt("--identity", s.set_identity(id))?;
     }

@@ -1071,6 +1071,13 @@ impl Core {
         self.sched.set_failback_delay(delay);
     }
 
+    /// Proportional spillover with this overprovisioning factor (percent),
+    /// or off with `None` (SPEC §4).
+    pub(crate) fn set_spillover(&mut self, percent: Option<u16>) {
+        self.sched
+            .set_spillover(percent.map(tiermq_sched::Spillover::new));
+    }
+
     /// When a delayed failback or a REQ resend becomes due, if one is pending.
     pub(crate) fn next_timer(&self) -> Option<Instant> {
         match (self.sched.poll_timeout(), self.resend_due()) {
@@ -1547,11 +1554,11 @@ mod tests {
         assert!(matches!(core.send(msg(0), now), Err(Refused::Wait(_))));
         // A connect with no connection yet: up to SNDHWM queue at once.
         let key = core.new_link_key();
-        let connect = LinkKind::Net {
+        let dialing = LinkKind::Net {
             bind: false,
             link: None,
         };
-        core.add_link(key, "tcp://x:2", "tcp://x:2".into(), connect);
+        core.add_link(key, "tcp://x:2", "tcp://x:2".into(), dialing);
         for n in 0..3 {
             assert!(core.can_send(now));
             core.send(msg(n), now).unwrap();
@@ -1576,17 +1583,51 @@ mod tests {
     }
 
     #[test]
+    fn spillover_passes_a_degraded_tiers_share_to_the_next() {
+        for spill in [None, Some(100)] {
+            let mut core = push_core();
+            core.set_spillover(spill);
+            let now = Instant::now();
+            let (a, _a) = connect(&mut core, 1, 1, 1); // busy after one message
+            let (b, _b) = connect(&mut core, 2, 1, 1000);
+            let (c, _c) = connect(&mut core, 3, 2, 1000);
+            for n in 0..2 {
+                core.send(msg(n), now).unwrap();
+            }
+            assert_eq!(numbers(&a).len(), 1);
+            assert_eq!(numbers(&b).len(), 1);
+            // Tier 1 has one of its two peers ready: health 50 %.
+            for n in 0..200 {
+                core.send(msg(n), now).unwrap();
+            }
+            let (to_b, to_c) = (numbers(&b).len(), numbers(&c).len());
+            match spill {
+                None => assert_eq!((to_b, to_c), (200, 0), "all or nothing"),
+                Some(_) => {
+                    assert!(
+                        to_b.abs_diff(100) <= 1 && to_c.abs_diff(100) <= 1,
+                        "{to_b}/{to_c}"
+                    )
+                }
+            }
+        }
+    }
+
+    #[test]
     fn req_with_immediate_0_sends_its_request_when_a_peer_comes() {
         let mut core = req_core();
         let now = Instant::now();
         let key = core.new_link_key();
-        let connect = LinkKind::Net {
+        let dialing = LinkKind::Net {
             bind: false,
             link: None,
         };
-        core.add_link(key, "tcp://x:2", "tcp://x:2".into(), connect);
+        core.add_link(key, "tcp://x:2", "tcp://x:2".into(), dialing);
         core.send(msg(1), now).unwrap();
-        assert!(core.check_send(&Bytes::new()).is_err(), "EFSM: one at a time");
+        assert!(
+            core.check_send(&Bytes::new()).is_err(),
+            "EFSM: one at a time"
+        );
         let (peer, _p) = connect_as(&mut core, 1, 1, 100, WireType::Rep);
         assert_eq!(frames(&peer.try_recv().unwrap()), vec![&b""[..], &[1]]);
     }

@@ -755,6 +755,39 @@ impl Socket {
         Ok(self.core(|c| c.options.failback_delay))
     }
 
+    /// Turns on proportional spillover (SPEC §4) with an overprovisioning
+    /// factor in percent (Envoy's priority levels; 140 is Envoy's default),
+    /// or off with 0 (the default: all-or-nothing tiers).
+    ///
+    /// A tier's health is `ready / members × factor`, capped at 100 %,
+    /// where members are its joined peers whatever their state (ready,
+    /// busy, dead within the dead linger; a disconnected peer has left).
+    /// Each tier in order takes its health's share of the traffic and
+    /// passes the rest to the next one; shares are normalised when all
+    /// tiers together are below 100 %. With 140, a tier of 10 keeps all
+    /// traffic while 8 peers are ready, and 70 % with 5. A half-dead
+    /// primary tier is thus not overloaded. The split is deterministic
+    /// (exact per 100 messages), never picks a peer that is not ready, and
+    /// applies at once. Sockets that do not load-balance ignore it.
+    ///
+    /// Errors: `EINVAL` outside 0..=10000.
+    pub fn set_spillover(&self, percent: i32) -> Result<()> {
+        let p = u16::try_from(percent)
+            .ok()
+            .filter(|&p| p <= 10_000)
+            .ok_or(Error::EINVAL)?;
+        self.core(|c| {
+            c.options.spillover = percent;
+            c.set_spillover((p > 0).then_some(p));
+        });
+        Ok(())
+    }
+
+    /// The spillover factor (percent; 0: off).
+    pub fn get_spillover(&self) -> Result<i32> {
+        Ok(self.core(|c| c.options.spillover))
+    }
+
     /// Sets REQ_RELAXED (REQ): a new request may be sent before the reply to
     /// the last one came; the old request is abandoned and a late reply to
     /// it is dropped (reliably only with REQ_CORRELATE, as in libzmq).
