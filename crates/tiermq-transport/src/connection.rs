@@ -288,7 +288,12 @@ impl Connection {
                     // 0x01/0x00 followed by the topic.
                     Event::Subscribe(topic) => command_message(1, &topic),
                     Event::Cancel(topic) => command_message(0, &topic),
-                    Event::Ping { .. } | Event::Pong { .. } => continue,
+                    Event::Pong { rtt: Some(rtt), .. } => {
+                        self.sink
+                            .notify(Notification::RoundTrip { conn: self.id, rtt });
+                        continue;
+                    }
+                    Event::Ping { .. } | Event::Pong { rtt: None, .. } => continue,
                     Event::Dead => {
                         self.report_dead();
                         continue;

@@ -86,6 +86,18 @@ pub enum Notification {
         /// The connection.
         conn: ConnId,
     },
+    /// A heartbeat round trip was measured on an attached connection: the
+    /// peer answered one of our PINGs (see
+    /// [`tiermq_wire::Event::Pong`]). Sent for each such PONG, so only when
+    /// the wire config's `heartbeat_ivl` is set, about once per interval.
+    /// `rtt` runs from when the reactor queued the PING to when it decoded
+    /// the PONG; it includes the time both sides took to get to them.
+    RoundTrip {
+        /// The connection.
+        conn: ConnId,
+        /// The measured round-trip time.
+        rtt: Duration,
+    },
     /// A monitor event, for the socket's monitor.
     Monitor(MonitorEvent),
 }
@@ -126,6 +138,11 @@ impl fmt::Debug for Notification {
             Notification::Revived { conn } => {
                 f.debug_struct("Revived").field("conn", conn).finish()
             }
+            Notification::RoundTrip { conn, rtt } => f
+                .debug_struct("RoundTrip")
+                .field("conn", conn)
+                .field("rtt", rtt)
+                .finish(),
             Notification::Monitor(e) => f.debug_tuple("Monitor").field(e).finish(),
         }
     }

@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use common::*;
-use tiermq_transport::{DetachReason, MonitorEvent, Reactor};
+use tiermq_transport::{DetachReason, MonitorEvent, Notification, Reactor};
 use tiermq_wire::{Bytes, SocketType};
 
 #[test]
@@ -310,6 +310,38 @@ fn heartbeat_declares_a_silent_peer_dead() {
         }
         _ => None,
     });
+}
+
+/// With heartbeats on, each side measures its PINGs' round trips and
+/// reports them for the attached connection.
+#[test]
+fn heartbeats_report_round_trip_times() {
+    let heartbeats = |ty| {
+        let mut o = opts(ty);
+        o.wire.heartbeat_ivl = Some(Duration::from_millis(20));
+        o
+    };
+    let pair = push_pull(
+        "tcp://127.0.0.1:0",
+        heartbeats(SocketType::Pull),
+        heartbeats(SocketType::Push),
+    );
+    for (rx, conn) in [
+        (&pair.pull_rx, pair.pull.conn),
+        (&pair.push_rx, pair.push.conn),
+    ] {
+        let rtt = wait_for(rx, "RoundTrip", |n| match n {
+            Notification::RoundTrip { conn: c, rtt } => {
+                assert_eq!(c, conn);
+                Some(rtt)
+            }
+            _ => None,
+        });
+        assert!(
+            rtt > Duration::ZERO && rtt < Duration::from_secs(5),
+            "{rtt:?}"
+        );
+    }
 }
 
 /// When the connection dies, the messages the reactor took but never began

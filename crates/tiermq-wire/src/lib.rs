@@ -95,5 +95,7 @@ pub use config::Config;
 pub use error::Error;
 pub use metadata::Metadata;
 pub use multipart::Multipart;
-pub use session::{Event, MAX_COMMAND_SIZE, MAX_FRAMES_WITH_LIMIT, PeerInfo, Session};
+pub use session::{
+    Event, MAX_COMMAND_SIZE, MAX_FRAMES_WITH_LIMIT, MAX_OUTSTANDING_PINGS, PeerInfo, Session,
+};
 pub use socket_type::SocketType;

@@ -17,6 +17,11 @@ pub const MAX_FRAMES_WITH_LIMIT: usize = 65_536;
 /// READY); this bound keeps a peer from making us buffer a huge one.
 pub const MAX_COMMAND_SIZE: u64 = 1 << 20;
 
+/// How many of our PINGs the session remembers while waiting for their
+/// PONGs (to measure round-trip times). When one more is sent, the oldest is
+/// forgotten, so a peer that never answers cannot grow the session's state.
+pub const MAX_OUTSTANDING_PINGS: usize = 4;
+
 /// ERROR reason we send when the peer's socket type cannot talk to ours.
 const INCOMPATIBLE_REASON: &str = "Invalid socket type";
 
@@ -58,10 +63,19 @@ pub enum Event {
         /// The PING's context, echoed in our PONG.
         context: Bytes,
     },
-    /// The peer answered one of our PINGs.
+    /// The peer answered a PING.
+    ///
+    /// Our PINGs carry an 8-byte context (a big-endian sequence number) that
+    /// the peer echoes. When `context` matches one of the last
+    /// [`MAX_OUTSTANDING_PINGS`] PINGs we sent, `rtt` is the time from the
+    /// `now` of the [`handle_timeout`](Session::handle_timeout) call that
+    /// queued it to the `now` of the read that decoded this PONG. Otherwise
+    /// (an unknown, stale or repeated context) `rtt` is `None`.
     Pong {
         /// The context of the PING being answered.
         context: Bytes,
+        /// The measured heartbeat round-trip time, if the PING is known.
+        rtt: Option<Duration>,
     },
     /// Nothing arrived within the heartbeat timeout: the peer is dead, but
     /// the session goes on for [`Config::dead_linger`]. Only with that set.
@@ -127,6 +141,11 @@ pub struct Session {
     ttl_deadline: Option<Instant>,
     /// Declared dead, lingering: fail unless something arrives by then.
     linger_deadline: Option<Instant>,
+    /// Sequence number (PING context) of our next PING.
+    ping_seq: u64,
+    /// Our PINGs awaiting a PONG, oldest first: sequence number and the
+    /// instant it was queued. At most `MAX_OUTSTANDING_PINGS`.
+    pings_sent: VecDeque<(u64, Instant)>,
 }
 
 impl Session {
@@ -152,6 +171,8 @@ impl Session {
             ping_deadline: None,
             ttl_deadline: None,
             linger_deadline: None,
+            ping_seq: 0,
+            pings_sent: VecDeque::with_capacity(MAX_OUTSTANDING_PINGS),
         }
     }
 
@@ -368,7 +389,13 @@ impl Session {
         }
         if let Some(ivl) = self.config.heartbeat_ivl.filter(|_| due(self.next_ping)) {
             let ttl = self.config.heartbeat_ttl.unwrap_or(Duration::ZERO);
-            command::put_ping(self.out.control(), ttl, &[]);
+            let seq = self.ping_seq;
+            self.ping_seq = seq.wrapping_add(1);
+            command::put_ping(self.out.control(), ttl, &seq.to_be_bytes());
+            if self.pings_sent.len() == MAX_OUTSTANDING_PINGS {
+                self.pings_sent.pop_front();
+            }
+            self.pings_sent.push_back((seq, now));
             self.next_ping = now.checked_add(ivl);
             // A dead peer's silence is already judged; the linger decides.
             if self.ping_deadline.is_none() && self.linger_deadline.is_none() {
@@ -377,6 +404,12 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// How many of our PINGs await a PONG that would measure their round
+    /// trip; never more than [`MAX_OUTSTANDING_PINGS`].
+    pub fn outstanding_pings(&self) -> usize {
+        self.pings_sent.len()
     }
 
     /// Removes and returns every queued message none of whose bytes were
@@ -520,7 +553,10 @@ impl Session {
                         }
                         self.events.push_back(Event::Ping { ttl, context });
                     }
-                    Command::Pong { context } => self.events.push_back(Event::Pong { context }),
+                    Command::Pong { context } => {
+                        let rtt = self.ping_answered(&context, now);
+                        self.events.push_back(Event::Pong { context, rtt });
+                    }
                     Command::Subscribe(t) => self.events.push_back(Event::Subscribe(t)),
                     Command::Cancel(t) => self.events.push_back(Event::Cancel(t)),
                     Command::Ready(_) => return Err(Error::UnexpectedCommand("READY".into())),
@@ -530,6 +566,16 @@ impl Session {
                 Ok(())
             }
         }
+    }
+
+    /// The round-trip time of our PING whose context is `context`, if it is
+    /// outstanding. It and every older PING are forgotten: the peer answers
+    /// in order, so those will never be answered.
+    fn ping_answered(&mut self, context: &[u8], now: Instant) -> Option<Duration> {
+        let seq = u64::from_be_bytes(context.try_into().ok()?);
+        let i = self.pings_sent.iter().position(|&(s, _)| s == seq)?;
+        let (_, sent) = self.pings_sent.drain(..=i).next_back()?;
+        Some(now.saturating_duration_since(sent))
     }
 
     fn on_ready(

@@ -243,6 +243,13 @@ fn our_pings_are_answered_by_libzmq() {
             .count()
             >= 2
     });
+    // libzmq echoes our PINGs' contexts, so each PONG measures a round trip.
+    for e in &conn.events {
+        if let Event::Pong { context, rtt } = e {
+            assert_eq!(context.len(), 8, "{e:?}");
+            assert!(rtt.is_some_and(|rtt| rtt < Duration::from_secs(5)), "{e:?}");
+        }
+    }
 }
 
 #[test]

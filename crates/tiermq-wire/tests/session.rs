@@ -185,17 +185,20 @@ fn ping_is_answered_and_ttl_honoured() {
     assert!(a.has_output());
     // The PONG answers; nothing more.
     drive(&mut a, &mut b, t1).unwrap();
+    // Our PING carries its sequence number as context, echoed in the PONG.
+    let seq0 = Bytes::copy_from_slice(&0u64.to_be_bytes());
     assert_eq!(
         events(&mut b),
         [Event::Ping {
             ttl: Duration::from_secs(5),
-            context: Bytes::new()
+            context: seq0.clone()
         }]
     );
     assert_eq!(
         events(&mut a),
         [Event::Pong {
-            context: Bytes::new()
+            context: seq0,
+            rtt: Some(Duration::ZERO)
         }]
     );
     // b now expects traffic within the TTL.
@@ -208,6 +211,125 @@ fn ping_is_answered_and_ttl_honoured() {
     // Sticky.
     assert_eq!(b.handle_input(b"", t1), Err(Error::HeartbeatTimeout));
     assert_eq!(b.poll_timeout(), None);
+}
+
+/// Heartbeat config pinging every `ivl_ms`, with a timeout long enough
+/// that the peer is never declared dead in these tests.
+fn pinging(ty: SocketType, ivl_ms: u64) -> Config {
+    let mut cfg = Config::new(ty);
+    cfg.heartbeat_ivl = Some(Duration::from_millis(ivl_ms));
+    cfg.heartbeat_timeout = Some(Duration::from_secs(3600));
+    cfg
+}
+
+/// The `rtt` of every PONG in `events`.
+fn pong_rtts(events: &[Event]) -> Vec<Option<Duration>> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Pong { rtt, .. } => Some(*rtt),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn pong_reports_the_round_trip_time_of_our_ping() {
+    let t0 = Instant::now();
+    let (mut a, mut b) = connected_with(
+        pinging(SocketType::Push, 100),
+        Config::new(SocketType::Pull),
+        t0,
+    );
+    let t1 = t0 + Duration::from_millis(100);
+    a.handle_timeout(t1).unwrap(); // PING sent at t1
+    assert_eq!(a.outstanding_pings(), 1);
+    // b reads the PING and queues the PONG; a reads it 40 ms later.
+    let ping = output(&mut a, usize::MAX);
+    b.handle_input(&ping, t1 + Duration::from_millis(10))
+        .unwrap();
+    assert!(matches!(events(&mut b)[..], [Event::Ping { .. }]));
+    let pong = output(&mut b, usize::MAX);
+    a.handle_input(&pong, t1 + Duration::from_millis(40))
+        .unwrap();
+    assert_eq!(
+        events(&mut a),
+        [Event::Pong {
+            context: Bytes::copy_from_slice(&0u64.to_be_bytes()),
+            rtt: Some(Duration::from_millis(40))
+        }]
+    );
+    assert_eq!(a.outstanding_pings(), 0);
+    // The same PONG again is no longer a known PING.
+    a.handle_input(&pong, t1 + Duration::from_millis(50))
+        .unwrap();
+    assert_eq!(pong_rtts(&events(&mut a)), [None]);
+}
+
+#[test]
+fn pong_with_an_unknown_context_has_no_round_trip_time() {
+    let t0 = Instant::now();
+    let (mut a, _b) = connected_with(
+        pinging(SocketType::Dealer, 100),
+        Config::new(SocketType::Dealer),
+        t0,
+    );
+    a.handle_timeout(t0 + Duration::from_millis(100)).unwrap(); // PING #0
+    output(&mut a, usize::MAX);
+    let t = t0 + Duration::from_millis(150);
+    // PONG: command flag, size, name length, name, context.
+    a.handle_input(b"\x04\x05\x04PONG", t).unwrap(); // empty
+    a.handle_input(b"\x04\x08\x04PONGabc", t).unwrap(); // not 8 bytes
+    a.handle_input(b"\x04\x0d\x04PONG\x00\x00\x00\x00\x00\x00\x00\x07", t)
+        .unwrap(); // never sent
+    a.handle_input(b"\x04\x0e\x04PONG\x00\x00\x00\x00\x00\x00\x00\x00\x00", t)
+        .unwrap(); // 9 bytes, though it starts like PING #0's
+    assert_eq!(pong_rtts(&events(&mut a)), [None, None, None, None]);
+    // PING #0 is still outstanding and measurable.
+    assert_eq!(a.outstanding_pings(), 1);
+    a.handle_input(b"\x04\x0d\x04PONG\x00\x00\x00\x00\x00\x00\x00\x00", t)
+        .unwrap();
+    assert_eq!(
+        pong_rtts(&events(&mut a)),
+        [Some(Duration::from_millis(50))]
+    );
+}
+
+#[test]
+fn outstanding_pings_stay_bounded_when_the_peer_never_answers() {
+    let t0 = Instant::now();
+    let (mut a, mut b) = connected_with(
+        pinging(SocketType::Push, 10),
+        Config::new(SocketType::Pull),
+        t0,
+    );
+    let ms = |n| t0 + Duration::from_millis(n);
+    let mut pongs = Vec::new();
+    for i in 1..=1000 {
+        a.handle_timeout(ms(10 * i)).unwrap();
+        assert!(a.outstanding_pings() <= MAX_OUTSTANDING_PINGS);
+        // b answers, but its PONGs are held back.
+        let ping = output(&mut a, usize::MAX);
+        b.handle_input(&ping, ms(10 * i)).unwrap();
+        pongs.push(output(&mut b, usize::MAX));
+    }
+    assert_eq!(a.outstanding_pings(), MAX_OUTSTANDING_PINGS);
+    // A PONG for a forgotten PING measures nothing; the last ones do, and
+    // answering a newer PING forgets the older ones.
+    a.handle_input(&pongs[0], ms(10_005)).unwrap();
+    a.handle_input(&pongs[998], ms(10_005)).unwrap();
+    a.handle_input(&pongs[997], ms(10_005)).unwrap();
+    a.handle_input(&pongs[999], ms(10_005)).unwrap();
+    assert_eq!(
+        pong_rtts(&events(&mut a)),
+        [
+            None,
+            Some(Duration::from_millis(15)),
+            None,
+            Some(Duration::from_millis(5))
+        ]
+    );
+    assert_eq!(a.outstanding_pings(), 0);
 }
 
 #[test]

@@ -78,6 +78,7 @@ impl Sink for SocketSink {
                 conn: conn_key(self, conn),
             }),
             Notification::Monitor(_) => {}
+            Notification::RoundTrip { .. } => {} // Latency tiers consume it (not yet).
         }
     }
 }
