@@ -32,6 +32,7 @@ use crate::peer::{Peer, PeerState};
 use crate::shared::{Shared, lock};
 use crate::{Error, Result};
 
+mod latency;
 #[cfg(test)]
 mod req_model;
 mod request_reply;
@@ -85,6 +86,11 @@ pub(crate) enum Event {
     },
     /// A connection reported `Dead` heard from its peer again.
     Revived { conn: ConnKey },
+    /// A heartbeat round trip measured on a connection.
+    RoundTrip {
+        conn: ConnKey,
+        rtt: std::time::Duration,
+    },
     /// A pipe's writer has room again, or its reader went away.
     Writable { pipe: PipeId, serial: u64 },
     /// A pipe's reader has input again, or its writer went away.
@@ -273,6 +279,8 @@ pub(crate) struct Core {
     last_now: Instant,
     /// Transport connections whose pipes this socket closed, still flushing.
     closing: std::collections::HashSet<ConnKey>,
+    /// Latency-aware tiers, when on (see `latency`).
+    latency: Option<tiermq_sched::LatencyTiers>,
 }
 
 fn weight(m: &Multipart) -> usize {
@@ -325,6 +333,7 @@ impl Core {
             closed: false,
             last_now: Instant::now(),
             closing: std::collections::HashSet::new(),
+            latency: None,
         }
     }
 
@@ -491,6 +500,7 @@ impl Core {
                     self.revive(id, now);
                 }
             }
+            Event::RoundTrip { conn, rtt } => self.on_round_trip(conn, rtt, now),
             Event::Writable { pipe, serial } => self.on_writable(pipe, serial, now),
             Event::Readable { pipe, serial } => {
                 if self.routing.fair_queue
@@ -672,13 +682,14 @@ impl Core {
             self.ids.remove(&rec.routing_id);
         }
         let rerouted = self.take_back(id, serial, &mut msgs);
+        if self.routing.load_balance {
+            self.sched.leave(id, now);
+        }
+        self.forget_round_trips(id, now);
         let Some(rec) = self.pipes.get_mut(id.0) else {
             return;
         };
         rec.rerouted += rerouted;
-        if self.routing.load_balance {
-            self.sched.leave(id, now);
-        }
         // An anonymous ROUTER peer's input is never read.
         let anonymous = self.wire_type == WireType::Router && rec.routing_id.is_empty();
         if !self.routing.fair_queue || anonymous {
@@ -1611,6 +1622,49 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn latency_tiers_send_to_the_fastest_peers_first() {
+        let mut core = push_core();
+        let now = Instant::now();
+        core.set_latency_tiers(Some(200), now);
+        // All at the default sndprio 1; round trips decide.
+        let (near, _n) = connect(&mut core, 1, 1, 100);
+        let (far, _f) = connect(&mut core, 2, 1, 100);
+        let rtt = |core: &mut Core, conn, ms| {
+            let rtt = Duration::from_millis(ms);
+            core.apply(
+                Event::RoundTrip {
+                    conn: ConnKey::Net(0, conn),
+                    rtt,
+                },
+                now,
+            );
+        };
+        rtt(&mut core, 1, 2);
+        rtt(&mut core, 2, 90);
+        for n in 0..10 {
+            core.send(msg(n), now).unwrap();
+        }
+        assert_eq!(numbers(&near).len(), 10, "local first");
+        assert!(numbers(&far).is_empty());
+        let tiers: Vec<u8> = core.peers().iter().map(|p| p.sndprio).collect();
+        assert_eq!(tiers, vec![1, 6]);
+        // The near peer leaves: the far one is the fastest now, tier 1.
+        core.apply(
+            Event::Detached {
+                conn: ConnKey::Net(0, 1),
+                unsent: Vec::new(),
+                dead: false,
+            },
+            now,
+        );
+        core.send(msg(10), now).unwrap();
+        assert_eq!(numbers(&far), vec![10]);
+        // Off: back to the endpoints' sndprio.
+        core.set_latency_tiers(None, now);
+        assert!(core.peers().iter().all(|p| p.sndprio == 1));
     }
 
     #[test]

@@ -75,6 +75,14 @@ pub enum MonitorEventKind {
     /// REQ_RELAXED): the server answered late, and may have done the work
     /// twice. Counted in `Peer::stale_replies`.
     StaleReply,
+    /// Latency tiers moved the peer to another send tier (its heartbeat
+    /// round trip changed relative to the fastest peer's).
+    TierChanged {
+        /// Its tier before (`None`: its first measurement).
+        from: Option<u8>,
+        /// Its tier now.
+        to: u8,
+    },
     /// A bind stopped listening.
     Closed,
     /// A bind failed (the error was also returned by `bind`).

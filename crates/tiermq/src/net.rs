@@ -78,7 +78,10 @@ impl Sink for SocketSink {
                 conn: conn_key(self, conn),
             }),
             Notification::Monitor(_) => {}
-            Notification::RoundTrip { .. } => {} // Latency tiers consume it (not yet).
+            Notification::RoundTrip { conn, rtt } => shared.post(Event::RoundTrip {
+                conn: conn_key(self, conn),
+                rtt,
+            }),
         }
     }
 }

@@ -783,6 +783,38 @@ impl Socket {
         Ok(())
     }
 
+    /// Turns on latency-aware tiers (SPEC §4) with tiers `factor_percent`
+    /// wide, or off with 0 (the default). Needs heartbeats
+    /// (`set_heartbeat_ivl`): each PONG measures a peer's round trip.
+    ///
+    /// A peer's send tier then comes from its round trip relative to the
+    /// fastest peer's, not from its endpoint's sndprio: with 200, tier 1
+    /// holds peers within 2× the fastest (at least 1 ms), tier 2 within 4×,
+    /// and so on up to 16. Connect to every site and local peers come
+    /// first without configuring priorities. Round trips are smoothed, and
+    /// a peer moves only after several samples agree, so jitter does not
+    /// flap it. `peers()` shows each peer's current tier as its sndprio,
+    /// and each move raises a `TierChanged` monitor event. Turning it off
+    /// restores the endpoints' sndprio. Applies at once.
+    ///
+    /// Errors: `EINVAL` unless 0 or 101..=10000.
+    pub fn set_latency_tiers(&self, factor_percent: i32) -> Result<()> {
+        let f = u16::try_from(factor_percent)
+            .ok()
+            .filter(|&f| f == 0 || (101..=10_000).contains(&f))
+            .ok_or(Error::EINVAL)?;
+        self.core(|c| {
+            c.options.latency_tiers = factor_percent;
+            c.set_latency_tiers((f > 0).then_some(f), Instant::now());
+        });
+        Ok(())
+    }
+
+    /// The latency tiers' factor (percent; 0: off).
+    pub fn get_latency_tiers(&self) -> Result<i32> {
+        Ok(self.core(|c| c.options.latency_tiers))
+    }
+
     /// The spillover factor (percent; 0: off).
     pub fn get_spillover(&self) -> Result<i32> {
         Ok(self.core(|c| c.options.spillover))
