@@ -946,12 +946,7 @@ impl Core {
         !self.options.immediate
             && self.routing.load_balance
             && (hwm == 0 || self.reroute.len() < hwm)
-            && self.links.iter().any(|l| {
-                matches!(
-                    l.kind,
-                    LinkKind::InprocConnect { .. } | LinkKind::Net { bind: false, .. }
-                )
-            })
+            && self.has_connect_link()
     }
 
     /// Queues `msg` on pipe `id` if it is still the one numbered `serial`
@@ -1117,7 +1112,20 @@ impl Core {
                 queued |= matches!(p.conn, ConnKey::Net(..)) && out.stats().queued > 0;
             }
         }
-        any_peer && (queued || !self.reroute.is_empty())
+        // IMMEDIATE=0: a connect endpoint may still bring a peer for the
+        // socket-level queue, as libzmq's connect-side pipe lingers.
+        let may_come = !self.options.immediate && self.has_connect_link();
+        (any_peer && queued) || ((any_peer || may_come) && !self.reroute.is_empty())
+    }
+
+    /// Whether a connect endpoint exists (it may bring a peer).
+    fn has_connect_link(&self) -> bool {
+        self.links.iter().any(|l| {
+            matches!(
+                l.kind,
+                LinkKind::InprocConnect { .. } | LinkKind::Net { bind: false, .. }
+            )
+        })
     }
 
     /// Whether closing should linger: something is unsent, or a tcp/ipc

@@ -272,6 +272,8 @@ fn disconnect_and_unbind_end_the_connection() {
     let pull = ctx.socket(PULL).unwrap();
     pull.bind("inproc://dis").unwrap();
     let push = ctx.socket(PUSH).unwrap();
+    // Sends must fail once the peer is gone, not queue for its return.
+    push.set_immediate(true).unwrap();
     push.connect("inproc://dis").unwrap();
     push.send("1", 0).unwrap();
     assert_eq!(pull.recv_bytes(0).unwrap(), b"1");

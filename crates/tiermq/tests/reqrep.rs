@@ -217,6 +217,9 @@ fn request_waits_for_a_peer() {
     let ctx = Context::new();
     let req = ctx.socket(REQ).unwrap();
     req.set_sndtimeo(0).unwrap();
+    // IMMEDIATE=1: no queueing at the socket level (tests/immediate.rs has
+    // the default).
+    req.set_immediate(true).unwrap();
     req.connect("inproc://later").unwrap();
     assert_eq!(req.send("early", 0), Err(Error::EAGAIN));
     assert_eq!(
