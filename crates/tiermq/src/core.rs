@@ -86,6 +86,8 @@ pub(crate) enum Event {
     },
     /// A connection reported `Dead` heard from its peer again.
     Revived { conn: ConnKey },
+    /// A connect attempt of this link failed; it retries.
+    ConnectRetrying { link: LinkKey },
     /// A heartbeat round trip measured on a connection.
     RoundTrip {
         conn: ConnKey,
@@ -136,6 +138,9 @@ pub(crate) struct Link {
     /// How its last connection ended, and when (for `peers`).
     pub(crate) last: Option<(PeerState, Instant)>,
     pub(crate) created: Instant,
+    /// A connect whose last attempt failed and that is retrying: closing
+    /// does not linger for it (it may never come).
+    pub(crate) retrying: bool,
 }
 
 /// Where a link lives.
@@ -362,6 +367,7 @@ impl Core {
             kind,
             last: None,
             created: Instant::now(),
+            retrying: false,
         });
     }
 
@@ -501,6 +507,11 @@ impl Core {
                 }
             }
             Event::RoundTrip { conn, rtt } => self.on_round_trip(conn, rtt, now),
+            Event::ConnectRetrying { link } => {
+                if let Some(l) = self.links.iter_mut().find(|l| l.key == link) {
+                    l.retrying = true;
+                }
+            }
             Event::Writable { pipe, serial } => self.on_writable(pipe, serial, now),
             Event::Readable { pipe, serial } => {
                 if self.routing.fair_queue
@@ -534,6 +545,9 @@ impl Core {
             return;
         }
         let (endpoint, sndprio, rcvprio) = (link.resolved.clone(), link.sndprio, link.rcvprio);
+        if let Some(l) = self.links.iter_mut().find(|l| l.key == a.link) {
+            l.retrying = false;
+        }
         if let Some(&old) = self.conns.get(&a.conn) {
             // A connection id reused: the old one is over.
             self.detach(old, Vec::new(), now);
@@ -1112,9 +1126,14 @@ impl Core {
                 queued |= matches!(p.conn, ConnKey::Net(..)) && out.stats().queued > 0;
             }
         }
-        // IMMEDIATE=0: a connect endpoint may still bring a peer for the
-        // socket-level queue, as libzmq's connect-side pipe lingers.
-        let may_come = !self.options.immediate && self.has_connect_link();
+        // IMMEDIATE=0: a tcp/ipc connect still on its way may bring a peer
+        // for the socket-level queue (libzmq's connect-side pipe lingers
+        // too); one whose attempt failed and that retries is not waited for.
+        let may_come = !self.options.immediate
+            && self
+                .links
+                .iter()
+                .any(|l| matches!(l.kind, LinkKind::Net { bind: false, .. }) && !l.retrying);
         (any_peer && queued) || ((any_peer || may_come) && !self.reroute.is_empty())
     }
 

@@ -31,6 +31,11 @@ pub(crate) struct SocketSink {
 impl Sink for SocketSink {
     fn notify(&self, n: Notification) {
         if let Notification::Monitor(e) = n {
+            if matches!(e, NetEvent::ConnectRetried { .. })
+                && let Some(shared) = self.shared.upgrade()
+            {
+                shared.post(Event::ConnectRetrying { link: self.link });
+            }
             self.monitor(e);
             return;
         }
