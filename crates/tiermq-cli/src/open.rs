@@ -30,6 +30,10 @@ fn apply_options(s: &Socket, args: &SocketArgs) -> CliResult<()> {
     let opt = |name: &str, r: tiermq::Result<()>| {
         r.map_err(|e| CliError::usage(format!("{name}: {}", describe(e))))
     };
+    // A line is sent once a peer took it: `--timeout` and the exit status
+    // then tell an operator whether anyone did (IMMEDIATE=0 would accept
+    // lines for a peer that may never come).
+    opt("IMMEDIATE", s.set_immediate(true))?;
     if let Some(hwm) = args.hwm {
         opt("--hwm", s.set_sndhwm(hwm))?;
         opt("--hwm", s.set_rcvhwm(hwm))?;
