@@ -87,6 +87,8 @@ pub struct Scheduler {
     events: EventLog,
     /// Joined pipes per tier, whatever their state.
     members: [usize; TIERS],
+    /// Members per tier that have not joined (see [`Scheduler::set_absent`]).
+    absent: [usize; TIERS],
     /// Proportional spillover, if on.
     spill: Option<Spill>,
     /// The eligible or joined pipes per tier may have changed since the
@@ -150,6 +152,26 @@ impl Scheduler {
             None if self.active_tier() == Some(priority) => 100,
             None => 0,
         }
+    }
+
+    /// Declares `count` members of tier `priority` that are expected but
+    /// have not joined, such as connect endpoints with no connection now.
+    /// They count only in proportional spillover's health (as members that
+    /// are not ready), so a tier that lost peers for good still passes its
+    /// share on. Replaces the previous count for that tier. O(16) when the
+    /// count changes, else O(1).
+    ///
+    /// # Errors
+    /// [`SchedError::InvalidPriority`]; nothing changes then.
+    pub fn set_absent(&mut self, priority: u8, count: usize) -> Result<(), SchedError> {
+        check_priority(priority)?;
+        let t = tier_of(priority);
+        if self.absent[t] != count {
+            self.absent[t] = count;
+            self.dirty = true;
+            self.refresh();
+        }
+        Ok(())
     }
 
     /// Adds a pipe in state [`PipeState::Connecting`] with `priority`
@@ -404,11 +426,11 @@ impl Scheduler {
         self.dirty = false;
         if let Some(spill) = &mut self.spill {
             let factor = spill.config.overprovisioning_percent;
-            spill.update(spillover::shares(
-                self.eligible.lens(),
-                &self.members,
-                factor,
-            ));
+            let mut members = self.members;
+            for (m, a) in members.iter_mut().zip(self.absent) {
+                *m += a;
+            }
+            spill.update(spillover::shares(self.eligible.lens(), &members, factor));
         }
     }
 

@@ -865,3 +865,30 @@ fn latency_tier_changes_drive_the_scheduler() {
     assert!(sched.priority(PipeId(0)) > Some(1));
     assert_eq!(sched.pick(now), Some(PipeId(1)));
 }
+
+#[test]
+fn spillover_counts_absent_members_of_a_tier() {
+    let now = Instant::now();
+    let mut sched = Scheduler::new();
+    // Ten peers expected in tier 1; five left for good (they are no longer
+    // joined), two in tier 2.
+    let pipes: Vec<(usize, u8)> = (0..12).map(|i| (i, if i < 10 { 1 } else { 2 })).collect();
+    ready_pipes(&mut sched, &pipes, now);
+    sched.set_spillover(Some(Spillover::default()));
+    for i in 0..5 {
+        sched.leave(PipeId(i), now);
+    }
+    // Joined members alone say tier 1 is healthy.
+    assert_eq!((sched.load_share(1), sched.load_share(2)), (100, 0));
+    // Counting the five absent ones: 5 of 10 ready, 70/30.
+    sched.set_absent(1, 5).unwrap();
+    assert_eq!((sched.load_share(1), sched.load_share(2)), (70, 30));
+    let per_tier = picks_per_tier(&mut sched, 1000, now);
+    assert_eq!((per_tier[1], per_tier[2]), (700, 300));
+    // Absent members never make a tier get traffic, nor change the default mode.
+    sched.set_absent(3, 4).unwrap();
+    assert_eq!(sched.load_share(3), 0);
+    assert_eq!(sched.set_absent(0, 1), Err(tiermq_sched::SchedError::InvalidPriority(0)));
+    sched.set_spillover(None);
+    assert_eq!((sched.load_share(1), sched.load_share(2)), (100, 0));
+}
