@@ -227,3 +227,32 @@ fn demo_runs_and_loses_nothing() {
     assert!(out.contains("failback"), "{out}");
     assert!(!out.contains('\x1b'), "no terminal codes into a pipe");
 }
+
+/// Multihoming in `--connect`: libzmq's `SOURCE;HOST:PORT` syntax, with a
+/// priority prefix, connects from the source address given (SPEC §9, §11).
+#[test]
+fn connect_takes_a_source_address_with_a_priority() {
+    let ctx = tiermq::Context::new();
+    let pull = ctx.socket(tiermq::PULL).unwrap();
+    let events = pull.monitor();
+    pull.set_rcvtimeo(20_000).unwrap();
+    pull.bind("tcp://127.0.0.1:*").unwrap();
+    let ep = pull.get_last_endpoint().unwrap().unwrap();
+    let dest = ep.trim_start_matches("tcp://");
+    // 127.0.0.2 is loopback too on Linux, and never the default source.
+    let source = format!("1@tcp://127.0.0.2:0;{dest}");
+    let (code, _, err) = run(
+        &["push", "--connect", &source, "--timeout", "10000"],
+        b"from a chosen source\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        pull.recv_string(0).unwrap().unwrap(),
+        "from a chosen source"
+    );
+    let accepted = events
+        .try_iter()
+        .find(|e| e.kind == tiermq::MonitorEventKind::Accepted)
+        .expect("an Accepted event");
+    assert!(accepted.peer.starts_with("127.0.0.2:"), "{accepted:?}");
+}

@@ -888,7 +888,10 @@ fn spillover_counts_absent_members_of_a_tier() {
     // Absent members never make a tier get traffic, nor change the default mode.
     sched.set_absent(3, 4).unwrap();
     assert_eq!(sched.load_share(3), 0);
-    assert_eq!(sched.set_absent(0, 1), Err(tiermq_sched::SchedError::InvalidPriority(0)));
+    assert_eq!(
+        sched.set_absent(0, 1),
+        Err(tiermq_sched::SchedError::InvalidPriority(0))
+    );
     sched.set_spillover(None);
     assert_eq!((sched.load_share(1), sched.load_share(2)), (100, 0));
 }

@@ -32,10 +32,10 @@ use crate::peer::{Peer, PeerState};
 use crate::shared::{Shared, lock};
 use crate::{Error, Result};
 
-mod latency;
 #[cfg(test)]
 mod req_model;
 mod request_reply;
+mod tiering;
 
 use request_reply::ReqState;
 
@@ -369,6 +369,7 @@ impl Core {
             created: Instant::now(),
             retrying: false,
         });
+        self.count_absent();
     }
 
     fn link_index(&self, endpoint: &str, bind: Option<bool>) -> Option<usize> {
@@ -402,6 +403,7 @@ impl Core {
                 ConnKey::Inproc(_) => self.end_pipe(id, now),
             }
         }
+        self.count_absent();
     }
 
     /// Completes a transport link once the reactor answered.
@@ -462,6 +464,7 @@ impl Core {
                 }
             }
         }
+        self.count_absent();
         self.collect_tier_events();
         self.flush_reroute(now);
         Ok(())
@@ -618,6 +621,7 @@ impl Core {
             in_flight: 0,
             stale_replies: 0,
         });
+        self.count_absent();
         self.flush_reroute(now);
     }
 
@@ -722,6 +726,7 @@ impl Core {
                 &peer,
             );
         }
+        self.count_absent();
         self.reroute.extend(msgs);
         self.flush_reroute(now);
         if let ConnKey::Inproc(_) = conn {
@@ -1089,13 +1094,6 @@ impl Core {
 
     pub(crate) fn set_failback_delay(&mut self, delay: std::time::Duration) {
         self.sched.set_failback_delay(delay);
-    }
-
-    /// Proportional spillover with this overprovisioning factor (percent),
-    /// or off with `None` (SPEC §4).
-    pub(crate) fn set_spillover(&mut self, percent: Option<u16>) {
-        self.sched
-            .set_spillover(percent.map(tiermq_sched::Spillover::new));
     }
 
     /// When a delayed failback or a REQ resend becomes due, if one is pending.
@@ -1692,6 +1690,38 @@ mod tests {
         // Off: back to the endpoints' sndprio.
         core.set_latency_tiers(None, now);
         assert!(core.peers().iter().all(|p| p.sndprio == 1));
+    }
+
+    #[test]
+    fn spillover_counts_connect_endpoints_with_no_connection() {
+        let mut core = push_core();
+        core.set_spillover(Some(100));
+        let now = Instant::now();
+        // Tier 1: two connects, one of which has no connection; tier 2: one.
+        let (a, _a) = connect(&mut core, 1, 1, 1000);
+        let (c, _c) = connect(&mut core, 3, 2, 1000);
+        core.options.sndprio = 1;
+        let key = core.new_link_key();
+        let gone = LinkKind::Net {
+            bind: false,
+            link: None,
+        };
+        core.add_link(key, "tcp://x:9", "tcp://x:9".into(), gone);
+        for n in 0..200 {
+            core.send(msg(n), now).unwrap();
+        }
+        // One of two tier-1 members ready: half the traffic spills.
+        let (to_a, to_c) = (numbers(&a).len(), numbers(&c).len());
+        assert!(
+            to_a.abs_diff(100) <= 1 && to_c.abs_diff(100) <= 1,
+            "{to_a}/{to_c}"
+        );
+        // The missing endpoint is given up: tier 1 is whole again.
+        core.remove_link(key, now);
+        for n in 0..100 {
+            core.send(msg(n), now).unwrap();
+        }
+        assert_eq!((numbers(&a).len(), numbers(&c).len()), (100, 0));
     }
 
     #[test]

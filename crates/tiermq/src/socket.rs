@@ -760,8 +760,9 @@ impl Socket {
     /// or off with 0 (the default: all-or-nothing tiers).
     ///
     /// A tier's health is `ready / members × factor`, capped at 100 %,
-    /// where members are its joined peers whatever their state (ready,
-    /// busy, dead within the dead linger; a disconnected peer has left).
+    /// where members are its peers whatever their state (ready, busy, dead
+    /// within the dead linger) and its connect endpoints with no connection
+    /// now (a bind's departed peers are unknown, so they do not count).
     /// Each tier in order takes its health's share of the traffic and
     /// passes the rest to the next one; shares are normalised when all
     /// tiers together are below 100 %. With 140, a tier of 10 keeps all

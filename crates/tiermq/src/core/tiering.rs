@@ -1,6 +1,8 @@
-//! Latency-aware tiers (SPEC §4, optional): a pipe's send tier comes from
-//! its measured heartbeat round trip relative to the fastest pipe's,
-//! damped by [`LatencyTiers`], instead of from its endpoint's sndprio.
+//! The optional tier modes of SPEC §4 over the pipe table: latency-aware
+//! tiers (a pipe's send tier comes from its measured heartbeat round trip
+//! relative to the fastest pipe's, damped by [`LatencyTiers`], instead of
+//! from its endpoint's sndprio), and the absent members that proportional
+//! spillover counts.
 
 use std::time::{Duration, Instant};
 
@@ -10,6 +12,42 @@ use super::{ConnKey, Core};
 use crate::monitor::MonitorEventKind;
 
 impl Core {
+    /// Proportional spillover with this overprovisioning factor (percent),
+    /// or off with `None`.
+    pub(crate) fn set_spillover(&mut self, percent: Option<u16>) {
+        self.sched
+            .set_spillover(percent.map(tiermq_sched::Spillover::new));
+        self.count_absent();
+    }
+
+    /// Tells the scheduler, for spillover's health, how many connect
+    /// endpoints of each tier have no connection now: members that are
+    /// expected but not joined (a bind's departed peers are not known).
+    /// Run when links or pipes come and go. O(links × pipes).
+    pub(crate) fn count_absent(&mut self) {
+        if self.sched.spillover().is_none() {
+            return;
+        }
+        let mut absent = [0usize; 16];
+        for l in &self.links {
+            let connect = matches!(
+                l.kind,
+                super::LinkKind::InprocConnect { .. } | super::LinkKind::Net { bind: false, .. }
+            );
+            let live = self
+                .pipes
+                .iter()
+                .any(|(_, p)| p.link == l.key && p.out.is_some());
+            if connect && !live {
+                absent[usize::from(l.sndprio.clamp(1, 16)) - 1] += 1;
+            }
+        }
+        for (i, n) in absent.into_iter().enumerate() {
+            // Priorities 1..=16 are valid by construction.
+            let _ = self.sched.set_absent(i as u8 + 1, n);
+        }
+    }
+
     /// Turns latency tiers on with tiers `factor_percent` wide (200: each
     /// tier spans a doubling of the round trip), or off with `None`. Off,
     /// pipes go back to their endpoints' sndprio.
