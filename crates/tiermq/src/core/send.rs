@@ -1,0 +1,297 @@
+//! Sending: the socket type's send, load-balancing over the scheduler,
+//! the reroute (and IMMEDIATE=0) queue, busy pipes, and lingering.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use tiermq_pipe::{Room, SendError};
+use tiermq_sched::{PipeId, PipeState};
+use tiermq_wire::{Multipart, SocketType as WireType};
+
+use super::*;
+
+impl Core {
+
+    /// The time to send at. Reading the clock costs as much as the rest of
+    /// a small send, and a send needs it only when a timer may be due (a
+    /// failback delay, a REQ resend); otherwise the latest reading (of an
+    /// applied event, or an earlier send) does. State changes that record
+    /// a time for the user (a pipe turning busy) read the clock themselves.
+    pub(crate) fn send_clock(&mut self) -> Instant {
+        if self.wire_type == WireType::Req || self.sched.poll_timeout().is_some() {
+            self.last_now = self.last_now.max(Instant::now());
+        }
+        self.last_now
+    }
+
+    /// Whether this socket type sends at all.
+    pub(crate) fn sends(&self) -> bool {
+        self.routing.load_balance || matches!(self.wire_type, WireType::Rep | WireType::Router)
+    }
+
+    /// Whether a message may begin now, given its first frame: the state
+    /// machines of REQ and REP, and ROUTER_MANDATORY's unknown peers.
+    ///
+    /// Errors: `ENOTSUP` for a type that does not send, `EFSM` out of turn,
+    /// `EHOSTUNREACH` for an unknown ROUTER peer with ROUTER_MANDATORY.
+    pub(crate) fn check_send(&self, first: &Bytes) -> Result<()> {
+        match self.wire_type {
+            _ if !self.sends() => Err(Error::ENOTSUP),
+            WireType::Req if self.req.expect_reply && !self.options.req_relaxed => Err(Error::EFSM),
+            WireType::Rep if self.reply_to.is_none() || !self.rx_partial.is_empty() => {
+                Err(Error::EFSM)
+            }
+            WireType::Router if self.options.router_mandatory && !self.ids.contains_key(first) => {
+                Err(Error::EHOSTUNREACH)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Sends `msg` as the socket type does: to the best ready pipe, after
+    /// any rerouted messages (PUSH, DEALER, REQ), to the requester (REP), or
+    /// by routing id (ROUTER). [`Refused::Wait`] gives it back if it must
+    /// wait for a pipe.
+    pub(crate) fn send(
+        &mut self,
+        msg: Multipart,
+        now: Instant,
+    ) -> std::result::Result<(), Refused> {
+        let r = match self.wire_type {
+            WireType::Req => self.send_request(msg, now),
+            WireType::Rep => {
+                self.send_reply(msg, now);
+                Ok(())
+            }
+            WireType::Router => self.send_routed(msg, now),
+            _ => {
+                self.flush_reroute(now);
+                let msg = if self.reroute.is_empty() {
+                    match self.load_balance(msg, now) {
+                        Ok(_) => return self.after_send(Ok(()), now),
+                        Err(msg) => msg,
+                    }
+                } else {
+                    msg
+                };
+                if self.may_queue() {
+                    self.reroute.push_back(msg);
+                    Ok(())
+                } else {
+                    Err(Refused::Wait(msg))
+                }
+            }
+        };
+        self.after_send(r, now)
+    }
+
+    /// The bookkeeping every send ends with.
+    pub(super) fn after_send(
+        &mut self,
+        r: std::result::Result<(), Refused>,
+        now: Instant,
+    ) -> std::result::Result<(), Refused> {
+        self.reap(now);
+        self.collect_tier_events();
+        r
+    }
+
+    /// IMMEDIATE=0 (SPEC §3): with no ready pipe, a load-balancing socket
+    /// that has a connect endpoint queues a message at the socket level,
+    /// up to SNDHWM, for the best pipe that becomes ready. Says whether
+    /// one more message may queue there now.
+    pub(crate) fn may_queue(&self) -> bool {
+        let hwm = usize::try_from(self.options.sndhwm).unwrap_or(0);
+        !self.options.immediate
+            && self.routing.load_balance
+            && (hwm == 0 || self.reroute.len() < hwm)
+            && self.has_connect_link()
+    }
+
+    /// Queues `msg` on pipe `id` if it is still the one numbered `serial`
+    /// and has room; otherwise drops it.
+    pub(super) fn send_to(&mut self, id: PipeId, serial: u64, msg: Multipart, now: Instant) {
+        let Some(rec) = self.pipes.get_mut(id.0).filter(|r| r.serial == serial) else {
+            return;
+        };
+        let Some(out) = &rec.out else { return };
+        match out.try_send(msg) {
+            Ok(room) => {
+                rec.sent += 1;
+                if room == Room::Full {
+                    self.mark_busy(id, now);
+                }
+            }
+            Err(SendError::Full(_)) => self.mark_busy(id, now),
+            Err(SendError::Closed(_)) => {
+                if matches!(rec.conn, ConnKey::Inproc(_)) {
+                    self.dead.push(id);
+                }
+            }
+        }
+    }
+
+    /// Pipe `id`'s queue reached SNDHWM.
+    pub(super) fn mark_busy(&mut self, id: PipeId, now: Instant) {
+        let Some(rec) = self.pipes.get_mut(id.0) else {
+            return;
+        };
+        if rec.state == PeerState::Dead {
+            // Dead outranks busy; `revive` looks at the queue again.
+            return;
+        }
+        if rec.state != PeerState::Busy {
+            // `now` may be an earlier reading (see `send_clock`).
+            let now = now.max(Instant::now());
+            rec.state = PeerState::Busy;
+            rec.since = now;
+            self.hub
+                .emit(MonitorEventKind::Busy, &rec.endpoint, &rec.peer_addr);
+        }
+        if self.routing.load_balance {
+            self.sched.set_state(id, PipeState::Busy, now);
+        }
+    }
+
+    /// Whether a message sent now would be taken without waiting.
+    pub(crate) fn can_send(&mut self, now: Instant) -> bool {
+        match self.wire_type {
+            WireType::Req if self.req.expect_reply && !self.options.req_relaxed => return false,
+            WireType::Rep => return self.reply_to.is_some() && self.rx_partial.is_empty(),
+            WireType::Router => return true,
+            _ => {}
+        }
+        self.flush_reroute(now);
+        self.reap(now);
+        self.sched.handle_timeout(now);
+        (self.reroute.is_empty() && self.sched.active_tier().is_some()) || self.may_queue()
+    }
+
+    /// Hands `msg` to the best ready pipe; says which (and its serial).
+    pub(super) fn load_balance(
+        &mut self,
+        mut msg: Multipart,
+        now: Instant,
+    ) -> std::result::Result<(PipeId, u64), Multipart> {
+        if self.sched.poll_timeout().is_some_and(|t| t <= now) {
+            self.sched.handle_timeout(now);
+        }
+        loop {
+            let Some(id) = self.sched.pick(now) else {
+                return Err(msg);
+            };
+            let Some(rec) = self.pipes.get_mut(id.0) else {
+                self.sched.leave(id, now);
+                continue;
+            };
+            let Some(out) = &rec.out else {
+                self.sched.leave(id, now);
+                continue;
+            };
+            match out.try_send(msg) {
+                Ok(room) => {
+                    rec.sent += 1;
+                    let serial = rec.serial;
+                    if room == Room::Full {
+                        self.mark_busy(id, now);
+                    }
+                    return Ok((id, serial));
+                }
+                Err(SendError::Full(m)) => {
+                    msg = m;
+                    self.mark_busy(id, now);
+                }
+                Err(SendError::Closed(m)) => {
+                    msg = m;
+                    rec.state = PeerState::Disconnected;
+                    rec.since = now;
+                    self.sched.set_state(id, PipeState::Disconnected, now);
+                    if matches!(rec.conn, ConnKey::Inproc(_)) {
+                        self.dead.push(id);
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn flush_reroute(&mut self, now: Instant) {
+        if !self.routing.load_balance || self.wire_type == WireType::Req {
+            self.reroute.clear();
+        }
+        if self.wire_type == WireType::Req {
+            if self.req.pending.as_ref().is_some_and(|r| r.pipe.is_none()) {
+                self.resend_request(now);
+            }
+            return;
+        }
+        while let Some(m) = self.reroute.pop_front() {
+            if let Err(m) = self.load_balance(m, now) {
+                self.reroute.push_front(m);
+                break;
+            }
+        }
+    }
+
+    pub(crate) fn set_failback_delay(&mut self, delay: std::time::Duration) {
+        self.sched.set_failback_delay(delay);
+    }
+
+    /// When a delayed failback or a REQ resend becomes due, if one is pending.
+    pub(crate) fn next_timer(&self) -> Option<Instant> {
+        match (self.sched.poll_timeout(), self.resend_due()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    pub(crate) fn active_tier(&mut self, now: Instant) -> Option<u8> {
+        self.sched.handle_timeout(now);
+        self.sched.active_tier()
+    }
+
+    /// Whether messages this socket holds still wait to go out over tcp/ipc:
+    /// in the reroute queue (while some peer remains to take them) or in a
+    /// transport pipe. Inproc pipes do not count: their messages stay
+    /// readable by the peer after this socket is gone.
+    pub(crate) fn has_unsent(&mut self, now: Instant) -> bool {
+        self.flush_reroute(now);
+        self.reap(now);
+        let mut any_peer = false;
+        let mut queued = false;
+        for (_, p) in &self.pipes {
+            if let Some(out) = &p.out {
+                any_peer = true;
+                queued |= matches!(p.conn, ConnKey::Net(..)) && out.stats().queued > 0;
+            }
+        }
+        // IMMEDIATE=0: a tcp/ipc connect still on its way may bring a peer
+        // for the socket-level queue (libzmq's connect-side pipe lingers
+        // too); one whose attempt failed and that retries is not waited for.
+        let may_come = !self.options.immediate
+            && self
+                .links
+                .iter()
+                .any(|l| matches!(l.kind, LinkKind::Net { bind: false, .. }) && !l.retrying);
+        (any_peer && queued) || ((any_peer || may_come) && !self.reroute.is_empty())
+    }
+
+    /// Whether a connect endpoint exists (it may bring a peer).
+    pub(super) fn has_connect_link(&self) -> bool {
+        self.links.iter().any(|l| {
+            matches!(
+                l.kind,
+                LinkKind::InprocConnect { .. } | LinkKind::Net { bind: false, .. }
+            )
+        })
+    }
+
+    /// Whether closing should linger: something is unsent, or a tcp/ipc
+    /// connection this socket sent on may still be writing it out.
+    pub(crate) fn needs_linger(&mut self, now: Instant) -> bool {
+        self.has_unsent(now) || self.pipes.iter().any(|(_, p)| Self::sent_over_net(p))
+    }
+
+    pub(super) fn sent_over_net(p: &PipeRec) -> bool {
+        p.out.is_some() && p.sent > 0 && matches!(p.conn, ConnKey::Net(..))
+    }
+}
