@@ -32,11 +32,11 @@ use crate::peer::{Peer, PeerState};
 use crate::shared::{Shared, lock};
 use crate::{Error, Result};
 
-#[cfg(test)]
-mod req_model;
 mod lifecycle;
 mod pipes;
 mod receive;
+#[cfg(test)]
+mod req_model;
 mod request_reply;
 mod send;
 #[cfg(test)]
@@ -174,7 +174,6 @@ pub(crate) enum LinkKind {
     },
 }
 
-
 /// Why a message could not be sent now.
 #[derive(Debug)]
 pub(crate) enum Refused {
@@ -237,7 +236,6 @@ pub(crate) struct Core {
     /// Latency-aware tiers, when on (see `latency`).
     latency: Option<tiermq_sched::LatencyTiers>,
 }
-
 
 impl Core {
     pub(crate) fn new(

@@ -147,7 +147,13 @@ impl Core {
     }
 
     /// [`Core::detach`], recording why: `Disconnected` or `Dead`.
-    pub(super) fn detach_as(&mut self, id: PipeId, unsent: Vec<Multipart>, why: PeerState, now: Instant) {
+    pub(super) fn detach_as(
+        &mut self,
+        id: PipeId,
+        unsent: Vec<Multipart>,
+        why: PeerState,
+        now: Instant,
+    ) {
         let Some(rec) = self.pipes.get_mut(id.0) else {
             return;
         };

@@ -79,7 +79,6 @@ pub(crate) fn new_pipe(hwm: usize) -> (Writer<Multipart>, Reader<Multipart>) {
 }
 
 impl Core {
-
     /// The endpoint and peer address of connection `conn` (empty if unknown).
     pub(crate) fn conn_names(&self, conn: ConnKey) -> (String, String) {
         self.conns

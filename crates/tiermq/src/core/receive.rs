@@ -11,7 +11,6 @@ use tiermq_wire::{Multipart, SocketType as WireType};
 use super::*;
 
 impl Core {
-
     /// Whether this socket type receives, and may now: `ENOTSUP` for PUSH;
     /// `EFSM` for REQ with no request sent, and REP owing a reply.
     pub(crate) fn check_recv(&self) -> Result<()> {

@@ -11,7 +11,6 @@ use tiermq_wire::{Multipart, SocketType as WireType};
 use super::*;
 
 impl Core {
-
     /// The time to send at. Reading the clock costs as much as the rest of
     /// a small send, and a send needs it only when a timer may be due (a
     /// failback delay, a REQ resend); otherwise the latest reading (of an
