@@ -13,9 +13,15 @@
 //! it (resending when that pipe goes away without having delivered it);
 //! REP answers the pipe a request came from; ROUTER names pipes by routing
 //! id and sends by that id.
+//!
+//! The core does no I/O and holds no handle on its socket, its context or
+//! a transport: callers pass `now` in, and pull out the [`Action`]s it
+//! wants carried out (monitor events, inproc reconnects) with
+//! [`Core::take_actions`]. Its pipes' wakers hand [`Event`]s to the
+//! [`Poster`] it was built with. So it is tested without threads.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -25,11 +31,10 @@ use tiermq_sched::{FairQueue, PipeId, PipeState, Scheduler, TierEvent};
 use tiermq_wire::{Multipart, SocketType as WireType};
 
 use crate::envelope::{self, random_u32};
-use crate::inproc::Registry;
-use crate::monitor::{Hub, MonitorEventKind};
+use crate::inproc::InprocPeer;
+use crate::monitor::MonitorEventKind;
 use crate::options::Options;
 use crate::peer::{Peer, PeerState};
-use crate::shared::{Shared, lock};
 use crate::{Error, Result};
 
 mod lifecycle;
@@ -193,14 +198,49 @@ struct Incoming {
     envelope: Vec<Bytes>,
 }
 
+/// Where a pipe's waker sends the core's events: the owner queues them
+/// and applies them with [`Core::apply`].
+pub(crate) type Poster = Arc<dyn Fn(Event) + Send + Sync>;
+
+/// Something the core wants its owner to carry out, in order.
+#[derive(Debug)]
+pub(crate) enum Action {
+    /// Offer this event to the socket's monitors.
+    Monitor {
+        kind: MonitorEventKind,
+        endpoint: String,
+        peer: String,
+    },
+    /// Register this inproc connect with the context again, so that it
+    /// joins the next bind of its name (as a tcp connect reconnects).
+    ReconnectInproc { name: String, peer: InprocPeer },
+}
+
+/// The actions waiting for the owner. Monitor events are only queued while
+/// someone may watch (`monitored`), so an unwatched socket pays nothing.
+#[derive(Debug, Default)]
+struct Outbox {
+    monitored: bool,
+    actions: Vec<Action>,
+}
+
+impl Outbox {
+    fn emit(&mut self, kind: MonitorEventKind, endpoint: &str, peer: &str) {
+        if self.monitored {
+            self.actions.push(Action::Monitor {
+                kind,
+                endpoint: endpoint.to_owned(),
+                peer: peer.to_owned(),
+            });
+        }
+    }
+}
+
 /// A socket's state; see the module docs.
 pub(crate) struct Core {
     pub(crate) wire_type: WireType,
     pub(crate) routing: Routing,
     pub(crate) options: Options,
-    me: Weak<Shared>,
-    /// The context's inproc registry, to reconnect inproc connects.
-    inproc: Arc<Mutex<Registry>>,
     pipes: Slab<PipeRec>,
     serial: u64,
     conns: HashMap<ConnKey, PipeId>,
@@ -224,8 +264,10 @@ pub(crate) struct Core {
     /// ROUTER: pipes by routing id.
     ids: HashMap<Bytes, PipeId>,
     next_generated_id: u32,
-    /// Where monitor events go.
-    hub: Arc<Hub>,
+    /// Where the pipes' wakers send their events.
+    post: Poster,
+    /// Monitor events and reconnects for the owner to carry out.
+    out: Outbox,
     pub(crate) rcvmore: bool,
     tier_events: VecDeque<TierEvent>,
     pub(crate) closed: bool,
@@ -238,13 +280,9 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    pub(crate) fn new(
-        wire_type: WireType,
-        routing: Routing,
-        me: Weak<Shared>,
-        inproc: Arc<Mutex<Registry>>,
-        hub: Arc<Hub>,
-    ) -> Core {
+    /// A core for `wire_type`; its pipes' wakers give their events to
+    /// `post` (from any thread).
+    pub(crate) fn new(wire_type: WireType, routing: Routing, post: Poster) -> Core {
         Core {
             req: ReqState {
                 expect_reply: false,
@@ -254,12 +292,11 @@ impl Core {
             reply_to: None,
             ids: HashMap::new(),
             next_generated_id: random_u32(),
-            hub,
-            inproc,
+            post,
+            out: Outbox::default(),
             wire_type,
             routing,
             options: Options::default(),
-            me,
             pipes: Slab::new(),
             serial: 0,
             conns: HashMap::new(),
@@ -480,12 +517,25 @@ impl Core {
                 TierEvent::Failover { from, to } => MonitorEventKind::Failover { from, to },
                 TierEvent::Failback { from, to } => MonitorEventKind::Failback { from, to },
             };
-            self.hub.emit(kind, "", "");
+            self.out.emit(kind, "", "");
             if self.tier_events.len() == TIER_EVENT_RING {
                 self.tier_events.pop_front();
             }
             self.tier_events.push_back(e);
         }
+    }
+
+    /// The actions queued since the last call, oldest first. Call after
+    /// every call into the core, before releasing it, and carry them out
+    /// in order.
+    pub(crate) fn take_actions(&mut self) -> Vec<Action> {
+        std::mem::take(&mut self.out.actions)
+    }
+
+    /// Whether someone may watch monitor events from now on (`false`: the
+    /// core queues none).
+    pub(crate) fn set_monitored(&mut self, on: bool) {
+        self.out.monitored = on;
     }
 
     pub(crate) fn take_tier_events(&mut self) -> Vec<TierEvent> {

@@ -69,16 +69,11 @@ impl Sink for SocketSink {
                 unsent,
                 dead: reason.is_dead(),
             }),
-            Notification::Dead { conn, unsent } => {
-                // Before the transport's `Disconnected`, which follows at
-                // once when there is no dead linger.
-                let (endpoint, peer) = shared.with_core(|c| c.conn_names(conn_key(self, conn)));
-                self.hub.emit(MonitorEventKind::Dead, &endpoint, &peer);
-                shared.post(Event::Dead {
-                    conn: conn_key(self, conn),
-                    unsent,
-                });
-            }
+            // The core reports `Dead` to the monitors as it applies this.
+            Notification::Dead { conn, unsent } => shared.post(Event::Dead {
+                conn: conn_key(self, conn),
+                unsent,
+            }),
             Notification::Revived { conn } => shared.post(Event::Revived {
                 conn: conn_key(self, conn),
             }),

@@ -20,7 +20,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::Instant;
 
-use crate::core::{Core, Event};
+use crate::core::{Action, Core, Event};
+use crate::inproc::Registry;
+use crate::monitor::Hub;
 
 /// A generation counter to sleep on until "something changed".
 #[derive(Debug, Default)]
@@ -92,6 +94,10 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// One socket's state, shared by its handle, its pipes' wakers and the I/O thread.
 pub(crate) struct Shared {
     core: Mutex<Core>,
+    /// Where the core's monitor events go.
+    hub: Arc<Hub>,
+    /// The context's inproc registry, for the core's inproc reconnects.
+    inproc: Arc<Mutex<Registry>>,
     inbox: Mutex<Vec<Event>>,
     pending: AtomicBool,
     /// Bumped after every applied event.
@@ -103,9 +109,11 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(core: Core) -> Self {
+    pub(crate) fn new(core: Core, hub: Arc<Hub>, inproc: Arc<Mutex<Registry>>) -> Self {
         Shared {
             core: Mutex::new(core),
+            hub,
+            inproc,
             inbox: Mutex::new(Vec::new()),
             pending: AtomicBool::new(false),
             signal: Signal::default(),
@@ -122,6 +130,7 @@ impl Shared {
             self.apply(&mut core);
         }
         let r = f(&mut core);
+        self.perform(&mut core);
         drop(core);
         self.settle();
         r
@@ -159,7 +168,27 @@ impl Shared {
         for event in events {
             core.apply(event, now);
         }
+        self.perform(core);
         self.wake_waiters();
+    }
+
+    /// Carries out what the core asked for, in order, while it is still
+    /// held (so the order of monitor events is the order of the changes).
+    fn perform(&self, core: &mut Core) {
+        for action in core.take_actions() {
+            match action {
+                Action::Monitor {
+                    kind,
+                    endpoint,
+                    peer,
+                } => self.hub.emit(kind, &endpoint, &peer),
+                Action::ReconnectInproc { name, peer } => {
+                    // An incompatible new binder is skipped, as a
+                    // handshake would fail.
+                    let _ = lock(&self.inproc).connect(&name, peer);
+                }
+            }
+        }
     }
 
     /// Wakes this socket's blocked caller and any `poll` watching it.

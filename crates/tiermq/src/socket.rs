@@ -12,7 +12,7 @@ use tiermq_transport::Endpoint;
 use tiermq_wire::Multipart;
 
 use crate::context::Links;
-use crate::core::{Core, LinkKind, Refused, Routing, deadline_after};
+use crate::core::{Core, LinkKind, Poster, Refused, Routing, deadline_after};
 use crate::endpoint::{Target, link_error, parse};
 use crate::inproc::InprocPeer;
 use crate::monitor::{DEFAULT_MONITOR_CAPACITY, Hub, Monitor};
@@ -71,13 +71,13 @@ impl Socket {
         let inproc = Arc::clone(ctx.inproc());
         let hub = Arc::new(Hub::default());
         let shared = Arc::new_cyclic(|me: &Weak<Shared>| {
-            Shared::new(Core::new(
-                wire,
-                routing,
-                me.clone(),
-                inproc,
-                Arc::clone(&hub),
-            ))
+            let me = me.clone();
+            let post: Poster = Arc::new(move |event| {
+                if let Some(s) = me.upgrade() {
+                    s.post(event);
+                }
+            });
+            Shared::new(Core::new(wire, routing, post), Arc::clone(&hub), inproc)
         });
         Ok(Socket {
             shared,
@@ -471,7 +471,9 @@ impl Socket {
 
     /// [`monitor`](Socket::monitor) holding up to `capacity` unread events (at least 1).
     pub fn monitor_with_capacity(&self, capacity: usize) -> Monitor {
-        self.hub.subscribe(capacity)
+        let monitor = self.hub.subscribe(capacity);
+        self.core(|c| c.set_monitored(true));
+        monitor
     }
 
     /// The failover and failback events since the last call (at most the

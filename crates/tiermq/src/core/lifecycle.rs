@@ -44,17 +44,13 @@ impl Core {
         self.serial += 1;
         let serial = self.serial;
         let id = PipeId(self.pipes.vacant_key());
-        let me = self.me.clone();
+        let post = Arc::clone(&self.post);
         a.out.set_waker(Some(Arc::new(move || {
-            if let Some(s) = me.upgrade() {
-                s.post(Event::Writable { pipe: id, serial });
-            }
+            post(Event::Writable { pipe: id, serial });
         })));
-        let me = self.me.clone();
+        let post = Arc::clone(&self.post);
         a.inp.set_waker(Some(Arc::new(move || {
-            if let Some(s) = me.upgrade() {
-                s.post(Event::Readable { pipe: id, serial });
-            }
+            post(Event::Readable { pipe: id, serial });
         })));
         let state = if a.out.is_full() {
             PeerState::Busy
@@ -74,7 +70,7 @@ impl Core {
         if !routing_id.is_empty() {
             self.ids.insert(routing_id.clone(), id);
         }
-        self.hub
+        self.out
             .emit(MonitorEventKind::Ready, &endpoint, &a.peer_addr);
         self.pipes.insert(PipeRec {
             serial,
@@ -116,7 +112,7 @@ impl Core {
         } else if rec.state == PeerState::Busy && !out.is_full() {
             rec.state = PeerState::Ready;
             rec.since = now;
-            self.hub
+            self.out
                 .emit(MonitorEventKind::Ready, &rec.endpoint, &rec.peer_addr);
             if self.routing.load_balance {
                 self.sched.set_state(id, PipeState::Ready, now);
@@ -175,7 +171,7 @@ impl Core {
         let (endpoint, peer) = (rec.endpoint.clone(), rec.peer_addr.clone());
         if matches!(conn, ConnKey::Inproc(_)) {
             let reason = String::from("peer closed");
-            self.hub
+            self.out
                 .emit(MonitorEventKind::Disconnected { reason }, &endpoint, &peer);
         }
         if !rec.routing_id.is_empty() && self.ids.get(&rec.routing_id) == Some(&id) {
@@ -202,7 +198,7 @@ impl Core {
             self.fq.set_readable(id, true);
         }
         if rerouted > 0 {
-            self.hub.emit(
+            self.out.emit(
                 MonitorEventKind::Rerouted { messages: rerouted },
                 &endpoint,
                 &peer,
@@ -254,6 +250,7 @@ impl Core {
         rec.since = now;
         let serial = rec.serial;
         let (endpoint, peer) = (rec.endpoint.clone(), rec.peer_addr.clone());
+        self.out.emit(MonitorEventKind::Dead, &endpoint, &peer);
         if self.routing.load_balance {
             self.sched.set_state(id, PipeState::Dead, now);
         }
@@ -262,7 +259,7 @@ impl Core {
             rec.rerouted += rerouted;
         }
         if rerouted > 0 {
-            self.hub.emit(
+            self.out.emit(
                 MonitorEventKind::Rerouted { messages: rerouted },
                 &endpoint,
                 &peer,
@@ -294,7 +291,7 @@ impl Core {
         } else {
             MonitorEventKind::Busy
         };
-        self.hub.emit(kind, &rec.endpoint, &rec.peer_addr);
+        self.out.emit(kind, &rec.endpoint, &rec.peer_addr);
         if self.routing.load_balance {
             self.sched.set_state(id, to_sched(state), now);
         }
@@ -310,7 +307,10 @@ impl Core {
         let link = self.links.iter().find(|l| l.key == key);
         if let Some(LinkKind::InprocConnect { name, peer }) = link.map(|l| &l.kind) {
             // An incompatible new binder is skipped, as a handshake would fail.
-            let _ = lock(&self.inproc).connect(name, peer.clone());
+            let (name, peer) = (name.clone(), peer.clone());
+            self.out
+                .actions
+                .push(Action::ReconnectInproc { name, peer });
         }
     }
 

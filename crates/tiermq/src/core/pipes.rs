@@ -79,15 +79,6 @@ pub(crate) fn new_pipe(hwm: usize) -> (Writer<Multipart>, Reader<Multipart>) {
 }
 
 impl Core {
-    /// The endpoint and peer address of connection `conn` (empty if unknown).
-    pub(crate) fn conn_names(&self, conn: ConnKey) -> (String, String) {
-        self.conns
-            .get(&conn)
-            .and_then(|id| self.pipes.get(id.0))
-            .map(|p| (p.endpoint.clone(), p.peer_addr.clone()))
-            .unwrap_or_default()
-    }
-
     /// One entry per pipe, for `Socket::peers`.
     pub(crate) fn peers(&self) -> Vec<Peer> {
         self.pipes

@@ -96,9 +96,7 @@ impl World {
         let mut core = Core::new(
             WireType::Req,
             Routing::of(WireType::Req).unwrap(),
-            Weak::new(),
-            Arc::default(),
-            Arc::default(),
+            Arc::new(|_| {}),
         );
         core.options.req_relaxed = relaxed;
         core.options.req_correlate = correlate;

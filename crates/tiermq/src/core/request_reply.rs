@@ -234,7 +234,7 @@ impl Core {
             return body;
         }
         rec.stale_replies += 1;
-        self.hub
+        self.out
             .emit(MonitorEventKind::StaleReply, &rec.endpoint, &rec.peer_addr);
         None
     }

@@ -144,7 +144,7 @@ impl Core {
             let now = now.max(Instant::now());
             rec.state = PeerState::Busy;
             rec.since = now;
-            self.hub
+            self.out
                 .emit(MonitorEventKind::Busy, &rec.endpoint, &rec.peer_addr);
         }
         if self.routing.load_balance {

@@ -97,7 +97,7 @@ impl Core {
             if self.retier(c.pipe, c.to, now)
                 && let Some(rec) = self.pipes.get(c.pipe.0)
             {
-                self.hub.emit(
+                self.out.emit(
                     MonitorEventKind::TierChanged {
                         from: c.from,
                         to: c.to,
