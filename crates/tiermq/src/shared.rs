@@ -126,7 +126,7 @@ impl Shared {
     /// socket's lock; never call it while holding another socket's core.
     pub(crate) fn with_core<R>(&self, f: impl FnOnce(&mut Core) -> R) -> R {
         let mut core = lock(&self.core);
-        if self.pending.load(Ordering::SeqCst) {
+        if self.pending.load(Ordering::SeqCst) && !self.core.is_poisoned() {
             self.apply(&mut core);
         }
         let r = f(&mut core);
@@ -134,6 +134,12 @@ impl Shared {
         drop(core);
         self.settle();
         r
+    }
+
+    /// Whether a panic inside the core (under its lock) left it torn. The
+    /// socket then refuses sends, receives and endpoints (`ENOTSOCK`).
+    pub(crate) fn is_failed(&self) -> bool {
+        self.core.is_poisoned()
     }
 
     /// Queues `event` for the core and applies it now if the core is free.
@@ -151,7 +157,12 @@ impl Shared {
         while self.pending.load(Ordering::SeqCst) {
             let mut core = match self.core.try_lock() {
                 Ok(core) => core,
-                Err(TryLockError::Poisoned(p)) => p.into_inner(),
+                // A failed core applies nothing more.
+                Err(TryLockError::Poisoned(_)) => {
+                    self.pending.store(false, Ordering::SeqCst);
+                    lock(&self.inbox).clear();
+                    return;
+                }
                 Err(TryLockError::WouldBlock) => return,
             };
             self.apply(&mut core);

@@ -96,9 +96,14 @@ impl Socket {
         self.shared.with_core(f)
     }
 
+    /// `ETERM` once the context ended; `ENOTSOCK` once a panic inside the
+    /// socket's core left its state torn (the socket is then unusable, as
+    /// a closed one is).
     fn check_live(&self) -> Result<()> {
         if self.ctx.is_terminated() {
             Err(Error::ETERM)
+        } else if self.shared.is_failed() {
+            Err(Error::ENOTSOCK)
         } else {
             Ok(())
         }
@@ -604,5 +609,30 @@ impl std::fmt::Debug for Socket {
         f.debug_struct("Socket")
             .field("type", &self.socket_type)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Context, Error, PULL, PUSH};
+
+    /// A panic inside the core leaves its state torn: the socket refuses
+    /// further sends and receives instead of going on with it.
+    #[test]
+    fn a_panic_in_the_core_fails_the_socket() {
+        let ctx = Context::new();
+        let push = ctx.socket(PUSH).unwrap();
+        push.bind("inproc://panicked").unwrap();
+        let pull = ctx.socket(PULL).unwrap();
+        pull.connect("inproc://panicked").unwrap();
+        push.send("before", 0).unwrap();
+        let torn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            push.shared.with_core(|_| panic!("a bug in the core"))
+        }));
+        assert!(torn.is_err());
+        assert_eq!(push.send("after", crate::DONTWAIT), Err(Error::ENOTSOCK));
+        assert_eq!(push.connect("inproc://other"), Err(Error::ENOTSOCK));
+        // Other sockets are not affected.
+        assert_eq!(pull.recv_bytes(0).unwrap(), b"before");
     }
 }
