@@ -9,7 +9,7 @@
 //! answer from the one it waits for without changing the envelope.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;

@@ -9,9 +9,7 @@ fn push_core() -> Core {
     Core::new(
         WireType::Push,
         Routing::of(WireType::Push).unwrap(),
-        Weak::new(),
-        Arc::default(),
-        Arc::default(),
+        Arc::new(|_| {}),
     )
 }
 
@@ -357,9 +355,7 @@ fn pull_reads_what_a_detached_peer_sent_before_it_left() {
     let mut core = Core::new(
         WireType::Pull,
         Routing::of(WireType::Pull).unwrap(),
-        Weak::new(),
-        Arc::default(),
-        Arc::default(),
+        Arc::new(|_| {}),
     );
     let now = Instant::now();
     let key = core.new_link_key();
@@ -415,9 +411,7 @@ fn req_core() -> Core {
     Core::new(
         WireType::Req,
         Routing::of(WireType::Req).unwrap(),
-        Weak::new(),
-        Arc::default(),
-        Arc::default(),
+        Arc::new(|_| {}),
     )
 }
 
