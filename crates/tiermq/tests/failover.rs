@@ -182,38 +182,90 @@ fn count(v: &Arc<Mutex<Vec<u64>>>) -> usize {
 }
 
 /// Messages queued for the primary when the application disconnects it are
-/// rerouted to the backup; what already reached the kernel still reaches the
-/// primary. Every message arrives exactly once.
+/// rerouted to the backup, in order (SPEC §5); what already reached the
+/// kernel still reaches the primary, in order. The primary reads nothing
+/// until the disconnect and its buffers are small, so it can hold only a
+/// small part of what is sent: most of it is still queued in the PUSH and
+/// must be rerouted (as many as the `Rerouted` events count).
+///
+/// With the kernel buffers full, the disconnect nearly always cuts the
+/// connection in the middle of a message. Bytes the kernel took die with the
+/// connection (docs/guide.md, "The limit"), and tiermq does not reroute a
+/// message it began to write, so that one message may be lost: the one
+/// after the primary's last. Every other message arrives exactly once.
 fn disconnect_reroutes(t: Transport) {
     const N: u64 = 20_000;
     let ctx = Context::new();
-    let (primary, e1) = worker(&ctx, t, "dis1");
+    let primary = ctx.socket(PULL).unwrap();
+    primary.set_rcvhwm(10).unwrap();
+    primary.set_rcvbuf(4096).unwrap();
+    primary.bind(&fresh_endpoint(t, "dis1")).unwrap();
+    let e1 = primary.get_last_endpoint().unwrap().unwrap();
     let (backup, e2) = worker(&ctx, t, "dis2");
     let push = ctx.socket(PUSH).unwrap();
     push.set_sndhwm(0).unwrap();
+    push.set_sndbuf(4096).unwrap();
     connect_tiers(&push, &e1, &e2);
+    eventually("the primary has its connection", || ready(&primary) == 1);
+    let events = push.monitor();
 
     let stop = Arc::new(AtomicBool::new(false));
-    let (p, ph) = collector(primary, Arc::clone(&stop));
     let (b, bh) = collector(backup, Arc::clone(&stop));
+    let payload = vec![0u8; 100];
     for n in 0..N {
-        push.send(seq(n), 0).unwrap();
+        let mut m = seq(n);
+        m.extend_from_slice(&payload);
+        push.send(m, 0).unwrap();
     }
+    assert_eq!(sent_to(&push, &e1), N, "everything went to the primary");
     push.disconnect(&e1).unwrap();
-    eventually("every message arrived", || {
-        count(&p) + count(&b) >= N as usize
+    // The primary reports its connection gone once it has delivered
+    // everything that arrived on it: then all it will ever get is readable.
+    let mut p = Vec::new();
+    eventually("the primary saw its connection end", || {
+        p.extend(drain(&primary));
+        ready(&primary) == 0
+    });
+    p.extend(drain(&primary));
+    let mut rerouted = 0;
+    eventually("the rerouted messages arrived at the backup", || {
+        rerouted += rerouted_from(&events, &e1);
+        rerouted > 0 && count(&b) as u64 >= rerouted
     });
     stop.store(true, Ordering::SeqCst);
-    ph.join().unwrap();
     bh.join().unwrap();
-    let (p, b) = (p.lock().unwrap().clone(), b.lock().unwrap().clone());
+    let b = b.lock().unwrap().clone();
     eprintln!(
         "{t:?}: {} at the primary, {} rerouted to the backup",
         p.len(),
         b.len()
     );
-    assert!(b.windows(2).all(|w| w[0] < w[1]), "rerouted in order");
-    assert_exactly_once(N, &[&p, &b]);
+    assert_eq!(events.dropped(), 0, "no monitor event was dropped");
+    assert_eq!(rerouted_from(&events, &e1), 0, "no further Rerouted event");
+    assert_eq!(b.len() as u64, rerouted, "the backup got what was rerouted");
+    // The primary got the oldest messages, in order; the one after them may
+    // have been cut; the backup got all the rest, in order.
+    let cut = p.len() as u64;
+    assert_eq!(p, (0..cut).collect::<Vec<_>>(), "at the primary");
+    let first = b[0];
+    assert!(
+        first == cut || first == cut + 1,
+        "only message {cut}, the one being written, may be lost; the backup's first is {first}"
+    );
+    assert_eq!(b, (first..N).collect::<Vec<_>>(), "rerouted in order");
+}
+
+/// Messages the `Rerouted` events on `endpoint` counted, among the events
+/// not read yet.
+fn rerouted_from(events: &tiermq::Monitor, endpoint: &str) -> u64 {
+    events
+        .try_iter()
+        .filter(|e| e.endpoint == endpoint)
+        .map(|e| match e.kind {
+            tiermq::MonitorEventKind::Rerouted { messages } => messages,
+            _ => 0,
+        })
+        .sum()
 }
 
 #[test]
