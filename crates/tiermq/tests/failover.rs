@@ -522,6 +522,11 @@ fn failback_after_delay() {
     assert_eq!(drain(&primary), (0..20).collect::<Vec<_>>());
     assert_eq!(drain(&backup), (20..30).collect::<Vec<_>>());
     eventually("failback after the delay", || push.active_tier() == Some(1));
+    let since = primary_ready_since(&push).expect("the primary is ready");
+    assert!(
+        Instant::now() >= since + Duration::from_millis(100),
+        "the failback came before the primary had been ready for the delay"
+    );
     push.send(seq(30), 0).unwrap();
     assert_eq!(recv_n(&primary, 1), vec![30]);
 }
