@@ -48,14 +48,6 @@ fn connect_tiers(push: &Socket, e1: &str, e2: &str) {
     eventually("both workers connected", || ready(push) == 2);
 }
 
-fn sent_to(push: &Socket, endpoint: &str) -> u64 {
-    push.peers()
-        .iter()
-        .filter(|p| p.endpoint == endpoint)
-        .map(|p| p.sent)
-        .sum()
-}
-
 fn active_passive(t: Transport) {
     let ctx = Context::new();
     let (primary, e1) = worker(&ctx, t, "ap1");

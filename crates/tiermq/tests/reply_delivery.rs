@@ -302,15 +302,6 @@ fn many_short_sessions_inproc_and_tcp() {
     }
 }
 
-/// Messages `req` handed to its pipes through `endpoint`.
-fn sent_to(req: &Socket, endpoint: &str) -> u64 {
-    req.peers()
-        .iter()
-        .filter(|p| p.endpoint == endpoint)
-        .map(|p| p.sent)
-        .sum()
-}
-
 /// A REQ with a server that replies then closes at once (`serve` runs one
 /// such server on the endpoint it is given; the thread returns the sequence
 /// number of the one request it read and answered), and a second-tier
