@@ -303,10 +303,11 @@ fn many_short_sessions_inproc_and_tcp() {
 }
 
 /// A REQ with a server that replies then closes at once (`serve` runs one
-/// such server on the endpoint it is given and returns how many requests it
-/// saw), and a second-tier backup REP that must never see the request: the
-/// reply that arrived before the close answers it, so nothing is resent.
-fn reply_then_close(transport: &str, serve: impl Fn(&str) -> thread::JoinHandle<usize>) {
+/// such server on the endpoint it is given; the thread returns the sequence
+/// number of the one request it read and answered), and a second-tier
+/// backup REP that must never see the request: the reply that arrived
+/// before the close answers it, so nothing is resent.
+fn reply_then_close(transport: &str, serve: impl Fn(&str) -> thread::JoinHandle<u64>) {
     let ctx = Context::new();
     let (backup, backup_ep) = bound(&ctx, REP, "tcp", "backup");
     for n in 0..CLOSING {
@@ -330,14 +331,25 @@ fn reply_then_close(transport: &str, serve: impl Fn(&str) -> thread::JoinHandle<
         req.send(seq(n as u64), 0).unwrap();
         let got = req.recv_bytes(0).expect("the reply sent before the close");
         assert_eq!(unseq(&got), n as u64 + 1000, "iteration {n}");
-        assert_eq!(req.recv_bytes(DONTWAIT), Err(Error::EFSM), "one reply only");
+        assert_eq!(
+            req.recv_bytes(DONTWAIT),
+            Err(Error::EFSM),
+            "answered: the REQ waits for a new request"
+        );
         assert_eq!(
             server.join().unwrap(),
-            1,
-            "iteration {n}: requests the server saw"
+            n as u64,
+            "iteration {n}: the request the server answered"
         );
-        // Once the REQ has seen the server go, nothing may have been resent.
+        // Once the REQ has seen the server go (a resend would have been
+        // handed to the backup's pipe then), nothing may have been resent.
         eventually("the REQ sees the server gone", || ready(&req) == 1);
+        assert_eq!(
+            sent_to(&req, &backup_ep),
+            0,
+            "iteration {n}: the answered request was resent; {:?}",
+            req.peers()
+        );
         assert_eq!(
             backup.recv_bytes(DONTWAIT),
             Err(Error::EAGAIN),
@@ -351,31 +363,31 @@ fn reply_then_close(transport: &str, serve: impl Fn(&str) -> thread::JoinHandle<
     }
 }
 
-fn libzmq_server(ep: &str) -> thread::JoinHandle<usize> {
+fn libzmq_server(ep: &str) -> thread::JoinHandle<u64> {
     let zctx = zmq::Context::new();
     let rep = zctx.socket(zmq::REP).unwrap();
     rep.set_rcvtimeo(WAIT_MS).unwrap();
     rep.set_linger(WAIT_MS).unwrap();
     rep.bind(ep).unwrap();
     thread::spawn(move || {
-        let m = rep.recv_bytes(0).expect("a request within the timeout");
-        rep.send(seq(unseq(&m) + 1000), 0).unwrap();
+        let m = unseq(&rep.recv_bytes(0).expect("a request within the timeout"));
+        rep.send(seq(m + 1000), 0).unwrap();
         drop(rep);
         drop(zctx);
-        1
+        m
     })
 }
 
-fn tiermq_server(ep: &str) -> thread::JoinHandle<usize> {
+fn tiermq_server(ep: &str) -> thread::JoinHandle<u64> {
     let ctx = Context::new();
     let rep = socket(&ctx, REP);
     rep.bind(ep).unwrap();
     thread::spawn(move || {
-        let m = rep.recv_bytes(0).expect("a request within the timeout");
-        rep.send(seq(unseq(&m) + 1000), 0).unwrap();
+        let m = unseq(&rep.recv_bytes(0).expect("a request within the timeout"));
+        rep.send(seq(m + 1000), 0).unwrap();
         drop(rep);
         drop(ctx);
-        1
+        m
     })
 }
 
@@ -408,19 +420,35 @@ fn reply_then_close_tiermq_rep_inproc() {
         req.connect(&backup_ep).unwrap();
         eventually("server and backup connected", || ready(&req) == 2);
         let server = thread::spawn(move || {
-            let m = rep.recv_bytes(0).expect("a request within the timeout");
-            rep.send(seq(unseq(&m) + 1000), 0).unwrap();
+            let m = unseq(&rep.recv_bytes(0).expect("a request within the timeout"));
+            rep.send(seq(m + 1000), 0).unwrap();
             drop(rep);
+            m
         });
         req.send(seq(n), 0).unwrap();
         let got = req.recv_bytes(0).expect("the reply sent before the close");
         assert_eq!(unseq(&got), n + 1000, "iteration {n}");
-        server.join().unwrap();
+        assert_eq!(
+            server.join().unwrap(),
+            n,
+            "iteration {n}: the request the server answered"
+        );
         eventually("the REQ sees the server gone", || ready(&req) == 1);
+        assert_eq!(
+            sent_to(&req, &backup_ep),
+            0,
+            "iteration {n}: the answered request was resent; {:?}",
+            req.peers()
+        );
         assert_eq!(
             backup.recv_bytes(DONTWAIT),
             Err(Error::EAGAIN),
             "iteration {n}: the answered request was resent"
+        );
+        assert!(
+            req.peers().iter().all(|p| p.rerouted == 0),
+            "iteration {n}: {:?}",
+            req.peers()
         );
     }
 }

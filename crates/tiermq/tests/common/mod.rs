@@ -57,6 +57,15 @@ pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Messages `s` handed to its pipes that came through `endpoint`.
+pub fn sent_to(s: &tiermq::Socket, endpoint: &str) -> u64 {
+    s.peers()
+        .iter()
+        .filter(|p| p.endpoint == endpoint)
+        .map(|p| p.sent)
+        .sum()
+}
+
 /// How many of the socket's peers are in state `PeerState::Ready`.
 #[allow(dead_code)]
 pub fn ready(s: &tiermq::Socket) -> usize {
