@@ -478,18 +478,23 @@ impl Connection {
                 }
             }
         }
-        if reason.is_dead() {
-            // Without a linger the heartbeat ends the connection at once;
-            // it is still reported dead first, with what it held.
-            self.report_dead();
-        }
         self.stream.deregister(registry);
         drop(self.stream);
         let established = !self.connecting;
-        let unsent = match (&mut self.session, &self.pipes) {
-            (Some(session), Some(_)) => session.take_unsent(),
+        // Over for good: a message cut short never reaches the peer either.
+        let mut unsent = match (&mut self.session, &self.pipes) {
+            (Some(session), Some(_)) => session.take_undelivered(),
             _ => Vec::new(),
         };
+        if reason.is_dead() && !self.dead && self.pipes.is_some() {
+            // Without a linger the heartbeat ends the connection at once;
+            // it is still reported dead first, with what it held.
+            self.dead = true;
+            self.sink.notify(Notification::Dead {
+                conn: self.id,
+                unsent: std::mem::take(&mut unsent),
+            });
+        }
         let attached = if let Some(pipes) = self.pipes.take() {
             pipes.out.set_waker(None);
             pipes.inp.set_waker(None);

@@ -63,8 +63,9 @@ pub enum Notification {
         conn: ConnId,
         /// Why it ended.
         reason: DetachReason,
-        /// Messages the reactor took from `out` but never began to write, in
-        /// order; they are older than anything still in `out`.
+        /// Messages the reactor took from `out` but never wrote completely
+        /// (a message cut short never reaches the peer), in order; they are
+        /// older than anything still in `out`.
         unsent: Vec<Multipart>,
     },
     /// The heartbeat declared an attached connection's peer dead (SPEC §3).

@@ -203,6 +203,27 @@ impl Output {
         out
     }
 
+    /// For a connection that is over: removes and returns every message
+    /// not written completely, in order, and drops all staged bytes. A
+    /// message cut short never reaches the peer (a truncated frame is
+    /// dropped), so it may go elsewhere.
+    pub(crate) fn take_undelivered(&mut self) -> Vec<Multipart> {
+        let first = self
+            .in_flight
+            .iter()
+            .position(|m| m.end > self.written)
+            .unwrap_or(self.in_flight.len());
+        let mut out = Vec::with_capacity(self.in_flight.len() - first + self.pending.len());
+        out.extend(self.in_flight.drain(first..).map(|m| m.msg));
+        out.extend(self.pending.drain(..));
+        self.pending_bytes = 0;
+        self.in_flight.clear();
+        self.batch.clear();
+        self.queue.clear();
+        self.queued_bytes = 0;
+        out
+    }
+
     /// Drops staged bytes at stream offsets `cut` and beyond.
     fn truncate(&mut self, cut: u64) {
         self.seal();
@@ -289,6 +310,22 @@ mod tests {
             out.advance(n);
         }
         assert_eq!(all, b"\x01\x06abcdef\x00\x01x\x00\x01y");
+    }
+
+    #[test]
+    fn take_undelivered_includes_the_message_cut_short() {
+        let mut out = Output::new(16, 1024);
+        let msgs: Vec<Multipart> = (0..4u8).map(|i| msg(&[&[i; 20]])).collect();
+        for m in &msgs {
+            out.push(m.clone());
+        }
+        let mut slices = [IoSlice::new(&[]); 4];
+        assert!(out.chunks(&mut slices, true) > 0);
+        // The first message whole (2-byte header + 20), the second in part.
+        out.advance(22 + 5);
+        assert_eq!(out.take_undelivered(), msgs[1..].to_vec());
+        assert!(!out.has_output(true));
+        assert!(out.take_undelivered().is_empty());
     }
 
     #[test]

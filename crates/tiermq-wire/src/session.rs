@@ -420,6 +420,14 @@ impl Session {
         self.out.take_unsent()
     }
 
+    /// For a connection that is over: removes and returns every queued
+    /// message not written completely (a message cut short included: the
+    /// peer drops a truncated one), in order. Cost: linear in the messages
+    /// returned.
+    pub fn take_undelivered(&mut self) -> Vec<Multipart> {
+        self.out.take_undelivered()
+    }
+
     /// The decode loop behind `handle_read`.
     fn decode(&mut self, buf: &mut BytesMut, now: Instant) -> Result<(), Error> {
         if !buf.is_empty() {
