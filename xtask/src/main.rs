@@ -2,8 +2,9 @@
 //!
 //! - `ci`: everything CI checks, in order, stopping at the first failing step
 //!   and naming it.
-//! - `fuzz [SECONDS]`: build the fuzz targets and run each for a while
-//!   (needs the nightly toolchain and cargo-fuzz).
+//! - `fuzz [SECONDS]`: build the fuzz targets and run each for a while.
+//!   Needs the nightly toolchain (fails, naming `rustup toolchain install
+//!   nightly`, without it); installs cargo-fuzz on it when missing.
 //! - `bench [--quick]`: tiermq side by side with libzmq, zmq.rs and omq,
 //!   each end in its own process (see `bench.rs`).
 //!
@@ -139,21 +140,38 @@ fn cargo_fuzz_available() -> bool {
     matches!(cmd.output(), Ok(out) if out.status.success())
 }
 
+/// How to get the toolchain the fuzz step needs.
+const INSTALL_NIGHTLY: &str = "rustup toolchain install nightly";
+
 fn fuzz(seconds: u32) -> Result<(), &'static str> {
     if !root().join("fuzz/Cargo.toml").exists() {
         println!("\n==> [fuzz] SKIPPED: there is no fuzz/ workspace");
         return Ok(());
     }
     if !nightly_available() {
-        println!("\n==> [fuzz] SKIPPED: the nightly toolchain is not installed");
-        return Ok(());
+        eprintln!(
+            "\nxtask: the fuzz step needs the nightly toolchain (cargo-fuzz uses \
+             its sanitizer flags), and `cargo +nightly` does not run.\n\
+             Install it with `{INSTALL_NIGHTLY}`, then run this again."
+        );
+        return Err("fuzz");
     }
     if !cargo_fuzz_available() {
-        println!(
-            "\n==> [fuzz] SKIPPED: cargo-fuzz is not installed \
-             (`cargo install cargo-fuzz --locked`; .ci/run does this)"
-        );
-        return Ok(());
+        println!("\nxtask: cargo-fuzz is not installed on nightly; installing it");
+        let mut c = nightly_cargo();
+        c.args(["install", "cargo-fuzz", "--locked"]);
+        step("fuzz-install", c).inspect_err(|_| {
+            eprintln!(
+                "xtask: could not install cargo-fuzz; run \
+                 `cargo +nightly install cargo-fuzz --locked`, then this again"
+            );
+        })?;
+        if !cargo_fuzz_available() {
+            eprintln!(
+                "xtask: `cargo +nightly fuzz` still does not run after installing cargo-fuzz"
+            );
+            return Err("fuzz-install");
+        }
     }
     let mut c = nightly_cargo();
     c.args(["fuzz", "build"]);

@@ -1,7 +1,23 @@
 //! Entry points for the cargo-fuzz targets in `fuzz/`, also run by the
-//! proptests so they build and run on stable. Not a stable API.
+//! proptests and unit tests so they build and run on stable. Not a stable API.
+//!
+//! Every target checks, on any input:
+//! - no panic;
+//! - the first error is sticky: every later fallible call returns it;
+//! - no event after an error: `poll_event` yields only what was decoded
+//!   before the error (drained right after the failing call), then nothing,
+//!   whatever else is read or whatever time passes;
+//! - `max_msg_size`, when set, bounds every decoded message (sum of its
+//!   frames), every frame, and the frame count
+//!   ([`MAX_FRAMES_WITH_LIMIT`](crate::MAX_FRAMES_WITH_LIMIT)); a
+//!   [`MessageTooLarge`](Error::MessageTooLarge) names that limit.
+//!
+//! `roundtrip` also checks that decoding does not depend on how the input is
+//! split, and that every decoded message re-encodes (through a PUSH/PULL
+//! session pair) to the same frames.
 
-use crate::{Config, Multipart, Session, SocketType, command, greeting};
+use crate::{Config, Error, Event, MAX_FRAMES_WITH_LIMIT, Multipart, Session, SocketType};
+use crate::{command, greeting};
 use bytes::{Bytes, BytesMut};
 use std::io::IoSlice;
 use std::time::{Duration, Instant};
@@ -17,28 +33,120 @@ pub fn peer_opening(peer: SocketType) -> Vec<u8> {
     b.to_vec()
 }
 
+/// What a run decoded, for the unit tests to check that an input reached
+/// as far as intended.
+#[derive(Debug, Default)]
+struct Outcome {
+    /// Messages decoded (after the handshake).
+    messages: usize,
+    /// The error that failed the session, if any.
+    error: Option<Error>,
+}
+
+/// Checks what `max_msg_size` promises about one decoded event.
+fn check_event(event: &Event, limit: Option<u64>) {
+    let (Event::Message(msg), Some(limit)) = (event, limit) else {
+        return;
+    };
+    assert!(!msg.is_empty(), "empty message decoded");
+    assert!(
+        msg.len() <= MAX_FRAMES_WITH_LIMIT,
+        "{} frames with a limit",
+        msg.len()
+    );
+    for frame in msg {
+        assert!(frame.len() as u64 <= limit, "frame over max_msg_size");
+    }
+    assert!(msg.byte_len() as u64 <= limit, "message over max_msg_size");
+}
+
+/// Checks what an error promises about the limit it names.
+fn check_error(error: &Error, limit: Option<u64>) {
+    if let Error::MessageTooLarge { limit: l, size } = error {
+        assert_eq!(Some(*l), limit, "MessageTooLarge names another limit");
+        assert!(size > l, "MessageTooLarge for a size within the limit");
+    }
+}
+
+/// Drains the session's events, checking each; returns the messages.
+fn drain_events(session: &mut Session, limit: Option<u64>) -> Vec<Multipart> {
+    let mut messages = Vec::new();
+    while let Some(event) = session.poll_event() {
+        check_event(&event, limit);
+        if let Event::Message(msg) = event {
+            messages.push(msg);
+        }
+    }
+    messages
+}
+
+/// Asserts that a failed session yields no event.
+fn assert_no_event(session: &mut Session, when: &str) {
+    if let Some(event) = session.poll_event() {
+        panic!("event after the error ({when}): {event:?}");
+    }
+}
+
 /// Feeds `data` to `session` in chunks of `chunk` bytes, exercising every
-/// entry point along the way; checks that the first error is sticky.
-fn feed(session: &mut Session, data: &[u8], chunk: usize, mut now: Instant) {
+/// entry point along the way, and checks the contract (see the module docs).
+/// `limit` is the session's `max_msg_size`.
+fn feed(
+    session: &mut Session,
+    limit: Option<u64>,
+    data: &[u8],
+    chunk: usize,
+    mut now: Instant,
+) -> Outcome {
     let mut buf = BytesMut::new();
-    let mut failed = None;
+    let mut out = Outcome::default();
     for piece in data.chunks(chunk.max(1)) {
         buf.extend_from_slice(piece);
         let result = session.handle_read(&mut buf, now);
-        while session.poll_event().is_some() {}
+        if out.error.is_some() {
+            // Failed by an earlier call: that call's events were drained.
+            assert_no_event(session, "handle_read");
+        }
+        // Events decoded before an error in this very call stay available.
+        out.messages += drain_events(session, limit).len();
         drain_output(session);
         now += Duration::from_millis(7);
         let timeout = session.handle_timeout(now);
-        if let Some(e) = failed.as_ref() {
+        if let Some(e) = out.error.as_ref() {
             assert_eq!(result.as_ref().err(), Some(e), "error not sticky");
             assert_eq!(timeout.as_ref().err(), Some(e), "error not sticky");
-        } else if let Err(e) = result.and(timeout) {
-            failed = Some(e);
+        } else if let Err(e) = result.and(timeout.clone()) {
+            // A read error is already handle_timeout's answer.
+            assert_eq!(timeout.err().as_ref(), Some(&e), "error not sticky");
+            check_error(&e, limit);
+            out.error = Some(e);
         }
+        if out.error.is_some() {
+            // A failing handle_timeout decodes nothing and queues nothing.
+            assert_no_event(session, "handle_timeout");
+            assert_eq!(session.error(), out.error.as_ref(), "error() differs");
+            assert!(!session.is_ready(), "ready after an error");
+            assert_eq!(session.poll_timeout(), None, "timer after an error");
+        }
+    }
+    if let Some(e) = out.error.clone() {
+        // A valid one-frame message, a PING and a long wait: still nothing.
+        let more = [0, 1, b'x', 4, 7, 4, b'P', b'I', b'N', b'G', 0, 0];
+        assert_eq!(session.handle_input(&more, now).err(), Some(e.clone()));
+        assert_eq!(
+            session
+                .handle_timeout(now + Duration::from_secs(3600))
+                .err(),
+            Some(e)
+        );
+        assert_no_event(session, "after more input");
     }
     session.send(Multipart::single(Bytes::from_static(b"late")));
     drain_output(session);
     let _ = session.take_unsent();
+    if out.error.is_some() {
+        assert_no_event(session, "after sending");
+    }
+    out
 }
 
 /// Writes everything the session offers, one slice at a time.
@@ -52,6 +160,28 @@ fn drain_output(session: &mut Session) {
         }
         session.advance(first);
     }
+}
+
+/// Everything the session offers, written at most `max_write` bytes at a
+/// time (so messages are often cut mid-frame).
+fn output(session: &mut Session, max_write: usize) -> Vec<u8> {
+    let mut all = Vec::new();
+    while session.has_output() {
+        let mut slices = [IoSlice::new(&[]); 8];
+        let n = session.chunks_vectored(&mut slices);
+        let mut wrote = 0;
+        for slice in &slices[..n] {
+            let take = slice.len().min(max_write - wrote);
+            all.extend_from_slice(&slice[..take]);
+            wrote += take;
+            if wrote == max_write {
+                break;
+            }
+        }
+        assert!(wrote > 0, "has_output but nothing to write");
+        session.advance(wrote);
+    }
+    all
 }
 
 fn fuzz_config(sel: u8) -> Config {
@@ -71,11 +201,16 @@ fn fuzz_config(sel: u8) -> Config {
 /// Fuzz target `decode`: a session past a valid handshake reads `data`.
 /// The first byte picks the read size and configuration.
 pub fn decode(data: &[u8]) {
+    run_decode(data);
+}
+
+fn run_decode(data: &[u8]) -> Outcome {
     let Some((&sel, rest)) = data.split_first() else {
-        return;
+        return Outcome::default();
     };
     let now = Instant::now();
     let config = fuzz_config(sel);
+    let limit = config.max_msg_size;
     let peer = match config.socket_type {
         SocketType::Pull => SocketType::Push,
         _ => SocketType::Sub,
@@ -84,15 +219,249 @@ pub fn decode(data: &[u8]) {
     s.handle_input(&peer_opening(peer), now)
         .expect("valid opening");
     assert!(s.is_ready());
-    feed(&mut s, rest, usize::from(sel >> 2) + 1, now);
+    assert_eq!(s.poll_event(), Some(Event::Ready));
+    feed(&mut s, limit, rest, usize::from(sel >> 2) + 1, now)
 }
 
 /// Fuzz target `handshake`: a fresh session reads `data` from its start.
 pub fn handshake(data: &[u8]) {
+    run_handshake(data);
+}
+
+fn run_handshake(data: &[u8]) -> Outcome {
     let Some((&sel, rest)) = data.split_first() else {
-        return;
+        return Outcome::default();
     };
     let now = Instant::now();
-    let mut s = Session::new(fuzz_config(sel), now);
-    feed(&mut s, rest, usize::from(sel >> 2) + 1, now);
+    let config = fuzz_config(sel);
+    let limit = config.max_msg_size;
+    let mut s = Session::new(config, now);
+    feed(&mut s, limit, rest, usize::from(sel >> 2) + 1, now)
+}
+
+/// `max_msg_size` choices for `roundtrip`: none, and limits around the
+/// short/long frame header boundary (255).
+const ROUNDTRIP_LIMITS: [Option<u64>; 4] = [None, Some(0), Some(40), Some(300)];
+
+/// A PULL session (no timers) past a valid handshake with a PUSH peer,
+/// with `max_msg_size` `limit`.
+fn ready_pull(limit: Option<u64>, now: Instant) -> Session {
+    let mut config = Config::new(SocketType::Pull);
+    config.max_msg_size = limit;
+    let mut s = Session::new(config, now);
+    s.handle_input(&peer_opening(SocketType::Push), now)
+        .expect("valid opening");
+    assert_eq!(s.poll_event(), Some(Event::Ready));
+    s
+}
+
+/// Reads `data` into `session` `chunk` bytes at a time, stopping at the
+/// first error; returns every event and that error.
+fn read_all(
+    session: &mut Session,
+    data: &[u8],
+    chunk: usize,
+    now: Instant,
+) -> (Vec<Event>, Option<Error>) {
+    let mut buf = BytesMut::new();
+    let mut events = Vec::new();
+    for piece in data.chunks(chunk.max(1)) {
+        buf.extend_from_slice(piece);
+        let result = session.handle_read(&mut buf, now);
+        events.extend(std::iter::from_fn(|| session.poll_event()));
+        if let Err(e) = result {
+            return (events, Some(e));
+        }
+    }
+    (events, None)
+}
+
+/// Fuzz target `roundtrip`: a PULL session past a valid handshake reads
+/// `data[2..]`, once whole and once in chunks; both must yield the same
+/// events and fail alike. Every decoded message is then sent through a
+/// fresh PUSH session (batching and write sizes picked by `data[1]`) and
+/// decoded by a fresh PULL session with the same limit: it must arrive
+/// unchanged. `data[0]` picks the limit and read size.
+pub fn roundtrip(data: &[u8]) {
+    run_roundtrip(data);
+}
+
+fn run_roundtrip(data: &[u8]) -> Outcome {
+    let [sel, enc, rest @ ..] = data else {
+        return Outcome::default();
+    };
+    let now = Instant::now();
+    let limit = ROUNDTRIP_LIMITS[usize::from(sel & 3)];
+    let chunk = usize::from(sel >> 2) + 1;
+
+    // Decoding does not depend on how the bytes arrive.
+    let (whole, whole_err) = read_all(&mut ready_pull(limit, now), rest, rest.len(), now);
+    let mut split = ready_pull(limit, now);
+    let (events, error) = read_all(&mut split, rest, chunk, now);
+    assert_eq!(events, whole, "events depend on the read size");
+    assert_eq!(
+        error.as_ref().map(std::mem::discriminant),
+        whole_err.as_ref().map(std::mem::discriminant),
+        "errors depend on the read size: {error:?} vs {whole_err:?}"
+    );
+    if let Some(e) = &error {
+        check_error(e, limit);
+        assert_eq!(split.handle_input(b"\x00\x01x", now).as_ref(), Err(e));
+        assert_no_event(&mut split, "roundtrip");
+    }
+    let mut messages = Vec::new();
+    for event in events {
+        check_event(&event, limit);
+        if let Event::Message(msg) = event {
+            messages.push(msg);
+        }
+    }
+
+    // Decode, encode, decode: the same messages.
+    let mut push_config = Config::new(SocketType::Push);
+    push_config.batch_size = 9 + usize::from(enc & 0x0F) * 61;
+    push_config.zero_copy_threshold = 1 << (enc >> 4);
+    let write = chunk * 5;
+    let mut push = Session::new(push_config, now);
+    for m in &messages {
+        push.send(m.clone());
+    }
+    push.handle_input(&peer_opening(SocketType::Pull), now)
+        .expect("valid opening");
+    let wire = output(&mut push, write);
+    let mut pull = Session::new(
+        Config {
+            max_msg_size: limit,
+            ..Config::new(SocketType::Pull)
+        },
+        now,
+    );
+    let (events, reread) = read_all(&mut pull, &wire, write, now);
+    assert_eq!(reread, None, "re-encoded messages fail to decode");
+    let mut expect = vec![Event::Ready];
+    expect.extend(messages.iter().cloned().map(Event::Message));
+    assert_eq!(events, expect, "re-encoded messages differ");
+    Outcome {
+        messages: messages.len(),
+        error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame;
+
+    /// `msgs` as ZMTP message frames.
+    fn frames(msgs: &[&[&[u8]]]) -> Vec<u8> {
+        let mut b = BytesMut::new();
+        for msg in msgs {
+            for (i, f) in msg.iter().enumerate() {
+                let more = if i + 1 < msg.len() { frame::MORE } else { 0 };
+                frame::put_header(&mut b, more, f.len());
+                b.extend_from_slice(f);
+            }
+        }
+        b.to_vec()
+    }
+
+    fn with(prefix: &[u8], rest: &[u8]) -> Vec<u8> {
+        [prefix, rest].concat()
+    }
+
+    const BIG: [u8; 1025] = [7; 1025];
+
+    #[test]
+    fn empty_and_garbage_inputs() {
+        let garbage: [&[u8]; 5] = [
+            b"",
+            b"\x00",
+            b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff",
+            b"\x02garbage that is not ZMTP at all",
+            &[0xFF; 300],
+        ];
+        for data in garbage {
+            handshake(data);
+            decode(data);
+            roundtrip(data);
+        }
+        // Reserved flag bits fail the session after the handshake.
+        let o = run_decode(b"\x00\xf0\x01x");
+        assert_eq!(o.error, Some(Error::ReservedFlags(0xF0)));
+    }
+
+    #[test]
+    fn valid_stream_from_the_greeting() {
+        let msgs = frames(&[&[b"hello"], &[b"key", b"", b"value"], &[&[9; 300]]]);
+        for sel in [0u8, 2, 0xFC, 0xFE] {
+            let data = with(
+                &[sel],
+                &[peer_opening(SocketType::Push), msgs.clone()].concat(),
+            );
+            let o = run_handshake(&data);
+            assert_eq!((o.messages, o.error), (3, None), "sel {sel:#x}");
+        }
+    }
+
+    #[test]
+    fn valid_messages_after_the_handshake() {
+        let msgs = frames(&[&[b"a"], &[b"b", b"c"], &[&[1; 256]]]);
+        for sel in [0u8, 2, 0x7C] {
+            let o = run_decode(&with(&[sel], &msgs));
+            assert_eq!((o.messages, o.error), (3, None), "sel {sel:#x}");
+        }
+        for sel in 0..=255u8 {
+            let o = run_roundtrip(&with(&[sel & !3, sel], &msgs));
+            assert_eq!((o.messages, o.error), (3, None), "sel {sel:#x}");
+        }
+    }
+
+    #[test]
+    fn limit_fails_and_keeps_what_came_before() {
+        let msgs = frames(&[&[b"ok"], &[&BIG], &[b"never"]]);
+        // decode: sel bit 1 sets a 1024-byte limit.
+        let o = run_decode(&with(&[0x02], &msgs));
+        assert_eq!(o.messages, 1);
+        assert_eq!(
+            o.error,
+            Some(Error::MessageTooLarge {
+                limit: 1024,
+                size: 1025
+            })
+        );
+        // Without the limit everything arrives.
+        let o = run_decode(&with(&[0x00], &msgs));
+        assert_eq!((o.messages, o.error), (3, None));
+        // roundtrip with a 40-byte limit: the sum of the frames counts.
+        let msgs = frames(&[&[&[1; 40]], &[&[1; 20], &[2; 20]], &[&[1; 20], &[2; 21]]]);
+        for sel in [2u8, 6, 0xFE] {
+            let o = run_roundtrip(&with(&[sel, 0], &msgs));
+            assert_eq!(o.messages, 2, "sel {sel:#x}");
+            assert_eq!(
+                o.error,
+                Some(Error::MessageTooLarge {
+                    limit: 40,
+                    size: 41
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn nothing_is_decoded_after_an_error() {
+        // A message, a bad frame, then valid messages that must not show.
+        let data = [
+            frames(&[&[b"first"]]),
+            vec![0xF0, 0],
+            frames(&[&[b"x".as_slice()][..]; 4]),
+        ]
+        .concat();
+        for sel in [0u8, 0x04, 0xFC] {
+            let o = run_decode(&with(&[sel], &data));
+            assert_eq!(o.messages, 1, "sel {sel:#x}");
+            assert!(o.error.is_some());
+        }
+        let o = run_roundtrip(&with(&[0, 0], &data));
+        assert_eq!(o.messages, 1);
+    }
 }

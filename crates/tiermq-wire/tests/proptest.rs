@@ -97,6 +97,21 @@ proptest! {
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
         fuzz::handshake(&bytes);
         fuzz::decode(&bytes);
+        fuzz::roundtrip(&bytes);
+    }
+
+    #[test]
+    fn valid_streams_pass_the_fuzz_checks(
+        msgs in messages(),
+        sel in any::<u8>(),
+        enc in any::<u8>(),
+    ) {
+        let msgs: Vec<Multipart> = msgs.iter().map(|m| to_multipart(m)).collect();
+        let bytes = push_stream(&msgs, 8192, 1024, usize::MAX);
+        fuzz::handshake(&[&[sel][..], &bytes].concat());
+        // decode and roundtrip have read the greeting and READY (92 bytes).
+        fuzz::decode(&[&[sel][..], &bytes[92..]].concat());
+        fuzz::roundtrip(&[&[sel, enc][..], &bytes[92..]].concat());
     }
 
     #[test]
@@ -122,5 +137,7 @@ proptest! {
         let mut with_sel = vec![0u8];
         with_sel.extend_from_slice(bytes.get(92..).unwrap_or(&[]));
         fuzz::decode(&with_sel);
+        with_sel.insert(0, 0);
+        fuzz::roundtrip(&with_sel);
     }
 }
