@@ -11,8 +11,8 @@ use mio::{Registry, Token};
 use tiermq_pipe::{RecvError, Room};
 use tiermq_wire::{Event, Multipart, Session};
 
+use crate::inbox::{Direction, PipeWaker, Shared};
 use crate::net::Stream;
-use crate::reactor::{Direction, PipeWaker, Shared};
 use crate::{ConnId, DetachReason, LinkId, MonitorEvent, Notification, Sink};
 
 /// Smallest and largest single read, in bytes. The size adapts: it doubles

@@ -13,8 +13,8 @@ use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
 use crate::connection::{Connection, Flow};
+use crate::inbox::{BindTarget, Command, ConnectTarget, Inbox, Shared};
 use crate::net::{self, BufSizes, Listener};
-use crate::reactor::{BindTarget, Command, ConnectTarget, Inbox, Shared};
 use crate::resolve;
 use crate::timers::{TimerKey, Timers};
 use crate::token::{self, Generations, Key};

@@ -91,6 +91,7 @@
 
 mod connection;
 mod endpoint;
+mod inbox;
 mod io_loop;
 mod net;
 mod notify;

@@ -1,0 +1,167 @@
+//! What application threads and the I/O thread share: the commands and
+//! woken connections posted to the I/O thread (`Inbox`), the waker that
+//! posts a connection whose pipe changed state, and the lock around them.
+//! Both [`Reactor`](crate::Reactor) and the I/O loop use it; it uses
+//! neither.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use mio::{Token, Waker};
+
+use crate::resolve::TcpTarget;
+use crate::{LinkId, LinkOptions, Sink};
+
+/// What the reactor is told to do.
+pub(crate) enum Command {
+    Bind {
+        link: LinkId,
+        endpoint: String,
+        target: BindTarget,
+        opts: LinkOptions,
+        sink: Arc<dyn Sink>,
+        reply: SyncSender<io::Result<String>>,
+    },
+    Connect {
+        link: LinkId,
+        endpoint: String,
+        target: ConnectTarget,
+        opts: LinkOptions,
+        sink: Arc<dyn Sink>,
+    },
+    /// A helper thread looked up the host name of `link`'s connect
+    /// attempt number `attempt`.
+    Resolved {
+        link: LinkId,
+        attempt: u64,
+        addrs: io::Result<Vec<SocketAddr>>,
+    },
+    CloseLink(LinkId),
+    Shutdown,
+}
+
+/// A resolved bind address.
+pub(crate) enum BindTarget {
+    Tcp(SocketAddr),
+    Ipc(PathBuf),
+}
+
+/// Where a connect goes; a tcp host is resolved at each attempt.
+pub(crate) enum ConnectTarget {
+    Tcp(TcpTarget),
+    Ipc(PathBuf),
+}
+
+/// Work posted to the I/O thread: commands, and connections whose pipes
+/// changed state (an out pipe became non-empty, an in pipe drained).
+#[derive(Default)]
+pub(crate) struct Inbox {
+    pub(crate) commands: Vec<Command>,
+    pub(crate) writable: Vec<Token>,
+    pub(crate) readable: Vec<Token>,
+}
+
+/// The state app threads share with the I/O thread.
+pub(crate) struct Shared {
+    inbox: Mutex<Inbox>,
+    waker: Waker,
+    /// Mirrors "the inbox is not empty"; written under the inbox lock, read
+    /// without it by the I/O thread between polls.
+    pending: AtomicBool,
+    /// The I/O thread is in (or about to enter) a blocking poll and needs
+    /// the waker. While it runs, posts cost no syscall: it looks at
+    /// `pending` before every poll.
+    asleep: AtomicBool,
+}
+
+impl Shared {
+    pub(crate) fn new(waker: Waker) -> Self {
+        Shared {
+            inbox: Mutex::new(Inbox::default()),
+            waker,
+            pending: AtomicBool::new(false),
+            asleep: AtomicBool::new(false),
+        }
+    }
+
+    /// Adds work, and wakes the reactor only if it is parked in a poll.
+    pub(crate) fn post(&self, add: impl FnOnce(&mut Inbox)) {
+        let mut inbox = self.lock();
+        add(&mut inbox);
+        self.pending.store(true, Ordering::SeqCst);
+        drop(inbox);
+        // With `going_to_sleep` this is a store-then-load on each side
+        // (SeqCst): either the reactor sees `pending` and does not park, or
+        // we see `asleep` and wake it.
+        if self.asleep.load(Ordering::SeqCst) && self.asleep.swap(false, Ordering::SeqCst) {
+            // Fails only if the poller is gone, i.e. the reactor stopped.
+            let _ = self.waker.wake();
+        }
+    }
+
+    /// Whether work was posted since the last `take`. No lock.
+    pub(crate) fn has_pending(&self) -> bool {
+        self.pending.load(Ordering::Acquire)
+    }
+
+    /// The I/O thread is about to block in a poll: returns false (don't
+    /// block) if work is already pending.
+    pub(crate) fn going_to_sleep(&self) -> bool {
+        self.asleep.store(true, Ordering::SeqCst);
+        if self.pending.load(Ordering::SeqCst) {
+            self.asleep.store(false, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// The I/O thread is running again (its poll returned).
+    pub(crate) fn awake(&self) {
+        self.asleep.store(false, Ordering::Relaxed);
+    }
+
+    /// Swaps the inbox's contents with `into` (which must be empty), keeping
+    /// both sets of allocations alive.
+    pub(crate) fn take(&self, into: &mut Inbox) {
+        let mut inbox = self.lock();
+        std::mem::swap(&mut *inbox, into);
+        self.pending.store(false, Ordering::Release);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inbox> {
+        // A panic elsewhere while holding the lock leaves plain vectors
+        // behind; they are still valid.
+        self.inbox.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Which way a connection's pipe woke the reactor.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Direction {
+    /// The out pipe became non-empty (or its writer closed): write.
+    Out,
+    /// The in pipe drained to its low-water mark (or its reader closed):
+    /// read again.
+    In,
+}
+
+/// A pipe waker that posts its connection's token to the inbox.
+pub(crate) struct PipeWaker {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) token: Token,
+    pub(crate) direction: Direction,
+}
+
+impl tiermq_pipe::Wake for PipeWaker {
+    fn wake(&self) {
+        let token = self.token;
+        match self.direction {
+            Direction::Out => self.shared.post(|i| i.writable.push(token)),
+            Direction::In => self.shared.post(|i| i.readable.push(token)),
+        }
+    }
+}
