@@ -7,8 +7,10 @@ use std::thread::JoinHandle;
 
 use tiermq_transport::Reactor;
 
-use crate::core::{LinkKey, LinkKind};
-use crate::inproc::{InprocPeer, Registry};
+use crate::core::LinkKind;
+use crate::events::LinkKey;
+use crate::handles::{InprocPeer, InprocSocket};
+use crate::inproc::Registry;
 use crate::shared::{Shared, lock};
 use crate::{Error, Result, Socket, SocketType};
 
@@ -50,6 +52,8 @@ impl Links {
 
     /// Unbinds or disconnects one link of the socket `shared`.
     pub(crate) fn close(&self, shared: &Weak<Shared>, kind: LinkKind, key: LinkKey) {
+        let shared: Weak<dyn InprocSocket> = shared.clone();
+        let shared = &shared;
         match kind {
             LinkKind::InprocBind(name) => lock(&self.inproc).unbind(&name, shared, key),
             LinkKind::InprocConnect { name, .. } => {

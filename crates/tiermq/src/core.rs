@@ -26,12 +26,12 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use slab::Slab;
-use tiermq_pipe::{Reader, Writer};
 use tiermq_sched::{FairQueue, PipeId, PipeState, Scheduler, TierEvent};
 use tiermq_wire::{Multipart, SocketType as WireType};
 
 use crate::envelope::{self, random_u32};
-use crate::inproc::InprocPeer;
+use crate::events::{Attachment, ConnKey, Event, LinkKey, Poster};
+use crate::handles::{InprocPeer, NetLink};
 use crate::monitor::MonitorEventKind;
 use crate::options::Options;
 use crate::peer::{Peer, PeerState};
@@ -48,69 +48,11 @@ mod send;
 mod tests;
 mod tiering;
 
-pub(crate) use pipes::new_pipe;
 use pipes::{PipeRec, close_input};
 use request_reply::ReqState;
 
 /// Tier events kept for the caller; older ones are dropped first.
 const TIER_EVENT_RING: usize = 256;
-
-/// Which connection a pipe belongs to, unique within the socket's `Context`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum ConnKey {
-    /// A transport connection: (reactor index, the reactor's `ConnId`).
-    Net(usize, u64),
-    /// An inproc connection, numbered by the context.
-    Inproc(u64),
-}
-
-/// Names one `bind` or `connect` of a socket.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct LinkKey(pub(crate) u64);
-
-/// A new pipe pair for the socket.
-pub(crate) struct Attachment {
-    pub(crate) conn: ConnKey,
-    pub(crate) link: LinkKey,
-    pub(crate) peer_addr: String,
-    pub(crate) peer_type: WireType,
-    /// The peer's `Identity` (empty if it sent none).
-    pub(crate) identity: Bytes,
-    pub(crate) out: Writer<Multipart>,
-    pub(crate) inp: Reader<Multipart>,
-}
-
-/// A change the core must apply, posted from any thread (see `shared`).
-pub(crate) enum Event {
-    /// A connection completed its handshake (or an inproc pair was made).
-    Attached(Attachment),
-    /// A connection ended; `unsent` are messages it took but never began to write.
-    Detached {
-        conn: ConnKey,
-        unsent: Vec<Multipart>,
-        /// Ended by the heartbeat (the peer is dead).
-        dead: bool,
-    },
-    /// The heartbeat declared a connection's peer dead; the connection
-    /// lingers. `unsent` as for `Detached`.
-    Dead {
-        conn: ConnKey,
-        unsent: Vec<Multipart>,
-    },
-    /// A connection reported `Dead` heard from its peer again.
-    Revived { conn: ConnKey },
-    /// A connect attempt of this link failed; it retries.
-    ConnectRetrying { link: LinkKey },
-    /// A heartbeat round trip measured on a connection.
-    RoundTrip {
-        conn: ConnKey,
-        rtt: std::time::Duration,
-    },
-    /// A pipe's writer has room again, or its reader went away.
-    Writable { pipe: PipeId, serial: u64 },
-    /// A pipe's reader has input again, or its writer went away.
-    Readable { pipe: PipeId, serial: u64 },
-}
 
 /// How a socket type moves messages over the pipe table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -167,7 +109,7 @@ pub(crate) enum LinkKind {
         /// The name connected to.
         name: String,
         /// This side of the link.
-        peer: crate::inproc::InprocPeer,
+        peer: InprocPeer,
     },
     /// A link on a transport reactor; `link` is `None` while the reactor is
     /// still being asked (connections may attach before it answers).
@@ -175,7 +117,7 @@ pub(crate) enum LinkKind {
         /// A bind (else a connect).
         bind: bool,
         /// The reactor's handle, once it answered.
-        link: Option<crate::net::NetLink>,
+        link: Option<NetLink>,
     },
 }
 
@@ -197,10 +139,6 @@ struct Incoming {
     /// REP: the envelope to put in front of the reply.
     envelope: Vec<Bytes>,
 }
-
-/// Where a pipe's waker sends the core's events: the owner queues them
-/// and applies them with [`Core::apply`].
-pub(crate) type Poster = Arc<dyn Fn(Event) + Send + Sync>;
 
 /// Something the core wants its owner to carry out, in order.
 #[derive(Debug)]
@@ -384,12 +322,7 @@ impl Core {
     }
 
     /// Completes a transport link once the reactor answered.
-    pub(crate) fn set_net_link(
-        &mut self,
-        key: LinkKey,
-        net: crate::net::NetLink,
-        resolved: String,
-    ) {
+    pub(crate) fn set_net_link(&mut self, key: LinkKey, net: NetLink, resolved: String) {
         if let Some(l) = self.links.iter_mut().find(|l| l.key == key) {
             l.kind = LinkKind::Net {
                 bind: net.bind,

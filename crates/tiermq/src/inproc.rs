@@ -9,34 +9,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
-use tiermq_wire::SocketType as WireType;
-
-use crate::core::{Attachment, ConnKey, Event, LinkKey, new_pipe};
-use crate::shared::Shared;
+use crate::events::{Attachment, ConnKey, Event, LinkKey, new_pipe};
+use crate::handles::{InprocPeer, InprocSocket};
 use crate::{Error, Result};
-
-/// One side of an inproc link: a socket and the bind or connect it made.
-#[derive(Clone, Debug)]
-pub(crate) struct InprocPeer {
-    pub(crate) shared: Weak<Shared>,
-    pub(crate) socket_type: WireType,
-    pub(crate) link: LinkKey,
-    pub(crate) sndhwm: usize,
-    pub(crate) rcvhwm: usize,
-    /// The identity it announces (ROUTER peers address it by this).
-    pub(crate) identity: bytes::Bytes,
-}
-
-impl InprocPeer {
-    fn is(&self, shared: &Weak<Shared>, link: LinkKey) -> bool {
-        self.link == link && Weak::ptr_eq(&self.shared, shared)
-    }
-
-    /// Whether the socket still exists and is not closing.
-    fn alive(&self) -> bool {
-        self.shared.upgrade().is_some_and(|s| !s.is_closing())
-    }
-}
 
 /// Bound names, and connects waiting for their bind.
 #[derive(Default)]
@@ -91,14 +66,19 @@ impl Registry {
     }
 
     /// Forgets the bind of `name` by this socket's `link`.
-    pub(crate) fn unbind(&mut self, name: &str, shared: &Weak<Shared>, link: LinkKey) {
+    pub(crate) fn unbind(&mut self, name: &str, shared: &Weak<dyn InprocSocket>, link: LinkKey) {
         if self.bound.get(name).is_some_and(|b| b.is(shared, link)) {
             self.bound.remove(name);
         }
     }
 
     /// Forgets a connect of `name` still waiting for its bind.
-    pub(crate) fn cancel_connect(&mut self, name: &str, shared: &Weak<Shared>, link: LinkKey) {
+    pub(crate) fn cancel_connect(
+        &mut self,
+        name: &str,
+        shared: &Weak<dyn InprocSocket>,
+        link: LinkKey,
+    ) {
         if let Some(list) = self.waiting.get_mut(name) {
             list.retain(|c| !c.is(shared, link) && c.alive());
             if list.is_empty() {
@@ -129,7 +109,7 @@ fn join(connector: &InprocPeer, binder: &InprocPeer, id: u64) {
 }
 
 fn post(
-    to: &Arc<Shared>,
+    to: &Arc<dyn InprocSocket>,
     conn: ConnKey,
     link: LinkKey,
     peer: &InprocPeer,

@@ -145,6 +145,8 @@ mod core;
 mod endpoint;
 mod envelope;
 mod error;
+mod events;
+mod handles;
 mod inproc;
 mod message;
 mod monitor;
@@ -155,6 +157,7 @@ mod poll;
 mod shared;
 mod socket;
 mod socket_type;
+mod sync;
 
 pub use bytes::Bytes;
 pub use context::Context;

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use crate::shared::lock;
+use crate::sync::lock;
 
 /// The capacity of [`Socket::monitor`](crate::Socket::monitor).
 pub const DEFAULT_MONITOR_CAPACITY: usize = 1024;

@@ -3,20 +3,12 @@
 
 use std::sync::{Arc, Weak};
 
-use tiermq_transport::{LinkId, LinkOptions, MonitorEvent as NetEvent, Notification, Sink};
+use tiermq_transport::{LinkOptions, MonitorEvent as NetEvent, Notification, Sink};
 
-use crate::core::{Attachment, ConnKey, Event, LinkKey};
+use crate::events::{Attachment, ConnKey, Event, LinkKey};
 use crate::monitor::{Hub, MonitorEventKind};
 use crate::options::{Options, hwm, timeout_ms};
 use crate::shared::Shared;
-
-/// A bind or connect living on reactor number `reactor` of the context.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct NetLink {
-    pub(crate) reactor: usize,
-    pub(crate) id: LinkId,
-    pub(crate) bind: bool,
-}
 
 /// Turns one link's notifications into core events. Runs on the I/O thread,
 /// so it only posts (never blocks on the socket).

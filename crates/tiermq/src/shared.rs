@@ -17,12 +17,15 @@
 //! [`post`]: Shared::post
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, TryLockError};
 use std::time::Instant;
 
-use crate::core::{Action, Core, Event};
+use crate::core::{Action, Core};
+use crate::events::Event;
+use crate::handles::InprocSocket;
 use crate::inproc::Registry;
 use crate::monitor::Hub;
+pub(crate) use crate::sync::lock;
 
 /// A generation counter to sleep on until "something changed".
 #[derive(Debug, Default)]
@@ -84,11 +87,6 @@ impl Signal {
         }
         true
     }
-}
-
-/// Locks, ignoring poison: every critical section here leaves its data consistent.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// One socket's state, shared by its handle, its pipes' wakers and the I/O thread.
@@ -224,5 +222,15 @@ impl Shared {
 
     pub(crate) fn unwatch(&self, signal: &Arc<Signal>) {
         lock(&self.watchers).retain(|w| !Arc::ptr_eq(w, signal));
+    }
+}
+
+impl InprocSocket for Shared {
+    fn post(&self, event: Event) {
+        Shared::post(self, event);
+    }
+
+    fn is_closing(&self) -> bool {
+        Shared::is_closing(self)
     }
 }

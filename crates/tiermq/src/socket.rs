@@ -12,11 +12,12 @@ use tiermq_transport::Endpoint;
 use tiermq_wire::Multipart;
 
 use crate::context::Links;
-use crate::core::{Core, LinkKind, Poster, Refused, Routing, deadline_after};
+use crate::core::{Core, LinkKind, Refused, Routing, deadline_after};
 use crate::endpoint::{Target, link_error, parse};
-use crate::inproc::InprocPeer;
+use crate::events::Poster;
+use crate::handles::{InprocPeer, InprocSocket, NetLink};
 use crate::monitor::{DEFAULT_MONITOR_CAPACITY, Hub, Monitor};
-use crate::net::{NetLink, SocketSink, link_options};
+use crate::net::{SocketSink, link_options};
 use crate::options::{self, at_least, hwm, priority};
 use crate::poll::{PollEvents, PollItem};
 use crate::shared::Shared;
@@ -173,7 +174,7 @@ impl Socket {
                 let (key, peer) = self.core(|c| {
                     let key = c.new_link_key();
                     let peer = InprocPeer {
-                        shared: Arc::downgrade(&self.shared),
+                        shared: Arc::downgrade(&self.shared) as Weak<dyn InprocSocket>,
                         socket_type: c.wire_type,
                         link: key,
                         sndhwm: hwm(c.options.sndhwm),

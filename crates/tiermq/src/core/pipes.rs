@@ -69,15 +69,6 @@ pub(super) fn close_input(inp: Reader<Multipart>, prefetch: std::vec::IntoIter<M
     inp.close_with_unread(prefetch.collect());
 }
 
-fn weight(m: &Multipart) -> usize {
-    m.byte_len()
-}
-
-/// Makes a pipe of whole messages with high-water mark `hwm` (0 = none).
-pub(crate) fn new_pipe(hwm: usize) -> (Writer<Multipart>, Reader<Multipart>) {
-    tiermq_pipe::pipe_with(tiermq_pipe::Config::new(hwm), weight)
-}
-
 impl Core {
     /// One entry per pipe, for `Socket::peers`.
     pub(crate) fn peers(&self) -> Vec<Peer> {

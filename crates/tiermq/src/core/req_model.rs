@@ -17,7 +17,8 @@ use proptest::prelude::*;
 use tiermq_pipe::{Reader, Writer};
 use tiermq_wire::{Multipart, SocketType as WireType};
 
-use super::{Attachment, ConnKey, Core, Event, LinkKind, Routing, new_pipe};
+use super::{Attachment, ConnKey, Core, Event, LinkKind, Routing};
+use crate::events::new_pipe;
 use crate::peer::PeerState;
 
 /// The REQ_RESEND_IVL the timer steps use, when on.

@@ -1,7 +1,9 @@
 //! Unit tests of the core, with no socket or thread around it.
 
 use super::*;
+use crate::events::new_pipe;
 use std::time::Duration;
+use tiermq_pipe::{Reader, Writer};
 
 /// A core with no socket around it: wakers go nowhere, so the test
 /// applies every event itself, in the order it chooses.
