@@ -37,6 +37,8 @@ use crate::options::Options;
 use crate::peer::{Peer, PeerState};
 use crate::{Error, Result};
 
+#[cfg(test)]
+mod lb_model;
 mod lifecycle;
 mod pipes;
 mod receive;
