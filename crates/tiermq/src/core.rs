@@ -2,7 +2,7 @@
 //!
 //! Every connection (tcp, ipc or inproc) is one entry in the pipe table: an
 //! outgoing pipe writer, an incoming pipe reader, and what the socket knows
-//! about the peer. The socket type's [`Routing`] decides how messages move
+//! about the peer. The socket type's [`Pattern`] decides how messages move
 //! over the table: PUSH load-balances by priority tier through the
 //! [`Scheduler`], PULL fair-queues through the [`FairQueue`], DEALER does
 //! both. Messages a dead connection never sent wait in `reroute` and go
@@ -29,7 +29,7 @@ use slab::Slab;
 use tiermq_sched::{FairQueue, PipeId, PipeState, Scheduler, TierEvent};
 use tiermq_wire::{Multipart, SocketType as WireType};
 
-use crate::envelope::{self, random_u32};
+use crate::envelope::random_u32;
 use crate::events::{Attachment, ConnKey, Event, LinkKey, Poster};
 use crate::handles::{InprocPeer, NetLink};
 use crate::monitor::MonitorEventKind;
@@ -40,45 +40,22 @@ use crate::{Error, Result};
 #[cfg(test)]
 mod lb_model;
 mod lifecycle;
+mod pattern;
 mod pipes;
 mod receive;
 #[cfg(test)]
 mod req_model;
-mod request_reply;
 mod send;
 #[cfg(test)]
 mod tests;
 mod tiering;
 
+pub(crate) use pattern::Pattern;
+use pattern::ReqState;
 use pipes::{PipeRec, close_input};
-use request_reply::ReqState;
 
 /// Tier events kept for the caller; older ones are dropped first.
 const TIER_EVENT_RING: usize = 256;
-
-/// How a socket type moves messages over the pipe table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Routing {
-    /// Send by priority tier, round-robin within the tier (PUSH, DEALER, REQ).
-    pub(crate) load_balance: bool,
-    /// Receive fair-queued by rcvprio (PULL, DEALER, REQ, REP, ROUTER).
-    pub(crate) fair_queue: bool,
-}
-
-impl Routing {
-    pub(crate) fn of(t: WireType) -> Option<Routing> {
-        let (load_balance, fair_queue) = match t {
-            WireType::Push => (true, false),
-            WireType::Pull | WireType::Rep | WireType::Router => (false, true),
-            WireType::Req | WireType::Dealer => (true, true),
-            _ => return None,
-        };
-        Some(Routing {
-            load_balance,
-            fair_queue,
-        })
-    }
-}
 
 /// One `bind` or `connect`.
 #[derive(Debug)]
@@ -179,7 +156,7 @@ impl Outbox {
 /// A socket's state; see the module docs.
 pub(crate) struct Core {
     pub(crate) wire_type: WireType,
-    pub(crate) routing: Routing,
+    pub(crate) pattern: Pattern,
     pub(crate) options: Options,
     pipes: Slab<PipeRec>,
     serial: u64,
@@ -222,7 +199,7 @@ pub(crate) struct Core {
 impl Core {
     /// A core for `wire_type`; its pipes' wakers give their events to
     /// `post` (from any thread).
-    pub(crate) fn new(wire_type: WireType, routing: Routing, post: Poster) -> Core {
+    pub(crate) fn new(pattern: Pattern, wire_type: WireType, post: Poster) -> Core {
         Core {
             req: ReqState {
                 expect_reply: false,
@@ -235,7 +212,7 @@ impl Core {
             post,
             out: Outbox::default(),
             wire_type,
-            routing,
+            pattern,
             options: Options::default(),
             pipes: Slab::new(),
             serial: 0,
@@ -364,14 +341,14 @@ impl Core {
             let id = PipeId(k);
             if send {
                 rec.sndprio = p;
-                if rec.out.is_some() && self.routing.load_balance {
+                if rec.out.is_some() && self.pattern.load_balances() {
                     self.sched
                         .set_priority(id, p, now)
                         .map_err(|_| Error::EINVAL)?;
                 }
             } else {
                 rec.rcvprio = p;
-                if rec.inp.is_some() && self.routing.fair_queue {
+                if rec.inp.is_some() && self.pattern.fair_queues() {
                     self.fq.set_priority(id, p).map_err(|_| Error::EINVAL)?;
                 }
             }
@@ -429,7 +406,7 @@ impl Core {
             }
             Event::Writable { pipe, serial } => self.on_writable(pipe, serial, now),
             Event::Readable { pipe, serial } => {
-                if self.routing.fair_queue
+                if self.pattern.fair_queues()
                     && self
                         .pipes
                         .get(pipe.0)
@@ -439,9 +416,7 @@ impl Core {
                 }
             }
         }
-        if self.wire_type == WireType::Req {
-            self.handle_resend_timer(now);
-        }
+        self.tick(now);
         self.reap(now);
         self.collect_tier_events();
     }

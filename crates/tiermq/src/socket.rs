@@ -12,7 +12,7 @@ use tiermq_transport::Endpoint;
 use tiermq_wire::Multipart;
 
 use crate::context::Links;
-use crate::core::{Core, LinkKind, Refused, Routing, deadline_after};
+use crate::core::{Core, LinkKind, Pattern, Refused, deadline_after};
 use crate::endpoint::{Target, link_error, parse};
 use crate::events::Poster;
 use crate::handles::{InprocPeer, InprocSocket, NetLink};
@@ -66,7 +66,7 @@ pub struct Socket {
 impl Socket {
     pub(crate) fn new(ctx: Context, socket_type: SocketType) -> Result<Socket> {
         let wire = socket_type.to_wire().ok_or(Error::ENOTSUP)?;
-        let routing = Routing::of(wire)
+        let pattern = Pattern::of(wire)
             .filter(|_| socket_type.is_supported())
             .ok_or(Error::ENOTSUP)?;
         let inproc = Arc::clone(ctx.inproc());
@@ -78,7 +78,7 @@ impl Socket {
                     s.post(event);
                 }
             });
-            Shared::new(Core::new(wire, routing, post), Arc::clone(&hub), inproc)
+            Shared::new(Core::new(pattern, wire, post), Arc::clone(&hub), inproc)
         });
         Ok(Socket {
             shared,
@@ -511,7 +511,7 @@ impl Socket {
         let now = Instant::now();
         self.core(|c| {
             let mut ready = PollEvents::empty();
-            if events.contains(PollEvents::POLLIN) && c.routing.fair_queue && c.can_recv() {
+            if events.contains(PollEvents::POLLIN) && c.pattern.fair_queues() && c.can_recv() {
                 ready |= PollEvents::POLLIN;
             }
             if events.contains(PollEvents::POLLOUT) && c.sends() && c.can_send(now) {

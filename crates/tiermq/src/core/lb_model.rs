@@ -50,7 +50,7 @@ use proptest::prelude::*;
 use tiermq_pipe::{Reader, Writer};
 use tiermq_wire::{Multipart, SocketType as WireType};
 
-use super::{Attachment, ConnKey, Core, Event, LinkKind, Refused, Routing};
+use super::{Attachment, ConnKey, Core, Event, LinkKind, Pattern, Refused};
 use crate::events::new_pipe;
 use crate::peer::PeerState;
 

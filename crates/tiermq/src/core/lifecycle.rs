@@ -3,9 +3,8 @@
 
 use std::time::Instant;
 
-use bytes::Bytes;
 use tiermq_sched::{PipeId, PipeState};
-use tiermq_wire::{Multipart, SocketType as WireType};
+use tiermq_wire::Multipart;
 
 use super::*;
 
@@ -34,11 +33,7 @@ impl Core {
         // ROUTER: a second peer with an identity in use stays connected but
         // anonymous, neither read nor addressable, as in libzmq. (Closing it
         // would only make it reconnect at once.)
-        let routing_id = if self.wire_type == WireType::Router {
-            self.assign_routing_id(&a.identity, now)
-        } else {
-            Some(Bytes::new())
-        };
+        let routing_id = self.routing_id(&a.identity, now);
         let anonymous = routing_id.is_none();
         let routing_id = routing_id.unwrap_or_default();
         self.serial += 1;
@@ -57,12 +52,12 @@ impl Core {
         } else {
             PeerState::Ready
         };
-        if self.routing.load_balance {
+        if self.pattern.load_balances() {
             // Priorities were validated when set.
             let _ = self.sched.join(id, sndprio, now);
             self.sched.set_state(id, to_sched(state), now);
         }
-        if self.routing.fair_queue && !anonymous {
+        if self.pattern.fair_queues() && !anonymous {
             let _ = self.fq.join(id, rcvprio);
             self.fq.set_readable(id, true);
         }
@@ -114,7 +109,7 @@ impl Core {
             rec.since = now;
             self.out
                 .emit(MonitorEventKind::Ready, &rec.endpoint, &rec.peer_addr);
-            if self.routing.load_balance {
+            if self.pattern.load_balances() {
                 self.sched.set_state(id, PipeState::Ready, now);
             }
             self.flush_reroute(now);
@@ -129,7 +124,7 @@ impl Core {
         if rec.state != PeerState::Disconnected {
             rec.state = PeerState::Disconnected;
             rec.since = now;
-            if self.routing.load_balance && rec.out.is_some() {
+            if self.pattern.load_balances() && rec.out.is_some() {
                 self.sched.set_state(id, PipeState::Disconnected, now);
             }
         }
@@ -178,7 +173,7 @@ impl Core {
             self.ids.remove(&rec.routing_id);
         }
         let rerouted = self.take_back(id, serial, &mut msgs);
-        if self.routing.load_balance {
+        if self.pattern.load_balances() {
             self.sched.leave(id, now);
         }
         self.forget_round_trips(id, now);
@@ -187,8 +182,8 @@ impl Core {
         };
         rec.rerouted += rerouted;
         // An anonymous ROUTER peer's input is never read.
-        let anonymous = self.wire_type == WireType::Router && rec.routing_id.is_empty();
-        if !self.routing.fair_queue || anonymous {
+        let anonymous = self.pattern == Pattern::Router && rec.routing_id.is_empty();
+        if !self.pattern.fair_queues() || anonymous {
             rec.inp = None;
         }
         if rec.inp.is_none() {
@@ -212,26 +207,6 @@ impl Core {
         }
     }
 
-    /// Decides what becomes of `msgs`, which pipe `id` (numbered `serial`)
-    /// will never send: load-balanced types send them elsewhere; REQ
-    /// resends only the request in flight (unless its reply came first),
-    /// since anything else was abandoned; other types cannot send one
-    /// peer's messages to another. Clears what is not rerouted, and says
-    /// how many messages count as rerouted.
-    pub(super) fn take_back(&mut self, id: PipeId, serial: u64, msgs: &mut Vec<Multipart>) -> u64 {
-        match self.wire_type {
-            WireType::Req => {
-                let never_sent = std::mem::take(msgs).len();
-                u64::from(self.req_pipe_gone(id, serial, never_sent))
-            }
-            _ if !self.routing.load_balance => {
-                msgs.clear();
-                0
-            }
-            _ => msgs.len() as u64,
-        }
-    }
-
     /// The heartbeat declared pipe `id`'s peer dead; its connection
     /// lingers (SPEC §3). The pipe gets nothing new, and what it holds
     /// unsent goes elsewhere at once (REQ: the request in flight is
@@ -243,7 +218,7 @@ impl Core {
         };
         let Some(out) = &rec.out else { return };
         let mut msgs = unsent;
-        if self.routing.load_balance {
+        if self.pattern.load_balances() {
             msgs.extend(out.reclaim_unsent());
         }
         rec.state = PeerState::Dead;
@@ -251,7 +226,7 @@ impl Core {
         let serial = rec.serial;
         let (endpoint, peer) = (rec.endpoint.clone(), rec.peer_addr.clone());
         self.out.emit(MonitorEventKind::Dead, &endpoint, &peer);
-        if self.routing.load_balance {
+        if self.pattern.load_balances() {
             self.sched.set_state(id, PipeState::Dead, now);
         }
         let rerouted = self.take_back(id, serial, &mut msgs);
@@ -292,7 +267,7 @@ impl Core {
             MonitorEventKind::Busy
         };
         self.out.emit(kind, &rec.endpoint, &rec.peer_addr);
-        if self.routing.load_balance {
+        if self.pattern.load_balances() {
             self.sched.set_state(id, to_sched(state), now);
         }
         self.flush_reroute(now);
@@ -322,7 +297,7 @@ impl Core {
             if let Some(inp) = rec.inp {
                 close_input(inp, rec.prefetch);
             }
-            if self.routing.fair_queue {
+            if self.pattern.fair_queues() {
                 self.fq.leave(id);
             }
         }

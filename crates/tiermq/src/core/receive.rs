@@ -6,81 +6,26 @@ use std::time::Instant;
 use bytes::Bytes;
 use tiermq_pipe::RecvError;
 use tiermq_sched::PipeId;
-use tiermq_wire::{Multipart, SocketType as WireType};
+use tiermq_wire::Multipart;
 
 use super::*;
 
 impl Core {
-    /// Whether this socket type receives, and may now: `ENOTSUP` for PUSH;
-    /// `EFSM` for REQ with no request sent, and REP owing a reply.
-    pub(crate) fn check_recv(&self) -> Result<()> {
-        if !self.routing.fair_queue {
-            return Err(Error::ENOTSUP);
-        }
-        if !self.rx_partial.is_empty() {
-            return Ok(());
-        }
-        match self.wire_type {
-            WireType::Req if !self.req.expect_reply => Err(Error::EFSM),
-            WireType::Rep if self.reply_to.is_some() => Err(Error::EFSM),
-            _ => Ok(()),
-        }
-    }
-
     /// The next whole message for the application, fair-queued by rcvprio,
-    /// with the socket type's envelope handled.
+    /// as the socket type passes it on.
     pub(super) fn next_incoming(&mut self) -> Option<Incoming> {
         if let Some(m) = self.rx_ready.take() {
             return Some(m);
         }
-        if self.wire_type == WireType::Req {
+        if self.pattern == Pattern::Req {
             // Only REQ has a timer here; other types skip the clock read.
-            self.handle_resend_timer(Instant::now());
+            self.tick(Instant::now());
         }
         loop {
             let (id, serial, m) = self.next_message()?;
-            let from = (id, serial);
-            let incoming = match self.wire_type {
-                WireType::Req => {
-                    // Only the pipe that got the request may answer it,
-                    // and only once it owes no older answers.
-                    let Some(body) = self.accept_reply(from, m) else {
-                        continue;
-                    };
-                    Incoming {
-                        body,
-                        from,
-                        envelope: Vec::new(),
-                    }
-                }
-                WireType::Rep => {
-                    let Some((envelope, body)) = envelope::split_request(m) else {
-                        continue;
-                    };
-                    Incoming {
-                        body,
-                        from,
-                        envelope,
-                    }
-                }
-                WireType::Router => {
-                    let mut body = Multipart::single(self.pipes[id.0].routing_id.clone());
-                    for frame in m {
-                        body.push(frame);
-                    }
-                    Incoming {
-                        body,
-                        from,
-                        envelope: Vec::new(),
-                    }
-                }
-                _ => Incoming {
-                    body: m,
-                    from,
-                    envelope: Vec::new(),
-                },
-            };
-            return Some(incoming);
+            if let Some(incoming) = self.accept((id, serial), m) {
+                return Some(incoming);
+            }
         }
     }
 
@@ -120,9 +65,7 @@ impl Core {
             Some(frame) => frame,
             None => {
                 let m = self.next_incoming()?;
-                if self.wire_type == WireType::Rep {
-                    self.reply_to = Some((m.from, m.envelope));
-                }
+                self.taken(m.from, m.envelope);
                 // The first frame goes straight to the caller; only the
                 // rest of a multipart message waits in `rx_partial`.
                 let mut frames = m.body.into_iter();
@@ -135,8 +78,8 @@ impl Core {
         };
         let more = !self.rx_partial.is_empty();
         self.rcvmore = more;
-        if !more && self.wire_type == WireType::Req {
-            self.req.expect_reply = false;
+        if !more {
+            self.finished();
         }
         Some((frame, more))
     }

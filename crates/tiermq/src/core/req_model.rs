@@ -17,7 +17,7 @@ use proptest::prelude::*;
 use tiermq_pipe::{Reader, Writer};
 use tiermq_wire::{Multipart, SocketType as WireType};
 
-use super::{Attachment, ConnKey, Core, Event, LinkKind, Routing};
+use super::{Attachment, ConnKey, Core, Event, LinkKind, Pattern};
 use crate::events::new_pipe;
 use crate::peer::PeerState;
 
@@ -94,11 +94,7 @@ struct World {
 
 impl World {
     fn new(relaxed: bool, correlate: bool, resend: bool) -> World {
-        let mut core = Core::new(
-            WireType::Req,
-            Routing::of(WireType::Req).unwrap(),
-            Arc::new(|_| {}),
-        );
+        let mut core = Core::new(Pattern::Req, WireType::Req, Arc::new(|_| {}));
         core.options.req_relaxed = relaxed;
         core.options.req_correlate = correlate;
         core.options.req_resend_ivl = if resend { RESEND_MS as i32 } else { 0 };

@@ -3,87 +3,13 @@
 
 use std::time::Instant;
 
-use bytes::Bytes;
 use tiermq_pipe::{Room, SendError};
 use tiermq_sched::{PipeId, PipeState};
-use tiermq_wire::{Multipart, SocketType as WireType};
+use tiermq_wire::Multipart;
 
 use super::*;
 
 impl Core {
-    /// The time to send at. Reading the clock costs as much as the rest of
-    /// a small send, and a send needs it only when a timer may be due (a
-    /// failback delay, a REQ resend); otherwise the latest reading (of an
-    /// applied event, or an earlier send) does. State changes that record
-    /// a time for the user (a pipe turning busy) read the clock themselves.
-    pub(crate) fn send_clock(&mut self) -> Instant {
-        if self.wire_type == WireType::Req || self.sched.poll_timeout().is_some() {
-            self.last_now = self.last_now.max(Instant::now());
-        }
-        self.last_now
-    }
-
-    /// Whether this socket type sends at all.
-    pub(crate) fn sends(&self) -> bool {
-        self.routing.load_balance || matches!(self.wire_type, WireType::Rep | WireType::Router)
-    }
-
-    /// Whether a message may begin now, given its first frame: the state
-    /// machines of REQ and REP, and ROUTER_MANDATORY's unknown peers.
-    ///
-    /// Errors: `ENOTSUP` for a type that does not send, `EFSM` out of turn,
-    /// `EHOSTUNREACH` for an unknown ROUTER peer with ROUTER_MANDATORY.
-    pub(crate) fn check_send(&self, first: &Bytes) -> Result<()> {
-        match self.wire_type {
-            _ if !self.sends() => Err(Error::ENOTSUP),
-            WireType::Req if self.req.expect_reply && !self.options.req_relaxed => Err(Error::EFSM),
-            WireType::Rep if self.reply_to.is_none() || !self.rx_partial.is_empty() => {
-                Err(Error::EFSM)
-            }
-            WireType::Router if self.options.router_mandatory && !self.ids.contains_key(first) => {
-                Err(Error::EHOSTUNREACH)
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// Sends `msg` as the socket type does: to the best ready pipe, after
-    /// any rerouted messages (PUSH, DEALER, REQ), to the requester (REP), or
-    /// by routing id (ROUTER). [`Refused::Wait`] gives it back if it must
-    /// wait for a pipe.
-    pub(crate) fn send(
-        &mut self,
-        msg: Multipart,
-        now: Instant,
-    ) -> std::result::Result<(), Refused> {
-        let r = match self.wire_type {
-            WireType::Req => self.send_request(msg, now),
-            WireType::Rep => {
-                self.send_reply(msg, now);
-                Ok(())
-            }
-            WireType::Router => self.send_routed(msg, now),
-            _ => {
-                self.flush_reroute(now);
-                let msg = if self.reroute.is_empty() {
-                    match self.load_balance(msg, now) {
-                        Ok(_) => return self.after_send(Ok(()), now),
-                        Err(msg) => msg,
-                    }
-                } else {
-                    msg
-                };
-                if self.may_queue() {
-                    self.reroute.push_back(msg);
-                    Ok(())
-                } else {
-                    Err(Refused::Wait(msg))
-                }
-            }
-        };
-        self.after_send(r, now)
-    }
-
     /// The bookkeeping every send ends with.
     pub(super) fn after_send(
         &mut self,
@@ -102,7 +28,7 @@ impl Core {
     pub(crate) fn may_queue(&self) -> bool {
         let hwm = usize::try_from(self.options.sndhwm).unwrap_or(0);
         !self.options.immediate
-            && self.routing.load_balance
+            && self.pattern.load_balances()
             && (hwm == 0 || self.reroute.len() < hwm)
             && self.has_connect_link()
     }
@@ -147,23 +73,9 @@ impl Core {
             self.out
                 .emit(MonitorEventKind::Busy, &rec.endpoint, &rec.peer_addr);
         }
-        if self.routing.load_balance {
+        if self.pattern.load_balances() {
             self.sched.set_state(id, PipeState::Busy, now);
         }
-    }
-
-    /// Whether a message sent now would be taken without waiting.
-    pub(crate) fn can_send(&mut self, now: Instant) -> bool {
-        match self.wire_type {
-            WireType::Req if self.req.expect_reply && !self.options.req_relaxed => return false,
-            WireType::Rep => return self.reply_to.is_some() && self.rx_partial.is_empty(),
-            WireType::Router => return true,
-            _ => {}
-        }
-        self.flush_reroute(now);
-        self.reap(now);
-        self.sched.handle_timeout(now);
-        (self.reroute.is_empty() && self.sched.active_tier().is_some()) || self.may_queue()
     }
 
     /// Hands `msg` to the best ready pipe; says which (and its serial).
@@ -213,34 +125,8 @@ impl Core {
         }
     }
 
-    pub(super) fn flush_reroute(&mut self, now: Instant) {
-        if !self.routing.load_balance || self.wire_type == WireType::Req {
-            self.reroute.clear();
-        }
-        if self.wire_type == WireType::Req {
-            if self.req.pending.as_ref().is_some_and(|r| r.pipe.is_none()) {
-                self.resend_request(now);
-            }
-            return;
-        }
-        while let Some(m) = self.reroute.pop_front() {
-            if let Err(m) = self.load_balance(m, now) {
-                self.reroute.push_front(m);
-                break;
-            }
-        }
-    }
-
     pub(crate) fn set_failback_delay(&mut self, delay: std::time::Duration) {
         self.sched.set_failback_delay(delay);
-    }
-
-    /// When a delayed failback or a REQ resend becomes due, if one is pending.
-    pub(crate) fn next_timer(&self) -> Option<Instant> {
-        match (self.sched.poll_timeout(), self.resend_due()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
     }
 
     pub(crate) fn active_tier(&mut self, now: Instant) -> Option<u8> {

@@ -8,11 +8,7 @@ use tiermq_pipe::{Reader, Writer};
 /// A core with no socket around it: wakers go nowhere, so the test
 /// applies every event itself, in the order it chooses.
 fn push_core() -> Core {
-    Core::new(
-        WireType::Push,
-        Routing::of(WireType::Push).unwrap(),
-        Arc::new(|_| {}),
-    )
+    Core::new(Pattern::Push, WireType::Push, Arc::new(|_| {}))
 }
 
 fn msg(n: u8) -> Multipart {
@@ -354,11 +350,7 @@ fn stale_events_for_a_reused_slot_are_ignored() {
 
 #[test]
 fn pull_reads_what_a_detached_peer_sent_before_it_left() {
-    let mut core = Core::new(
-        WireType::Pull,
-        Routing::of(WireType::Pull).unwrap(),
-        Arc::new(|_| {}),
-    );
+    let mut core = Core::new(Pattern::Pull, WireType::Pull, Arc::new(|_| {}));
     let now = Instant::now();
     let key = core.new_link_key();
     core.add_link(
@@ -410,11 +402,7 @@ fn frames(m: &Multipart) -> Vec<&[u8]> {
 }
 
 fn req_core() -> Core {
-    Core::new(
-        WireType::Req,
-        Routing::of(WireType::Req).unwrap(),
-        Arc::new(|_| {}),
-    )
+    Core::new(Pattern::Req, WireType::Req, Arc::new(|_| {}))
 }
 
 fn readable(core: &mut Core, conn: u64, now: Instant) {

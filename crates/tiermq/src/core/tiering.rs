@@ -119,7 +119,7 @@ impl Core {
             return false;
         }
         rec.sndprio = tier;
-        if self.routing.load_balance {
+        if self.pattern.load_balances() {
             let _ = self.sched.set_priority(id, tier, now);
         }
         true

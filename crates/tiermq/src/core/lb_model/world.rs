@@ -111,7 +111,7 @@ impl World {
         } else {
             WireType::Push
         };
-        let mut core = Core::new(t, Routing::of(t).unwrap(), Arc::new(|_| {}));
+        let mut core = Core::new(Pattern::of(t).unwrap(), t, Arc::new(|_| {}));
         core.options.immediate = immediate;
         core.options.sndhwm = sndhwm as i32;
         if connect {

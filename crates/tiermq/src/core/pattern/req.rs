@@ -1,79 +1,54 @@
-//! The request-reply rules over the pipe table: REQ's one request in
-//! flight (sent, resent when its pipe goes away or REQ_RESEND_IVL passes,
-//! answered only from the pipe that has it), REP's reply to the pipe a
-//! request came from, and ROUTER's routing ids.
+//! REQ: one request in flight, load-balanced by tier; resent when its
+//! pipe goes away or dies, or when REQ_RESEND_IVL passes; answered only
+//! from the pipe that has it, and only once that pipe owes no older
+//! answer (late answers to requests given up on are dropped and counted).
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use tiermq_pipe::Writer;
 use tiermq_sched::PipeId;
 use tiermq_wire::Multipart;
 
-use super::{ConnKey, Core, Incoming, Refused};
 use crate::Error;
-use crate::envelope::{self, generated_id};
+use crate::core::{Core, Incoming, Refused};
+use crate::envelope;
 use crate::monitor::MonitorEventKind;
 
 /// REQ's request in flight.
 #[derive(Debug)]
-pub(super) struct Request {
+pub(in crate::core) struct Request {
     /// As on the wire, envelope included, to resend.
-    pub(super) wire: Multipart,
+    pub(in crate::core) wire: Multipart,
     /// The id in its envelope (REQ_CORRELATE).
-    pub(super) id: Option<u32>,
+    pub(in crate::core) id: Option<u32>,
     /// The pipe (and its serial) that got it; `None` while it waits for one.
-    pub(super) pipe: Option<(PipeId, u64)>,
+    pub(in crate::core) pipe: Option<(PipeId, u64)>,
     /// When it was last sent (for REQ_RESEND_IVL).
-    pub(super) sent_at: Instant,
+    pub(in crate::core) sent_at: Instant,
 }
 
 /// REQ's state machine.
 #[derive(Debug)]
-pub(super) struct ReqState {
+pub(in crate::core) struct ReqState {
     /// A request was sent and its reply not yet received in full.
-    pub(super) expect_reply: bool,
+    pub(in crate::core) expect_reply: bool,
     /// The request whose reply is awaited (cleared when it is matched).
-    pub(super) pending: Option<Request>,
+    pub(in crate::core) pending: Option<Request>,
     /// The id the next request gets (REQ_CORRELATE).
-    pub(super) next_id: u32,
+    pub(in crate::core) next_id: u32,
 }
 
 impl Core {
-    /// ROUTER: the routing id of a new peer that announced `identity`, or
-    /// `None` if the identity is taken and ROUTER_HANDOVER is off.
-    pub(super) fn assign_routing_id(&mut self, identity: &Bytes, now: Instant) -> Option<Bytes> {
-        if identity.is_empty() {
-            loop {
-                let id = generated_id(self.next_generated_id);
-                self.next_generated_id = self.next_generated_id.wrapping_add(1);
-                if !self.ids.contains_key(&id) {
-                    return Some(id);
-                }
-            }
+    /// REQ_RELAXED aside, one request at a time.
+    pub(in crate::core) fn req_check_send(&self) -> crate::Result<()> {
+        if self.req.expect_reply && !self.options.req_relaxed {
+            Err(Error::EFSM)
+        } else {
+            Ok(())
         }
-        if let Some(&old) = self.ids.get(identity) {
-            if !self.options.router_handover {
-                return None;
-            }
-            // The new connection takes the identity over; the old one ends.
-            // An inproc one would rejoin at once and take it back, so it
-            // stays connected but anonymous instead.
-            self.ids.remove(identity);
-            if let Some(rec) = self.pipes.get_mut(old.0) {
-                rec.routing_id = Bytes::new();
-                if matches!(rec.conn, ConnKey::Inproc(_)) {
-                    self.fq.leave(old);
-                    return Some(identity.clone());
-                }
-            }
-            self.end_pipe(old, now);
-        }
-        Some(identity.clone())
     }
 
     /// REQ: a new request (abandoning one in flight, with REQ_RELAXED).
-    pub(super) fn send_request(
+    pub(in crate::core) fn send_request(
         &mut self,
         body: Multipart,
         now: Instant,
@@ -125,7 +100,12 @@ impl Core {
     /// the peer. If the request in flight went to it and its reply is not
     /// already there (see [`Core::take_waiting_reply`]), the request is
     /// marked for resending. Says whether it was (the caller resends).
-    pub(super) fn req_pipe_gone(&mut self, id: PipeId, serial: u64, never_sent: usize) -> bool {
+    pub(in crate::core) fn req_pipe_gone(
+        &mut self,
+        id: PipeId,
+        serial: u64,
+        never_sent: usize,
+    ) -> bool {
         if let Some(rec) = self.pipes.get_mut(id.0) {
             // Requests that never reached the peer are not owed answers.
             let n = u32::try_from(never_sent).unwrap_or(u32::MAX);
@@ -154,7 +134,7 @@ impl Core {
     /// before it reports a connection's end, and an inproc peer writes
     /// before it closes, so a server that answers and closes at once is
     /// not asked twice. Otherwise the request is marked for resending.
-    fn unanswered(&mut self) -> bool {
+    pub(in crate::core) fn unanswered(&mut self) -> bool {
         if self.take_waiting_reply() {
             return false;
         }
@@ -171,7 +151,7 @@ impl Core {
     /// the in-pipe of the pipe that got the request (reading up to it:
     /// anything before it is stale, see [`Core::accept_reply`]). Says
     /// whether it did.
-    fn take_waiting_reply(&mut self) -> bool {
+    pub(in crate::core) fn take_waiting_reply(&mut self) -> bool {
         let Some((id, serial)) = self.req.pending.as_ref().and_then(|r| r.pipe) else {
             return false;
         };
@@ -195,7 +175,7 @@ impl Core {
     }
 
     /// REQ: a request went to pipe `pipe`; its peer owes an answer.
-    fn count_in_flight(&mut self, (id, serial): (PipeId, u64)) {
+    pub(in crate::core) fn count_in_flight(&mut self, (id, serial): (PipeId, u64)) {
         if let Some(rec) = self.pipes.get_mut(id.0).filter(|r| r.serial == serial) {
             rec.in_flight = rec.in_flight.saturating_add(1);
         }
@@ -211,7 +191,11 @@ impl Core {
     /// than one request in flight, its next reply answers an older one.
     /// With REQ_CORRELATE the request id decides instead, which also holds
     /// for servers that drop or reorder requests.
-    pub(super) fn accept_reply(&mut self, from: (PipeId, u64), m: Multipart) -> Option<Multipart> {
+    pub(in crate::core) fn accept_reply(
+        &mut self,
+        from: (PipeId, u64),
+        m: Multipart,
+    ) -> Option<Multipart> {
         let correlate = self.options.req_correlate;
         let current = self
             .req
@@ -242,7 +226,7 @@ impl Core {
     /// REQ: sends the request in flight again, to the best ready pipe (with
     /// REQ_CORRELATE under a new id, so that late replies to the old attempt
     /// are dropped). Waits, with no pipe ready, for the next event.
-    pub(super) fn resend_request(&mut self, now: Instant) {
+    pub(in crate::core) fn resend_request(&mut self, now: Instant) {
         let Some(r) = self.req.pending.as_mut() else {
             return;
         };
@@ -265,59 +249,8 @@ impl Core {
         }
     }
 
-    /// REP: the reply goes to the pipe the request came from, behind its
-    /// envelope; dropped quietly if that peer is gone or cannot take it.
-    pub(super) fn send_reply(&mut self, body: Multipart, now: Instant) {
-        let Some(((id, serial), env)) = self.reply_to.take() else {
-            return;
-        };
-        let mut msg: Multipart = env.into_iter().collect();
-        for frame in body {
-            msg.push(frame);
-        }
-        self.send_to(id, serial, msg, now);
-    }
-
-    /// ROUTER: the first frame names the peer. Unknown peers, and with
-    /// ROUTER_MANDATORY off full ones, lose the message quietly.
-    pub(super) fn send_routed(
-        &mut self,
-        msg: Multipart,
-        now: Instant,
-    ) -> std::result::Result<(), Refused> {
-        let mandatory = self.options.router_mandatory;
-        let mut frames = msg.into_iter();
-        let Some(to) = frames.next() else {
-            return Ok(());
-        };
-        let body: Multipart = frames.collect();
-        let Some(&id) = self.ids.get(&to) else {
-            return if mandatory {
-                Err(Refused::Fail(Error::EHOSTUNREACH))
-            } else {
-                Ok(())
-            };
-        };
-        let Some(rec) = self.pipes.get(id.0) else {
-            return Ok(());
-        };
-        let serial = rec.serial;
-        if body.is_empty() {
-            return Ok(());
-        }
-        if mandatory && rec.out.as_ref().is_some_and(Writer::is_full) {
-            let mut msg = Multipart::single(to);
-            for frame in body {
-                msg.push(frame);
-            }
-            return Err(Refused::Wait(msg));
-        }
-        self.send_to(id, serial, body, now);
-        Ok(())
-    }
-
     /// REQ_RESEND_IVL: resends a request unanswered for that long.
-    pub(super) fn handle_resend_timer(&mut self, now: Instant) {
+    pub(in crate::core) fn handle_resend_timer(&mut self, now: Instant) {
         if self.resend_due().is_some_and(|t| t <= now) && self.unanswered() {
             self.resend_request(now);
             self.collect_tier_events();
@@ -325,7 +258,7 @@ impl Core {
     }
 
     /// When REQ_RESEND_IVL next resends, if it will.
-    pub(super) fn resend_due(&self) -> Option<Instant> {
+    pub(in crate::core) fn resend_due(&self) -> Option<Instant> {
         let ivl = u64::try_from(self.options.req_resend_ivl)
             .ok()
             .filter(|&ms| ms > 0)?;

@@ -1,0 +1,262 @@
+//! Socket patterns: the rules each socket type applies over the core's
+//! shared parts (the pipe table, the load balancer and its reroute queue,
+//! the fair queue). One module per pattern; the rest of the core reaches
+//! them only through the hooks below, which dispatch on [`Pattern`]. A new
+//! socket type is one module here, a variant, and its options.
+//!
+//! | hook | the core calls it when |
+//! |---|---|
+//! | [`check_send`](Core::check_send), [`send`](Core::send), [`can_send`](Core::can_send) | the application sends |
+//! | [`check_recv`](Core::check_recv), `accept`, `taken`, `finished` | a message goes to the application |
+//! | `routing_id` | a pipe attaches |
+//! | `take_back` | a pipe detaches or dies: what to reroute |
+//! | `flush_reroute` | a pipe may have become ready: what waits goes out |
+//! | [`next_timer`](Core::next_timer), `tick`, [`send_clock`](Core::send_clock) | timers (REQ's resend) |
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use tiermq_sched::PipeId;
+use tiermq_wire::{Multipart, SocketType as WireType};
+
+use super::{Core, Incoming, Refused};
+use crate::{Error, Result};
+
+mod pipeline;
+mod rep;
+mod req;
+mod router;
+
+pub(super) use req::ReqState;
+
+/// A socket type's pattern.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pattern {
+    /// Load-balanced sending.
+    Push,
+    /// Fair-queued receiving.
+    Pull,
+    /// One request at a time, load-balanced; one reply each.
+    Req,
+    /// One reply per request, to the pipe it came from.
+    Rep,
+    /// PUSH and PULL together.
+    Dealer,
+    /// Addressed by routing id.
+    Router,
+}
+
+impl Pattern {
+    /// The pattern of a ZMTP socket type tiermq serves.
+    pub(crate) fn of(t: WireType) -> Option<Pattern> {
+        Some(match t {
+            WireType::Push => Pattern::Push,
+            WireType::Pull => Pattern::Pull,
+            WireType::Req => Pattern::Req,
+            WireType::Rep => Pattern::Rep,
+            WireType::Dealer => Pattern::Dealer,
+            WireType::Router => Pattern::Router,
+            _ => return None,
+        })
+    }
+
+    /// Sends by priority tier through the scheduler.
+    pub(crate) fn load_balances(self) -> bool {
+        matches!(self, Pattern::Push | Pattern::Dealer | Pattern::Req)
+    }
+
+    /// Receives fair-queued by rcvprio.
+    pub(crate) fn fair_queues(self) -> bool {
+        !matches!(self, Pattern::Push)
+    }
+
+    /// Sends at all.
+    pub(crate) fn sends(self) -> bool {
+        !matches!(self, Pattern::Pull)
+    }
+}
+
+impl Incoming {
+    /// A message with no envelope to keep.
+    fn plain(body: Multipart, from: (PipeId, u64)) -> Incoming {
+        Incoming {
+            body,
+            from,
+            envelope: Vec::new(),
+        }
+    }
+}
+
+impl Core {
+    /// Whether this socket type sends at all.
+    pub(crate) fn sends(&self) -> bool {
+        self.pattern.sends()
+    }
+
+    /// Whether a message may begin now, given its first frame: the state
+    /// machines of REQ and REP, and ROUTER_MANDATORY's unknown peers.
+    ///
+    /// Errors: `ENOTSUP` for a type that does not send, `EFSM` out of turn,
+    /// `EHOSTUNREACH` for an unknown ROUTER peer with ROUTER_MANDATORY.
+    pub(crate) fn check_send(&self, first: &Bytes) -> Result<()> {
+        match self.pattern {
+            Pattern::Pull => Err(Error::ENOTSUP),
+            Pattern::Req => self.req_check_send(),
+            Pattern::Rep if self.reply_to.is_none() || !self.rx_partial.is_empty() => {
+                Err(Error::EFSM)
+            }
+            Pattern::Router => self.router_check_send(first),
+            Pattern::Push | Pattern::Dealer | Pattern::Rep => Ok(()),
+        }
+    }
+
+    /// Sends `msg` as the socket type does: to the best ready pipe, after
+    /// any rerouted messages (PUSH, DEALER, REQ), to the requester (REP), or
+    /// by routing id (ROUTER). [`Refused::Wait`] gives it back if it must
+    /// wait for a pipe.
+    pub(crate) fn send(
+        &mut self,
+        msg: Multipart,
+        now: Instant,
+    ) -> std::result::Result<(), Refused> {
+        let r = match self.pattern {
+            Pattern::Pull => Err(Refused::Fail(Error::ENOTSUP)),
+            Pattern::Push | Pattern::Dealer => self.send_balanced(msg, now),
+            Pattern::Req => self.send_request(msg, now),
+            Pattern::Rep => {
+                self.send_reply(msg, now);
+                Ok(())
+            }
+            Pattern::Router => self.send_routed(msg, now),
+        };
+        self.after_send(r, now)
+    }
+
+    /// Whether a message sent now would be taken without waiting.
+    pub(crate) fn can_send(&mut self, now: Instant) -> bool {
+        match self.pattern {
+            Pattern::Pull => false,
+            Pattern::Req if self.req_check_send().is_err() => false,
+            Pattern::Rep => self.reply_to.is_some() && self.rx_partial.is_empty(),
+            Pattern::Router => true,
+            Pattern::Push | Pattern::Dealer | Pattern::Req => self.balanced_has_room(now),
+        }
+    }
+
+    /// Whether this socket type receives, and may now: `ENOTSUP` for PUSH;
+    /// `EFSM` for REQ with no request sent, and REP owing a reply.
+    pub(crate) fn check_recv(&self) -> Result<()> {
+        if !self.pattern.fair_queues() {
+            return Err(Error::ENOTSUP);
+        }
+        if !self.rx_partial.is_empty() {
+            return Ok(());
+        }
+        match self.pattern {
+            Pattern::Req if !self.req.expect_reply => Err(Error::EFSM),
+            Pattern::Rep if self.reply_to.is_some() => Err(Error::EFSM),
+            _ => Ok(()),
+        }
+    }
+
+    /// Message `m` from pipe `from`, as the application gets it; `None`
+    /// drops it (a stale REQ reply, a REP request with no envelope).
+    pub(super) fn accept(&mut self, from: (PipeId, u64), m: Multipart) -> Option<Incoming> {
+        match self.pattern {
+            Pattern::Req => self.accept_reply(from, m).map(|b| Incoming::plain(b, from)),
+            Pattern::Rep => self.accept_request(from, m),
+            Pattern::Router => Some(self.accept_routed(from, m)),
+            Pattern::Push | Pattern::Pull | Pattern::Dealer => Some(Incoming::plain(m, from)),
+        }
+    }
+
+    /// The application starts reading a message that came from `from`.
+    pub(super) fn taken(&mut self, from: (PipeId, u64), envelope: Vec<Bytes>) {
+        if self.pattern == Pattern::Rep {
+            self.request_taken(from, envelope);
+        }
+    }
+
+    /// The application read the last frame of a message.
+    pub(super) fn finished(&mut self) {
+        if self.pattern == Pattern::Req {
+            self.req.expect_reply = false;
+        }
+    }
+
+    /// The routing id a new pipe gets (ROUTER; empty for other types), or
+    /// `None` if it stays anonymous (its identity is taken).
+    pub(super) fn routing_id(&mut self, identity: &Bytes, now: Instant) -> Option<Bytes> {
+        match self.pattern {
+            Pattern::Router => self.assign_routing_id(identity, now),
+            _ => Some(Bytes::new()),
+        }
+    }
+
+    /// Decides what becomes of `msgs`, which pipe `id` (numbered `serial`)
+    /// will never send: load-balanced types send them elsewhere; REQ
+    /// resends only the request in flight (unless its reply came first),
+    /// since anything else was abandoned; other types cannot send one
+    /// peer's messages to another. Clears what is not rerouted, and says
+    /// how many messages count as rerouted.
+    pub(super) fn take_back(&mut self, id: PipeId, serial: u64, msgs: &mut Vec<Multipart>) -> u64 {
+        match self.pattern {
+            Pattern::Req => {
+                let never_sent = std::mem::take(msgs).len();
+                u64::from(self.req_pipe_gone(id, serial, never_sent))
+            }
+            _ if !self.pattern.load_balances() => {
+                msgs.clear();
+                0
+            }
+            _ => msgs.len() as u64,
+        }
+    }
+
+    /// A pipe may have become ready: REQ resends a request waiting for
+    /// one; PUSH and DEALER send what the reroute queue holds; other types
+    /// have nothing to reroute.
+    pub(super) fn flush_reroute(&mut self, now: Instant) {
+        match self.pattern {
+            Pattern::Push | Pattern::Dealer => self.drain_reroute(now),
+            Pattern::Req => {
+                self.reroute.clear();
+                if self.req.pending.as_ref().is_some_and(|r| r.pipe.is_none()) {
+                    self.resend_request(now);
+                }
+            }
+            Pattern::Pull | Pattern::Rep | Pattern::Router => self.reroute.clear(),
+        }
+    }
+
+    /// When a delayed failback or a REQ resend becomes due, if one is pending.
+    pub(crate) fn next_timer(&self) -> Option<Instant> {
+        let own = match self.pattern {
+            Pattern::Req => self.resend_due(),
+            _ => None,
+        };
+        match (self.sched.poll_timeout(), own) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Runs the pattern's timers due at `now` (REQ_RESEND_IVL).
+    pub(super) fn tick(&mut self, now: Instant) {
+        if self.pattern == Pattern::Req {
+            self.handle_resend_timer(now);
+        }
+    }
+
+    /// The time to send at. Reading the clock costs as much as the rest of
+    /// a small send, and a send needs it only when a timer may be due (a
+    /// failback delay, a REQ resend); otherwise the latest reading (of an
+    /// applied event, or an earlier send) does. State changes that record
+    /// a time for the user (a pipe turning busy) read the clock themselves.
+    pub(crate) fn send_clock(&mut self) -> Instant {
+        if self.pattern == Pattern::Req || self.sched.poll_timeout().is_some() {
+            self.last_now = self.last_now.max(Instant::now());
+        }
+        self.last_now
+    }
+}
