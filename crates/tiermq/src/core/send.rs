@@ -21,16 +21,23 @@ impl Core {
         r
     }
 
-    /// IMMEDIATE=0 (SPEC §3): with no ready pipe, a load-balancing socket
-    /// that has a connect endpoint queues a message at the socket level,
-    /// up to SNDHWM, for the best pipe that becomes ready. Says whether
-    /// one more message may queue there now.
+    /// IMMEDIATE=0 (SPEC §3): while every peer is away (none connected
+    /// yet, or all disconnected or dead), a load-balancing socket that has
+    /// a connect endpoint queues a message at the socket level, up to
+    /// SNDHWM, for the best pipe that becomes ready. Busy peers are not
+    /// away: they push back, as SNDHWM means, and the sender waits (a
+    /// second SNDHWM of queue behind them would only double the memory and
+    /// copy each message twice). Says whether one more message may queue
+    /// there now.
     pub(crate) fn may_queue(&self) -> bool {
         let hwm = usize::try_from(self.options.sndhwm).unwrap_or(0);
         !self.options.immediate
             && self.pattern.load_balances()
             && (hwm == 0 || self.reroute.len() < hwm)
             && self.has_connect_link()
+            && !self.pipes.iter().any(|(_, p)| {
+                p.out.is_some() && matches!(p.state, PeerState::Ready | PeerState::Busy)
+            })
     }
 
     /// Queues `msg` on pipe `id` if it is still the one numbered `serial`

@@ -125,8 +125,9 @@ impl Socket {
     }
 
     /// Sets IMMEDIATE (default false, as in libzmq). With it off, a PUSH,
-    /// DEALER or REQ that has a connect endpoint but no ready peer (none
-    /// connected yet, or every one away or busy) accepts sends into a
+    /// DEALER or REQ that has a connect endpoint but no peer (none
+    /// connected yet, or every one disconnected or dead; busy peers push
+    /// back as SNDHWM means) accepts sends into a
     /// socket-level queue of up to SNDHWM messages; they go to the best
     /// peer that becomes ready, whichever it is (libzmq pins them to one
     /// peer instead). With it on, such sends block, or fail with `EAGAIN`

@@ -455,7 +455,13 @@ impl World {
 
     /// Whether IMMEDIATE=0 may queue one more message behind `queued`.
     pub(super) fn may_queue(&self, queued: usize) -> bool {
-        self.connect && !self.immediate && queued < self.sndhwm
+        // Busy peers push back; only while every peer is away (in the
+        // core's view: no pipe ready or busy) does the socket queue.
+        let away =
+            !self.core.pipes.iter().any(|(_, p)| {
+                p.out.is_some() && matches!(p.state, PeerState::Ready | PeerState::Busy)
+            });
+        self.connect && !self.immediate && queued < self.sndhwm && away
     }
 
     /// Peer `i`'s transport takes up to `k` messages off its pipe.
