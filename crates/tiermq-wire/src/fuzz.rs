@@ -163,8 +163,8 @@ fn drain_output(session: &mut Session) {
 }
 
 /// Everything the session offers, written at most `max_write` bytes at a
-/// time (so messages are often cut mid-frame).
-fn output(session: &mut Session, max_write: usize) -> Vec<u8> {
+/// time (so messages are often cut mid-frame). Tests use it too.
+pub fn output(session: &mut Session, max_write: usize) -> Vec<u8> {
     let mut all = Vec::new();
     while session.has_output() {
         let mut slices = [IoSlice::new(&[]); 8];

@@ -1,29 +1,11 @@
 //! Helpers shared by the integration tests: move bytes between sessions.
 #![allow(dead_code, unreachable_pub)]
 
-use std::io::IoSlice;
 use std::time::Instant;
 use tiermq_wire::{BytesMut, Config, Error, Event, Session, SocketType};
 
 /// Everything `s` wants to write, taking at most `max_write` bytes per write.
-pub fn output(s: &mut Session, max_write: usize) -> Vec<u8> {
-    let mut all = Vec::new();
-    while s.has_output() {
-        let mut slices = [IoSlice::new(&[]); 16];
-        let n = s.chunks_vectored(&mut slices);
-        let mut wrote = 0;
-        for slice in &slices[..n] {
-            let take = slice.len().min(max_write - wrote);
-            all.extend_from_slice(&slice[..take]);
-            wrote += take;
-            if wrote == max_write {
-                break;
-            }
-        }
-        s.advance(wrote);
-    }
-    all
-}
+pub use tiermq_wire::fuzz::output;
 
 /// Moves `from`'s output into `to` via `buf`.
 pub fn transfer(

@@ -11,6 +11,19 @@ fn push_core() -> Core {
     Core::new(Pattern::Push, WireType::Push, Arc::new(|_| {}))
 }
 
+/// The transport reports connection `conn` ended (by the heartbeat if
+/// `dead`), with nothing unsent.
+fn detach(core: &mut Core, conn: u64, dead: bool, now: Instant) {
+    core.apply(
+        Event::Detached {
+            conn: ConnKey::Net(0, conn),
+            unsent: Vec::new(),
+            dead,
+        },
+        now,
+    );
+}
+
 fn msg(n: u8) -> Multipart {
     Multipart::single(Bytes::from(vec![n]))
 }
@@ -108,14 +121,7 @@ fn rerouted_messages_wait_for_a_peer_and_go_before_new_ones() {
     for n in 0..3 {
         core.send(msg(n), now).unwrap();
     }
-    core.apply(
-        Event::Detached {
-            conn: ConnKey::Net(0, 1),
-            unsent: Vec::new(),
-            dead: false,
-        },
-        now,
-    );
+    detach(&mut core, 1, false, now);
     drop(primary);
     // No peer: new messages are refused, the old ones kept.
     assert!(core.send(msg(9), now).is_err());
@@ -158,14 +164,7 @@ fn immediate_0_queues_up_to_sndhwm_for_the_first_ready_pipe() {
     assert_eq!(numbers(&peer), vec![0, 1, 2, 4]);
     // IMMEDIATE=1 refuses instead.
     core.options.immediate = true;
-    core.apply(
-        Event::Detached {
-            conn: ConnKey::Net(0, 1),
-            unsent: Vec::new(),
-            dead: false,
-        },
-        now,
-    );
+    detach(&mut core, 1, false, now);
     assert!(matches!(core.send(msg(5), now), Err(Refused::Wait(_))));
 }
 
@@ -228,14 +227,7 @@ fn latency_tiers_send_to_the_fastest_peers_first() {
     let tiers: Vec<u8> = core.peers().iter().map(|p| p.sndprio).collect();
     assert_eq!(tiers, vec![1, 6]);
     // The near peer leaves: the far one is the fastest now, tier 1.
-    core.apply(
-        Event::Detached {
-            conn: ConnKey::Net(0, 1),
-            unsent: Vec::new(),
-            dead: false,
-        },
-        now,
-    );
+    detach(&mut core, 1, false, now);
     core.send(msg(10), now).unwrap();
     assert_eq!(numbers(&far), vec![10]);
     // Off: back to the endpoints' sndprio.
@@ -323,14 +315,7 @@ fn stale_events_for_a_reused_slot_are_ignored() {
     let (_a, _ai) = connect(&mut core, 1, 1, 4);
     let id = core.conns[&ConnKey::Net(0, 1)];
     let old_serial = core.pipes[id.0].serial;
-    core.apply(
-        Event::Detached {
-            conn: ConnKey::Net(0, 1),
-            unsent: Vec::new(),
-            dead: false,
-        },
-        now,
-    );
+    detach(&mut core, 1, false, now);
     let (b, _bi) = connect(&mut core, 2, 1, 4);
     assert_eq!(core.conns[&ConnKey::Net(0, 2)], id, "slot reused");
     for n in 0..4 {
@@ -383,14 +368,7 @@ fn pull_reads_what_a_detached_peer_sent_before_it_left() {
         ]))
         .unwrap();
     transport_in.close();
-    core.apply(
-        Event::Detached {
-            conn: ConnKey::Net(0, 7),
-            unsent: Vec::new(),
-            dead: false,
-        },
-        now,
-    );
+    detach(&mut core, 7, false, now);
     assert_eq!(core.recv_frame(), Some((Bytes::from_static(b"a"), true)));
     assert_eq!(core.recv_frame(), Some((Bytes::from_static(b"b"), false)));
     assert_eq!(core.recv_frame(), None);
@@ -430,14 +408,7 @@ fn req_resends_when_its_pipe_detaches_and_takes_one_reply() {
 
     // The primary goes away before answering: the request goes to the
     // backup at once, once only.
-    core.apply(
-        Event::Detached {
-            conn: ConnKey::Net(0, 1),
-            unsent: Vec::new(),
-            dead: true,
-        },
-        now,
-    );
+    detach(&mut core, 1, true, now);
     let resent = backup.try_recv().unwrap();
     assert_eq!(resent, request);
     assert!(backup.try_recv().is_err());
@@ -477,14 +448,7 @@ fn req_waits_for_a_peer_to_resend_to() {
     let (primary, _pi) = connect_as(&mut core, 1, 1, 100, WireType::Rep);
     core.send(msg(1), now).unwrap();
     primary.try_recv().unwrap();
-    core.apply(
-        Event::Detached {
-            conn: ConnKey::Net(0, 1),
-            unsent: Vec::new(),
-            dead: false,
-        },
-        now,
-    );
+    detach(&mut core, 1, false, now);
     // No peer: the request waits, and goes out when one attaches.
     let (backup, _bi) = connect_as(&mut core, 2, 2, 100, WireType::Rep);
     assert_eq!(frames(&backup.try_recv().unwrap()), vec![&b""[..], &[1]]);
@@ -507,14 +471,7 @@ fn req_takes_the_reply_its_departed_pipe_delivered_and_resends_nothing() {
         ]))
         .unwrap();
     primary_in.close();
-    core.apply(
-        Event::Detached {
-            conn: ConnKey::Net(0, 1),
-            unsent: Vec::new(),
-            dead: false,
-        },
-        now,
-    );
+    detach(&mut core, 1, false, now);
     assert!(backup.try_recv().is_err(), "nothing resent");
     assert!(core.can_recv());
     assert_eq!(

@@ -63,36 +63,39 @@ impl Core {
                 // An abandoned request (REQ_RELAXED) stays in flight on its
                 // pipe: the answer it may still get is stale.
                 self.count_in_flight(pipe);
-                self.req.next_id = self.req.next_id.wrapping_add(1);
-                // A reply to an abandoned request must not be taken for this one.
-                self.rx_ready = None;
-                self.rx_partial.clear();
-                self.req.expect_reply = true;
-                self.req.pending = Some(Request {
-                    wire,
-                    id,
-                    pipe: Some(pipe),
-                    sent_at: now,
-                });
+                self.begin_request(wire, id, Some(pipe), now);
                 Ok(())
             }
             // IMMEDIATE=0: it waits at the socket level for a ready pipe,
             // and goes out as a resend does (`flush_reroute`).
             Err(wire) if self.may_queue() => {
-                self.req.next_id = self.req.next_id.wrapping_add(1);
-                self.rx_ready = None;
-                self.rx_partial.clear();
-                self.req.expect_reply = true;
-                self.req.pending = Some(Request {
-                    wire,
-                    id,
-                    pipe: None,
-                    sent_at: now,
-                });
+                self.begin_request(wire, id, None, now);
                 Ok(())
             }
             Err(wire) => Err(Refused::Wait(envelope::unwrap_request(id.is_some(), wire))),
         }
+    }
+
+    /// REQ: `wire` is the request in flight now, sent to `pipe` (or
+    /// waiting for one).
+    fn begin_request(
+        &mut self,
+        wire: Multipart,
+        id: Option<u32>,
+        pipe: Option<(PipeId, u64)>,
+        now: Instant,
+    ) {
+        self.req.next_id = self.req.next_id.wrapping_add(1);
+        // A reply to an abandoned request must not be taken for this one.
+        self.rx_ready = None;
+        self.rx_partial.clear();
+        self.req.expect_reply = true;
+        self.req.pending = Some(Request {
+            wire,
+            id,
+            pipe,
+            sent_at: now,
+        });
     }
 
     /// REQ: pipe `id` (numbered `serial`) is going away or its peer died,
