@@ -8,7 +8,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use tiermq_transport::{LinkOptions, Notification, Reactor, Sink};
-use tiermq_wire::{Bytes, Multipart, SocketType};
+use tiermq_wire::{Bytes, Item, Multipart, SocketType};
 
 struct Forward(Mutex<mpsc::Sender<Notification>>);
 
@@ -18,10 +18,7 @@ impl Sink for Forward {
     }
 }
 
-type Pipes = (
-    tiermq_pipe::Writer<Multipart>,
-    tiermq_pipe::Reader<Multipart>,
-);
+type Pipes = (tiermq_pipe::Writer<Item>, tiermq_pipe::Reader<Item>);
 
 fn attached(rx: &mpsc::Receiver<Notification>) -> Pipes {
     loop {
@@ -62,7 +59,7 @@ fn tiermq(round_trips: u32) -> Duration {
     let msg = Multipart::single(Bytes::from(vec![0u8; 16]));
     let start = Instant::now();
     for _ in 0..round_trips {
-        b_out.send_deadline(msg.clone(), None).unwrap();
+        b_out.send_deadline(msg.clone().into(), None).unwrap();
         b_in.recv_deadline(None).unwrap();
     }
     let elapsed = start.elapsed();

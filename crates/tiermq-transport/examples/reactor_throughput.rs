@@ -8,7 +8,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use tiermq_transport::{Endpoint, LinkOptions, Notification, Reactor, Sink};
-use tiermq_wire::{Bytes, Multipart, SocketType};
+use tiermq_wire::{Bytes, Item, Multipart, SocketType};
 
 struct Forward(Mutex<mpsc::Sender<Notification>>);
 
@@ -20,10 +20,7 @@ impl Sink for Forward {
 
 fn attached(
     rx: &mpsc::Receiver<Notification>,
-) -> (
-    tiermq_pipe::Writer<Multipart>,
-    tiermq_pipe::Reader<Multipart>,
-) {
+) -> (tiermq_pipe::Writer<Item>, tiermq_pipe::Reader<Item>) {
     loop {
         if let Notification::Attached { out, inp, .. } =
             rx.recv_timeout(Duration::from_secs(10)).expect("attached")
@@ -64,7 +61,7 @@ fn tiermq(endpoint: &str, count: u64, size: usize, one_reactor: bool) -> f64 {
     let start = Instant::now();
     let sender = thread::spawn(move || {
         for _ in 0..count {
-            out.send_deadline(Multipart::single(payload.clone()), None)
+            out.send_deadline(Multipart::single(payload.clone()).into(), None)
                 .unwrap();
         }
         out

@@ -9,7 +9,7 @@ use std::time::Instant;
 use bytes::BytesMut;
 use mio::{Registry, Token};
 use tiermq_pipe::{RecvError, Room};
-use tiermq_wire::{Event, Multipart, Session};
+use tiermq_wire::{Event, Item, Session};
 
 use crate::inbox::{Direction, PipeWaker, Shared};
 use crate::net::Stream;
@@ -36,8 +36,8 @@ const IOV: usize = 64;
 
 /// The pipe ends the I/O thread holds for an attached connection.
 struct Pipes {
-    out: tiermq_pipe::Reader<Multipart>,
-    inp: tiermq_pipe::Writer<Multipart>,
+    out: tiermq_pipe::Reader<Item>,
+    inp: tiermq_pipe::Writer<Item>,
 }
 
 /// What a pump call asks of the reactor besides its result.
@@ -82,7 +82,7 @@ pub(crate) struct Connection {
     read_size: usize,
     /// Received messages on their way to the in pipe (ones a full pipe
     /// refused are delivered first when it drains).
-    inbound: VecDeque<Multipart>,
+    inbound: VecDeque<Item>,
     /// The in pipe is full: don't read until it drains.
     pub(crate) read_paused: bool,
     /// The peer closed its side; close once everything is delivered.
@@ -92,7 +92,7 @@ pub(crate) struct Connection {
     /// The heartbeat declared the peer dead and the session lingers: take
     /// nothing from the out pipe until it is heard from again.
     dead: bool,
-    batch: Vec<Multipart>,
+    batch: Vec<Item>,
 }
 
 impl Connection {
@@ -277,17 +277,15 @@ impl Connection {
                 let Some(event) = self.session.as_mut().and_then(Session::poll_event) else {
                     break;
                 };
-                let msg = match event {
+                let item = match event {
                     Event::Ready => {
                         self.attach(shared)?;
                         flow.attached = true;
                         continue;
                     }
-                    Event::Message(msg) => msg,
-                    // As libzmq's XPUB sees them: a message of
-                    // 0x01/0x00 followed by the topic.
-                    Event::Subscribe(topic) => command_message(1, &topic),
-                    Event::Cancel(topic) => command_message(0, &topic),
+                    Event::Message(msg) => Item::Message(msg),
+                    Event::Subscribe(topic) => Item::Subscribe(topic),
+                    Event::Cancel(topic) => Item::Cancel(topic),
                     Event::Pong { rtt: Some(rtt), .. } => {
                         self.sink
                             .notify(Notification::RoundTrip { conn: self.id, rtt });
@@ -306,7 +304,7 @@ impl Connection {
                         continue;
                     }
                 };
-                self.inbound.push_back(msg);
+                self.inbound.push_back(item);
             }
             if self.inbound.is_empty() {
                 return Ok(true);
@@ -355,7 +353,7 @@ impl Connection {
             .and_then(Session::peer)
             .cloned()
             .ok_or(DetachReason::Wire(tiermq_wire::Error::MissingSocketType))?;
-        let weight: fn(&Multipart) -> usize = Multipart::byte_len;
+        let weight: fn(&Item) -> usize = Item::byte_len;
         let (out_w, out_r) = tiermq_pipe::pipe_with(tiermq_pipe::Config::new(self.sndhwm), weight);
         let (in_w, in_r) = tiermq_pipe::pipe_with(tiermq_pipe::Config::new(self.rcvhwm), weight);
         let waker = |direction| {
@@ -418,7 +416,11 @@ impl Connection {
                 while session.pending_output() < OUT_BUDGET {
                     match pipes.out.recv_batch(batch, OUT_BATCH) {
                         Ok(0) | Err(RecvError::Empty) => break,
-                        Ok(_) => batch.drain(..).for_each(|m| session.send(m)),
+                        Ok(_) => batch.drain(..).for_each(|item| match item {
+                            Item::Message(m) => session.send(m),
+                            Item::Subscribe(topic) => session.send_subscribe(topic),
+                            Item::Cancel(topic) => session.send_cancel(topic),
+                        }),
                         Err(RecvError::Closed) => {
                             *out_closed = true;
                             break;
@@ -531,11 +533,4 @@ impl Connection {
                 }));
         }
     }
-}
-
-fn command_message(first: u8, topic: &[u8]) -> Multipart {
-    let mut body = Vec::with_capacity(topic.len() + 1);
-    body.push(first);
-    body.extend_from_slice(topic);
-    Multipart::single(body.into())
 }

@@ -50,7 +50,7 @@
 //! use std::sync::{mpsc, Arc, Mutex};
 //! use std::time::Duration;
 //! use tiermq_transport::{Endpoint, LinkOptions, Notification, Reactor, Sink};
-//! use tiermq_wire::{Multipart, SocketType};
+//! use tiermq_wire::{Item, Multipart, SocketType};
 //!
 //! struct Forward(Mutex<mpsc::Sender<Notification>>);
 //! impl Sink for Forward {
@@ -80,10 +80,10 @@
 //!
 //! let Notification::Attached { out, .. } = attached(&push_rx) else { unreachable!() };
 //! let Notification::Attached { inp, .. } = attached(&pull_rx) else { unreachable!() };
-//! out.try_send(Multipart::single("hello".into())).unwrap();
+//! out.try_send(Multipart::single("hello".into()).into()).unwrap();
 //! let deadline = std::time::Instant::now() + Duration::from_secs(10);
-//! let msg = inp.recv_deadline(Some(deadline)).expect("a message");
-//! assert_eq!(msg.frames()[0], "hello");
+//! let item = inp.recv_deadline(Some(deadline)).expect("an item");
+//! assert_eq!(item, Item::Message(Multipart::single("hello".into())));
 //! a.shutdown();
 //! b.shutdown();
 //! # Ok::<(), Box<dyn std::error::Error>>(())

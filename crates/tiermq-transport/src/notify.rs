@@ -6,7 +6,7 @@ use std::io;
 use std::time::Duration;
 
 use tiermq_pipe::{Reader, Writer};
-use tiermq_wire::{Multipart, PeerInfo};
+use tiermq_wire::{Item, Multipart, PeerInfo};
 
 /// Identifies one connection, unique for the life of its [`Reactor`](crate::Reactor).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -50,10 +50,10 @@ pub enum Notification {
         peer_addr: String,
         /// What the peer announced in its handshake.
         peer: PeerInfo,
-        /// Messages to send to the peer.
-        out: Writer<Multipart>,
-        /// Messages received from the peer.
-        inp: Reader<Multipart>,
+        /// Messages (and subscription changes) to send to the peer.
+        out: Writer<Item>,
+        /// Messages (and subscription changes) received from the peer.
+        inp: Reader<Item>,
     },
     /// An attached connection ended. Its pipes are closed: `inp` still yields
     /// what was received, and `out.reclaim_unsent()` returns what the reactor

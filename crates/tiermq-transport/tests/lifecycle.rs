@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use tiermq_transport::{DetachReason, MonitorEvent, Notification, Reactor};
-use tiermq_wire::{Bytes, SocketType};
+use tiermq_wire::{Bytes, Item, SocketType};
 
 #[test]
 fn connect_side_reconnects_when_the_listener_comes_back() {
@@ -388,7 +388,13 @@ fn unsent_and_queued_messages_come_back_in_order() {
         "{reason:?}"
     );
     let mut rest: Vec<u64> = unsent.iter().map(seq_of).collect();
-    rest.extend(push.out.reclaim_unsent().iter().map(seq_of));
+    rest.extend(
+        push.out
+            .reclaim_unsent()
+            .into_iter()
+            .filter_map(Item::into_message)
+            .map(|m| seq_of(&m)),
+    );
     assert!(!rest.is_empty(), "12 MiB cannot all fit in the kernel");
     assert_eq!(*rest.last().unwrap(), COUNT - 1);
     let first = rest[0];

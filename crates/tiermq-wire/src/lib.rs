@@ -94,7 +94,7 @@ mod socket_type;
 pub use config::Config;
 pub use error::Error;
 pub use metadata::Metadata;
-pub use multipart::Multipart;
+pub use multipart::{Item, Multipart};
 pub use session::{
     Event, MAX_COMMAND_SIZE, MAX_FRAMES_WITH_LIMIT, MAX_OUTSTANDING_PINGS, PeerInfo, Session,
 };

@@ -115,3 +115,42 @@ mod tests {
         );
     }
 }
+
+/// What travels through a connection's pipes between a socket and its
+/// session: a message, or a subscription change. A session sends a
+/// subscription as ZMTP 3.1's SUBSCRIBE/CANCEL command to a 3.1 peer and as
+/// a 0x01/0x00 message to a 3.0 one, and hands those it receives up as the
+/// same typed items, so no layer above re-encodes them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Item {
+    /// A whole multipart message.
+    Message(Multipart),
+    /// Subscribe to messages starting with this prefix.
+    Subscribe(Bytes),
+    /// Cancel one subscription to this prefix.
+    Cancel(Bytes),
+}
+
+impl Item {
+    /// The message, if this is one.
+    pub fn into_message(self) -> Option<Multipart> {
+        match self {
+            Item::Message(m) => Some(m),
+            Item::Subscribe(_) | Item::Cancel(_) => None,
+        }
+    }
+
+    /// Bytes it weighs in a pipe: the message's payload, or the topic's.
+    pub fn byte_len(&self) -> usize {
+        match self {
+            Item::Message(m) => m.byte_len(),
+            Item::Subscribe(t) | Item::Cancel(t) => t.len(),
+        }
+    }
+}
+
+impl From<Multipart> for Item {
+    fn from(m: Multipart) -> Item {
+        Item::Message(m)
+    }
+}

@@ -47,6 +47,8 @@ mod receive;
 mod req_model;
 mod send;
 #[cfg(test)]
+mod test_pipes;
+#[cfg(test)]
 mod tests;
 mod tiering;
 

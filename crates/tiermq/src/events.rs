@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tiermq_pipe::{Reader, Writer};
 use tiermq_sched::PipeId;
-use tiermq_wire::{Multipart, SocketType as WireType};
+use tiermq_wire::{Item, Multipart, SocketType as WireType};
 
 /// Which connection a pipe belongs to, unique within the socket's `Context`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -31,8 +31,8 @@ pub(crate) struct Attachment {
     pub(crate) peer_type: WireType,
     /// The peer's `Identity` (empty if it sent none).
     pub(crate) identity: Bytes,
-    pub(crate) out: Writer<Multipart>,
-    pub(crate) inp: Reader<Multipart>,
+    pub(crate) out: Writer<Item>,
+    pub(crate) inp: Reader<Item>,
 }
 
 /// A change the core must apply, posted from any thread (see `shared`).
@@ -71,11 +71,8 @@ pub(crate) enum Event {
 /// and applies them with [`Core::apply`].
 pub(crate) type Poster = Arc<dyn Fn(Event) + Send + Sync>;
 
-fn weight(m: &Multipart) -> usize {
-    m.byte_len()
-}
-
-/// Makes a pipe of whole messages with high-water mark `hwm` (0 = none).
-pub(crate) fn new_pipe(hwm: usize) -> (Writer<Multipart>, Reader<Multipart>) {
-    tiermq_pipe::pipe_with(tiermq_pipe::Config::new(hwm), weight)
+/// Makes a pipe of whole messages (and subscription changes) with
+/// high-water mark `hwm` (0 = none).
+pub(crate) fn new_pipe(hwm: usize) -> (Writer<Item>, Reader<Item>) {
+    tiermq_pipe::pipe_with(tiermq_pipe::Config::new(hwm), Item::byte_len)
 }

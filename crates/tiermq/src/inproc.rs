@@ -113,8 +113,8 @@ fn post(
     conn: ConnKey,
     link: LinkKey,
     peer: &InprocPeer,
-    out: tiermq_pipe::Writer<tiermq_wire::Multipart>,
-    inp: tiermq_pipe::Reader<tiermq_wire::Multipart>,
+    out: tiermq_pipe::Writer<tiermq_wire::Item>,
+    inp: tiermq_pipe::Reader<tiermq_wire::Item>,
 ) {
     to.post(Event::Attached(Attachment {
         conn,

@@ -11,7 +11,7 @@ use tiermq_pipe::{Reader, Writer};
 use tiermq_transport::{
     ConnId, DetachReason, Endpoint, LinkId, LinkOptions, MonitorEvent, Notification, Reactor, Sink,
 };
-use tiermq_wire::{Bytes, Multipart, PeerInfo, SocketType};
+use tiermq_wire::{Bytes, Item, Multipart, PeerInfo, SocketType};
 
 /// How long any single wait may take before the test fails.
 pub const BOUND: Duration = Duration::from_secs(10);
@@ -58,8 +58,8 @@ pub struct Attached {
     pub peer: PeerInfo,
     pub peer_addr: String,
     pub endpoint: String,
-    pub out: Writer<Multipart>,
-    pub inp: Reader<Multipart>,
+    pub out: Writer<Item>,
+    pub inp: Reader<Item>,
 }
 
 pub fn attached(rx: &Receiver<Notification>) -> Attached {
@@ -126,13 +126,16 @@ pub fn seq_of(msg: &Multipart) -> u64 {
     u64::from_le_bytes(f[..8].try_into().unwrap())
 }
 
-pub fn send(out: &Writer<Multipart>, msg: Multipart) {
-    out.send_deadline(msg, deadline())
+pub fn send(out: &Writer<Item>, msg: Multipart) {
+    out.send_deadline(msg.into(), deadline())
         .expect("room in the out pipe");
 }
 
-pub fn recv(inp: &Reader<Multipart>) -> Multipart {
-    inp.recv_deadline(deadline()).expect("a message")
+pub fn recv(inp: &Reader<Item>) -> Multipart {
+    inp.recv_deadline(deadline())
+        .expect("a message")
+        .into_message()
+        .expect("a message, not a subscription change")
 }
 
 /// A PULL bound on `bind_ep` in reactor `a`, a PUSH connected from `b`.

@@ -51,6 +51,7 @@ use tiermq_pipe::{Reader, Writer};
 use tiermq_wire::{Multipart, SocketType as WireType};
 
 use super::{Attachment, ConnKey, Core, Event, LinkKind, Pattern, Refused};
+use crate::core::test_pipes::RecvMessage;
 use crate::events::new_pipe;
 use crate::peer::PeerState;
 
@@ -165,7 +166,7 @@ fn a_rerouted_batch_keeps_its_order_behind_what_the_new_pipe_has() {
     w.detach(a, 0, false).unwrap(); // 0 unsent, 2 still queued
     assert!(w.send(1).unwrap());
     let mut got = Vec::new();
-    while let Ok(m) = w.peers[b].wire_in.try_recv() {
+    while let Ok(m) = w.peers[b].wire_in.try_recv_msg() {
         got.push(decode(&m).unwrap().0);
     }
     assert_eq!(got, vec![1, 3, 0, 2, 4]);

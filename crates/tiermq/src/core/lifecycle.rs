@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use tiermq_sched::{PipeId, PipeState};
-use tiermq_wire::Multipart;
+use tiermq_wire::{Item, Multipart};
 
 use super::*;
 
@@ -155,7 +155,11 @@ impl Core {
         let Some(out) = rec.out.take() else { return };
         out.set_waker(None);
         let mut msgs = unsent;
-        msgs.extend(out.reclaim_unsent());
+        msgs.extend(
+            out.reclaim_unsent()
+                .into_iter()
+                .filter_map(Item::into_message),
+        );
         out.close();
         rec.state = why;
         rec.since = now;
@@ -219,7 +223,11 @@ impl Core {
         let Some(out) = &rec.out else { return };
         let mut msgs = unsent;
         if self.pattern.load_balances() {
-            msgs.extend(out.reclaim_unsent());
+            msgs.extend(
+                out.reclaim_unsent()
+                    .into_iter()
+                    .filter_map(Item::into_message),
+            );
         }
         rec.state = PeerState::Dead;
         rec.since = now;

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use tiermq_pipe::{Reader, RecvError, Writer};
-use tiermq_wire::{Multipart, SocketType as WireType};
+use tiermq_wire::{Item, Multipart, SocketType as WireType};
 
 use super::*;
 
@@ -19,13 +19,13 @@ pub(super) struct PipeRec {
     pub(super) sndprio: u8,
     pub(super) rcvprio: u8,
     /// `None` once the connection is gone.
-    pub(super) out: Option<Writer<Multipart>>,
+    pub(super) out: Option<Writer<Item>>,
     /// `None` once everything the peer sent was read.
-    pub(super) inp: Option<Reader<Multipart>>,
+    pub(super) inp: Option<Reader<Item>>,
     /// Messages taken from `inp` in one batch and not yet delivered: they
     /// count as the pipe's input (read before `inp`, reported in `peers`,
     /// dropped with it).
-    pub(super) prefetch: std::vec::IntoIter<Multipart>,
+    pub(super) prefetch: std::vec::IntoIter<Item>,
     pub(super) state: PeerState,
     pub(super) since: Instant,
     pub(super) sent: u64,
@@ -50,21 +50,30 @@ impl PipeRec {
     /// The next message from the peer: from the prefetch, else a new batch
     /// from the in pipe. `Empty` arms the pipe's waker, as `try_recv` does.
     pub(super) fn take_input(&mut self) -> std::result::Result<Multipart, RecvError> {
-        if let Some(m) = self.prefetch.next() {
-            return Ok(m);
+        loop {
+            let item = match self.prefetch.next() {
+                Some(item) => item,
+                None => {
+                    let inp = self.inp.as_ref().ok_or(RecvError::Closed)?;
+                    let mut batch = Vec::new();
+                    inp.recv_batch(&mut batch, PREFETCH)?;
+                    self.prefetch = batch.into_iter();
+                    self.prefetch.next().ok_or(RecvError::Empty)?
+                }
+            };
+            // No socket type here takes subscription changes yet (XPUB
+            // will); a peer that sends them anyway is not answered.
+            if let Some(m) = item.into_message() {
+                return Ok(m);
+            }
         }
-        let inp = self.inp.as_ref().ok_or(RecvError::Closed)?;
-        let mut batch = Vec::new();
-        inp.recv_batch(&mut batch, PREFETCH)?;
-        self.prefetch = batch.into_iter();
-        self.prefetch.next().ok_or(RecvError::Empty)
     }
 }
 
 /// Closes an in pipe, handing back the messages prefetched from it and not
 /// delivered: an inproc peer reclaims them with the rest of the pipe and
 /// reroutes them, oldest first (a transport drops unread input anyway).
-pub(super) fn close_input(inp: Reader<Multipart>, prefetch: std::vec::IntoIter<Multipart>) {
+pub(super) fn close_input(inp: Reader<Item>, prefetch: std::vec::IntoIter<Item>) {
     inp.set_waker(None);
     inp.close_with_unread(prefetch.collect());
 }

@@ -18,8 +18,10 @@ use tiermq_pipe::{Reader, Writer};
 use tiermq_wire::{Multipart, SocketType as WireType};
 
 use super::{Attachment, ConnKey, Core, Event, LinkKind, Pattern};
+use crate::core::test_pipes::RecvMessage;
 use crate::events::new_pipe;
 use crate::peer::PeerState;
+use tiermq_wire::Item;
 
 /// The REQ_RESEND_IVL the timer steps use, when on.
 const RESEND_MS: u64 = 100;
@@ -72,9 +74,9 @@ enum Link {
 struct Server {
     conn: u64,
     /// Its end of the REQ's out pipe: what "the wire" carries to it.
-    wire_in: Reader<Multipart>,
+    wire_in: Reader<Item>,
     /// Its end of the REQ's in pipe.
-    wire_out: Writer<Multipart>,
+    wire_out: Writer<Item>,
     /// Requests it took and has not answered, oldest first.
     taken: VecDeque<Multipart>,
     link: Link,
@@ -192,7 +194,7 @@ impl World {
 
     fn take(&mut self, i: usize) {
         if let Some(s) = self.server(i).filter(|s| s.link != Link::Gone) {
-            while let Ok(m) = s.wire_in.try_recv() {
+            while let Ok(m) = s.wire_in.try_recv_msg() {
                 s.taken.push_back(m);
             }
         }
@@ -210,7 +212,7 @@ impl World {
         let conn = s.conn;
         let revived = s.link == Link::Dead;
         s.link = Link::Live;
-        s.wire_out.try_send(answer(&request)).unwrap();
+        s.wire_out.try_send(answer(&request).into()).unwrap();
         if revived {
             let conn = ConnKey::Net(0, conn);
             self.core.apply(Event::Revived { conn }, self.now);
@@ -259,7 +261,7 @@ impl World {
             let Some(request) = s.taken.pop_front() else {
                 break;
             };
-            s.wire_out.try_send(answer(&request)).unwrap();
+            s.wire_out.try_send(answer(&request).into()).unwrap();
         }
         s.link = Link::Gone;
         s.taken.clear();

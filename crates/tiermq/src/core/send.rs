@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use tiermq_pipe::{Room, SendError};
 use tiermq_sched::{PipeId, PipeState};
-use tiermq_wire::Multipart;
+use tiermq_wire::{Item, Multipart};
 
 use super::*;
 
@@ -47,7 +47,7 @@ impl Core {
             return;
         };
         let Some(out) = &rec.out else { return };
-        match out.try_send(msg) {
+        match out.try_send(Item::Message(msg)) {
             Ok(room) => {
                 rec.sent += 1;
                 if room == Room::Full {
@@ -106,7 +106,7 @@ impl Core {
                 self.sched.leave(id, now);
                 continue;
             };
-            match out.try_send(msg) {
+            match out.try_send(Item::Message(msg)) {
                 Ok(room) => {
                     rec.sent += 1;
                     let serial = rec.serial;
@@ -116,11 +116,11 @@ impl Core {
                     return Ok((id, serial));
                 }
                 Err(SendError::Full(m)) => {
-                    msg = m;
+                    msg = refused(m);
                     self.mark_busy(id, now);
                 }
                 Err(SendError::Closed(m)) => {
-                    msg = m;
+                    msg = refused(m);
                     rec.state = PeerState::Disconnected;
                     rec.since = now;
                     self.sched.set_state(id, PipeState::Disconnected, now);
@@ -185,5 +185,13 @@ impl Core {
 
     pub(super) fn sent_over_net(p: &PipeRec) -> bool {
         p.out.is_some() && p.sent > 0 && matches!(p.conn, ConnKey::Net(..))
+    }
+}
+
+/// A message back from a pipe that refused it (it went in as a message).
+fn refused(item: Item) -> Multipart {
+    match item {
+        Item::Message(m) => m,
+        Item::Subscribe(_) | Item::Cancel(_) => unreachable!("sent as a message"),
     }
 }

@@ -1,9 +1,11 @@
 //! Unit tests of the core, with no socket or thread around it.
 
 use super::*;
+use crate::core::test_pipes::RecvMessage;
 use crate::events::new_pipe;
 use std::time::Duration;
 use tiermq_pipe::{Reader, Writer};
+use tiermq_wire::Item;
 
 /// A core with no socket around it: wakers go nowhere, so the test
 /// applies every event itself, in the order it chooses.
@@ -28,20 +30,15 @@ fn msg(n: u8) -> Multipart {
     Multipart::single(Bytes::from(vec![n]))
 }
 
-fn numbers(r: &Reader<Multipart>) -> Vec<u8> {
-    std::iter::from_fn(|| r.try_recv().ok())
+fn numbers(r: &Reader<Item>) -> Vec<u8> {
+    std::iter::from_fn(|| r.try_recv_msg().ok())
         .map(|m| m.frames()[0][0])
         .collect()
 }
 
 /// Attaches a fake transport connection at `prio`; returns the
 /// transport's ends (it reads `out`, writes `inp`).
-fn connect(
-    core: &mut Core,
-    conn: u64,
-    prio: u8,
-    hwm: usize,
-) -> (Reader<Multipart>, Writer<Multipart>) {
+fn connect(core: &mut Core, conn: u64, prio: u8, hwm: usize) -> (Reader<Item>, Writer<Item>) {
     connect_as(core, conn, prio, hwm, WireType::Pull)
 }
 
@@ -52,7 +49,7 @@ fn connect_as(
     prio: u8,
     hwm: usize,
     peer_type: WireType,
-) -> (Reader<Multipart>, Writer<Multipart>) {
+) -> (Reader<Item>, Writer<Item>) {
     core.options.sndprio = prio;
     let key = core.new_link_key();
     core.add_link(
@@ -92,7 +89,10 @@ fn detached_messages_are_rerouted_in_order_session_first() {
         core.send(msg(n), now).unwrap();
     }
     // The session took 0 and 1 but wrote nothing; 2..5 are still queued.
-    let unsent = vec![primary.try_recv().unwrap(), primary.try_recv().unwrap()];
+    let unsent = vec![
+        primary.try_recv_msg().unwrap(),
+        primary.try_recv_msg().unwrap(),
+    ];
     // The transport closes the pipe first: the socket must wait for
     // `Detached` (which brings the older messages) before rerouting.
     primary.close();
@@ -283,7 +283,7 @@ fn req_with_immediate_0_sends_its_request_when_a_peer_comes() {
         "EFSM: one at a time"
     );
     let (peer, _p) = connect_as(&mut core, 1, 1, 100, WireType::Rep);
-    assert_eq!(frames(&peer.try_recv().unwrap()), vec![&b""[..], &[1]]);
+    assert_eq!(frames(&peer.try_recv_msg().unwrap()), vec![&b""[..], &[1]]);
 }
 
 #[test]
@@ -298,8 +298,8 @@ fn a_full_pipe_is_busy_until_drained_to_the_low_water_mark() {
     assert_eq!(numbers(&backup), vec![4, 5], "overflow after SNDHWM");
     assert_eq!(core.active_tier(now), Some(2));
     // Draining to the LWM (2) wakes the writer; the event makes it ready.
-    primary.try_recv().unwrap();
-    primary.try_recv().unwrap();
+    primary.try_recv_msg().unwrap();
+    primary.try_recv_msg().unwrap();
     let id = core.conns[&ConnKey::Net(0, 1)];
     let serial = core.pipes[id.0].serial;
     core.apply(Event::Writable { pipe: id, serial }, now);
@@ -362,10 +362,7 @@ fn pull_reads_what_a_detached_peer_sent_before_it_left() {
         now,
     );
     transport_in
-        .try_send(Multipart::from(vec![
-            Bytes::from_static(b"a"),
-            Bytes::from_static(b"b"),
-        ]))
+        .try_send(Multipart::from(vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")]).into())
         .unwrap();
     transport_in.close();
     detach(&mut core, 7, false, now);
@@ -401,7 +398,7 @@ fn req_resends_when_its_pipe_detaches_and_takes_one_reply() {
         core.check_send(&Bytes::new()).is_err(),
         "EFSM: one at a time"
     );
-    let request = primary.try_recv().unwrap();
+    let request = primary.try_recv_msg().unwrap();
     assert_eq!(frames(&request), vec![&b""[..], &[7]]);
     let old = core.conns[&ConnKey::Net(0, 1)];
     let old_serial = core.pipes[old.0].serial;
@@ -409,17 +406,14 @@ fn req_resends_when_its_pipe_detaches_and_takes_one_reply() {
     // The primary goes away before answering: the request goes to the
     // backup at once, once only.
     detach(&mut core, 1, true, now);
-    let resent = backup.try_recv().unwrap();
+    let resent = backup.try_recv_msg().unwrap();
     assert_eq!(resent, request);
-    assert!(backup.try_recv().is_err());
+    assert!(backup.try_recv_msg().is_err());
     assert_eq!(core.active_tier(now), Some(2));
 
     // A late reply from the old pipe is dropped; the backup's is taken.
     primary_in
-        .try_send(Multipart::from(vec![
-            Bytes::new(),
-            Bytes::from_static(b"old"),
-        ]))
+        .try_send(Multipart::from(vec![Bytes::new(), Bytes::from_static(b"old")]).into())
         .unwrap();
     core.apply(
         Event::Readable {
@@ -430,10 +424,7 @@ fn req_resends_when_its_pipe_detaches_and_takes_one_reply() {
     );
     assert_eq!(core.recv_frame(), None);
     backup_in
-        .try_send(Multipart::from(vec![
-            Bytes::new(),
-            Bytes::from_static(b"new"),
-        ]))
+        .try_send(Multipart::from(vec![Bytes::new(), Bytes::from_static(b"new")]).into())
         .unwrap();
     readable(&mut core, 2, now);
     assert_eq!(core.recv_frame(), Some((Bytes::from_static(b"new"), false)));
@@ -447,11 +438,14 @@ fn req_waits_for_a_peer_to_resend_to() {
     let now = Instant::now();
     let (primary, _pi) = connect_as(&mut core, 1, 1, 100, WireType::Rep);
     core.send(msg(1), now).unwrap();
-    primary.try_recv().unwrap();
+    primary.try_recv_msg().unwrap();
     detach(&mut core, 1, false, now);
     // No peer: the request waits, and goes out when one attaches.
     let (backup, _bi) = connect_as(&mut core, 2, 2, 100, WireType::Rep);
-    assert_eq!(frames(&backup.try_recv().unwrap()), vec![&b""[..], &[1]]);
+    assert_eq!(
+        frames(&backup.try_recv_msg().unwrap()),
+        vec![&b""[..], &[1]]
+    );
 }
 
 #[test]
@@ -461,18 +455,15 @@ fn req_takes_the_reply_its_departed_pipe_delivered_and_resends_nothing() {
     let (primary, primary_in) = connect_as(&mut core, 1, 1, 100, WireType::Rep);
     let (backup, _bi) = connect_as(&mut core, 2, 2, 100, WireType::Rep);
     core.send(msg(3), now).unwrap();
-    primary.try_recv().unwrap();
+    primary.try_recv_msg().unwrap();
     // The server replies and closes; the end is reported before the
     // reply was read (the transport delivers first, then detaches).
     primary_in
-        .try_send(Multipart::from(vec![
-            Bytes::new(),
-            Bytes::from_static(b"answer"),
-        ]))
+        .try_send(Multipart::from(vec![Bytes::new(), Bytes::from_static(b"answer")]).into())
         .unwrap();
     primary_in.close();
     detach(&mut core, 1, false, now);
-    assert!(backup.try_recv().is_err(), "nothing resent");
+    assert!(backup.try_recv_msg().is_err(), "nothing resent");
     assert!(core.can_recv());
     assert_eq!(
         core.recv_frame(),
@@ -489,16 +480,13 @@ fn req_resend_timer_takes_a_reply_already_waiting_instead() {
     let now = Instant::now();
     let (peer, peer_in) = connect_as(&mut core, 1, 1, 100, WireType::Rep);
     core.send(msg(1), now).unwrap();
-    peer.try_recv().unwrap();
+    peer.try_recv_msg().unwrap();
     // The reply is in the pipe, unread, when the interval passes.
     peer_in
-        .try_send(Multipart::from(vec![
-            Bytes::new(),
-            Bytes::from_static(b"in time"),
-        ]))
+        .try_send(Multipart::from(vec![Bytes::new(), Bytes::from_static(b"in time")]).into())
         .unwrap();
     readable(&mut core, 1, now + Duration::from_millis(100));
-    assert!(peer.try_recv().is_err(), "nothing resent");
+    assert!(peer.try_recv_msg().is_err(), "nothing resent");
     assert_eq!(core.next_timer(), None);
     assert_eq!(
         core.recv_frame(),
@@ -514,18 +502,18 @@ fn req_correlate_resend_interval_uses_a_new_id() {
     let now = Instant::now();
     let (peer, peer_in) = connect_as(&mut core, 1, 1, 100, WireType::Router);
     core.send(msg(1), now).unwrap();
-    let first = peer.try_recv().unwrap();
+    let first = peer.try_recv_msg().unwrap();
     assert_eq!(core.next_timer(), Some(now + Duration::from_millis(100)));
     // Any event after the interval runs the timer (as a blocked recv does).
     readable(&mut core, 1, now + Duration::from_millis(100));
-    let second = peer.try_recv().unwrap();
+    let second = peer.try_recv_msg().unwrap();
     assert_ne!(first.frames()[0], second.frames()[0], "a new request id");
     assert_eq!(&first.frames()[1..], &second.frames()[1..]);
     // The reply to the first attempt is dropped; the second's is taken.
     for (attempt, body) in [(&first, "late"), (&second, "fresh")] {
         let mut reply: Multipart = attempt.frames()[..2].iter().cloned().collect();
         reply.push(Bytes::from(body));
-        peer_in.try_send(reply).unwrap();
+        peer_in.try_send(reply.into()).unwrap();
     }
     readable(&mut core, 1, now);
     assert_eq!(

@@ -2,6 +2,8 @@
 //! the checks run after every step.
 
 use super::*;
+use crate::core::test_pipes::RecvMessage;
+use tiermq_wire::Item;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(super) enum Link {
@@ -40,9 +42,9 @@ pub(super) struct Peer {
     pub(super) addr: String,
     pub(super) rcvprio: u8,
     /// The transport's end of the core's out pipe.
-    pub(super) wire_in: Reader<Multipart>,
+    pub(super) wire_in: Reader<Item>,
     /// The transport's end of the core's in pipe.
-    pub(super) wire_out: Writer<Multipart>,
+    pub(super) wire_out: Writer<Item>,
     pub(super) link: Link,
     /// Messages its transport took and its peer has not read, oldest first.
     pub(super) held: VecDeque<usize>,
@@ -467,7 +469,7 @@ impl World {
     /// Peer `i`'s transport takes up to `k` messages off its pipe.
     pub(super) fn take(&mut self, i: usize, k: usize) -> Result<(), TestCaseError> {
         for _ in 0..k {
-            let Ok(m) = self.peers[i].wire_in.try_recv() else {
+            let Ok(m) = self.peers[i].wire_in.try_recv_msg() else {
                 break;
             };
             let (n, frames) = decode(&m)?;
@@ -675,7 +677,7 @@ impl World {
         let p = &self.peers[i];
         let frame = peer_frame(p.conn, p.sent.len());
         let m: Multipart = (0..frames).map(|_| frame.clone()).collect();
-        if p.wire_out.try_send(m).is_ok() {
+        if p.wire_out.try_send(m.into()).is_ok() {
             self.peers[i].sent.push(frames);
             self.readable(i)?;
         }
