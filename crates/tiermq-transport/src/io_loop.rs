@@ -112,6 +112,7 @@ impl IoLoop {
 
     /// Runs until shutdown (or until the poller fails).
     pub(crate) fn run(mut self) {
+        IO_THREAD.with(|on| on.set(true));
         let mut events = Events::with_capacity(1024);
         let mut inbox = Inbox::default();
         let mut again_read = Vec::new();
@@ -801,4 +802,14 @@ fn conn_in(conns: &mut Slab<ConnEntry>, token: Token) -> Option<&mut Connection>
 fn recycle(mut v: Vec<Token>) -> Vec<Token> {
     v.clear();
     v
+}
+
+thread_local! {
+    /// Set on a reactor's I/O thread (see [`on_io_thread`](crate::on_io_thread)).
+    static IO_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the calling thread is a reactor's I/O thread.
+pub(crate) fn on_io_thread() -> bool {
+    IO_THREAD.with(std::cell::Cell::get)
 }

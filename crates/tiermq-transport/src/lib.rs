@@ -106,6 +106,13 @@ pub use notify::{ConnId, DetachReason, LinkId, MonitorEvent, Notification, Sink}
 pub use options::LinkOptions;
 pub use reactor::Reactor;
 
+/// Whether the calling thread is a reactor's I/O thread, for instance
+/// inside [`Sink::notify`] or a pipe waker the I/O thread fired. Code that
+/// such calls reach can use it to defer work the I/O thread should not do.
+pub fn on_io_thread() -> bool {
+    io_loop::on_io_thread()
+}
+
 // The handle is shared between application threads (the `tiermq` crate
 // keeps reactors in an `Arc`), and notifications cross threads.
 const _: () = {

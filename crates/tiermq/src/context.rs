@@ -7,6 +7,7 @@ use std::thread::JoinHandle;
 
 use tiermq_transport::Reactor;
 
+use crate::applier::Applier;
 use crate::core::LinkKind;
 use crate::events::LinkKey;
 use crate::handles::{InprocPeer, InprocSocket};
@@ -34,6 +35,7 @@ struct Inner {
     links: Links,
     sockets: Mutex<Vec<Weak<Shared>>>,
     lingering: Mutex<Vec<JoinHandle<()>>>,
+    applier: Arc<Applier>,
 }
 
 /// What closing a link needs, shared with lingering sockets' threads
@@ -86,6 +88,7 @@ impl Context {
                 },
                 sockets: Mutex::new(Vec::new()),
                 lingering: Mutex::new(Vec::new()),
+                applier: Arc::default(),
             }),
         }
     }
@@ -146,6 +149,11 @@ impl Context {
     /// The inproc registry, for sockets to reconnect on their own.
     pub(crate) fn inproc(&self) -> &Arc<Mutex<Registry>> {
         &self.inner.links.inproc
+    }
+
+    /// The context's applier (see `applier`).
+    pub(crate) fn applier(&self) -> &Arc<Applier> {
+        &self.inner.applier
     }
 
     pub(crate) fn links(&self) -> &Links {
@@ -222,6 +230,7 @@ impl Drop for Inner {
     /// the I/O threads stop when `links` drops.
     fn drop(&mut self) {
         self.join_lingering();
+        self.applier.stop();
     }
 }
 

@@ -140,6 +140,7 @@ mod tests {
     }
 }
 
+mod applier;
 mod context;
 mod core;
 mod endpoint;

@@ -2,11 +2,13 @@
 //! its inproc peers, and the locking rule that keeps them from deadlocking.
 //!
 //! The socket's state lives in one `Mutex<Core>`. Only the socket's own
-//! thread (and the transport's I/O thread) ever *blocks* on that lock.
-//! Everything else that must change the core (a pipe waker firing on a peer's
-//! thread, a transport notification, an inproc peer attaching) [`post`]s an
-//! [`Event`]: it is queued, and then whoever holds or next takes the core lock
-//! applies it. A pipe operation made while holding one socket's core can wake
+//! thread ever *blocks* on that lock. Everything else that must change the
+//! core (a pipe waker firing on a peer's thread, a transport notification,
+//! an inproc peer attaching) [`post`]s an [`Event`]: it is queued, and then
+//! whoever holds or next takes the core lock applies it, except the I/O
+//! thread, which never applies a socket's events: it wakes the owner if the
+//! owner waits in a call, else hands the socket to the context's applier
+//! thread (see `applier`). A pipe operation made while holding one socket's core can wake
 //! a second socket; since the wake only queues and *tries* the second lock,
 //! two sockets never wait on each other.
 //!
@@ -17,9 +19,10 @@
 //! [`post`]: Shared::post
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError, TryLockError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, TryLockError, Weak};
 use std::time::Instant;
 
+use crate::applier::{Applier, Pending};
 use crate::core::{Action, Core};
 use crate::events::Event;
 use crate::handles::InprocSocket;
@@ -46,6 +49,11 @@ impl Signal {
     /// The current generation; read it *before* checking the condition you wait for.
     pub(crate) fn generation(&self) -> u64 {
         lock(&self.generation).count
+    }
+
+    /// Whether a thread sleeps on it now (a blocked call or `poll`).
+    pub(crate) fn has_sleepers(&self) -> bool {
+        lock(&self.generation).sleepers > 0
     }
 
     /// Wakes every waiter. Notifies the condvar only if someone sleeps on
@@ -92,6 +100,10 @@ impl Signal {
 /// One socket's state, shared by its handle, its pipes' wakers and the I/O thread.
 pub(crate) struct Shared {
     core: Mutex<Core>,
+    /// This socket, as the context's applier holds it.
+    me: Weak<Shared>,
+    /// Applies what the I/O thread posts while the owner is not waiting.
+    applier: Arc<Applier>,
     /// Where the core's monitor events go.
     hub: Arc<Hub>,
     /// The context's inproc registry, for the core's inproc reconnects.
@@ -107,9 +119,17 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(core: Core, hub: Arc<Hub>, inproc: Arc<Mutex<Registry>>) -> Self {
+    pub(crate) fn new(
+        core: Core,
+        hub: Arc<Hub>,
+        inproc: Arc<Mutex<Registry>>,
+        applier: Arc<Applier>,
+        me: Weak<Shared>,
+    ) -> Self {
         Shared {
             core: Mutex::new(core),
+            me,
+            applier,
             hub,
             inproc,
             inbox: Mutex::new(Vec::new()),
@@ -140,12 +160,24 @@ impl Shared {
         self.core.is_poisoned()
     }
 
-    /// Queues `event` for the core and applies it now if the core is free.
-    /// Never blocks on the core lock: safe from any thread, any lock held.
+    /// Queues `event` for the core. On an application thread it is applied
+    /// now if the core is free. The I/O thread never applies it: it wakes
+    /// the owner if the owner waits in a call, else hands the socket to the
+    /// context's applier. Never blocks on the core lock: safe from any
+    /// thread, any lock held.
     pub(crate) fn post(&self, event: Event) {
         lock(&self.inbox).push(event);
         self.pending.store(true, Ordering::SeqCst);
-        self.settle();
+        if tiermq_transport::on_io_thread() {
+            let owner_waits = self.signal.has_sleepers();
+            self.wake_waiters();
+            if !owner_waits {
+                let me: Weak<dyn Pending> = self.me.clone();
+                self.applier.hand(me);
+            }
+        } else {
+            self.settle();
+        }
     }
 
     /// Applies queued events for as long as the core can be had without waiting.
@@ -168,6 +200,10 @@ impl Shared {
     }
 
     fn apply(&self, core: &mut Core) {
+        debug_assert!(
+            !tiermq_transport::on_io_thread(),
+            "the I/O thread applies no socket's events"
+        );
         self.pending.store(false, Ordering::SeqCst);
         let events = std::mem::take(&mut *lock(&self.inbox));
         if events.is_empty() {
@@ -222,6 +258,12 @@ impl Shared {
 
     pub(crate) fn unwatch(&self, signal: &Arc<Signal>) {
         lock(&self.watchers).retain(|w| !Arc::ptr_eq(w, signal));
+    }
+}
+
+impl Pending for Shared {
+    fn apply_pending(&self) {
+        self.settle();
     }
 }
 

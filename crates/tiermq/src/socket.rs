@@ -72,13 +72,19 @@ impl Socket {
         let inproc = Arc::clone(ctx.inproc());
         let hub = Arc::new(Hub::default());
         let shared = Arc::new_cyclic(|me: &Weak<Shared>| {
-            let me = me.clone();
+            let target = me.clone();
             let post: Poster = Arc::new(move |event| {
-                if let Some(s) = me.upgrade() {
+                if let Some(s) = target.upgrade() {
                     s.post(event);
                 }
             });
-            Shared::new(Core::new(pattern, wire, post), Arc::clone(&hub), inproc)
+            Shared::new(
+                Core::new(pattern, wire, post),
+                Arc::clone(&hub),
+                inproc,
+                Arc::clone(ctx.applier()),
+                me.clone(),
+            )
         });
         Ok(Socket {
             shared,
