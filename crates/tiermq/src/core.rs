@@ -52,8 +52,8 @@ mod test_pipes;
 mod tests;
 mod tiering;
 
-pub(crate) use pattern::Pattern;
 use pattern::ReqState;
+pub(crate) use pattern::{Pattern, PatternOption};
 use pipes::{PipeRec, close_input};
 
 /// Tier events kept for the caller; older ones are dropped first.

@@ -12,6 +12,7 @@
 //! | `take_back` | a pipe detaches or dies: what to reroute |
 //! | `flush_reroute` | a pipe may have become ready: what waits goes out |
 //! | [`next_timer`](Core::next_timer), `tick`, [`send_clock`](Core::send_clock) | timers (REQ's resend) |
+//! | [`set_option`](Core::set_option) | the application sets an option of the pattern's own |
 
 use std::time::Instant;
 
@@ -28,6 +29,23 @@ mod req;
 mod router;
 
 pub(super) use req::ReqState;
+
+/// An option that belongs to some patterns only. Every socket accepts
+/// them, as before (libzmq would refuse some with `EINVAL` on other
+/// types); the pattern that uses one reads it from the options.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PatternOption {
+    /// REQ_RELAXED.
+    ReqRelaxed(bool),
+    /// REQ_CORRELATE.
+    ReqCorrelate(bool),
+    /// REQ_RESEND_IVL, in ms (0: off).
+    ReqResendIvl(i32),
+    /// ROUTER_MANDATORY.
+    RouterMandatory(bool),
+    /// ROUTER_HANDOVER.
+    RouterHandover(bool),
+}
 
 /// A socket type's pattern.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,6 +106,18 @@ impl Incoming {
 }
 
 impl Core {
+    /// Sets an option of a pattern's own (see [`PatternOption`]).
+    pub(crate) fn set_option(&mut self, option: PatternOption) {
+        let o = &mut self.options;
+        match option {
+            PatternOption::ReqRelaxed(v) => o.req_relaxed = v,
+            PatternOption::ReqCorrelate(v) => o.req_correlate = v,
+            PatternOption::ReqResendIvl(ms) => o.req_resend_ivl = ms,
+            PatternOption::RouterMandatory(v) => o.router_mandatory = v,
+            PatternOption::RouterHandover(v) => o.router_handover = v,
+        }
+    }
+
     /// Whether this socket type sends at all.
     pub(crate) fn sends(&self) -> bool {
         self.pattern.sends()

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::core::PatternOption;
 
 macro_rules! int_option {
     ($(#[$doc:meta])* $get:ident, $set:ident, $field:ident: $ty:ty, min $min:expr) => {
@@ -311,7 +312,7 @@ impl Socket {
     /// the last one came; the old request is abandoned and a late reply to
     /// it is dropped (reliably only with REQ_CORRELATE, as in libzmq).
     pub fn set_req_relaxed(&self, value: bool) -> Result<()> {
-        self.core(|c| c.options.req_relaxed = value);
+        self.core(|c| c.set_option(PatternOption::ReqRelaxed(value)));
         Ok(())
     }
 
@@ -325,7 +326,7 @@ impl Socket {
     /// the id of the request in flight. The peer (REP, or a ROUTER that
     /// echoes the envelope) sends it back unchanged.
     pub fn set_req_correlate(&self, value: bool) -> Result<()> {
-        self.core(|c| c.options.req_correlate = value);
+        self.core(|c| c.set_option(PatternOption::ReqCorrelate(value)));
         Ok(())
     }
 
@@ -345,7 +346,7 @@ impl Socket {
     /// Errors: `EINVAL` if negative.
     pub fn set_req_resend_ivl(&self, value: i32) -> Result<()> {
         let ms = at_least(value, 0)?;
-        self.core(|c| c.options.req_resend_ivl = ms);
+        self.core(|c| c.set_option(PatternOption::ReqResendIvl(ms)));
         Ok(())
     }
 
@@ -359,7 +360,7 @@ impl Socket {
     /// waits (up to SNDTIMEO) or fails with `EAGAIN`. Off (the default),
     /// such messages are dropped quietly.
     pub fn set_router_mandatory(&self, value: bool) -> Result<()> {
-        self.core(|c| c.options.router_mandatory = value);
+        self.core(|c| c.set_option(PatternOption::RouterMandatory(value)));
         Ok(())
     }
 
@@ -374,7 +375,7 @@ impl Socket {
     /// but anonymous). Off (the default), the new peer stays connected but
     /// anonymous, neither read nor addressable, as in libzmq.
     pub fn set_router_handover(&self, value: bool) -> Result<()> {
-        self.core(|c| c.options.router_handover = value);
+        self.core(|c| c.set_option(PatternOption::RouterHandover(value)));
         Ok(())
     }
 
