@@ -37,15 +37,15 @@ use crate::options::Options;
 use crate::peer::{Peer, PeerState};
 use crate::{Error, Result};
 
+mod balancer;
+mod fair_queue;
 #[cfg(test)]
 mod lb_model;
 mod lifecycle;
 mod pattern;
 mod pipes;
-mod receive;
 #[cfg(test)]
 mod req_model;
-mod send;
 #[cfg(test)]
 mod test_pipes;
 #[cfg(test)]

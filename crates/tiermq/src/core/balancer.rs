@@ -1,5 +1,6 @@
-//! Sending: the socket type's send, load-balancing over the scheduler,
-//! the reroute (and IMMEDIATE=0) queue, busy pipes, and lingering.
+//! The load balancer: picking a pipe through the scheduler, the reroute
+//! (and IMMEDIATE=0) queue, busy pipes, direct sends to one pipe (REP,
+//! ROUTER), and what closing must linger for.
 
 use std::time::Instant;
 

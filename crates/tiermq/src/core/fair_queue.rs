@@ -1,5 +1,6 @@
-//! Receiving: fair-queued input, the socket type's envelope, and frames
-//! handed to the caller one at a time.
+//! The fair queue: input taken from the pipes by rcvprio, turned into the
+//! application's messages by the pattern, and handed over a frame at a
+//! time.
 
 use std::time::Instant;
 
