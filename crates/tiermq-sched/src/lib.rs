@@ -2,6 +2,9 @@
 //! outgoing message ([`Scheduler`]) and which pipe is read next
 //! ([`FairQueue`]).
 //!
+//! It also holds [`Subscriptions`], the prefix trie PUB/XPUB sockets use to
+//! find the pipes a topic goes to.
+//!
 //! # What it is for
 //!
 //! A tiermq socket has one *pipe* per connected peer. Each pipe has a
@@ -178,6 +181,7 @@ mod latency;
 mod ring;
 mod scheduler;
 mod spillover;
+mod subscriptions;
 mod tiers;
 
 pub use error::SchedError;
@@ -185,6 +189,7 @@ pub use fair_queue::FairQueue;
 pub use latency::{LatencyConfig, LatencyTiers, TierChange};
 pub use scheduler::Scheduler;
 pub use spillover::Spillover;
+pub use subscriptions::Subscriptions;
 
 /// The most preferred priority.
 pub const HIGHEST: u8 = 1;
