@@ -293,7 +293,7 @@ impl Connection {
                     }
                     Event::Ping { .. } | Event::Pong { rtt: None, .. } => continue,
                     Event::Dead => {
-                        self.report_dead();
+                        self.report_dead(Session::take_unsent);
                         continue;
                     }
                     Event::Revived => {
@@ -326,18 +326,17 @@ impl Connection {
         }
     }
 
-    /// The peer is dead: hand back what the session holds unwritten and
-    /// stop taking more (the application reroutes both).
-    fn report_dead(&mut self) {
+    /// The peer is dead: hand back what the session holds that `take`
+    /// gives up (messages not begun while the connection lingers, or all
+    /// not written completely once it closes) and stop taking more (the
+    /// application reroutes them). Once per death, for attached
+    /// connections only.
+    fn report_dead(&mut self, take: fn(&mut Session) -> Vec<tiermq_wire::Multipart>) {
         if self.dead || self.pipes.is_none() {
             return;
         }
         self.dead = true;
-        let unsent = self
-            .session
-            .as_mut()
-            .map(Session::take_unsent)
-            .unwrap_or_default();
+        let unsent = self.session.as_mut().map(take).unwrap_or_default();
         self.sink.notify(Notification::Dead {
             conn: self.id,
             unsent,
@@ -480,23 +479,19 @@ impl Connection {
                 }
             }
         }
+        if reason.is_dead() {
+            // Without a linger the heartbeat ends the connection at once;
+            // it is still reported dead first, with what it held.
+            self.report_dead(Session::take_undelivered);
+        }
         self.stream.deregister(registry);
         drop(self.stream);
         let established = !self.connecting;
         // Over for good: a message cut short never reaches the peer either.
-        let mut unsent = match (&mut self.session, &self.pipes) {
+        let unsent = match (&mut self.session, &self.pipes) {
             (Some(session), Some(_)) => session.take_undelivered(),
             _ => Vec::new(),
         };
-        if reason.is_dead() && !self.dead && self.pipes.is_some() {
-            // Without a linger the heartbeat ends the connection at once;
-            // it is still reported dead first, with what it held.
-            self.dead = true;
-            self.sink.notify(Notification::Dead {
-                conn: self.id,
-                unsent: std::mem::take(&mut unsent),
-            });
-        }
         let attached = if let Some(pipes) = self.pipes.take() {
             pipes.out.set_waker(None);
             pipes.inp.set_waker(None);

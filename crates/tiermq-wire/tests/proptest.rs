@@ -4,7 +4,6 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
-use std::io::IoSlice;
 use std::time::Instant;
 use tiermq_wire::*;
 
@@ -37,22 +36,7 @@ fn push_stream(msgs: &[Multipart], batch: usize, threshold: usize, write: usize)
     }
     push.handle_input(&fuzz::peer_opening(SocketType::Pull), now)
         .unwrap();
-    let mut bytes = Vec::new();
-    while push.has_output() {
-        let mut slices = [IoSlice::new(&[]); 5];
-        let n = push.chunks_vectored(&mut slices);
-        let mut wrote = 0;
-        for s in &slices[..n] {
-            let take = s.len().min(write - wrote);
-            bytes.extend_from_slice(&s[..take]);
-            wrote += take;
-            if wrote == write {
-                break;
-            }
-        }
-        push.advance(wrote);
-    }
-    bytes
+    fuzz::output(&mut push, write)
 }
 
 /// Feeds `bytes` to a fresh PULL session cut at `cuts`; returns its events.

@@ -79,6 +79,17 @@ pub(crate) struct Link {
     pub(crate) retrying: bool,
 }
 
+impl Link {
+    /// A connect (tcp, ipc or inproc), which expects one peer and keeps
+    /// trying to reach it; else a bind.
+    pub(crate) fn is_connect(&self) -> bool {
+        matches!(
+            self.kind,
+            LinkKind::InprocConnect { .. } | LinkKind::Net { bind: false, .. }
+        )
+    }
+}
+
 /// Where a link lives.
 #[derive(Debug, Clone)]
 pub(crate) enum LinkKind {

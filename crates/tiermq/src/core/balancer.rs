@@ -170,12 +170,7 @@ impl Core {
 
     /// Whether a connect endpoint exists (it may bring a peer).
     pub(super) fn has_connect_link(&self) -> bool {
-        self.links.iter().any(|l| {
-            matches!(
-                l.kind,
-                LinkKind::InprocConnect { .. } | LinkKind::Net { bind: false, .. }
-            )
-        })
+        self.links.iter().any(Link::is_connect)
     }
 
     /// Whether closing should linger: something is unsent, or a tcp/ipc

@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use tiermq_pipe::Writer;
 use tiermq_sched::{PipeId, PipeState};
 use tiermq_wire::{Item, Multipart};
 
@@ -155,11 +156,7 @@ impl Core {
         let Some(out) = rec.out.take() else { return };
         out.set_waker(None);
         let mut msgs = unsent;
-        msgs.extend(
-            out.reclaim_unsent()
-                .into_iter()
-                .filter_map(Item::into_message),
-        );
+        msgs.extend(reclaim_messages(&out));
         out.close();
         rec.state = why;
         rec.since = now;
@@ -196,16 +193,8 @@ impl Core {
             // Let the next receive find out whether anything is left.
             self.fq.set_readable(id, true);
         }
-        if rerouted > 0 {
-            self.out.emit(
-                MonitorEventKind::Rerouted { messages: rerouted },
-                &endpoint,
-                &peer,
-            );
-        }
         self.count_absent();
-        self.reroute.extend(msgs);
-        self.flush_reroute(now);
+        self.reroute_taken(msgs, rerouted, (&endpoint, &peer), now);
         if let ConnKey::Inproc(_) = conn {
             self.reconnect_inproc(link);
         }
@@ -223,11 +212,7 @@ impl Core {
         let Some(out) = &rec.out else { return };
         let mut msgs = unsent;
         if self.pattern.load_balances() {
-            msgs.extend(
-                out.reclaim_unsent()
-                    .into_iter()
-                    .filter_map(Item::into_message),
-            );
+            msgs.extend(reclaim_messages(out));
         }
         rec.state = PeerState::Dead;
         rec.since = now;
@@ -241,11 +226,24 @@ impl Core {
         if let Some(rec) = self.pipes.get_mut(id.0) {
             rec.rerouted += rerouted;
         }
+        self.reroute_taken(msgs, rerouted, (&endpoint, &peer), now);
+    }
+
+    /// Sends on what [`Core::take_back`] kept of a pipe's messages (it
+    /// counted `rerouted`), reporting them for the pipe's `endpoint` and
+    /// `peer`.
+    fn reroute_taken(
+        &mut self,
+        msgs: Vec<Multipart>,
+        rerouted: u64,
+        (endpoint, peer): (&str, &str),
+        now: Instant,
+    ) {
         if rerouted > 0 {
             self.out.emit(
                 MonitorEventKind::Rerouted { messages: rerouted },
-                &endpoint,
-                &peer,
+                endpoint,
+                peer,
             );
         }
         self.reroute.extend(msgs);
@@ -316,4 +314,12 @@ impl Core {
             self.detach(id, Vec::new(), now);
         }
     }
+}
+
+/// The messages still queued in an out pipe, taken back (subscription
+/// changes are not rerouted: each peer gets its own).
+fn reclaim_messages(out: &Writer<Item>) -> impl Iterator<Item = Multipart> {
+    out.reclaim_unsent()
+        .into_iter()
+        .filter_map(Item::into_message)
 }

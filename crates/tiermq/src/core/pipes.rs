@@ -111,18 +111,20 @@ impl Core {
             .collect()
     }
 
+    /// Whether `l` is a connect with no live connection now (it keeps
+    /// trying). O(pipes).
+    pub(super) fn is_idle_connect(&self, l: &Link) -> bool {
+        l.is_connect()
+            && !self
+                .pipes
+                .iter()
+                .any(|(_, p)| p.link == l.key && p.out.is_some())
+    }
+
     /// A connect with no live connection shows as one peer: connecting,
     /// or disconnected/dead as its last connection ended (it keeps trying).
     pub(super) fn idle_connect(&self, l: &Link) -> Option<Peer> {
-        let connect = matches!(
-            l.kind,
-            LinkKind::InprocConnect { .. } | LinkKind::Net { bind: false, .. }
-        );
-        let live = self
-            .pipes
-            .iter()
-            .any(|(_, p)| p.link == l.key && p.out.is_some());
-        if !connect || live {
+        if !self.is_idle_connect(l) {
             return None;
         }
         let (state, since) = l.last.unwrap_or((PeerState::Connecting, l.created));

@@ -30,15 +30,7 @@ impl Core {
         }
         let mut absent = [0usize; 16];
         for l in &self.links {
-            let connect = matches!(
-                l.kind,
-                super::LinkKind::InprocConnect { .. } | super::LinkKind::Net { bind: false, .. }
-            );
-            let live = self
-                .pipes
-                .iter()
-                .any(|(_, p)| p.link == l.key && p.out.is_some());
-            if connect && !live {
+            if self.is_idle_connect(l) {
                 absent[usize::from(l.sndprio.clamp(1, 16)) - 1] += 1;
             }
         }
