@@ -118,11 +118,11 @@
 //!
 //! # Supported so far
 //!
-//! PUSH/PULL, REQ/REP and DEALER/ROUTER over tcp, ipc and inproc, with
+//! PUSH/PULL, REQ/REP, DEALER/ROUTER and PAIR over tcp, ipc and inproc, with
 //! REQ_RELAXED, REQ_CORRELATE, a REQ resend interval, ROUTER_MANDATORY and
 //! ROUTER_HANDOVER; heartbeats (a dead peer fails over like a disconnected
 //! one); `peers()`, `active_tier()` and `monitor()`. Other socket types
-//! (PUB/SUB/XPUB/XSUB, PAIR) return `ENOTSUP` from [`Context::socket`]. Not
+//! (PUB/SUB/XPUB/XSUB) return `ENOTSUP` from [`Context::socket`]. Not
 //! yet offered: raw-fd poll items (`PollItem::from_fd`) and the security
 //! mechanisms (NULL only).
 

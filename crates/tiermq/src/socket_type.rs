@@ -11,7 +11,7 @@ use tiermq_wire::SocketType as WireType;
 #[allow(clippy::upper_case_acronyms, non_camel_case_types)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SocketType {
-    /// Exclusive pair (not yet supported).
+    /// Exclusive pair: one peer, both directions.
     PAIR,
     /// Publisher (not yet supported).
     PUB,
@@ -49,6 +49,7 @@ impl SocketType {
                 | SocketType::REP
                 | SocketType::DEALER
                 | SocketType::ROUTER
+                | SocketType::PAIR
         )
     }
 

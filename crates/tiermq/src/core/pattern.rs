@@ -23,6 +23,7 @@ use tiermq_wire::{Multipart, SocketType as WireType};
 use super::{Core, Incoming, Refused};
 use crate::{Error, Result};
 
+mod pair;
 mod pipeline;
 mod rep;
 mod req;
@@ -62,6 +63,8 @@ pub(crate) enum Pattern {
     Dealer,
     /// Addressed by routing id.
     Router,
+    /// One peer, both directions.
+    Pair,
 }
 
 impl Pattern {
@@ -74,13 +77,17 @@ impl Pattern {
             WireType::Rep => Pattern::Rep,
             WireType::Dealer => Pattern::Dealer,
             WireType::Router => Pattern::Router,
+            WireType::Pair => Pattern::Pair,
             _ => return None,
         })
     }
 
     /// Sends by priority tier through the scheduler.
     pub(crate) fn load_balances(self) -> bool {
-        matches!(self, Pattern::Push | Pattern::Dealer | Pattern::Req)
+        matches!(
+            self,
+            Pattern::Push | Pattern::Dealer | Pattern::Req | Pattern::Pair
+        )
     }
 
     /// Receives fair-queued by rcvprio.
@@ -136,7 +143,7 @@ impl Core {
                 Err(Error::EFSM)
             }
             Pattern::Router => self.router_check_send(first),
-            Pattern::Push | Pattern::Dealer | Pattern::Rep => Ok(()),
+            Pattern::Push | Pattern::Dealer | Pattern::Rep | Pattern::Pair => Ok(()),
         }
     }
 
@@ -151,7 +158,7 @@ impl Core {
     ) -> std::result::Result<(), Refused> {
         let r = match self.pattern {
             Pattern::Pull => Err(Refused::Fail(Error::ENOTSUP)),
-            Pattern::Push | Pattern::Dealer => self.send_balanced(msg, now),
+            Pattern::Push | Pattern::Dealer | Pattern::Pair => self.send_balanced(msg, now),
             Pattern::Req => self.send_request(msg, now),
             Pattern::Rep => {
                 self.send_reply(msg, now);
@@ -169,7 +176,9 @@ impl Core {
             Pattern::Req if self.req_check_send().is_err() => false,
             Pattern::Rep => self.reply_to.is_some() && self.rx_partial.is_empty(),
             Pattern::Router => true,
-            Pattern::Push | Pattern::Dealer | Pattern::Req => self.balanced_has_room(now),
+            Pattern::Push | Pattern::Dealer | Pattern::Req | Pattern::Pair => {
+                self.balanced_has_room(now)
+            }
         }
     }
 
@@ -196,7 +205,9 @@ impl Core {
             Pattern::Req => self.accept_reply(from, m).map(|b| Incoming::plain(b, from)),
             Pattern::Rep => self.accept_request(from, m),
             Pattern::Router => Some(self.accept_routed(from, m)),
-            Pattern::Push | Pattern::Pull | Pattern::Dealer => Some(Incoming::plain(m, from)),
+            Pattern::Push | Pattern::Pull | Pattern::Dealer | Pattern::Pair => {
+                Some(Incoming::plain(m, from))
+            }
         }
     }
 
@@ -248,7 +259,7 @@ impl Core {
     /// have nothing to reroute.
     pub(super) fn flush_reroute(&mut self, now: Instant) {
         match self.pattern {
-            Pattern::Push | Pattern::Dealer => self.drain_reroute(now),
+            Pattern::Push | Pattern::Dealer | Pattern::Pair => self.drain_reroute(now),
             Pattern::Req => {
                 self.reroute.clear();
                 if self.req.pending.as_ref().is_some_and(|r| r.pipe.is_none()) {
