@@ -25,7 +25,7 @@ impl Stats {
     pub(crate) fn new(s: &Socket, enabled: bool) -> Stats {
         let now = Instant::now();
         Stats {
-            monitor: enabled.then(|| s.monitor()),
+            monitor: enabled.then(|| s.event_monitor()),
             start: now,
             next: now + PERIOD,
         }

@@ -113,15 +113,17 @@
 //! [`Socket::peers`] lists every connection (and every connect that has none
 //! at the moment) with its priorities, state, queue depth, room left and
 //! counters; [`Socket::active_tier`] says which tier gets the next message;
-//! [`Socket::monitor`] is a bounded stream of connection, peer-state and
-//! tier events that never slows the socket down when nobody reads it.
+//! [`Socket::event_monitor`] is a bounded stream of connection, peer-state
+//! and tier events that never slows the socket down when nobody reads it;
+//! [`Socket::monitor`] is the zmq crate's, libzmq's events on a PAIR.
 //!
 //! # Supported so far
 //!
 //! PUSH/PULL, REQ/REP, DEALER/ROUTER and PAIR over tcp, ipc and inproc, with
 //! REQ_RELAXED, REQ_CORRELATE, a REQ resend interval, ROUTER_MANDATORY and
 //! ROUTER_HANDOVER; heartbeats (a dead peer fails over like a disconnected
-//! one); `peers()`, `active_tier()` and `monitor()`. Other socket types
+//! one); `peers()`, `active_tier()`, `event_monitor()` and the zmq-style
+//! `monitor(endpoint, events)`; the proxies. Other socket types
 //! (PUB/SUB/XPUB/XSUB) return `ENOTSUP` from [`Context::socket`]. Not
 //! yet offered: raw-fd poll items (`PollItem::from_fd`) and the security
 //! mechanisms (NULL only).
@@ -155,10 +157,12 @@ mod net;
 mod options;
 mod peer;
 mod poll;
+mod proxy;
 mod shared;
 mod socket;
 mod socket_type;
 mod sync;
+mod zmq_monitor;
 
 pub use bytes::Bytes;
 pub use context::Context;
@@ -167,7 +171,9 @@ pub use message::Message;
 pub use monitor::{DEFAULT_MONITOR_CAPACITY, Monitor, MonitorEvent, MonitorEventKind};
 pub use peer::{Peer, PeerState};
 pub use poll::{POLLERR, POLLIN, POLLOUT, PollEvents, PollItem, poll};
+pub use proxy::{proxy, proxy_steerable, proxy_steerable_with_capture, proxy_with_capture};
 pub use socket::{DONTWAIT, SNDMORE, Sendable, Socket};
 pub use socket_type::SocketType;
 pub use socket_type::SocketType::*;
 pub use tiermq_sched::TierEvent;
+pub use zmq_monitor::SocketEvent;
