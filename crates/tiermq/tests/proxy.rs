@@ -149,9 +149,14 @@ fn the_capture_gets_every_frame_in_both_directions() {
     assert_eq!(request.len(), 4, "{request:?}");
     assert_eq!(&request[1..], [&b""[..], b"hello", b"world"]);
     let reply = capture.recv_multipart(0).unwrap();
-    assert_eq!(reply, vec![request[0].clone(), Vec::new(), b"answer".to_vec()]);
+    assert_eq!(
+        reply,
+        vec![request[0].clone(), Vec::new(), b"answer".to_vec()]
+    );
 
-    steer(&ctx, "inproc://cap-ctl").send("TERMINATE", 0).unwrap();
+    steer(&ctx, "inproc://cap-ctl")
+        .send("TERMINATE", 0)
+        .unwrap();
     assert_eq!(proxy.join().unwrap(), Ok(()));
 }
 
