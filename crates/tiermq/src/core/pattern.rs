@@ -379,6 +379,9 @@ impl Core {
             self.read_subscriptions(id);
         } else if self.pattern.fair_queues() {
             self.fq.set_readable(id, true);
+            if self.pattern.subscribes() {
+                self.drop_standby_input(id);
+            }
             if self.conflates() {
                 self.rx_ready = self.conflated();
             }

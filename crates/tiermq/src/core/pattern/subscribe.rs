@@ -16,12 +16,13 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
 use bytes::Bytes;
-use tiermq_pipe::SendError;
+use tiermq_pipe::{RecvError, SendError};
 use tiermq_sched::PipeId;
 use tiermq_wire::{Item, Multipart};
 
 use super::filter::Filter;
 use crate::core::{Core, Incoming, Refused};
+use crate::peer::PeerState;
 
 /// The state of SUB and XSUB.
 #[derive(Debug, Default)]
@@ -151,14 +152,53 @@ impl Core {
         Some(Incoming::plain(m, from))
     }
 
-    /// Whether pipe `id` is in the most preferred receive tier with a live
-    /// publisher (after the failback delay).
+    /// Whether a message from pipe `id` may be delivered now: the pipe is
+    /// in the most preferred receive tier with a live publisher (after the
+    /// failback delay), or it is live no more (what it left came while its
+    /// tier was active: other tiers' messages are dropped as they arrive).
     fn in_active_tier(&mut self, id: PipeId) -> bool {
         if self.sched.poll_timeout().is_some() {
             self.sched.handle_timeout(Instant::now());
             self.collect_tier_events();
         }
-        let tier = self.pipes.get(id.0).map(|r| r.rcvprio);
-        tier.is_some() && tier == self.sched.active_tier()
+        let Some(rec) = self.pipes.get(id.0) else {
+            return false;
+        };
+        rec.out.is_none()
+            || rec.state == PeerState::Dead
+            || Some(rec.rcvprio) == self.sched.active_tier()
+    }
+
+    /// SUB_FAILOVER: pipe `id` has input; if it is not in the active tier,
+    /// what it sent is dropped now, so a standby's old messages never
+    /// reach the application after a failover.
+    pub(in crate::core) fn drop_standby_input(&mut self, id: PipeId) {
+        if !self.options.sub_failover {
+            return;
+        }
+        if self
+            .sched
+            .poll_timeout()
+            .is_some_and(|t| t <= self.last_now)
+        {
+            self.sched.handle_timeout(self.last_now);
+        }
+        let active = self.sched.active_tier();
+        let Some(rec) = self.pipes.get_mut(id.0) else {
+            return;
+        };
+        if rec.out.is_none() || Some(rec.rcvprio) == active {
+            return;
+        }
+        loop {
+            match rec.take_input() {
+                Ok(_) => rec.received += 1,
+                Err(RecvError::Empty) => {
+                    self.fq.set_readable(id, false);
+                    return;
+                }
+                Err(RecvError::Closed) => return,
+            }
+        }
     }
 }
