@@ -7,8 +7,11 @@
 
 mod common;
 
+use std::io::Write;
+use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
+use common::zmtp::{frame, greeting, handshake, ready as ready_command};
 use common::*;
 use tiermq::{Context, DONTWAIT, MonitorEventKind, PUB, PULL, PUSH, SUB, Socket, XPUB, XSUB};
 
@@ -544,4 +547,47 @@ fn pub_sends_to_the_best_live_tier() {
     warm_up(&publisher, &s2);
     publisher.send("m2", 0).unwrap();
     assert_eq!(next(&s2), "m2");
+}
+
+/// A hot-standby SUB with heartbeats: a tier-1 publisher that goes silent
+/// (played by a raw ZMTP peer that stops answering PINGs, its connection
+/// open) is declared dead and the SUB fails over to tier 2; a word from it
+/// revives it, and the SUB fails back at once (no failback delay).
+#[test]
+fn hot_standby_subscriber_fails_over_from_a_silent_publisher() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let frozen = format!("tcp://{}", listener.local_addr().unwrap());
+    let ctx = Context::new();
+    let backup = ctx.socket(PUB).unwrap();
+    let e2 = bind(&backup, Tcp, "silent2");
+    let sub = ctx.socket(SUB).unwrap();
+    sub.set_sub_failover(true).unwrap();
+    sub.set_heartbeat_ivl(50).unwrap();
+    sub.set_heartbeat_timeout(200).unwrap();
+    sub.set_rcvprio(1).unwrap();
+    sub.connect(&frozen).unwrap();
+    sub.set_rcvprio(2).unwrap();
+    sub.connect(&e2).unwrap();
+    sub.set_subscribe(WARM).unwrap();
+    sub.set_subscribe(b"p").unwrap();
+    sub.set_subscribe(b"b").unwrap();
+    let (mut primary, _) = listener.accept().unwrap();
+    primary.write_all(&greeting(1, false)).unwrap();
+    primary.write_all(&ready_command("PUB")).unwrap();
+    handshake(&mut primary);
+    primary.write_all(&frame(0, b"p1")).unwrap();
+    assert_eq!(next(&sub), "p1");
+
+    eventually("the silent primary is declared dead", || {
+        sub.active_tier() == Some(2)
+    });
+    warm_up(&backup, &sub);
+    backup.send("b1", 0).unwrap();
+    assert_eq!(next(&sub), "b1");
+
+    primary.write_all(&frame(0, b"p2")).unwrap();
+    assert_eq!(next(&sub), "p2", "revived, tier 1 is delivered again");
+    backup.send("b2", 0).unwrap();
+    primary.write_all(&frame(0, b"p3")).unwrap();
+    assert_eq!(next(&sub), "p3", "the standby's b2 is dropped");
 }
