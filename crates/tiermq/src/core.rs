@@ -45,6 +45,8 @@ mod lifecycle;
 mod pattern;
 mod pipes;
 #[cfg(test)]
+mod pubsub_model;
+#[cfg(test)]
 mod pubsub_tests;
 #[cfg(test)]
 mod req_model;
