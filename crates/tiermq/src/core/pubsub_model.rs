@@ -108,9 +108,8 @@ fn run(steps: Vec<Step>) {
     for (n, s) in steps.into_iter().enumerate() {
         match s {
             Step::Attach { conn, prio } => {
-                if !subs.contains_key(&conn) {
-                    subs.insert(conn, attach(&mut core, conn, prio));
-                }
+                subs.entry(conn)
+                    .or_insert_with(|| attach(&mut core, conn, prio));
             }
             Step::Subscribe { conn, prefix } | Step::Cancel { conn, prefix } => {
                 let Some(sub) = subs.get_mut(&conn) else {
