@@ -51,6 +51,8 @@ mod pubsub_tests;
 #[cfg(test)]
 mod req_model;
 #[cfg(test)]
+mod standby_model;
+#[cfg(test)]
 mod test_pipes;
 #[cfg(test)]
 mod tests;
