@@ -111,9 +111,9 @@ fn run(steps: Vec<Step>) {
     for s in steps {
         match s {
             Step::Attach { conn, prio } => {
-                if !pubs.contains_key(&conn) {
+                if let std::collections::btree_map::Entry::Vacant(e) = pubs.entry(conn) {
                     attachments += 1;
-                    pubs.insert(conn, attach(&mut core, conn, attachments, prio));
+                    e.insert(attach(&mut core, conn, attachments, prio));
                     since_change.clear();
                 }
             }
