@@ -9,7 +9,7 @@
 //! subscription (count above 0) that is a prefix of its topic; to no other.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -93,16 +93,24 @@ fn attach(core: &mut Core, conn: u64, prio: u8) -> Sub {
     }
 }
 
-/// The subscriber sends `item`; the core hears its pipe is readable.
-fn give(core: &mut Core, conn: u64, sub: &Sub, item: Item) {
-    sub.tx.try_send(item).unwrap();
-    let pipe = core.conns[&key(conn)];
-    let serial = core.pipes[pipe.0].serial;
-    core.apply(Event::Readable { pipe, serial }, Instant::now());
+/// Applies the events the pipes' wakers posted, as the socket would.
+fn pump(core: &mut Core, posted: &Mutex<Vec<Event>>) {
+    loop {
+        let events = std::mem::take(&mut *posted.lock().unwrap());
+        if events.is_empty() {
+            return;
+        }
+        for e in events {
+            core.apply(e, Instant::now());
+        }
+    }
 }
 
 fn run(steps: Vec<Step>) {
-    let mut core = Core::new(Pattern::Pub, WireType::Pub, Arc::new(|_| {}));
+    let posted = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&posted);
+    let post = Arc::new(move |e| sink.lock().unwrap().push(e));
+    let mut core = Core::new(Pattern::Pub, WireType::Pub, post);
     let mut subs: BTreeMap<u64, Sub> = BTreeMap::new();
     let now = Instant::now;
     for (n, s) in steps.into_iter().enumerate() {
@@ -126,7 +134,9 @@ fn run(steps: Vec<Step>) {
                     }
                     Item::Cancel(topic)
                 };
-                give(&mut core, conn, sub, item);
+                // The core hears of it when the pipe's waker fires.
+                sub.tx.try_send(item).unwrap();
+                pump(&mut core, &posted);
             }
             Step::Dead { conn } => {
                 if let Some(sub) = subs.get_mut(&conn) {
