@@ -230,3 +230,81 @@ fn a_plain_proxy_streams_multipart_messages_whole() {
     ctx.destroy().unwrap();
     assert_eq!(proxy.join().unwrap(), Err(Error::ETERM));
 }
+
+/// Sends `ping` from `publish` until `received` sees it: subscriptions
+/// travel through the forwarder to the publisher asynchronously.
+fn until_subscribed(publish: impl Fn(), received: impl Fn() -> bool) {
+    common::eventually("the subscription reached the publisher", || {
+        publish();
+        thread::sleep(std::time::Duration::from_millis(5));
+        received()
+    });
+}
+
+/// Receives on `recv` until `last`, checking that nothing off-topic came.
+fn until_last(recv: impl Fn() -> Vec<u8>, last: &[u8]) {
+    loop {
+        let m = recv();
+        assert!(m.starts_with(b"weather"), "filtered: {m:?}");
+        if m == last {
+            return;
+        }
+    }
+}
+
+#[test]
+fn an_xsub_xpub_forwarder_passes_subscriptions_up_and_messages_down() {
+    let ctx = Context::new();
+    let frontend = socket(&ctx, tiermq::XSUB);
+    frontend.bind("tcp://127.0.0.1:*").unwrap();
+    let backend = socket(&ctx, tiermq::XPUB);
+    backend.bind("tcp://127.0.0.1:*").unwrap();
+    let (front, back) = (
+        frontend.get_last_endpoint().unwrap().unwrap(),
+        backend.get_last_endpoint().unwrap().unwrap(),
+    );
+    let ctl = socket(&ctx, PAIR);
+    ctl.bind("inproc://forwarder-ctl").unwrap();
+    let proxy = thread::spawn(move || tiermq::proxy_steerable(&frontend, &backend, &ctl));
+
+    // A tiermq and a libzmq publisher upstream, a tiermq and a libzmq
+    // subscriber downstream.
+    let zctx = zmq::Context::new();
+    let tpub = socket(&ctx, tiermq::PUB);
+    tpub.connect(&front).unwrap();
+    let zpub = zctx.socket(zmq::PUB).unwrap();
+    zpub.set_linger(0).unwrap();
+    zpub.connect(&front).unwrap();
+    let tsub = socket(&ctx, tiermq::SUB);
+    tsub.set_subscribe(b"weather").unwrap();
+    tsub.connect(&back).unwrap();
+    let zsub = zctx.socket(zmq::SUB).unwrap();
+    zsub.set_rcvtimeo(WAIT_MS).unwrap();
+    zsub.set_linger(0).unwrap();
+    zsub.set_subscribe(b"weather").unwrap();
+    zsub.connect(&back).unwrap();
+
+    let both_got =
+        || tsub.recv_bytes(tiermq::DONTWAIT).is_ok() && zsub.recv_bytes(zmq::DONTWAIT).is_ok();
+    until_subscribed(|| tpub.send("weather ping", 0).unwrap(), &both_got);
+    until_subscribed(|| zpub.send("weather ping", 0).unwrap(), &both_got);
+
+    for (i, send) in [
+        &(|m: &str| tpub.send(m, 0).unwrap()) as &dyn Fn(&str),
+        &|m: &str| zpub.send(m, 0).unwrap(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        send("noise, filtered at the publisher");
+        let last = format!("weather {i}");
+        send(&last);
+        until_last(|| tsub.recv_bytes(0).unwrap(), last.as_bytes());
+        until_last(|| zsub.recv_bytes(0).unwrap(), last.as_bytes());
+    }
+
+    steer(&ctx, "inproc://forwarder-ctl")
+        .send("TERMINATE", 0)
+        .unwrap();
+    assert_eq!(proxy.join().unwrap(), Ok(()));
+}
