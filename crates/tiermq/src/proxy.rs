@@ -32,8 +32,12 @@ pub fn proxy(frontend: &Socket, backend: &Socket) -> Result<()> {
 /// socket that does not block on send (PUB, or PUSH/PAIR with a reader),
 /// since the proxy waits for it as libzmq's does.
 ///
-/// The zmq crate takes `&mut Socket` here; those arguments work as they are.
-pub fn proxy_with_capture(frontend: &Socket, backend: &Socket, capture: &Socket) -> Result<()> {
+/// The sockets are taken as `&mut`, as the zmq crate takes them.
+pub fn proxy_with_capture(
+    frontend: &mut Socket,
+    backend: &mut Socket,
+    capture: &mut Socket,
+) -> Result<()> {
     Proxy::new(frontend, backend, Some(capture), None).run()
 }
 
@@ -45,18 +49,22 @@ pub fn proxy_with_capture(frontend: &Socket, backend: &Socket, capture: &Socket)
 /// multipart message counts once. Other commands are ignored (libzmq
 /// aborts).
 ///
-/// The zmq crate takes `&mut Socket` here; those arguments work as they are.
-pub fn proxy_steerable(frontend: &Socket, backend: &Socket, control: &Socket) -> Result<()> {
+/// The sockets are taken as `&mut`, as the zmq crate takes them.
+pub fn proxy_steerable(
+    frontend: &mut Socket,
+    backend: &mut Socket,
+    control: &mut Socket,
+) -> Result<()> {
     Proxy::new(frontend, backend, None, Some(control)).run()
 }
 
 /// [`proxy_steerable`] with a capture socket, as in
 /// [`proxy_with_capture`].
 pub fn proxy_steerable_with_capture(
-    frontend: &Socket,
-    backend: &Socket,
-    capture: &Socket,
-    control: &Socket,
+    frontend: &mut Socket,
+    backend: &mut Socket,
+    capture: &mut Socket,
+    control: &mut Socket,
 ) -> Result<()> {
     Proxy::new(frontend, backend, Some(capture), Some(control)).run()
 }
@@ -130,13 +138,11 @@ impl<'a> Proxy<'a> {
             poll(&mut items, -1)?;
             let readable: Vec<bool> = items.iter().map(|i| i.is_readable()).collect();
             drop(items);
-            if readable.get(2) == Some(&true) {
-                if let Command::Terminate = self.command()? {
-                    return Ok(());
-                }
+            if readable.get(2) == Some(&true) && matches!(self.command()?, Command::Terminate) {
+                return Ok(());
             }
-            for from in 0..2 {
-                if readable[from] && !self.paused {
+            for (from, &ready) in readable.iter().take(2).enumerate() {
+                if ready && !self.paused {
                     self.burst(from)?;
                 }
             }

@@ -206,7 +206,7 @@ fn rust_zmq_monitor_and_proxy_calls() {
         .unwrap();
     // `proxy` and `proxy_with_capture` run until the context ends.
     let _: fn(&zmq::Socket, &zmq::Socket) -> zmq::Result<()> = zmq::proxy;
-    let _: fn(&zmq::Socket, &zmq::Socket, &zmq::Socket) -> zmq::Result<()> =
+    let _: fn(&mut zmq::Socket, &mut zmq::Socket, &mut zmq::Socket) -> zmq::Result<()> =
         zmq::proxy_with_capture;
 }
 

@@ -39,9 +39,12 @@ fn broker(
         c.bind(at).unwrap();
         c
     });
+    let (mut frontend, mut backend, mut ctl) = (frontend, backend, ctl);
     let proxy = thread::spawn(move || match cap {
-        Some(cap) => tiermq::proxy_steerable_with_capture(&frontend, &backend, &cap, &ctl),
-        None => tiermq::proxy_steerable(&frontend, &backend, &ctl),
+        Some(mut cap) => {
+            tiermq::proxy_steerable_with_capture(&mut frontend, &mut backend, &mut cap, &mut ctl)
+        }
+        None => tiermq::proxy_steerable(&mut frontend, &mut backend, &mut ctl),
     });
     (ends.0, ends.1, proxy)
 }
@@ -265,7 +268,9 @@ fn an_xsub_xpub_forwarder_passes_subscriptions_up_and_messages_down() {
     );
     let ctl = socket(&ctx, PAIR);
     ctl.bind("inproc://forwarder-ctl").unwrap();
-    let proxy = thread::spawn(move || tiermq::proxy_steerable(&frontend, &backend, &ctl));
+    let (mut frontend, mut backend, mut ctl) = (frontend, backend, ctl);
+    let proxy =
+        thread::spawn(move || tiermq::proxy_steerable(&mut frontend, &mut backend, &mut ctl));
 
     // A tiermq and a libzmq publisher upstream, a tiermq and a libzmq
     // subscriber downstream.
@@ -286,8 +291,8 @@ fn an_xsub_xpub_forwarder_passes_subscriptions_up_and_messages_down() {
 
     let both_got =
         || tsub.recv_bytes(tiermq::DONTWAIT).is_ok() && zsub.recv_bytes(zmq::DONTWAIT).is_ok();
-    until_subscribed(|| tpub.send("weather ping", 0).unwrap(), &both_got);
-    until_subscribed(|| zpub.send("weather ping", 0).unwrap(), &both_got);
+    until_subscribed(|| tpub.send("weather ping", 0).unwrap(), both_got);
+    until_subscribed(|| zpub.send("weather ping", 0).unwrap(), both_got);
 
     for (i, send) in [
         &(|m: &str| tpub.send(m, 0).unwrap()) as &dyn Fn(&str),
