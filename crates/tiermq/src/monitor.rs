@@ -129,6 +129,8 @@ struct Queue {
     dropped: AtomicU64,
     /// The socket is gone: no more events will come.
     closed: AtomicBool,
+    /// A waiting reader is asked to return early (see [`Monitor::wake`]).
+    woken: AtomicBool,
 }
 
 /// Where a socket's events go: every live monitor.
@@ -190,6 +192,7 @@ impl Hub {
             capacity: capacity.max(1),
             dropped: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            woken: AtomicBool::new(false),
         });
         lock(&self.queues).push(Arc::downgrade(&q));
         self.active.store(true, Ordering::Relaxed);
@@ -248,7 +251,9 @@ impl Monitor {
             if let Some(e) = events.pop_front() {
                 return Some(e);
             }
-            if self.queue.closed.load(Ordering::SeqCst) {
+            if self.queue.closed.load(Ordering::SeqCst)
+                || self.queue.woken.swap(false, Ordering::SeqCst)
+            {
                 return None;
             }
             let wait = match deadline {
@@ -276,6 +281,14 @@ impl Monitor {
     /// [`Monitor::close`] was called.
     pub(crate) fn is_closed(&self) -> bool {
         self.queue.closed.load(Ordering::SeqCst)
+    }
+
+    /// Makes a reader waiting in [`Monitor::recv_detailed`] (or the next
+    /// one to wait) return `None` at once, with the stream still open.
+    pub(crate) fn wake(&self) {
+        self.queue.woken.store(true, Ordering::SeqCst);
+        let _guard = lock(&self.queue.events);
+        self.queue.cv.notify_all();
     }
 
     /// Ends the stream from the reading side: waiting readers wake, and

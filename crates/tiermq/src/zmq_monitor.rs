@@ -214,9 +214,6 @@ fn event_frame(event: SocketEvent, value: u32) -> [u8; 6] {
 /// connections and listeners (CLOSED) before it stops.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
-/// How often the forwarder looks whether its socket closed.
-const CLOSE_CHECK: Duration = Duration::from_millis(100);
-
 /// Whether a monitor may start at `endpoint` with mask `events`:
 /// `EINVAL` for a malformed endpoint or a mask beyond libzmq's 16 event
 /// bits, `EPROTONOSUPPORT` for a transport other than inproc.
@@ -286,6 +283,7 @@ impl ZmqMonitor {
     /// or a short grace ends, then stops on its own. Does not wait.
     pub(crate) fn finish(mut self) {
         self.closing.store(true, Ordering::SeqCst);
+        self.feed.wake();
         // Detached: it ends by itself within the grace.
         drop(self.thread.take());
     }
@@ -305,7 +303,10 @@ fn forward(feed: &Monitor, pair: &Socket, events: i32, closing: &AtomicBool) {
     };
     let mut grace_ends: Option<Instant> = None;
     loop {
-        match feed.recv_detailed(CLOSE_CHECK) {
+        let wait = grace_ends.map_or(Duration::from_secs(3600), |t| {
+            t.saturating_duration_since(Instant::now())
+        });
+        match feed.recv_detailed(wait) {
             Some((e, detail)) => {
                 if let Some((event, value)) = zmq_event(&e, detail) {
                     send(event, value, &e.endpoint);
