@@ -25,6 +25,9 @@ pub enum MonitorEventKind {
     Accepted,
     /// A connect reached its peer; its handshake begins.
     Connected,
+    /// A connect attempt is in progress (the kernel did not complete it at
+    /// once): `Connected` or `ConnectRetried` follows.
+    ConnectDelayed,
     /// A connect will try again after `ivl`.
     ConnectRetried {
         /// The delay before the next attempt.

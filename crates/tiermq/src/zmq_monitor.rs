@@ -32,7 +32,7 @@ use crate::{Context, DONTWAIT, Result, SNDMORE, Socket, SocketType};
 pub enum SocketEvent {
     /// A connect reached its peer (value: see the guide; libzmq's fd).
     CONNECTED = 0x0001,
-    /// A connect is in progress (not raised by tiermq).
+    /// A connect is in progress (value: errno, EINPROGRESS).
     CONNECT_DELAYED = 0x0002,
     /// A connect will try again (value: the interval in ms).
     CONNECT_RETRIED = 0x0004,
@@ -141,6 +141,7 @@ pub(crate) fn detail_of(e: &NetEvent) -> Detail {
             Detail::Errno(errno_of(*error))
         }
         NetEvent::HandshakeFailed { reason, .. } => handshake_failure(reason),
+        NetEvent::ConnectDelayed { .. } => Detail::Errno(Errno::EINPROGRESS as i32),
         _ => Detail::None,
     }
 }
@@ -184,6 +185,7 @@ fn libzmq_event(kind: &MonitorEventKind, detail: Detail) -> Option<(SocketEvent,
         MonitorEventKind::Accepted => (Z::ACCEPTED, 0),
         MonitorEventKind::AcceptFailed => (Z::ACCEPT_FAILED, errno),
         MonitorEventKind::Connected => (Z::CONNECTED, 0),
+        MonitorEventKind::ConnectDelayed => (Z::CONNECT_DELAYED, errno),
         MonitorEventKind::ConnectRetried { ivl } => (
             Z::CONNECT_RETRIED,
             u32::try_from(ivl.as_millis()).unwrap_or(u32::MAX),
