@@ -9,7 +9,6 @@
 //! subscription (count above 0) that is a prefix of its topic; to no other.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -17,8 +16,8 @@ use proptest::prelude::*;
 use tiermq_pipe::{Reader, Writer};
 use tiermq_wire::{Item, Multipart, SocketType as WireType};
 
-use super::{Attachment, ConnKey, Core, Event, LinkKind, Pattern};
-use crate::events::new_pipe;
+use super::test_pipes::{NetEnds, attach_net, core_with_posted, detach_net, net_key, pump};
+use super::{Core, Event, Pattern};
 
 const PREFIXES: [&str; 4] = ["", "a", "ab", "b"];
 const TOPICS: [&str; 5] = ["a", "ab", "abc", "b", "c"];
@@ -58,32 +57,9 @@ struct Sub {
     tx: Writer<Item>,
 }
 
-fn key(conn: u64) -> ConnKey {
-    ConnKey::Net(0, conn)
-}
-
 fn attach(core: &mut Core, conn: u64, prio: u8) -> Sub {
     core.options.sndprio = prio;
-    let link = core.new_link_key();
-    let kind = LinkKind::Net {
-        bind: true,
-        link: None,
-    };
-    core.add_link(link, "tcp://x:1", "tcp://x:1".into(), kind);
-    let (out, rx) = new_pipe(0);
-    let (tx, inp) = new_pipe(0);
-    core.apply(
-        Event::Attached(Attachment {
-            conn: key(conn),
-            link,
-            peer_addr: "peer".into(),
-            peer_type: WireType::Sub,
-            identity: Bytes::new(),
-            out,
-            inp,
-        }),
-        Instant::now(),
-    );
+    let NetEnds { rx, tx } = attach_net(core, conn, true, WireType::Sub);
     Sub {
         prio,
         live: true,
@@ -93,24 +69,8 @@ fn attach(core: &mut Core, conn: u64, prio: u8) -> Sub {
     }
 }
 
-/// Applies the events the pipes' wakers posted, as the socket would.
-fn pump(core: &mut Core, posted: &Mutex<Vec<Event>>) {
-    loop {
-        let events = std::mem::take(&mut *posted.lock().unwrap());
-        if events.is_empty() {
-            return;
-        }
-        for e in events {
-            core.apply(e, Instant::now());
-        }
-    }
-}
-
 fn run(steps: Vec<Step>) {
-    let posted = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&posted);
-    let post = Arc::new(move |e| sink.lock().unwrap().push(e));
-    let mut core = Core::new(Pattern::Pub, WireType::Pub, post);
+    let (mut core, posted) = core_with_posted(Pattern::Pub, WireType::Pub);
     let mut subs: BTreeMap<u64, Sub> = BTreeMap::new();
     let now = Instant::now;
     for (n, s) in steps.into_iter().enumerate() {
@@ -144,7 +104,7 @@ fn run(steps: Vec<Step>) {
                     let unsent = Vec::new();
                     core.apply(
                         Event::Dead {
-                            conn: key(conn),
+                            conn: net_key(conn),
                             unsent,
                         },
                         now(),
@@ -154,20 +114,17 @@ fn run(steps: Vec<Step>) {
             Step::Revive { conn } => {
                 if let Some(sub) = subs.get_mut(&conn) {
                     sub.live = true;
-                    core.apply(Event::Revived { conn: key(conn) }, now());
+                    core.apply(
+                        Event::Revived {
+                            conn: net_key(conn),
+                        },
+                        now(),
+                    );
                 }
             }
             Step::Leave { conn } => {
                 if subs.remove(&conn).is_some() {
-                    let (unsent, dead) = (Vec::new(), false);
-                    core.apply(
-                        Event::Detached {
-                            conn: key(conn),
-                            unsent,
-                            dead,
-                        },
-                        now(),
-                    );
+                    detach_net(&mut core, conn);
                 }
             }
             Step::Send { topic } => {

@@ -14,7 +14,6 @@
 //! - **Once, in order**: no message twice, each publisher's in order.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -22,8 +21,8 @@ use proptest::prelude::*;
 use tiermq_pipe::Writer;
 use tiermq_wire::{Item, Multipart, SocketType as WireType};
 
-use super::{Attachment, ConnKey, Core, Event, LinkKind, Pattern};
-use crate::events::new_pipe;
+use super::test_pipes::{NetEnds, attach_net, core_with_posted, detach_net, net_key, pump};
+use super::{Core, Event, Pattern};
 
 #[derive(Clone, Debug)]
 enum Step {
@@ -59,32 +58,9 @@ struct Publisher {
     _rx: tiermq_pipe::Reader<Item>,
 }
 
-fn key(conn: u64) -> ConnKey {
-    ConnKey::Net(0, conn)
-}
-
 fn attach(core: &mut Core, conn: u64, id: u64, prio: u8) -> Publisher {
     core.options.rcvprio = prio;
-    let link = core.new_link_key();
-    let kind = LinkKind::Net {
-        bind: false,
-        link: None,
-    };
-    core.add_link(link, "tcp://x:1", "tcp://x:1".into(), kind);
-    let (out, rx) = new_pipe(0);
-    let (tx, inp) = new_pipe(0);
-    core.apply(
-        Event::Attached(Attachment {
-            conn: key(conn),
-            link,
-            peer_addr: "peer".into(),
-            peer_type: WireType::Pub,
-            identity: Bytes::new(),
-            out,
-            inp,
-        }),
-        Instant::now(),
-    );
+    let NetEnds { rx, tx } = attach_net(core, conn, false, WireType::Pub);
     Publisher {
         id,
         prio,
@@ -94,24 +70,8 @@ fn attach(core: &mut Core, conn: u64, id: u64, prio: u8) -> Publisher {
     }
 }
 
-/// Applies the events the pipes' wakers posted, as the socket would.
-fn pump(core: &mut Core, posted: &Mutex<Vec<Event>>) {
-    loop {
-        let events = std::mem::take(&mut *posted.lock().unwrap());
-        if events.is_empty() {
-            return;
-        }
-        for e in events {
-            core.apply(e, Instant::now());
-        }
-    }
-}
-
 fn run(steps: Vec<Step>) {
-    let posted = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&posted);
-    let post = Arc::new(move |e| sink.lock().unwrap().push(e));
-    let mut core = Core::new(Pattern::Sub, WireType::Sub, post);
+    let (mut core, posted) = core_with_posted(Pattern::Sub, WireType::Sub);
     core.options.sub_failover = true;
     core.subscription(b"", true);
     let mut pubs: BTreeMap<u64, Publisher> = BTreeMap::new();
@@ -155,7 +115,7 @@ fn run(steps: Vec<Step>) {
                     let unsent = Vec::new();
                     core.apply(
                         Event::Dead {
-                            conn: key(conn),
+                            conn: net_key(conn),
                             unsent,
                         },
                         now(),
@@ -166,21 +126,18 @@ fn run(steps: Vec<Step>) {
             Step::Revive { conn } => {
                 if let Some(p) = pubs.get_mut(&conn).filter(|p| !p.live) {
                     p.live = true;
-                    core.apply(Event::Revived { conn: key(conn) }, now());
+                    core.apply(
+                        Event::Revived {
+                            conn: net_key(conn),
+                        },
+                        now(),
+                    );
                     since_change.clear();
                 }
             }
             Step::Leave { conn } => {
                 if pubs.remove(&conn).is_some() {
-                    let (unsent, dead) = (Vec::new(), false);
-                    core.apply(
-                        Event::Detached {
-                            conn: key(conn),
-                            unsent,
-                            dead,
-                        },
-                        now(),
-                    );
+                    detach_net(&mut core, conn);
                     since_change.clear();
                 }
             }
