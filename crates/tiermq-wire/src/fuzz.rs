@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 /// A valid peer opening: greeting plus READY announcing `peer`.
 pub fn peer_opening(peer: SocketType) -> Vec<u8> {
     let mut b = BytesMut::new();
-    b.extend_from_slice(&greeting::ours());
+    b.extend_from_slice(&greeting::ours("NULL", false));
     command::put_ready(
         &mut b,
         [("Socket-Type", peer.name().as_bytes())].into_iter(),
