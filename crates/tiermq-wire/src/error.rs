@@ -205,9 +205,9 @@ impl fmt::Display for Error {
             Error::RoleMismatch { both_servers: true } => {
                 f.write_str("both peers are security servers")
             }
-            Error::RoleMismatch { both_servers: false } => {
-                f.write_str("both peers are security clients")
-            }
+            Error::RoleMismatch {
+                both_servers: false,
+            } => f.write_str("both peers are security clients"),
             Error::AuthFailed { status, text } => {
                 write!(f, "authentication refused: {status} {text}")
             }

@@ -5,8 +5,8 @@ mod curve;
 mod null;
 mod plain;
 
-pub(crate) use curve::{MESSAGE_OVERHEAD, Opener, Sealer};
 pub use curve::public_key as curve_public_key;
+pub(crate) use curve::{MESSAGE_OVERHEAD, Opener, Sealer};
 
 use crate::{Error, Metadata};
 use bytes::{Bytes, BytesMut};
@@ -56,10 +56,7 @@ impl Mechanism {
 
     /// Whether we are the server (the greeting's as-server bit).
     pub fn is_server(&self) -> bool {
-        matches!(
-            self,
-            Mechanism::PlainServer | Mechanism::CurveServer { .. }
-        )
+        matches!(self, Mechanism::PlainServer | Mechanism::CurveServer { .. })
     }
 
     pub(crate) fn is_curve(&self) -> bool {
@@ -191,9 +188,7 @@ impl Handshake {
             Mechanism::CurveClient {
                 secret_key,
                 server_key,
-            } => Handshake::Curve(Box::new(curve::State::client(
-                secret_key, server_key, cx,
-            ))),
+            } => Handshake::Curve(Box::new(curve::State::client(secret_key, server_key, cx))),
             Mechanism::CurveServer { secret_key } => {
                 Handshake::Curve(Box::new(curve::State::server(secret_key)))
             }

@@ -60,7 +60,10 @@ fn frame_len(len: usize, sealed: bool) -> usize {
 
 /// Wire size of `msg`: headers plus payloads.
 fn encoded_len(msg: &Multipart, sealed: bool) -> usize {
-    msg.frames().iter().map(|f| frame_len(f.len(), sealed)).sum()
+    msg.frames()
+        .iter()
+        .map(|f| frame_len(f.len(), sealed))
+        .sum()
 }
 
 impl Output {

@@ -195,7 +195,11 @@ impl Session {
     /// cryptographic generator outside tests.
     pub fn with_random(config: Config, now: Instant, random: Box<dyn Random>) -> Self {
         let mech = &config.mechanism;
-        let mut out = Output::new(config.batch_size, config.zero_copy_threshold, mech.is_curve());
+        let mut out = Output::new(
+            config.batch_size,
+            config.zero_copy_threshold,
+            mech.is_curve(),
+        );
         out.control()
             .put_slice(&greeting::ours(mech.name(), mech.is_server()));
         let handshake_deadline = config.handshake_timeout.and_then(|d| now.checked_add(d));
@@ -694,10 +698,10 @@ impl Session {
             };
         };
         let (name, data) = mechanism::split_command(body.clone())?;
-        if &name[..] == b"ERROR" {
-            if let Command::Error(reason) = command::parse(body)? {
-                return Err(Error::PeerError(reason));
-            }
+        if &name[..] == b"ERROR"
+            && let Command::Error(reason) = command::parse(body)?
+        {
+            return Err(Error::PeerError(reason));
         }
         let Some(hs) = self.handshake.as_mut() else {
             return Err(Error::UnexpectedCommand(

@@ -37,7 +37,7 @@ impl std::error::Error for Z85Error {}
 /// # Errors
 /// [`Z85Error::BadLength`] otherwise.
 pub fn encode(data: &[u8]) -> Result<String, Z85Error> {
-    if data.len() % 4 != 0 {
+    if !data.len().is_multiple_of(4) {
         return Err(Z85Error::BadLength(data.len()));
     }
     let mut out = String::with_capacity(data.len() / 4 * 5);
@@ -60,7 +60,7 @@ pub fn encode(data: &[u8]) -> Result<String, Z85Error> {
 /// group above 32 bits.
 pub fn decode(text: &str) -> Result<Vec<u8>, Z85Error> {
     let text = text.as_bytes();
-    if text.len() % 5 != 0 {
+    if !text.len().is_multiple_of(5) {
         return Err(Z85Error::BadLength(text.len()));
     }
     let mut out = Vec::with_capacity(text.len() / 5 * 4);

@@ -151,7 +151,9 @@ impl Sealer {
 
 impl std::fmt::Debug for Sealer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sealer").field("next", &self.next).finish_non_exhaustive()
+        f.debug_struct("Sealer")
+            .field("next", &self.next)
+            .finish_non_exhaustive()
     }
 }
 
@@ -192,9 +194,13 @@ impl Opener {
 
 enum Stage {
     /// Client: HELLO sent with short-term secret `cn_secret`.
-    AwaitWelcome { cn_secret: SecretKey },
+    AwaitWelcome {
+        cn_secret: SecretKey,
+    },
     /// Client: INITIATE sent.
-    AwaitReady { shared: SalsaBox },
+    AwaitReady {
+        shared: SalsaBox,
+    },
     /// Server: waiting for HELLO.
     AwaitHello,
     /// Server: WELCOME sent; the cookie holds the client's short-term key
@@ -205,7 +211,10 @@ enum Stage {
         cookie_key: [u8; 32],
     },
     /// Server: INITIATE checked, ZAP asked.
-    Zap { shared: SalsaBox, metadata: Metadata },
+    Zap {
+        shared: SalsaBox,
+        metadata: Metadata,
+    },
     Done,
 }
 
@@ -274,7 +283,9 @@ impl State {
         cx: &mut Ctx<'_>,
     ) -> Result<Step, Error> {
         match (std::mem::replace(&mut self.stage, Stage::Done), name) {
-            (Stage::AwaitWelcome { cn_secret }, b"WELCOME") => self.on_welcome(&data, cn_secret, cx),
+            (Stage::AwaitWelcome { cn_secret }, b"WELCOME") => {
+                self.on_welcome(&data, cn_secret, cx)
+            }
             (Stage::AwaitReady { shared }, b"READY") => self.on_ready(&data, shared),
             (Stage::AwaitHello, b"HELLO") => self.on_hello(&data, cx),
             (
@@ -300,7 +311,10 @@ impl State {
         if data.len() != WELCOME_DATA {
             return Err(Error::MalformedCommand("CURVE WELCOME size"));
         }
-        let server_key = self.server_key.clone().ok_or(Error::Crypto("no server key"))?;
+        let server_key = self
+            .server_key
+            .clone()
+            .ok_or(Error::Crypto("no server key"))?;
         let welcome_box = SalsaBox::new(&server_key, &cn_secret);
         let plain = open(
             &welcome_box,
@@ -334,7 +348,12 @@ impl State {
 
         let n = self.take_nonce();
         let mut boxed = BytesMut::new();
-        seal(&shared, &nonce(INITIATE_NONCE, &n), &initiate_plain, &mut boxed);
+        seal(
+            &shared,
+            &nonce(INITIATE_NONCE, &n),
+            &initiate_plain,
+            &mut boxed,
+        );
         put_command(cx.out, "INITIATE", &[cookie, &n, &boxed]);
         self.stage = Stage::AwaitReady { shared };
         Ok(Step::Wait)
@@ -345,7 +364,12 @@ impl State {
             return Err(Error::MalformedCommand("CURVE READY size"));
         }
         advance_peer(&mut self.peer_nonce, short_nonce(data))?;
-        let plain = open(&shared, &nonce(READY_NONCE, &data[..8]), &data[8..], "READY box")?;
+        let plain = open(
+            &shared,
+            &nonce(READY_NONCE, &data[..8]),
+            &data[8..],
+            "READY box",
+        )?;
         let metadata = parse_properties(Bytes::from(plain))?;
         Ok(self.done(metadata, shared, CLIENT_MESSAGE_NONCE, SERVER_MESSAGE_NONCE))
     }
@@ -441,8 +465,7 @@ impl State {
             &plain[48..128],
             "INITIATE vouch",
         )?;
-        if vouch[..32] != client_short.as_bytes()[..] || vouch[32..] != self.public.as_bytes()[..]
-        {
+        if vouch[..32] != client_short.as_bytes()[..] || vouch[32..] != self.public.as_bytes()[..] {
             return Err(Error::Crypto("INITIATE vouch contents"));
         }
         let metadata = parse_properties(Bytes::copy_from_slice(&plain[128..]))?;

@@ -2,8 +2,8 @@
 //! and READY with metadata, all in clear text.
 
 use super::{Ctx, Step, ZapRequest, put_command};
-use crate::command::parse_properties;
 use crate::Error;
+use crate::command::parse_properties;
 use bytes::Bytes;
 
 enum Stage {
