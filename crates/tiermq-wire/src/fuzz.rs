@@ -354,11 +354,12 @@ fn run_roundtrip(data: &[u8]) -> Outcome {
 pub struct Counter(pub u8);
 
 impl Random for Counter {
-    fn fill(&mut self, dst: &mut [u8]) {
+    fn fill(&mut self, dst: &mut [u8]) -> std::io::Result<()> {
         for b in dst {
             self.0 = self.0.wrapping_add(1);
             *b = self.0;
         }
+        Ok(())
     }
 }
 
@@ -420,7 +421,12 @@ fn run_mechanism(data: &[u8]) -> Outcome {
                 } else {
                     ZapReply::status("400", "no")
                 };
-                if let Err(e) = s.zap_reply(reply, now) {
+                let answer = if sel & 0x40 != 0 {
+                    s.zap_unavailable(now)
+                } else {
+                    s.zap_reply(reply, now)
+                };
+                if let Err(e) = answer {
                     out.error.get_or_insert(e);
                 }
             }

@@ -81,7 +81,11 @@ impl fmt::Debug for Mechanism {
 /// generator (the transport uses the operating system's).
 pub trait Random: Send {
     /// Fills `dst` with random bytes.
-    fn fill(&mut self, dst: &mut [u8]);
+    ///
+    /// # Errors
+    /// When no randomness can be had; the handshake then fails with
+    /// [`Error::NoRandomness`](crate::Error::NoRandomness).
+    fn fill(&mut self, dst: &mut [u8]) -> std::io::Result<()>;
 }
 
 /// What a server-side session asks the ZAP handler (RFC 27) about a peer,
@@ -175,11 +179,11 @@ pub(crate) struct Ctx<'a> {
 impl Handshake {
     /// Starts after the greeting: writes our first command, if we speak
     /// first (NULL with ZAP asks ZAP first, as libzmq does).
-    pub(crate) fn start(mechanism: &Mechanism, cx: &mut Ctx<'_>) -> (Self, Step) {
+    pub(crate) fn start(mechanism: &Mechanism, cx: &mut Ctx<'_>) -> Result<(Self, Step), Error> {
         let hs = match mechanism {
             Mechanism::Null => {
                 let (state, step) = null::State::start(cx);
-                return (Handshake::Null(state), step);
+                return Ok((Handshake::Null(state), step));
             }
             Mechanism::PlainClient { username, password } => {
                 Handshake::Plain(plain::State::client(username, password, cx))
@@ -188,12 +192,21 @@ impl Handshake {
             Mechanism::CurveClient {
                 secret_key,
                 server_key,
-            } => Handshake::Curve(Box::new(curve::State::client(secret_key, server_key, cx))),
+            } => Handshake::Curve(Box::new(curve::State::client(secret_key, server_key, cx)?)),
             Mechanism::CurveServer { secret_key } => {
                 Handshake::Curve(Box::new(curve::State::server(secret_key)))
             }
         };
-        (hs, Step::Wait)
+        Ok((hs, Step::Wait))
+    }
+
+    /// Continues without a ZAP handler, as libzmq 4.3 does: PLAIN refuses,
+    /// CURVE and NULL admit.
+    pub(crate) fn on_zap_unavailable(&mut self, cx: &mut Ctx<'_>) -> Result<Step, Error> {
+        match self {
+            Handshake::Plain(_) => Err(Error::NoZapHandler),
+            other => other.on_zap_admitted(cx),
+        }
     }
 
     /// Handles one command (`name`, `data`) of the handshake.

@@ -169,9 +169,8 @@ pub struct Session {
 struct NoRandom;
 
 impl Random for NoRandom {
-    fn fill(&mut self, dst: &mut [u8]) {
-        // Unreachable: `Session::new` refuses CURVE, the only user.
-        dst.fill(0);
+    fn fill(&mut self, _: &mut [u8]) -> std::io::Result<()> {
+        Err(std::io::ErrorKind::Unsupported.into())
     }
 }
 
@@ -230,6 +229,16 @@ impl Session {
         }
     }
 
+    /// Answers an [`Event::ZapRequest`] when no ZAP handler exists after
+    /// all, as libzmq 4.3 does: PLAIN fails with [`Error::NoZapHandler`];
+    /// CURVE and NULL admit the peer. Ignored when no request is pending.
+    ///
+    /// # Errors
+    /// As [`zap_reply`](Self::zap_reply).
+    pub fn zap_unavailable(&mut self, now: Instant) -> Result<(), Error> {
+        self.answer_zap(None, now)
+    }
+
     /// Answers an [`Event::ZapRequest`]. A `200` continues the handshake;
     /// any other status queues an ERROR carrying the status code (as libzmq
     /// does) and fails the session with [`Error::AuthFailed`]. Ignored when
@@ -240,6 +249,10 @@ impl Session {
     /// completion (such as an incompatible socket type), or the error the
     /// session already failed with.
     pub fn zap_reply(&mut self, reply: ZapReply, now: Instant) -> Result<(), Error> {
+        self.answer_zap(Some(reply), now)
+    }
+
+    fn answer_zap(&mut self, reply: Option<ZapReply>, now: Instant) -> Result<(), Error> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
@@ -249,23 +262,29 @@ impl Session {
         let Some(hs) = self.handshake.as_mut().filter(|h| h.awaits_zap()) else {
             return Ok(());
         };
-        let result = if reply.admits() {
-            let mut cx = Ctx {
-                out: self.out.control(),
-                props: &self.props,
-                zap: self.config.zap,
-                identity: &self.config.identity,
-                random: &mut *self.random,
-            };
-            self.zap_reply = Some(reply);
-            hs.on_zap_admitted(&mut cx)
-                .and_then(|step| self.after_step(step, version, now))
-        } else {
-            command::put_error(self.out.control(), &reply.status_code);
-            Err(Error::AuthFailed {
-                status: reply.status_code,
-                text: reply.status_text,
-            })
+        let mut cx = Ctx {
+            out: self.out.control(),
+            props: &self.props,
+            zap: self.config.zap,
+            identity: &self.config.identity,
+            random: &mut *self.random,
+        };
+        let result = match reply {
+            None => hs
+                .on_zap_unavailable(&mut cx)
+                .and_then(|step| self.after_step(step, version, now)),
+            Some(reply) if reply.admits() => {
+                self.zap_reply = Some(reply);
+                hs.on_zap_admitted(&mut cx)
+                    .and_then(|step| self.after_step(step, version, now))
+            }
+            Some(reply) => {
+                command::put_error(self.out.control(), &reply.status_code);
+                Err(Error::AuthFailed {
+                    status: reply.status_code,
+                    text: reply.status_text,
+                })
+            }
         };
         if let Err(e) = &result {
             self.failed = Some(e.clone());
@@ -633,7 +652,7 @@ impl Session {
             identity: &self.config.identity,
             random: &mut *self.random,
         };
-        let (hs, step) = Handshake::start(&self.config.mechanism, &mut cx);
+        let (hs, step) = Handshake::start(&self.config.mechanism, &mut cx)?;
         self.handshake = Some(hs);
         self.after_step(step, peer.version, now)
     }

@@ -7,21 +7,12 @@ mod common;
 use common::{drive, events, output};
 use std::time::Instant;
 use tiermq_wire::{
-    Bytes, BytesMut, Config, Error, ErrorKind, Event, Mechanism, Multipart, Random, Session,
-    SocketType, ZapReply, curve_public_key, z85,
+    Bytes, BytesMut, Config, Error, ErrorKind, Event, Mechanism, Multipart, Session, SocketType,
+    ZapReply, curve_public_key, z85,
 };
 
 /// Deterministic "randomness": a counter, so runs repeat byte for byte.
-struct Counter(u8);
-
-impl Random for Counter {
-    fn fill(&mut self, dst: &mut [u8]) {
-        for b in dst {
-            self.0 = self.0.wrapping_add(1);
-            *b = self.0;
-        }
-    }
-}
+use tiermq_wire::fuzz::Counter;
 
 // libzmq's test keys (tests/testutil_security.cpp), in Z85.
 const SERVER_SECRET: &str = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
@@ -283,6 +274,20 @@ fn plain_without_zap_handler_refuses_and_curve_accepts() {
     assert_eq!(err, Error::NoZapHandler);
     // CURVE without a handler: curve_pair asserts both sides become ready.
     curve_pair();
+    // A handler that turns out to be gone at request time: the same rules.
+    let mut client = session(SocketType::Push, plain_client("u", "p"), false, 1);
+    let mut server = session(SocketType::Pull, Mechanism::PlainServer, true, 2);
+    drive(&mut client, &mut server, now).unwrap();
+    assert!(matches!(events(&mut server)[..], [Event::ZapRequest(_)]));
+    assert_eq!(server.zap_unavailable(now), Err(Error::NoZapHandler));
+    let mut client = session(SocketType::Push, curve_client(key(SERVER_PUBLIC)), false, 1);
+    let mut server = session(SocketType::Pull, curve_server(), true, 2);
+    drive(&mut client, &mut server, now).unwrap();
+    assert!(matches!(events(&mut server)[..], [Event::ZapRequest(_)]));
+    server.zap_unavailable(now).unwrap();
+    drive(&mut client, &mut server, now).unwrap();
+    assert_eq!(events(&mut server), [Event::Ready]);
+    assert_eq!(events(&mut client), [Event::Ready]);
 }
 
 #[test]

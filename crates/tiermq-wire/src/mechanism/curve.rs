@@ -87,16 +87,16 @@ fn open<A: AeadInPlace<NonceSize = crypto_box::aead::consts::U24>>(
     Ok(plain)
 }
 
-fn random_key(random: &mut dyn Random) -> [u8; 32] {
+fn random_key(random: &mut dyn Random) -> Result<[u8; 32], Error> {
     let mut k = [0u8; 32];
-    random.fill(&mut k);
-    k
+    random.fill(&mut k).map_err(|_| Error::NoRandomness)?;
+    Ok(k)
 }
 
-fn random_nonce(random: &mut dyn Random) -> [u8; 16] {
+fn random_nonce(random: &mut dyn Random) -> Result<[u8; 16], Error> {
     let mut n = [0u8; 16];
-    random.fill(&mut n);
-    n
+    random.fill(&mut n).map_err(|_| Error::NoRandomness)?;
+    Ok(n)
 }
 
 /// Checks that the peer's short nonce `got` is above the last one.
@@ -231,11 +231,15 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub(crate) fn client(secret: &[u8; 32], server_key: &[u8; 32], cx: &mut Ctx<'_>) -> Self {
+    pub(crate) fn client(
+        secret: &[u8; 32],
+        server_key: &[u8; 32],
+        cx: &mut Ctx<'_>,
+    ) -> Result<Self, Error> {
         let secret = SecretKey::from(*secret);
         let public = secret.public_key();
         let server_key = PublicKey::from(*server_key);
-        let cn_secret = SecretKey::from(random_key(cx.random));
+        let cn_secret = SecretKey::from(random_key(cx.random)?);
         let cn_public = cn_secret.public_key();
         let mut s = Self {
             secret,
@@ -255,7 +259,7 @@ impl State {
             &[&[1, 0], &[0; 72], cn_public.as_bytes(), &n, &sig],
         );
         s.stage = Stage::AwaitWelcome { cn_secret };
-        s
+        Ok(s)
     }
 
     pub(crate) fn server(secret: &[u8; 32]) -> Self {
@@ -330,7 +334,7 @@ impl State {
 
         // The vouch: our short-term key and the server's long-term key,
         // boxed from our long-term key, proving we hold it.
-        let vouch_nonce = random_nonce(cx.random);
+        let vouch_nonce = random_nonce(cx.random)?;
         let mut vouch_plain = [0u8; 64];
         vouch_plain[..32].copy_from_slice(cn_secret.public_key().as_bytes());
         vouch_plain[32..].copy_from_slice(server_key.as_bytes());
@@ -393,10 +397,10 @@ impl State {
             "HELLO box (wrong server key?)",
         )?;
 
-        let cn_secret = SecretKey::from(random_key(cx.random));
-        let cookie_key = random_key(cx.random);
-        let cookie_nonce = random_nonce(cx.random);
-        let welcome_nonce = random_nonce(cx.random);
+        let cn_secret = SecretKey::from(random_key(cx.random)?);
+        let cookie_key = random_key(cx.random)?;
+        let cookie_nonce = random_nonce(cx.random)?;
+        let welcome_nonce = random_nonce(cx.random)?;
         let mut cookie_plain = [0u8; 64];
         cookie_plain[..32].copy_from_slice(client_short.as_bytes());
         cookie_plain[32..].copy_from_slice(&cn_secret.to_bytes());
