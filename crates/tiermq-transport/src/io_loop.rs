@@ -406,10 +406,19 @@ impl IoLoop {
         };
         link.notify(event);
         let mut flow = Flow::default();
-        // Sends the greeting; data may also have arrived already.
+        // Sends the greeting; data may also have arrived already, and what
+        // it makes the session say (a CURVE or PLAIN HELLO after the peer's
+        // greeting) must go out now: that peer speaks only when spoken to.
         let result = conn
             .pump_out(&mut flow)
-            .and_then(|()| conn.pump_in(&self.shared, now, &mut flow));
+            .and_then(|()| conn.pump_in(&self.shared, now, &mut flow))
+            .and_then(|()| {
+                if conn.has_output() {
+                    conn.pump_out(&mut flow)
+                } else {
+                    Ok(())
+                }
+            });
         self.settle(token, result, flow, now);
     }
 

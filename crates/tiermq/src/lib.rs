@@ -169,9 +169,7 @@ pub use message::Message;
 pub use monitor::{DEFAULT_MONITOR_CAPACITY, Monitor, MonitorEvent, MonitorEventKind};
 pub use peer::{Peer, PeerState};
 pub use poll::{POLLERR, POLLIN, POLLOUT, PollEvents, PollItem, poll};
-pub use security::{
-    CurveKeyPair, DecodeError, EncodeError, Mechanism, z85_decode, z85_encode,
-};
+pub use security::{CurveKeyPair, DecodeError, EncodeError, Mechanism, z85_decode, z85_encode};
 pub use socket::{DONTWAIT, SNDMORE, Sendable, Socket};
 pub use socket_type::SocketType;
 pub use socket_type::SocketType::*;
