@@ -614,3 +614,39 @@ fn tier_switch_under_curve_loses_nothing() {
         "the backup tier takes the rest, in order"
     );
 }
+
+/// Heartbeats travel inside CURVE MESSAGEs both ways: libzmq answers our
+/// encrypted PINGs, so a quiet peer is never declared dead.
+#[test]
+fn curve_heartbeats_with_libzmq() {
+    let server = Peer::start(&[
+        "pull",
+        "bind",
+        "tcp://127.0.0.1:*",
+        "curve-server",
+        SERVER_SECRET,
+    ]);
+    let ctx = Context::new();
+    let push = ctx.socket(tiermq::PUSH).unwrap();
+    curve_client(&push, SERVER_PUBLIC);
+    push.set_heartbeat_ivl(20).unwrap();
+    push.set_heartbeat_timeout(200).unwrap();
+    let events = push.monitor();
+    push.connect(&server.endpoint).unwrap();
+    eventually("CURVE peer ready", || ready(&push) == 1);
+    // Many heartbeat intervals of silence but for PINGs and PONGs.
+    thread::sleep(Duration::from_millis(600));
+    for e in events.try_iter() {
+        assert!(
+            !matches!(
+                e.kind,
+                MonitorEventKind::Dead | MonitorEventKind::Disconnected { .. }
+            ),
+            "{e:?}"
+        );
+    }
+    for m in numbered(10) {
+        push.send(m.as_bytes(), 0).unwrap();
+    }
+    assert_eq!(server.lines(11), numbered(10));
+}
