@@ -8,8 +8,9 @@ use crate::error::{CliError, CliResult};
 /// What the user asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
-    /// Run one socket: `tiermq push ...` and friends.
-    Socket(SocketArgs),
+    /// Run one socket: `tiermq push ...` and friends (boxed: by far the
+    /// largest variant).
+    Socket(Box<SocketArgs>),
     /// Run the self-contained failover demo.
     Demo(DemoArgs),
     /// Print help: general (`None`) or for one subcommand.
@@ -561,7 +562,7 @@ fn parse_socket(role: Role, mut args: Args) -> CliResult<Command> {
     if curve_secret.is_some() {
         return Err(CliError::usage("--curve-secret needs --curve-serverkey"));
     }
-    Ok(Command::Socket(s))
+    Ok(Command::Socket(Box::new(s)))
 }
 
 fn parse_demo(mut args: Args) -> CliResult<Command> {
@@ -589,7 +590,7 @@ mod tests {
 
     fn socket(args: &[&str]) -> SocketArgs {
         match parse(args.iter().copied()) {
-            Ok(Command::Socket(s)) => s,
+            Ok(Command::Socket(s)) => *s,
             other => panic!("{other:?}"),
         }
     }
