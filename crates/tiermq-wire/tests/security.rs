@@ -132,13 +132,43 @@ fn curve_handshake_bytes_are_deterministic_and_sized_as_rfc26() {
         &1u64.to_be_bytes(),
         "first short nonce is 1"
     );
-    // WELCOME: 168 bytes.
+    // C' is the public key of the client's first 32 random bytes (2..=33).
+    let client_short: [u8; 32] = std::array::from_fn(|i| i as u8 + 2);
+    assert_eq!(hello[82..114], curve_public_key(&client_short));
+    // The signature box opens, with libzmq's nonce, to 64 zero bytes.
+    let mut nonce = [0u8; 24];
+    nonce[..16].copy_from_slice(b"CurveZMQHELLO---");
+    nonce[16..].copy_from_slice(&1u64.to_be_bytes());
+    let opened = open_box(
+        &hello[82..114],
+        &key(SERVER_SECRET),
+        &nonce,
+        &hello[122..202],
+    );
+    assert_eq!(opened, Some(vec![0u8; 64]));
+    // WELCOME: 168 bytes; its long nonce is the server's random bytes after
+    // its short-term secret, cookie key and cookie nonce (101 + 80 = 181..).
     assert_eq!(&s2[..2], &[0x04, 168]);
     assert_eq!(&s2[2..10], b"\x07WELCOME");
+    let welcome_nonce: Vec<u8> = (181..197).collect();
+    assert_eq!(s2[10..26], welcome_nonce[..]);
     // INITIATE: 257 bytes plus metadata (Socket-Type PUSH: 20 bytes), nonce 2.
     assert_eq!(&c2[..9], &[0x06, 0, 0, 0, 0, 0, 0, 1, 21]);
     assert_eq!(&c2[9..18], b"\x08INITIATE");
     assert_eq!(&c2[114..122], &2u64.to_be_bytes());
+}
+
+/// NaCl's `crypto_box_open` (tag, then ciphertext), straight from
+/// `crypto_box`, apart from the session's code.
+fn open_box(public: &[u8], secret: &[u8; 32], nonce: &[u8; 24], boxed: &[u8]) -> Option<Vec<u8>> {
+    use crypto_box::aead::AeadInPlace;
+    let public: [u8; 32] = public.try_into().ok()?;
+    let b = crypto_box::SalsaBox::new(&public.into(), &(*secret).into());
+    let (tag, ct) = boxed.split_at(16);
+    let mut plain = ct.to_vec();
+    b.decrypt_in_place_detached(nonce.into(), b"", &mut plain, tag.into())
+        .ok()?;
+    Some(plain)
 }
 
 #[test]
