@@ -171,6 +171,36 @@ fn open_box(public: &[u8], secret: &[u8; 32], nonce: &[u8; 24], boxed: &[u8]) ->
     Some(plain)
 }
 
+/// Every frame after the handshake is a MESSAGE: libzmq's layout, the
+/// client's nonces continuing after HELLO (1) and INITIATE (2), and a box
+/// under the two short-term keys (both known here: the supplied randomness).
+#[test]
+fn curve_message_bytes_follow_libzmq() {
+    let (mut client, _server) = curve_pair();
+    client.send(msg(&["hello", "world"]));
+    let wire = output(&mut client, usize::MAX);
+    let client_short: [u8; 32] = std::array::from_fn(|i| i as u8 + 2);
+    let server_short: [u8; 32] = std::array::from_fn(|i| i as u8 + 101);
+    let server_short_public = curve_public_key(&server_short);
+    let mut at = 0;
+    for (n, (flags, payload)) in [(3u64, (1u8, "hello")), (4, (0, "world"))] {
+        // A data frame (libzmq sends MESSAGE so): flags 0, short size.
+        let size = 33 + payload.len();
+        assert_eq!(&wire[at..at + 2], &[0x00, size as u8]);
+        let body = &wire[at + 2..at + 2 + size];
+        assert_eq!(&body[..8], b"\x07MESSAGE");
+        assert_eq!(&body[8..16], &n.to_be_bytes());
+        let mut nonce = [0u8; 24];
+        nonce[..16].copy_from_slice(b"CurveZMQMESSAGEC");
+        nonce[16..].copy_from_slice(&n.to_be_bytes());
+        let plain = open_box(&server_short_public, &client_short, &nonce, &body[16..]).unwrap();
+        assert_eq!(plain[0], flags);
+        assert_eq!(&plain[1..], payload.as_bytes());
+        at += 2 + size;
+    }
+    assert_eq!(at, wire.len());
+}
+
 #[test]
 fn curve_wrong_server_key_fails_the_handshake() {
     let now = Instant::now();
