@@ -650,3 +650,43 @@ fn curve_heartbeats_with_libzmq() {
     }
     assert_eq!(server.lines(11), numbered(10));
 }
+
+/// NULL sockets with a ZAP domain ask the handler too (libzmq 4.3), and
+/// ZAP_ENFORCE_DOMAIN refuses CURVE clients when no handler is bound.
+#[test]
+fn null_with_a_domain_asks_zap_and_enforce_domain_refuses_without_handler() {
+    let ctx = Context::new();
+    let zap = ZapHandler::start(&ctx, |req| req[5] == b"NULL" && req[2] == b"inside");
+    let pull = ctx.socket(tiermq::PULL).unwrap();
+    pull.set_zap_domain("inside").unwrap();
+    pull.bind("tcp://127.0.0.1:*").unwrap();
+    let bound = pull.get_last_endpoint().unwrap().unwrap();
+    let other = Context::new();
+    let push = other.socket(tiermq::PUSH).unwrap();
+    push.connect(&bound).unwrap();
+    push.send("null", 0).unwrap();
+    assert_eq!(recv_text(&pull), "null");
+    assert_eq!(zap.requests()[0][5], b"NULL");
+
+    let lonely = Context::new();
+    let strict = lonely.socket(tiermq::PULL).unwrap();
+    curve_server(&strict);
+    strict.set_zap_enforce_domain(true).unwrap();
+    let events = strict.monitor();
+    strict.bind("tcp://127.0.0.1:*").unwrap();
+    let bound = strict.get_last_endpoint().unwrap().unwrap();
+    let client = other.socket(tiermq::PUSH).unwrap();
+    curve_client(&client, SERVER_PUBLIC);
+    client.set_immediate(true).unwrap();
+    client.connect(&bound).unwrap();
+    loop {
+        let e = events
+            .recv_timeout(Duration::from_secs(10))
+            .expect("events");
+        if let MonitorEventKind::HandshakeFailed { reason } = e.kind {
+            assert!(reason.contains("500"), "{reason}");
+            break;
+        }
+    }
+    assert_eq!(ready(&client), 0);
+}
