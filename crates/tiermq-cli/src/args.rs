@@ -8,14 +8,54 @@ use crate::error::{CliError, CliResult};
 /// What the user asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
-    /// Run one socket: `tiermq push ...` and friends.
-    Socket(SocketArgs),
+    /// Run one socket: `tiermq push ...` and friends (boxed: by far the
+    /// largest variant).
+    Socket(Box<SocketArgs>),
     /// Run the self-contained failover demo.
     Demo(DemoArgs),
     /// Print help: general (`None`) or for one subcommand.
     Help(Option<Topic>),
     /// Print the version.
     Version,
+    /// Print a new CURVE key pair (`tiermq keygen`).
+    Keygen,
+}
+
+/// The security mechanism of a socket subcommand (`--curve-*`, `--plain*`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Security {
+    /// None (NULL).
+    #[default]
+    Null,
+    /// `--curve-server SECRET`: a CURVE server with this Z85 secret key.
+    CurveServer {
+        /// The 40-character Z85 secret key.
+        secret: String,
+    },
+    /// `--curve-serverkey KEY [--curve-secret SECRET]`: a CURVE client of
+    /// the server whose public key is KEY, with its own secret key (a fresh
+    /// key pair without `--curve-secret`).
+    CurveClient {
+        /// The server's 40-character Z85 public key.
+        server_key: String,
+        /// Our 40-character Z85 secret key, if given.
+        secret: Option<String>,
+    },
+    /// `--plain USER:PASS`: a PLAIN client.
+    PlainClient {
+        /// The user name.
+        user: String,
+        /// The password.
+        pass: String,
+    },
+    /// `--plain-server USER:PASS`: a PLAIN server that admits only this
+    /// user (its own ZAP handler checks).
+    PlainServer {
+        /// The user name.
+        user: String,
+        /// The password.
+        pass: String,
+    },
 }
 
 /// A subject `--help` can explain.
@@ -25,6 +65,8 @@ pub enum Topic {
     Role(Role),
     /// `tiermq demo`.
     Demo,
+    /// `tiermq keygen`.
+    Keygen,
 }
 
 /// The socket subcommands, one per socket type.
@@ -200,6 +242,8 @@ pub struct SocketArgs {
     /// `dealer`: add an empty delimiter frame to each message and strip it
     /// from replies, as REQ does, to talk to REP sockets.
     pub delimiter: bool,
+    /// CURVE or PLAIN, for tcp and ipc endpoints.
+    pub security: Security,
 }
 
 impl SocketArgs {
@@ -222,6 +266,7 @@ impl SocketArgs {
             stats: false,
             reply: Reply::Stdin,
             delimiter: false,
+            security: Security::Null,
         }
     }
 }
@@ -281,10 +326,17 @@ where
         },
         "-V" | "--version" => Ok(Command::Version),
         "demo" => parse_demo(args),
+        "keygen" => match args.next() {
+            None => Ok(Command::Keygen),
+            Some(h) if h == "-h" || h == "--help" => Ok(Command::Help(Some(Topic::Keygen))),
+            Some(other) => Err(CliError::usage(format!(
+                "unexpected argument {other:?} ('keygen' takes none)"
+            ))),
+        },
         name => match Role::from_name(name) {
             Some(role) => parse_socket(role, args),
             None => Err(CliError::usage(format!(
-                "unknown command {name:?} (expected push, pull, req, rep, dealer, router or demo)"
+                "unknown command {name:?} (expected push, pull, req, rep, dealer, router, demo or keygen)"
             ))),
         },
     }
@@ -293,6 +345,9 @@ where
 fn topic(name: &str) -> CliResult<Topic> {
     if name == "demo" {
         return Ok(Topic::Demo);
+    }
+    if name == "keygen" {
+        return Ok(Topic::Keygen);
     }
     Role::from_name(name)
         .map(Topic::Role)
@@ -352,9 +407,32 @@ fn no_flag_value(name: &str, inline: Option<String>) -> CliResult<()> {
     }
 }
 
+/// A CURVE key option's value: 40 Z85 characters.
+fn z85_key(name: &str, text: &str) -> CliResult<String> {
+    match tiermq::z85_decode(text) {
+        Ok(key) if key.len() == 32 => Ok(text.to_owned()),
+        _ => Err(CliError::usage(format!(
+            "{name} takes a 40-character Z85 key (see 'tiermq keygen')"
+        ))),
+    }
+}
+
+/// Sets the socket's one security mechanism.
+fn set_security(s: &mut SocketArgs, name: &str, security: Security) -> CliResult<()> {
+    if s.security != Security::Null {
+        return Err(CliError::usage(format!(
+            "{name}: only one of --curve-server, --curve-serverkey, --plain, --plain-server"
+        )));
+    }
+    s.security = security;
+    Ok(())
+}
+
 fn parse_socket(role: Role, mut args: Args) -> CliResult<Command> {
     let mut s = SocketArgs::new(role);
     let mut reply_flag: Option<&'static str> = None;
+    // A `--curve-secret` given before its `--curve-serverkey`.
+    let mut curve_secret: Option<String> = None;
     while let Some(arg) = args.next() {
         let (name, inline) = split_inline(&arg);
         match name {
@@ -424,6 +502,40 @@ fn parse_socket(role: Role, mut args: Args) -> CliResult<Command> {
                 no_flag_value(name, inline)?;
                 s.delimiter = true;
             }
+            "--curve-server" => {
+                let secret = z85_key(name, &args.value(name, inline)?)?;
+                set_security(&mut s, name, Security::CurveServer { secret })?;
+            }
+            "--curve-serverkey" => {
+                let server_key = z85_key(name, &args.value(name, inline)?)?;
+                let secret = curve_secret.take();
+                set_security(&mut s, name, Security::CurveClient { server_key, secret })?;
+            }
+            "--curve-secret" => {
+                let key = z85_key(name, &args.value(name, inline)?)?;
+                match &mut s.security {
+                    Security::CurveClient { secret, .. } => *secret = Some(key),
+                    _ => curve_secret = Some(key),
+                }
+            }
+            "--plain" | "--plain-server" => {
+                let value = args.value(name, inline)?;
+                let Some((user, pass)) = value.split_once(':') else {
+                    return Err(CliError::usage(format!("{name} takes USER:PASS")));
+                };
+                if user.len() > 255 || pass.len() > 255 {
+                    return Err(CliError::usage(format!(
+                        "{name}: user and password take at most 255 bytes each"
+                    )));
+                }
+                let (user, pass) = (user.to_owned(), pass.to_owned());
+                let security = if name == "--plain" {
+                    Security::PlainClient { user, pass }
+                } else {
+                    Security::PlainServer { user, pass }
+                };
+                set_security(&mut s, name, security)?;
+            }
             other if other.starts_with('-') => {
                 return Err(CliError::usage(format!(
                     "unknown option {other:?} for '{}' (try 'tiermq {} --help')",
@@ -447,7 +559,10 @@ fn parse_socket(role: Role, mut args: Args) -> CliResult<Command> {
     if s.heartbeat_timeout.is_some() && s.heartbeat.is_none() {
         return Err(CliError::usage("--heartbeat-timeout needs --heartbeat"));
     }
-    Ok(Command::Socket(s))
+    if curve_secret.is_some() {
+        return Err(CliError::usage("--curve-secret needs --curve-serverkey"));
+    }
+    Ok(Command::Socket(Box::new(s)))
 }
 
 fn parse_demo(mut args: Args) -> CliResult<Command> {
@@ -475,7 +590,7 @@ mod tests {
 
     fn socket(args: &[&str]) -> SocketArgs {
         match parse(args.iter().copied()) {
-            Ok(Command::Socket(s)) => s,
+            Ok(Command::Socket(s)) => *s,
             other => panic!("{other:?}"),
         }
     }
@@ -592,5 +707,83 @@ mod tests {
             panic!()
         };
         assert_eq!((d.seconds, d.rate), (4, 500));
+    }
+
+    const KEY: &str = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+    const SECRET: &str = "D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs";
+
+    #[test]
+    fn security_flags_parse() {
+        let s = socket(&["pull", "-b", "tcp://*:1", "--curve-server", SECRET]);
+        assert_eq!(
+            s.security,
+            Security::CurveServer {
+                secret: SECRET.into()
+            }
+        );
+        for args in [
+            [
+                "push",
+                "-c",
+                "tcp://a:1",
+                "--curve-secret",
+                SECRET,
+                "--curve-serverkey",
+                KEY,
+            ],
+            [
+                "push",
+                "-c",
+                "tcp://a:1",
+                "--curve-serverkey",
+                KEY,
+                "--curve-secret",
+                SECRET,
+            ],
+        ] {
+            assert_eq!(
+                socket(&args).security,
+                Security::CurveClient {
+                    server_key: KEY.into(),
+                    secret: Some(SECRET.into())
+                }
+            );
+        }
+        let s = socket(&["push", "-c", "tcp://a:1", "--plain", "admin:se:cret"]);
+        assert_eq!(
+            s.security,
+            Security::PlainClient {
+                user: "admin".into(),
+                pass: "se:cret".into()
+            }
+        );
+        assert!(matches!(
+            socket(&["pull", "-b", "tcp://*:1", "--plain-server=u:p"]).security,
+            Security::PlainServer { .. }
+        ));
+        assert!(
+            usage_error(&["pull", "-b", "tcp://*:1", "--curve-server", "short"]).contains("Z85")
+        );
+        assert!(
+            usage_error(&["push", "-c", "tcp://a:1", "--plain", "nopass"]).contains("USER:PASS")
+        );
+        assert!(
+            usage_error(&["push", "-c", "tcp://a:1", "--curve-secret", SECRET])
+                .contains("--curve-serverkey")
+        );
+        assert!(
+            usage_error(&[
+                "push",
+                "-c",
+                "tcp://a:1",
+                "--plain",
+                "a:b",
+                "--curve-serverkey",
+                KEY
+            ])
+            .contains("only one")
+        );
+        assert_eq!(parse(["keygen"]).unwrap(), Command::Keygen);
+        assert!(parse(["keygen", "x"]).is_err());
     }
 }

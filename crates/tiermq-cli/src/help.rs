@@ -17,6 +17,7 @@ Commands:
   dealer   send stdin's messages and print what comes back
   router   print messages with their sender's identity; answer or route
   demo     a self-contained failover and failback show on loopback
+  keygen   print a new CURVE key pair
 
 Endpoints: --bind/--connect [PRIO@]ENDPOINT, repeatable, e.g.
   tiermq push --connect 1@tcp://a:5555 --connect 2@tcp://b:5555
@@ -50,6 +51,15 @@ Options:
                             peers passes a share of traffic to the next tier
                             (overprovisioning factor, e.g. 140; 0: off)
       --identity ID         the identity announced to peers (1-255 bytes)
+      --curve-server SECRET   CURVE server with this Z85 secret key; any
+                            client that knows its public key may connect
+      --curve-serverkey KEY   CURVE client of the server with public KEY
+      --curve-secret SECRET   with --curve-serverkey: our secret key
+                            (default: a fresh key pair)
+      --plain USER:PASS     PLAIN client (password in clear text)
+      --plain-server USER:PASS  PLAIN server admitting only USER:PASS
+                            (security applies to tcp and ipc endpoints;
+                            'tiermq keygen' makes keys)
   -t, --timeout MS          see above
       --stats               once a second on stderr: per-peer table (endpoint,
                             priority, state, queued, room, sent, received), and
@@ -197,11 +207,20 @@ Usage: tiermq demo [--seconds N] [--rate N] [--size BYTES]
   --size BYTES  bytes per message (default 1024; at least 8)
 ";
 
+const KEYGEN: &str = "\
+tiermq keygen: print a new CURVE key pair, in Z85 (40 characters each):
+  public <KEY>     give it to peers (--curve-serverkey for a server's)
+  secret <KEY>     keep it (--curve-server, or --curve-secret for a client)
+
+Usage: tiermq keygen
+";
+
 /// The help text for `topic` (`None`: the general help).
 pub fn text(topic: Option<Topic>) -> String {
     match topic {
         None => GENERAL.to_owned(),
         Some(Topic::Demo) => DEMO.to_owned(),
+        Some(Topic::Keygen) => KEYGEN.to_owned(),
         Some(Topic::Role(role)) => format!("{}\n{COMMON}", role_text(role)),
     }
 }

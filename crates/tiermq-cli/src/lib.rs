@@ -10,7 +10,7 @@
 //!   length-prefixed raw frames;
 //! - [`run`]: runs a parsed command and says which exit code it earned;
 //! - the subcommands themselves (`push`, `pull`, `req`, `rep`, `dealer`,
-//!   `router`, `demo`) behind it.
+//!   `router`, `demo`, `keygen`) behind it.
 //!
 //! # Example
 //!
@@ -92,6 +92,14 @@ pub fn execute(cmd: Command) -> CliResult<()> {
         }
         Command::Demo(d) => demo::run(d),
         Command::Socket(s) => run_socket(&s),
+        Command::Keygen => {
+            let pair = tiermq::CurveKeyPair::new()
+                .map_err(|e| CliError::runtime(format!("no key pair: {}", error::describe(e))))?;
+            let z85 = |k: &[u8]| tiermq::z85_encode(k).unwrap_or_default();
+            println!("public {}", z85(&pair.public_key));
+            println!("secret {}", z85(&pair.secret_key));
+            Ok(())
+        }
     }
 }
 
@@ -102,6 +110,7 @@ fn format(args: &SocketArgs) -> Format {
 
 fn run_socket(args: &SocketArgs) -> CliResult<()> {
     let ctx = tiermq::Context::new();
+    open::start_zap(&ctx, &args.security)?;
     let socket = open::create(&ctx, args)?;
     let mut stats = stats::Stats::new(&socket, args.stats);
     let result = open::attach_all(&socket, args).and_then(|()| match args.role {

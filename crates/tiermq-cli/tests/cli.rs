@@ -256,3 +256,90 @@ fn connect_takes_a_source_address_with_a_priority() {
         .expect("an Accepted event");
     assert!(accepted.peer.starts_with("127.0.0.2:"), "{accepted:?}");
 }
+
+/// `tiermq keygen` makes the keys; `--curve-server` and `--curve-serverkey`
+/// secure a push to a pull; the wrong server key gets nowhere; `--plain`
+/// gets in only with the password `--plain-server` admits.
+#[test]
+fn curve_and_plain_flags_secure_a_pipeline() {
+    let (code, out, err) = run(&["keygen"], b"");
+    assert_eq!(code, 0, "{err}");
+    let out = String::from_utf8(out).unwrap();
+    let key = |label: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(label))
+            .unwrap_or_else(|| panic!("no {label:?} line in {out:?}"))
+            .to_owned()
+    };
+    let (public, secret) = (key("public "), key("secret "));
+    assert_eq!((public.len(), secret.len()), (40, 40));
+    let pair = tiermq::z85_decode(&secret).unwrap();
+    assert_eq!(pair.len(), 32);
+
+    let mut pull = Proc::spawn(&[
+        "pull",
+        "--bind",
+        "tcp://127.0.0.1:0",
+        "--curve-server",
+        &secret,
+    ]);
+    let ep = pull.bound_endpoint();
+    let (code, _, err) = run(
+        &["push", "--connect", &ep, "--curve-serverkey", &public],
+        b"a\nb\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!([pull.next_line(), pull.next_line()], ["a", "b"]);
+    // Our own public key as the server's: the handshake never completes.
+    let (_, wrong, _) = run(&["keygen"], b"");
+    let wrong = String::from_utf8(wrong).unwrap();
+    let wrong = wrong
+        .lines()
+        .next()
+        .unwrap()
+        .strip_prefix("public ")
+        .unwrap();
+    let (code, _, err) = run(
+        &[
+            "push",
+            "--connect",
+            &ep,
+            "--curve-serverkey",
+            wrong,
+            "--timeout",
+            "300",
+        ],
+        b"lost\n",
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("no peer took the message"), "{err}");
+
+    let mut plain = Proc::spawn(&[
+        "pull",
+        "--bind",
+        "tcp://127.0.0.1:0",
+        "--plain-server",
+        "admin:secret",
+    ]);
+    let ep = plain.bound_endpoint();
+    let (code, _, err) = run(
+        &[
+            "push",
+            "--connect",
+            &ep,
+            "--plain",
+            "admin:wrong",
+            "--timeout",
+            "300",
+        ],
+        b"lost\n",
+    );
+    assert_eq!(code, 1, "{err}");
+    let (code, _, err) = run(
+        &["push", "--connect", &ep, "--plain", "admin:secret"],
+        b"in\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(plain.next_line(), "in");
+    assert!(pull.lines_within(Duration::from_millis(100)).is_empty());
+}

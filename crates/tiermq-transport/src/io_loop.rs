@@ -219,6 +219,7 @@ impl IoLoop {
                     addrs,
                 } => self.resolved(link, attempt, addrs, now),
                 Command::CloseLink(link) => self.close_link(link),
+                Command::ZapReply { ticket, reply } => self.zap_reply(ticket, reply, now),
                 Command::Shutdown => self.running = false,
             }
         }
@@ -405,10 +406,19 @@ impl IoLoop {
         };
         link.notify(event);
         let mut flow = Flow::default();
-        // Sends the greeting; data may also have arrived already.
+        // Sends the greeting; data may also have arrived already, and what
+        // it makes the session say (a CURVE or PLAIN HELLO after the peer's
+        // greeting) must go out now: that peer speaks only when spoken to.
         let result = conn
             .pump_out(&mut flow)
-            .and_then(|()| conn.pump_in(&self.shared, now, &mut flow));
+            .and_then(|()| conn.pump_in(&self.shared, now, &mut flow))
+            .and_then(|()| {
+                if conn.has_output() {
+                    conn.pump_out(&mut flow)
+                } else {
+                    Ok(())
+                }
+            });
         self.settle(token, result, flow, now);
     }
 
@@ -461,6 +471,25 @@ impl IoLoop {
             .pump_in(&shared, now, &mut flow)
             .and_then(|()| conn.pump_out(&mut flow));
         self.settle(token, result, flow, now);
+    }
+
+    /// The ZAP verdict for a connection's handshake arrived.
+    fn zap_reply(
+        &mut self,
+        ticket: crate::ZapTicket,
+        reply: Option<tiermq_wire::ZapReply>,
+        now: Instant,
+    ) {
+        let shared = Arc::clone(&self.shared);
+        let Some(conn) = conn_in(&mut self.conns, ticket.token).filter(|c| c.id == ticket.conn)
+        else {
+            return;
+        };
+        let mut flow = Flow::default();
+        let result = conn
+            .zap_reply(reply, &shared, now, &mut flow)
+            .and_then(|()| conn.pump_out(&mut flow));
+        self.settle(ticket.token, result, flow, now);
     }
 
     /// The out pipe has messages (or the write turn ran out): write.

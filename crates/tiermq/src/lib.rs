@@ -158,10 +158,12 @@ mod options;
 mod peer;
 mod poll;
 mod proxy;
+mod security;
 mod shared;
 mod socket;
 mod socket_type;
 mod sync;
+mod zap;
 mod zmq_monitor;
 
 pub use bytes::Bytes;
@@ -172,6 +174,7 @@ pub use monitor::{DEFAULT_MONITOR_CAPACITY, Monitor, MonitorEvent, MonitorEventK
 pub use peer::{Peer, PeerState};
 pub use poll::{POLLERR, POLLIN, POLLOUT, PollEvents, PollItem, poll};
 pub use proxy::{proxy, proxy_steerable, proxy_steerable_with_capture, proxy_with_capture};
+pub use security::{CurveKeyPair, DecodeError, EncodeError, Mechanism, z85_decode, z85_encode};
 pub use socket::{DONTWAIT, SNDMORE, Sendable, Socket};
 pub use socket_type::SocketType;
 pub use socket_type::SocketType::*;

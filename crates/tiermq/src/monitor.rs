@@ -117,9 +117,8 @@ pub(crate) enum Detail {
     Errno(i32),
     /// A ZMTP protocol failure: one of libzmq's `ZMQ_PROTOCOL_ERROR_*` codes.
     Protocol(u32),
-    /// Authentication refused: the ZAP status code. Raised by the security
-    /// mechanisms' authentication (none yet refuses a NULL peer).
-    #[allow(dead_code)]
+    /// Authentication refused: the ZAP status code (PLAIN or CURVE, or a
+    /// NULL peer refused by a ZAP handler).
     Auth(u32),
 }
 

@@ -106,8 +106,10 @@ impl SocketEvent {
 mod protocol_error {
     pub(super) const ZMTP_UNSPECIFIED: u32 = 0x1000_0000;
     pub(super) const ZMTP_UNEXPECTED_COMMAND: u32 = 0x1000_0001;
+    pub(super) const ZMTP_INVALID_SEQUENCE: u32 = 0x1000_0002;
     pub(super) const ZMTP_MALFORMED_COMMAND_UNSPECIFIED: u32 = 0x1000_0011;
     pub(super) const ZMTP_INVALID_METADATA: u32 = 0x1000_0018;
+    pub(super) const ZMTP_CRYPTOGRAPHIC: u32 = 0x1100_0001;
     pub(super) const ZMTP_MECHANISM_MISMATCH: u32 = 0x1100_0002;
 }
 
@@ -147,15 +149,19 @@ pub(crate) fn detail_of(e: &NetEvent) -> Detail {
 }
 
 /// How libzmq would report a handshake that failed for `reason`: a
-/// protocol code for ZMTP failures, an errno for the others. Authentication
-/// failures (`Detail::Auth`, HANDSHAKE_FAILED_AUTH) belong here once a
-/// mechanism can refuse a peer.
+/// protocol code for ZMTP failures, the ZAP status code for a refused peer
+/// (HANDSHAKE_FAILED_AUTH), an errno for the others.
 fn handshake_failure(reason: &DetachReason) -> Detail {
     use protocol_error as p;
     use tiermq_wire::Error as W;
     match reason {
         DetachReason::Wire(W::HandshakeTimeout) => Detail::Errno(Errno::ETIMEDOUT as i32),
+        DetachReason::Wire(e) if e.kind() == tiermq_wire::ErrorKind::Auth => {
+            Detail::Auth(e.auth_status().map_or(0, u32::from))
+        }
         DetachReason::Wire(e) => Detail::Protocol(match e {
+            W::Crypto(_) => p::ZMTP_CRYPTOGRAPHIC,
+            W::NonceNotIncreasing { .. } => p::ZMTP_INVALID_SEQUENCE,
             W::MechanismMismatch { .. } | W::UnknownMechanism(_) => p::ZMTP_MECHANISM_MISMATCH,
             W::UnexpectedCommand(_) | W::UnexpectedMessage => p::ZMTP_UNEXPECTED_COMMAND,
             W::MalformedCommand(_) => p::ZMTP_MALFORMED_COMMAND_UNSPECIFIED,
@@ -432,6 +438,23 @@ mod tests {
         assert_eq!(
             handshake_failure(&DetachReason::Wire(W::BadSignature)),
             Detail::Protocol(protocol_error::ZMTP_UNSPECIFIED)
+        );
+        let refused = W::AuthFailed {
+            status: "400".into(),
+            text: "no".into(),
+        };
+        assert_eq!(
+            handshake_failure(&DetachReason::Wire(refused)),
+            Detail::Auth(400)
+        );
+        assert_eq!(
+            handshake_failure(&DetachReason::Wire(W::Crypto("INITIATE"))),
+            Detail::Protocol(protocol_error::ZMTP_CRYPTOGRAPHIC)
+        );
+        let replay = W::NonceNotIncreasing { last: 3, got: 3 };
+        assert_eq!(
+            handshake_failure(&DetachReason::Wire(replay)),
+            Detail::Protocol(protocol_error::ZMTP_INVALID_SEQUENCE)
         );
     }
 }
