@@ -46,6 +46,7 @@
 //! # Ok::<(), tiermq_benches::Error>(())
 //! ```
 
+pub mod curve;
 mod error;
 pub mod raw;
 mod spec;
@@ -57,6 +58,7 @@ pub mod omq_peer;
 #[cfg(feature = "peers")]
 pub mod zeromq_peer;
 
+pub use curve::CurveKeys;
 pub use error::Error;
 pub use spec::{Lib, Role, Runtime, Spec, Transport, USAGE};
 

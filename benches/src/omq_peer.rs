@@ -4,11 +4,15 @@
 //! omq gets the run's HWMs and, when `--buf` is given, its socket buffers
 //! (`Options::send_buffer_size` / `recv_buffer_size`); note that omq sets
 //! 1 MiB buffers on ipc streams itself. Payloads go out as `Bytes` clones.
+//! With `--curve` the binding socket is omq's CURVE server (its `curve`
+//! feature, enabled for this crate only).
 
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use omq_tokio::{Message, Options, Socket, SocketType};
+use omq_tokio::{
+    CurveKeypair, CurvePublicKey, CurveSecretKey, Message, Options, Socket, SocketType,
+};
 
 use crate::zeromq_peer::{
     bind_endpoint, connect_endpoint, fresh_or_shared, hold_while_running, loop_limit, runtime,
@@ -25,6 +29,29 @@ fn options(spec: &Spec) -> Options {
         o = o.send_buffer_size(spec.buf).recv_buffer_size(spec.buf);
     }
     o
+}
+
+/// [`options`] plus CURVE when the run asks for it: the binding role
+/// (`server`) is the CURVE server.
+fn secured(spec: &Spec, server: bool) -> Options {
+    let o = options(spec);
+    let Some(keys) = &spec.curve else {
+        return o;
+    };
+    if server {
+        o.curve_server(CurveKeypair {
+            public: CurvePublicKey::from_bytes(keys.server_public),
+            secret: CurveSecretKey::from_bytes(keys.server_secret),
+        })
+    } else {
+        o.curve_client(
+            CurveKeypair {
+                public: CurvePublicKey::from_bytes(keys.client_public),
+                secret: CurveSecretKey::from_bytes(keys.client_secret),
+            },
+            CurvePublicKey::from_bytes(keys.server_public),
+        )
+    }
 }
 
 fn check(msg: &Message, size: usize) -> Result<(), Error> {
@@ -44,9 +71,10 @@ pub fn run(
 ) -> Result<Option<Duration>, Error> {
     let rt = runtime(spec.runtime)?;
     let payload = Bytes::from(vec![7u8; spec.size]);
-    let socket = |kind| {
+    let socket = |kind: SocketType| {
         let _guard = rt.enter();
-        Socket::try_new(kind, options(spec))
+        let server = matches!(kind, SocketType::Pull | SocketType::Rep);
+        Socket::try_new(kind, secured(spec, server))
     };
     match spec.role {
         Role::Pull => {

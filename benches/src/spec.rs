@@ -1,7 +1,7 @@
 //! `Spec`: one workload (role × library × transport × size × count and the
 //! tuning every library gets alike), parsed from the command line.
 
-use crate::Error;
+use crate::{CurveKeys, Error};
 
 /// What one process (or, for the in-process roles, one pair of threads) does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,13 +149,17 @@ pub struct Spec {
     /// RSS. Without it, libraries that take `Bytes` queue reference counts
     /// to one buffer.
     pub fresh: bool,
+    /// CURVE on the PUSH/PULL and REQ/REP roles (`--curve
+    /// SERVER_SECRET,CLIENT_SECRET`, see [`crate::curve`]); `None`: NULL.
+    pub curve: Option<CurveKeys>,
 }
 
 /// The usage line of the binary.
 pub const USAGE: &str = "usage: tiermq-bench ROLE LIB TRANSPORT SIZE COUNT \
     [--endpoint EP] [--hwm N] [--buf BYTES] [--runtime current|multi] [--fresh-payload]\n  \
     ROLE: push pull req rep raw-writer raw-reader push-pull req-rep\n  \
-    LIB: tiermq libzmq zeromq omq raw    TRANSPORT: tcp ipc inproc";
+    LIB: tiermq libzmq zeromq omq raw    TRANSPORT: tcp ipc inproc\n  \
+    --curve SERVER_SECRET,CLIENT_SECRET: CURVE (Z85 secret keys; the binding role is the server)";
 
 impl Spec {
     /// Parses `ROLE LIB TRANSPORT SIZE COUNT [--endpoint EP] [--hwm N]
@@ -166,7 +170,8 @@ impl Spec {
     /// Errors: an unknown name, a number that doesn't parse, a missing
     /// value, a size of 0, a connecting role without `--endpoint`, the raw
     /// roles with a library other than `raw` (or the reverse), or inproc
-    /// for a role that would need a second process.
+    /// for a role that would need a second process. `--curve` (see
+    /// [`crate::curve`]) is refused where the library or role has no CURVE.
     pub fn parse<I, S>(args: I) -> Result<Spec, Error>
     where
         I: IntoIterator<Item = S>,
@@ -179,6 +184,7 @@ impl Spec {
         let mut buf = 0;
         let mut runtime = Runtime::Current;
         let mut fresh = false;
+        let mut curve = None;
         let mut it = args.iter();
         while let Some(arg) = it.next() {
             let mut value = |flag: &str| {
@@ -191,6 +197,7 @@ impl Spec {
                 "--endpoint" => endpoint = Some(value("--endpoint")?),
                 "--hwm" => hwm = number("--hwm", &value("--hwm")?)?,
                 "--buf" => buf = number("--buf", &value("--buf")?)?,
+                "--curve" => curve = Some(CurveKeys::parse(&value("--curve")?)?),
                 "--runtime" => {
                     let v = value("--runtime")?;
                     runtime = Runtime::from_name(&v)
@@ -222,6 +229,7 @@ impl Spec {
             buf,
             runtime,
             fresh,
+            curve,
         };
         spec.check()?;
         Ok(spec)
@@ -242,6 +250,9 @@ impl Spec {
             return Err(Error::new(
                 "inproc needs both ends in one process: use push-pull or req-rep",
             ));
+        }
+        if self.curve.is_some() {
+            crate::curve::check(self)?;
         }
         if self.transport == Transport::Inproc && self.lib == Lib::Zeromq {
             return Err(Error::new("zeromq 0.7 has no inproc transport"));
@@ -297,6 +308,7 @@ mod tests {
                 buf: 4 << 20,
                 runtime: Runtime::Multi,
                 fresh: true,
+                curve: None,
             }
         );
     }

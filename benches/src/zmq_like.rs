@@ -46,7 +46,25 @@ macro_rules! zmq_like {
                 // closed) must still get its last reply out: a bounded
                 // linger, not 0.
                 s.set_linger(LINGER_MS)?;
+                secure(&s, kind, spec)?;
                 Ok(s)
+            }
+
+            /// CURVE when the run asks for it (`--curve`): the binding
+            /// kinds (PULL, REP) are the servers.
+            fn secure(s: &::$lib::Socket, kind: ::$lib::SocketType, spec: &Spec) -> Result<(), Error> {
+                let Some(keys) = &spec.curve else {
+                    return Ok(());
+                };
+                if kind == ::$lib::PULL || kind == ::$lib::REP {
+                    s.set_curve_server(true)?;
+                    s.set_curve_secretkey(&keys.server_secret)?;
+                } else {
+                    s.set_curve_serverkey(&keys.server_public)?;
+                    s.set_curve_publickey(&keys.client_public)?;
+                    s.set_curve_secretkey(&keys.client_secret)?;
+                }
+                Ok(())
             }
 
             fn payload(size: usize) -> $payload {
