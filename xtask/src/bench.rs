@@ -19,6 +19,11 @@
 //! - REQ→REP mean round trip for 16 B over tcp and ipc, unpinned and with
 //!   both processes pinned to CPU 0 (`taskset -c 0`), and inproc.
 //!
+//! - CURVE (see `bench/curve.rs`): PUSH→PULL throughput and REQ→REP round
+//!   trips over tcp under CURVE for tiermq, libzmq with CURVE (a C peer on
+//!   the system's libzmq: `apt-get install libzmq3-dev`) and omq, with NULL
+//!   in the same run. `--curve` runs only this part.
+//!
 //! All ends get SNDHWM = RCVHWM = 1000 where the library has them, and the
 //! same kernel buffers: 4 MiB on tcp (what zmq.rs sets on its own) and
 //! 1 MiB on ipc (what omq sets on its own; zmq.rs keeps the kernel default
@@ -34,6 +39,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::{cargo, root, step};
+
+mod curve;
 
 /// How long any one run may take before it is killed and counted as failed.
 const RUN_TIMEOUT: Duration = Duration::from_secs(90);
@@ -226,6 +233,16 @@ pub(crate) fn bench(args: &[String]) -> Result<(), &'static str> {
 
     let target = target_dir();
     let bin = target.join("release").join("tiermq-bench");
+    let c_peer = curve::build_c_peer(&target)?;
+    let curve_bins = curve::Bins {
+        rust: &bin,
+        c_peer: &c_peer,
+    };
+    if args.iter().any(|a| a == "--curve") {
+        let (report, csv) = curve::run(&curve_bins, rounds, quick);
+        println!("{report}");
+        return write_report(&target, "bench-curve", &report, &csv);
+    }
     let pin = Command::new("taskset")
         .arg("--version")
         .stdout(Stdio::null())
@@ -272,11 +289,19 @@ pub(crate) fn bench(args: &[String]) -> Result<(), &'static str> {
     }
     println!("==> [bench] ran in {:.0}s", start.elapsed().as_secs_f64());
 
-    let report = render(&results, rounds, pin);
+    let mut report = render(&results, rounds, pin);
+    let (curve_report, curve_csv) = curve::run(&curve_bins, rounds, quick);
+    report.push_str(&curve_report);
     println!("\n{report}");
-    let md = target.join("bench-report.md");
-    let runs = target.join("bench-runs.csv");
-    let written = std::fs::write(&md, &report).and_then(|()| std::fs::write(&runs, &csv));
+    write_report(&target, "bench", &report, &csv)?;
+    write_report(&target, "bench-curve", &curve_report, &curve_csv)
+}
+
+/// Writes `<target>/<name>-report.md` and `<target>/<name>-runs.csv`.
+fn write_report(target: &Path, name: &str, report: &str, csv: &str) -> Result<(), &'static str> {
+    let md = target.join(format!("{name}-report.md"));
+    let runs = target.join(format!("{name}-runs.csv"));
+    let written = std::fs::write(&md, report).and_then(|()| std::fs::write(&runs, csv));
     match written {
         Ok(()) => {
             println!("==> [bench] wrote {} and {}", md.display(), runs.display());
