@@ -22,7 +22,7 @@
 //! - CURVE (see `bench/curve.rs`): PUSH→PULL throughput and REQ→REP round
 //!   trips over tcp under CURVE for tiermq, libzmq with CURVE (a C peer on
 //!   the system's libzmq: `apt-get install libzmq3-dev`) and omq, with NULL
-//!   in the same run. `--curve` runs only this part.
+//!   in the same run. `--curve` runs only this part (five rounds).
 //!
 //! All ends get SNDHWM = RCVHWM = 1000 where the library has them, and the
 //! same kernel buffers: 4 MiB on tcp (what zmq.rs sets on its own) and
@@ -239,6 +239,9 @@ pub(crate) fn bench(args: &[String]) -> Result<(), &'static str> {
         c_peer: &c_peer,
     };
     if args.iter().any(|a| a == "--curve") {
+        // Alone, the CURVE part takes about a minute a round: five rounds
+        // make its medians steadier on this shared machine.
+        let rounds = if quick { 1 } else { 5 };
         let (report, csv) = curve::run(&curve_bins, rounds, quick);
         println!("{report}");
         return write_report(&target, "bench-curve", &report, &csv);
