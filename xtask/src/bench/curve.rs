@@ -347,7 +347,7 @@ fn render(results: &BTreeMap<Case, Vec<f64>>, rounds: usize) -> String {
 
     let _ = writeln!(
         s,
-        "### What CURVE costs each library (NULL rate or time over CURVE's)\n\n\
+        "### What CURVE costs each library (CURVE's time per message or round trip over NULL's)\n\n\
          | workload | size | tiermq | libzmq | omq |\n|---|---:|---:|---:|---:|"
     );
     for (rtt, sizes) in [(false, &SIZES[..]), (true, &RTT_SIZES[..])] {
@@ -359,7 +359,7 @@ fn render(results: &BTreeMap<Case, Vec<f64>>, rounds: usize) -> String {
                         best(results, rtt, size, true, *lib),
                         best(results, rtt, size, false, *lib),
                     ) {
-                        (Some((c, _)), Some((n, _))) => format!("{:.1}× slower", c / n),
+                        (Some((c, _)), Some((n, _))) => format!("{:.1}×", c / n),
                         _ => "—".into(),
                     }
                 })
