@@ -242,7 +242,8 @@ pub(crate) fn bench(args: &[String]) -> Result<(), &'static str> {
         // Alone, the CURVE part takes about a minute a round: five rounds
         // make its medians steadier on this shared machine.
         let rounds = if quick { 1 } else { 5 };
-        let (report, csv) = curve::run(&curve_bins, rounds, quick);
+        let (section, csv) = curve::run(&curve_bins, rounds, quick);
+        let report = curve::title() + &section;
         println!("{report}");
         return write_report(&target, "bench-curve", &report, &csv);
     }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use super::{HWM, Proc, buf, field, median, rt_note, si, throughput_count};
+use super::{HWM, Proc, buf, field, median, rt_note, shell, si, throughput_count};
 use crate::root;
 
 /// Both secret keys, Z85 (`tiermq-bench --curve SERVER_SECRET,CLIENT_SECRET`);
@@ -211,6 +211,30 @@ fn describe(case: &Case) -> String {
         case.size,
         if case.curve { "CURVE" } else { "NULL" },
         case.who
+    )
+}
+
+/// The title of a report of the CURVE part alone: when, which commit, and
+/// how loaded the machine was at the end.
+pub(super) fn title() -> String {
+    let date = shell("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
+    let root = root();
+    let commit = shell(
+        "git",
+        &[
+            "-C",
+            &root.to_string_lossy(),
+            "rev-parse",
+            "--short",
+            "HEAD",
+        ],
+    );
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
+    format!(
+        "# tiermq CURVE side by side ({date}, commit {commit})\n\n\
+         `cargo xtask bench --curve`; load average at the end {}.\n",
+        load.join(" ")
     )
 }
 
