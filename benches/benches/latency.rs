@@ -23,8 +23,8 @@ fn spec(lib: Lib, transport: Transport, count: u64) -> Spec {
         hwm: 1000,
         buf: 0,
         runtime: Runtime::Current,
-        fresh: false,
         curve: None,
+        fresh: false,
     }
 }
 

@@ -37,8 +37,8 @@ fn push_pull(lib: Lib, transport: Transport, size: usize, iters: u64) -> Duratio
         hwm: HWM,
         buf: buf(transport),
         runtime: Runtime::Current,
-        fresh: false,
         curve: None,
+        fresh: false,
     };
     match run(&spec, &mut |_| {}, &mut || {}) {
         Ok(report) => Duration::from_secs_f64(report.secs.unwrap_or_default()),

@@ -13,6 +13,10 @@
 
 use crate::{Error, Lib, Role, Spec, Transport};
 
+/// The `--curve` line of the binary's usage text.
+pub const USAGE: &str = "  --curve SERVER_SECRET,CLIENT_SECRET: CURVE on push, pull, req and rep \
+    (Z85 secret keys; the binding role is the server)";
+
 /// Both long-term key pairs of a CURVE run, binary.
 #[derive(Clone, PartialEq, Eq)]
 pub struct CurveKeys {

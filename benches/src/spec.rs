@@ -144,22 +144,21 @@ pub struct Spec {
     pub buf: usize,
     /// The tokio runtime for the async libraries.
     pub runtime: Runtime,
+    /// CURVE on the PUSH/PULL and REQ/REP roles (`--curve
+    /// SERVER_SECRET,CLIENT_SECRET`, see [`crate::curve`]); `None`: NULL.
+    pub curve: Option<CurveKeys>,
     /// A sender builds every message in a new buffer instead of sharing one
     /// (`--fresh-payload`), so its queues hold real memory: for measuring
     /// RSS. Without it, libraries that take `Bytes` queue reference counts
     /// to one buffer.
     pub fresh: bool,
-    /// CURVE on the PUSH/PULL and REQ/REP roles (`--curve
-    /// SERVER_SECRET,CLIENT_SECRET`, see [`crate::curve`]); `None`: NULL.
-    pub curve: Option<CurveKeys>,
 }
 
 /// The usage line of the binary.
 pub const USAGE: &str = "usage: tiermq-bench ROLE LIB TRANSPORT SIZE COUNT \
     [--endpoint EP] [--hwm N] [--buf BYTES] [--runtime current|multi] [--fresh-payload]\n  \
     ROLE: push pull req rep raw-writer raw-reader push-pull req-rep\n  \
-    LIB: tiermq libzmq zeromq omq raw    TRANSPORT: tcp ipc inproc\n  \
-    --curve SERVER_SECRET,CLIENT_SECRET: CURVE (Z85 secret keys; the binding role is the server)";
+    LIB: tiermq libzmq zeromq omq raw    TRANSPORT: tcp ipc inproc";
 
 impl Spec {
     /// Parses `ROLE LIB TRANSPORT SIZE COUNT [--endpoint EP] [--hwm N]
@@ -183,8 +182,8 @@ impl Spec {
         let mut hwm = 1000;
         let mut buf = 0;
         let mut runtime = Runtime::Current;
-        let mut fresh = false;
         let mut curve = None;
+        let mut fresh = false;
         let mut it = args.iter();
         while let Some(arg) = it.next() {
             let mut value = |flag: &str| {
@@ -194,10 +193,10 @@ impl Spec {
             };
             match arg.as_str() {
                 "--fresh-payload" => fresh = true,
+                "--curve" => curve = Some(CurveKeys::parse(&value("--curve")?)?),
                 "--endpoint" => endpoint = Some(value("--endpoint")?),
                 "--hwm" => hwm = number("--hwm", &value("--hwm")?)?,
                 "--buf" => buf = number("--buf", &value("--buf")?)?,
-                "--curve" => curve = Some(CurveKeys::parse(&value("--curve")?)?),
                 "--runtime" => {
                     let v = value("--runtime")?;
                     runtime = Runtime::from_name(&v)
@@ -228,8 +227,8 @@ impl Spec {
             hwm,
             buf,
             runtime,
-            fresh,
             curve,
+            fresh,
         };
         spec.check()?;
         Ok(spec)
@@ -251,9 +250,6 @@ impl Spec {
                 "inproc needs both ends in one process: use push-pull or req-rep",
             ));
         }
-        if self.curve.is_some() {
-            crate::curve::check(self)?;
-        }
         if self.transport == Transport::Inproc && self.lib == Lib::Zeromq {
             return Err(Error::new("zeromq 0.7 has no inproc transport"));
         }
@@ -263,7 +259,10 @@ impl Spec {
                 self.role.name()
             )));
         }
-        Ok(())
+        match self.curve {
+            Some(_) => crate::curve::check(self),
+            None => Ok(()),
+        }
     }
 }
 
@@ -307,8 +306,8 @@ mod tests {
                 hwm: 50,
                 buf: 4 << 20,
                 runtime: Runtime::Multi,
-                fresh: true,
                 curve: None,
+                fresh: true,
             }
         );
     }

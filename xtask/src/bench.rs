@@ -293,12 +293,26 @@ pub(crate) fn bench(args: &[String]) -> Result<(), &'static str> {
     }
     println!("==> [bench] ran in {:.0}s", start.elapsed().as_secs_f64());
 
-    let mut report = render(&results, rounds, pin);
-    let (curve_report, curve_csv) = curve::run(&curve_bins, rounds, quick);
-    report.push_str(&curve_report);
+    let report = render(&results, rounds, pin);
     println!("\n{report}");
-    write_report(&target, "bench", &report, &csv)?;
-    write_report(&target, "bench-curve", &curve_report, &curve_csv)
+    // The CURVE part last, in rounds of its own (see `bench/curve.rs`).
+    let (curve_report, curve_csv) = curve::run(&curve_bins, rounds, quick);
+    println!("{curve_report}");
+    write_report(&target, "bench-curve", &curve_report, &curve_csv)?;
+    let report = report + &curve_report;
+    let md = target.join("bench-report.md");
+    let runs = target.join("bench-runs.csv");
+    let written = std::fs::write(&md, &report).and_then(|()| std::fs::write(&runs, &csv));
+    match written {
+        Ok(()) => {
+            println!("==> [bench] wrote {} and {}", md.display(), runs.display());
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("xtask: could not write the report: {e}");
+            Err("bench-report")
+        }
+    }
 }
 
 /// Writes `<target>/<name>-report.md` and `<target>/<name>-runs.csv`.

@@ -13,7 +13,7 @@ use tiermq_benches::{Spec, USAGE, run};
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.is_empty() || args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{}", USAGE);
+        println!("{USAGE}\n{}", tiermq_benches::curve::USAGE);
         return ExitCode::SUCCESS;
     }
     let spec = match Spec::parse(&args) {
