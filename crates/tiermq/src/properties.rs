@@ -20,7 +20,10 @@ const USER_ID: &str = "User-Id";
 /// (libzmq matches them exactly, so any name libzmq answers, tiermq
 /// answers too). When a name appears in more than one place, the first
 /// wins, in libzmq's order: `Peer-Address`, then the ZAP reply (`User-Id`,
-/// then its metadata), then the peer's READY properties.
+/// then its metadata), then the peer's READY properties. `Peer-Address`
+/// and `User-Id` come only from their own source: libzmq would answer a
+/// READY property of that name when it has no value of its own (ipc
+/// without credentials, no ZAP), which lets a peer claim a user id.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Properties {
     peer_address: String,
@@ -86,10 +89,8 @@ impl Properties {
         if name.eq_ignore_ascii_case(PEER_ADDRESS) {
             return self.peer_address().map(str::as_bytes);
         }
-        if name.eq_ignore_ascii_case(USER_ID)
-            && let Some(id) = self.user_id()
-        {
-            return Some(id);
+        if name.eq_ignore_ascii_case(USER_ID) {
+            return self.user_id();
         }
         self.zap
             .get(name)
@@ -175,9 +176,15 @@ mod tests {
 
     #[test]
     fn no_zap_means_no_user_id() {
-        let p = Properties::new("tcp://h:1", "10.0.0.1:1", info(None, &[]));
+        let mut i = info(None, &[]);
+        // A peer cannot claim a user id or an address in its READY.
+        i.metadata.insert("User-Id", Bytes::from_static(b"mallory"));
+        i.metadata
+            .insert("Peer-Address", Bytes::from_static(b"spoof"));
+        let p = Properties::new("tcp://h:1", "", i);
         assert_eq!(p.user_id(), None);
         assert_eq!(p.gets("User-Id"), None);
+        assert_eq!(p.gets("Peer-Address"), None);
     }
 
     #[test]
