@@ -517,7 +517,7 @@ impl Socket {
         let now = Instant::now();
         self.core(|c| {
             let mut ready = PollEvents::empty();
-            if events.contains(PollEvents::POLLIN) && c.pattern.fair_queues() && c.can_recv() {
+            if events.contains(PollEvents::POLLIN) && c.can_recv() {
                 ready |= PollEvents::POLLIN;
             }
             if events.contains(PollEvents::POLLOUT) && c.sends() && c.can_send(now) {
