@@ -42,17 +42,26 @@ pub enum Role {
     Dealer,
     /// Prints messages with their sender's identity, and routes replies.
     Router,
+    /// Publishes stdin's messages (or generated ones) to every subscriber.
+    Pub,
+    /// Prints the messages published on its subscriptions.
+    Sub,
+    /// Sends stdin's messages to its one peer and prints what comes back.
+    Pair,
 }
 
 impl Role {
     /// Every role, in the order the help lists them.
-    pub const ALL: [Role; 6] = [
+    pub const ALL: [Role; 9] = [
         Role::Push,
         Role::Pull,
         Role::Req,
         Role::Rep,
         Role::Dealer,
         Role::Router,
+        Role::Pub,
+        Role::Sub,
+        Role::Pair,
     ];
 
     /// The subcommand's name (`"push"`).
@@ -64,6 +73,9 @@ impl Role {
             Role::Rep => "rep",
             Role::Dealer => "dealer",
             Role::Router => "router",
+            Role::Pub => "pub",
+            Role::Sub => "sub",
+            Role::Pair => "pair",
         }
     }
 
@@ -81,6 +93,9 @@ impl Role {
             Role::Rep => tiermq::REP,
             Role::Dealer => tiermq::DEALER,
             Role::Router => tiermq::ROUTER,
+            Role::Pub => tiermq::PUB,
+            Role::Sub => tiermq::SUB,
+            Role::Pair => tiermq::PAIR,
         }
     }
 
@@ -180,7 +195,7 @@ pub struct SocketArgs {
     /// LINGER in ms.
     pub linger: Option<i32>,
     /// How long (ms) to wait for a peer to take a message, for a reply, or
-    /// (dealer) for more replies after stdin ended.
+    /// (dealer, pair) for more replies after stdin ended.
     pub timeout: Option<i32>,
     /// The socket's failback delay in ms.
     pub failback_delay: Option<i32>,
@@ -200,6 +215,14 @@ pub struct SocketArgs {
     /// `dealer`: add an empty delimiter frame to each message and strip it
     /// from replies, as REQ does, to talk to REP sockets.
     pub delimiter: bool,
+    /// `sub`: the topics (prefixes) subscribed to; empty means everything.
+    pub subscribe: Vec<Vec<u8>>,
+    /// `sub`: SUB_FAILOVER, the hot-standby subscriber.
+    pub failover: bool,
+    /// `pub`: prepended to the first frame of every message.
+    pub topic: Vec<u8>,
+    /// `pub`: messages per second at most (generated or read).
+    pub rate: Option<u32>,
 }
 
 impl SocketArgs {
@@ -222,6 +245,48 @@ impl SocketArgs {
             stats: false,
             reply: Reply::Stdin,
             delimiter: false,
+            subscribe: Vec::new(),
+            failover: false,
+            topic: Vec::new(),
+            rate: None,
+        }
+    }
+}
+
+/// The shows `tiermq demo` can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scene {
+    /// `tiermq demo` (or `demo push`): one PUSH, four PULL workers in three
+    /// tiers, stalled, killed and revived.
+    Push,
+    /// `tiermq demo hot-standby`: two PUB publishers at priorities 1 and 2
+    /// and a hot-standby SUB, as publishers are killed and revived.
+    HotStandby,
+}
+
+impl Scene {
+    /// The scene's name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scene::Push => "push",
+            Scene::HotStandby => "hot-standby",
+        }
+    }
+
+    /// The default length of the show, in seconds.
+    pub fn default_seconds(self) -> u32 {
+        match self {
+            Scene::Push => 24,
+            Scene::HotStandby => 18,
+        }
+    }
+
+    /// The default rate, in messages per second (per publisher for
+    /// hot-standby).
+    pub fn default_rate(self) -> u32 {
+        match self {
+            Scene::Push => 2000,
+            Scene::HotStandby => 200,
         }
     }
 }
@@ -229,19 +294,31 @@ impl SocketArgs {
 /// Options of `tiermq demo`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DemoArgs {
-    /// Total length of the show, in seconds (each of its 8 phases gets 1/8).
+    /// Which show.
+    pub scene: Scene,
+    /// Total length of the show, in seconds (split evenly between its
+    /// phases).
     pub seconds: u32,
-    /// Messages per second the PUSH sends.
+    /// Messages per second the PUSH sends (push), or each publisher sends
+    /// (hot-standby).
     pub rate: u32,
-    /// Bytes per message (at least 8: the sequence number).
+    /// Bytes per message (at least 8: the sequence number); push only.
     pub size: usize,
 }
 
 impl Default for DemoArgs {
     fn default() -> Self {
+        DemoArgs::for_scene(Scene::Push)
+    }
+}
+
+impl DemoArgs {
+    /// The defaults of `scene`.
+    pub fn for_scene(scene: Scene) -> Self {
         DemoArgs {
-            seconds: 24,
-            rate: 2000,
+            scene,
+            seconds: scene.default_seconds(),
+            rate: scene.default_rate(),
             size: 1024,
         }
     }
@@ -284,7 +361,7 @@ where
         name => match Role::from_name(name) {
             Some(role) => parse_socket(role, args),
             None => Err(CliError::usage(format!(
-                "unknown command {name:?} (expected push, pull, req, rep, dealer, router or demo)"
+                "unknown command {name:?} (expected push, pull, req, rep, dealer, router, pub, sub, pair or demo)"
             ))),
         },
     }
@@ -424,6 +501,17 @@ fn parse_socket(role: Role, mut args: Args) -> CliResult<Command> {
                 no_flag_value(name, inline)?;
                 s.delimiter = true;
             }
+            "-s" | "--subscribe" if role == Role::Sub => {
+                s.subscribe.push(args.value(name, inline)?.into_bytes());
+            }
+            "--failover" if role == Role::Sub => {
+                no_flag_value(name, inline)?;
+                s.failover = true;
+            }
+            "--topic" if role == Role::Pub => s.topic = args.value(name, inline)?.into_bytes(),
+            "--rate" if role == Role::Pub => {
+                s.rate = Some(number(name, &args.value(name, inline)?, 1, 1_000_000)?);
+            }
             other if other.starts_with('-') => {
                 return Err(CliError::usage(format!(
                     "unknown option {other:?} for '{}' (try 'tiermq {} --help')",
@@ -452,20 +540,46 @@ fn parse_socket(role: Role, mut args: Args) -> CliResult<Command> {
 
 fn parse_demo(mut args: Args) -> CliResult<Command> {
     let mut d = DemoArgs::default();
+    let (mut seconds, mut rate, mut size) = (None, None, None);
+    let mut scene_given = false;
     while let Some(arg) = args.next() {
         let (name, inline) = split_inline(&arg);
         match name {
             "-h" | "--help" => return Ok(Command::Help(Some(Topic::Demo))),
-            "--seconds" => d.seconds = number(name, &args.value(name, inline)?, 2, 3600)?,
-            "--rate" => d.rate = number(name, &args.value(name, inline)?, 10, 100_000)?,
-            "--size" => d.size = number(name, &args.value(name, inline)?, 8, 1 << 20)?,
-            other => {
+            "--seconds" => seconds = Some(number(name, &args.value(name, inline)?, 2, 3600)?),
+            "--rate" => rate = Some(number(name, &args.value(name, inline)?, 10, 100_000)?),
+            "--size" => size = Some(number(name, &args.value(name, inline)?, 8, 1 << 20)?),
+            other if other.starts_with('-') => {
                 return Err(CliError::usage(format!(
                     "unknown option {other:?} for 'demo' (try 'tiermq demo --help')"
                 )));
             }
+            scene if !scene_given => {
+                d.scene = match scene {
+                    "push" => Scene::Push,
+                    "hot-standby" => Scene::HotStandby,
+                    _ => {
+                        return Err(CliError::usage(format!(
+                            "unknown demo {scene:?} (expected push or hot-standby)"
+                        )));
+                    }
+                };
+                scene_given = true;
+            }
+            other => {
+                return Err(CliError::usage(format!(
+                    "unexpected argument {other:?} for 'demo' (one scene at most)"
+                )));
+            }
         }
     }
+    if d.scene == Scene::HotStandby && size.is_some() {
+        return Err(CliError::usage("--size applies to the push demo only"));
+    }
+    let defaults = DemoArgs::for_scene(d.scene);
+    d.seconds = seconds.unwrap_or(defaults.seconds);
+    d.rate = rate.unwrap_or(defaults.rate);
+    d.size = size.unwrap_or(defaults.size);
     Ok(Command::Demo(d))
 }
 
@@ -592,5 +706,54 @@ mod tests {
             panic!()
         };
         assert_eq!((d.seconds, d.rate), (4, 500));
+        let Ok(Command::Demo(d)) = parse(["demo", "hot-standby", "--seconds", "6"]) else {
+            panic!()
+        };
+        assert_eq!(d.scene, Scene::HotStandby);
+        assert_eq!((d.seconds, d.rate), (6, Scene::HotStandby.default_rate()));
+        assert!(usage_error(&["demo", "hot-standby", "--size", "64"]).contains("--size"));
+        assert!(usage_error(&["demo", "tango"]).contains("unknown demo"));
+        assert!(usage_error(&["demo", "push", "push"]).contains("one scene"));
+    }
+
+    #[test]
+    fn pub_sub_and_pair_options_parse() {
+        let s = socket(&[
+            "sub",
+            "-c",
+            "1@tcp://a:1",
+            "--subscribe",
+            "news.",
+            "--subscribe=weather",
+            "--failover",
+        ]);
+        assert_eq!(s.role, Role::Sub);
+        assert_eq!(s.subscribe, [b"news.".to_vec(), b"weather".to_vec()]);
+        assert!(s.failover);
+        let s = socket(&[
+            "pub",
+            "-b",
+            "tcp://*:1",
+            "--topic",
+            "t ",
+            "--rate=50",
+            "-n",
+            "9",
+        ]);
+        assert_eq!(
+            (s.topic.as_slice(), s.rate, s.count),
+            (&b"t "[..], Some(50), Some(9))
+        );
+        assert_eq!(socket(&["pair", "-b", "tcp://*:1"]).role, Role::Pair);
+        // Each flag belongs to its role.
+        assert!(usage_error(&["pub", "-b", "tcp://*:1", "--failover"]).contains("unknown option"));
+        assert!(
+            usage_error(&["pull", "-b", "tcp://*:1", "--subscribe", "x"])
+                .contains("unknown option")
+        );
+        assert!(
+            usage_error(&["sub", "-c", "tcp://a:1", "--topic", "x"]).contains("unknown option")
+        );
+        assert!(usage_error(&["pub", "-b", "tcp://*:1", "--rate", "0"]).contains("--rate"));
     }
 }

@@ -10,7 +10,7 @@
 //!   length-prefixed raw frames;
 //! - [`run`]: runs a parsed command and says which exit code it earned;
 //! - the subcommands themselves (`push`, `pull`, `req`, `rep`, `dealer`,
-//!   `router`, `demo`) behind it.
+//!   `router`, `pub`, `sub`, `pair`, `demo`) behind it.
 //!
 //! # Example
 //!
@@ -50,6 +50,7 @@ pub mod frames;
 pub mod help;
 mod open;
 mod pipeline;
+mod pubsub;
 mod reply;
 mod request;
 mod stats;
@@ -103,7 +104,7 @@ fn format(args: &SocketArgs) -> Format {
 fn run_socket(args: &SocketArgs) -> CliResult<()> {
     let ctx = tiermq::Context::new();
     let socket = open::create(&ctx, args)?;
-    let mut stats = stats::Stats::new(&socket, args.stats);
+    let mut stats = stats::Stats::new(&socket, args.stats, args.failover);
     let result = open::attach_all(&socket, args).and_then(|()| match args.role {
         Role::Push => pipeline::push(&socket, args, &mut stats),
         Role::Pull => pipeline::pull(&socket, args, &mut stats),
@@ -111,6 +112,10 @@ fn run_socket(args: &SocketArgs) -> CliResult<()> {
         Role::Rep => reply::rep(&socket, args, &mut stats),
         Role::Dealer => request::dealer(&socket, args, &mut stats),
         Role::Router => reply::router(&socket, args, &mut stats),
+        Role::Pub => pubsub::publish(&socket, args, &mut stats),
+        Role::Sub => pubsub::subscribe(&socket, args, &mut stats),
+        // A PAIR talks like a DEALER with its one peer.
+        Role::Pair => request::dealer(&socket, args, &mut stats),
     });
     stats.finish(&socket);
     if result.is_err() {

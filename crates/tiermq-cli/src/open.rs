@@ -65,6 +65,18 @@ fn apply_options(s: &Socket, args: &SocketArgs) -> CliResult<()> {
         opt("--resend-ivl", s.set_req_resend_ivl(ivl))?;
         opt("--resend-ivl", s.set_req_correlate(true))?;
     }
+    if args.role == Role::Sub {
+        // Set before any connect, so every publisher gets them at once.
+        if args.subscribe.is_empty() {
+            opt("--subscribe", s.set_subscribe(b""))?;
+        }
+        for topic in &args.subscribe {
+            opt("--subscribe", s.set_subscribe(topic))?;
+        }
+        if args.failover {
+            opt("--failover", s.set_sub_failover(true))?;
+        }
+    }
     if args.role == Role::Router {
         // Report a reply to a vanished peer instead of dropping it silently.
         opt("router", s.set_router_mandatory(true))?;

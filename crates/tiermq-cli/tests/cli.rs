@@ -36,6 +36,10 @@ fn usage_errors_exit_2_with_one_line() {
         one_line_error(&["pull", "-b", "tcp://127.0.0.1:0", "--count", "-3"], 2)
             .contains("--count")
     );
+    assert!(
+        one_line_error(&["sub", "-c", "tcp://127.0.0.1:1", "--topic", "x"], 2).contains("--topic")
+    );
+    assert!(one_line_error(&["demo", "cold-standby"], 2).contains("unknown demo"));
 }
 
 #[test]
@@ -43,7 +47,9 @@ fn help_is_per_subcommand() {
     let (code, out, _) = run(&["--help"], b"");
     assert_eq!(code, 0);
     let out = String::from_utf8(out).unwrap();
-    for cmd in ["push", "pull", "req", "rep", "dealer", "router", "demo"] {
+    for cmd in [
+        "push", "pull", "req", "rep", "dealer", "router", "pub", "sub", "pair", "demo",
+    ] {
         assert!(out.contains(cmd), "general help lists {cmd}");
     }
     let (code, out, _) = run(&["push", "--help"], b"");
@@ -54,6 +60,14 @@ fn help_is_per_subcommand() {
     let (code, out, _) = run(&["help", "rep"], b"");
     assert_eq!(code, 0);
     assert!(String::from_utf8(out).unwrap().contains("--exec CMD"));
+    let (code, out, _) = run(&["sub", "--help"], b"");
+    assert_eq!(code, 0);
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.starts_with("tiermq sub"));
+    assert!(out.contains("--failover") && out.contains("--subscribe TOPIC"));
+    let (code, out, _) = run(&["demo", "--help"], b"");
+    assert_eq!(code, 0);
+    assert!(String::from_utf8(out).unwrap().contains("hot-standby"));
 }
 
 #[test]
@@ -225,6 +239,31 @@ fn demo_runs_and_loses_nothing() {
     assert!(out.contains("failover: tier 1 -> tier 2"), "{out}");
     assert!(out.contains("failover: tier 2 -> tier 3"), "{out}");
     assert!(out.contains("failback"), "{out}");
+    assert!(!out.contains('\x1b'), "no terminal codes into a pipe");
+}
+
+/// The hot-standby scene runs unattended, ends by itself, and shows the
+/// subscriber switching publishers: both events, messages from both, and
+/// none from outside the active tier.
+#[test]
+fn demo_hot_standby_switches_publishers() {
+    let (code, out, err) = run(&["demo", "hot-standby", "--seconds", "6"], b"");
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    assert!(out.contains("failover: tier 1 -> tier 2"), "{out}");
+    assert!(out.contains("failback: tier 2 -> tier 1"), "{out}");
+    let delivered = out
+        .lines()
+        .find_map(|l| l.strip_prefix("delivered: primary "))
+        .unwrap_or_else(|| panic!("no delivered line: {out}"));
+    let (primary, rest) = delivered.split_once(", backup ").unwrap();
+    let backup = rest.split(';').next().unwrap();
+    assert!(primary.parse::<u64>().unwrap() > 0, "{out}");
+    assert!(backup.parse::<u64>().unwrap() > 0, "{out}");
+    assert!(
+        out.contains("no message was delivered from a publisher outside the active tier"),
+        "{out}"
+    );
     assert!(!out.contains('\x1b'), "no terminal codes into a pipe");
 }
 
