@@ -199,6 +199,15 @@ impl Scene {
     }
 
     fn begin_phase(&mut self, phase: usize) -> CliResult<()> {
+        // Each phase starts from where the last one was bound to lead, so a
+        // slow machine shortens phases instead of skipping a switch.
+        let (primary, backup) = (self.publishers[PRIMARY].tier, self.publishers[BACKUP].tier);
+        match phase {
+            1 | 3 | 5 => self.settle(Some(primary))?,
+            2 => self.settle(Some(backup))?,
+            4 => self.settle(None)?,
+            _ => {}
+        }
         let at = self.start.elapsed();
         self.screen.event(
             at,
@@ -218,6 +227,21 @@ impl Scene {
                 .try_for_each(|p| p.order(Order::Revive)),
             _ => Ok(()),
         }
+    }
+
+    /// Receives until the events say `tier` is active.
+    fn settle(&mut self, tier: Option<u8>) -> CliResult<()> {
+        let deadline = Instant::now() + WAIT;
+        while self.active != tier {
+            if Instant::now() >= deadline {
+                let tier = tier.map_or_else(|| "none".to_owned(), |t| format!("tier {t}"));
+                return Err(CliError::runtime(format!(
+                    "the demo gave up waiting 10 s for the subscriber to switch to {tier}"
+                )));
+            }
+            self.receive()?;
+        }
+        Ok(())
     }
 
     /// One message, if it arrives within [`POLL_MS`].
