@@ -13,7 +13,16 @@ use tiermq_wire::{Event, Item, Session};
 
 use crate::inbox::{Direction, PipeWaker, Shared};
 use crate::net::Stream;
-use crate::{ConnId, DetachReason, LinkId, MonitorEvent, Notification, Sink};
+use crate::{ConnId, DetachReason, LinkId, MonitorEvent, Notification, Sink, ZapTicket};
+
+/// The operating system's randomness, for CURVE's keys and nonces.
+struct OsRandom;
+
+impl tiermq_wire::Random for OsRandom {
+    fn fill(&mut self, dst: &mut [u8]) -> io::Result<()> {
+        getrandom::fill(dst).map_err(io::Error::other)
+    }
+}
 
 /// Smallest and largest single read, in bytes. The size adapts: it doubles
 /// after a read that filled it and halves after one that used little of it,
@@ -136,10 +145,30 @@ impl Connection {
     }
 
     /// The socket is connected: start the session (which queues our
-    /// greeting).
+    /// greeting). CURVE draws its keys and nonces from the OS.
     pub(crate) fn open(&mut self, wire: tiermq_wire::Config, now: Instant) {
         self.connecting = false;
-        self.session = Some(Session::new(wire, now));
+        self.session = Some(Session::with_random(wire, now, Box::new(OsRandom)));
+    }
+
+    /// Passes a ZAP verdict (`None`: no handler) to the session, then
+    /// delivers what follows (the handshake may complete).
+    pub(crate) fn zap_reply(
+        &mut self,
+        reply: Option<tiermq_wire::ZapReply>,
+        shared: &Arc<Shared>,
+        now: Instant,
+        flow: &mut Flow,
+    ) -> Result<(), DetachReason> {
+        let Some(session) = self.session.as_mut() else {
+            return Ok(());
+        };
+        match reply {
+            Some(reply) => session.zap_reply(reply, now),
+            None => session.zap_unavailable(now),
+        }
+        .map_err(DetachReason::Wire)?;
+        self.deliver(shared, flow).map(drop)
     }
 
     pub(crate) fn has_output(&self) -> bool {
@@ -294,6 +323,20 @@ impl Connection {
                     Event::Ping { .. } | Event::Pong { rtt: None, .. } => continue,
                     Event::Dead => {
                         self.report_dead(Session::take_unsent);
+                        continue;
+                    }
+                    Event::ZapRequest(request) => {
+                        self.sink.notify(Notification::ZapRequest {
+                            conn: self.id,
+                            link: self.link,
+                            endpoint: self.endpoint.clone(),
+                            peer_addr: self.peer_addr.clone(),
+                            request,
+                            ticket: ZapTicket {
+                                token: self.token,
+                                conn: self.id,
+                            },
+                        });
                         continue;
                     }
                     Event::Revived => {

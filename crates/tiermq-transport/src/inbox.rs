@@ -41,6 +41,11 @@ pub(crate) enum Command {
         addrs: io::Result<Vec<SocketAddr>>,
     },
     CloseLink(LinkId),
+    /// The answer to a `Notification::ZapRequest`; `None`: no ZAP handler.
+    ZapReply {
+        ticket: crate::ZapTicket,
+        reply: Option<tiermq_wire::ZapReply>,
+    },
     Shutdown,
 }
 

@@ -219,6 +219,7 @@ impl IoLoop {
                     addrs,
                 } => self.resolved(link, attempt, addrs, now),
                 Command::CloseLink(link) => self.close_link(link),
+                Command::ZapReply { ticket, reply } => self.zap_reply(ticket, reply, now),
                 Command::Shutdown => self.running = false,
             }
         }
@@ -461,6 +462,25 @@ impl IoLoop {
             .pump_in(&shared, now, &mut flow)
             .and_then(|()| conn.pump_out(&mut flow));
         self.settle(token, result, flow, now);
+    }
+
+    /// The ZAP verdict for a connection's handshake arrived.
+    fn zap_reply(
+        &mut self,
+        ticket: crate::ZapTicket,
+        reply: Option<tiermq_wire::ZapReply>,
+        now: Instant,
+    ) {
+        let shared = Arc::clone(&self.shared);
+        let Some(conn) = conn_in(&mut self.conns, ticket.token).filter(|c| c.id == ticket.conn)
+        else {
+            return;
+        };
+        let mut flow = Flow::default();
+        let result = conn
+            .zap_reply(reply, &shared, now, &mut flow)
+            .and_then(|()| conn.pump_out(&mut flow));
+        self.settle(ticket.token, result, flow, now);
     }
 
     /// The out pipe has messages (or the write turn ran out): write.

@@ -102,7 +102,7 @@ mod timers;
 mod token;
 
 pub use endpoint::{Endpoint, EndpointError, TcpSource};
-pub use notify::{ConnId, DetachReason, LinkId, MonitorEvent, Notification, Sink};
+pub use notify::{ConnId, DetachReason, LinkId, MonitorEvent, Notification, Sink, ZapTicket};
 pub use options::LinkOptions;
 pub use reactor::Reactor;
 

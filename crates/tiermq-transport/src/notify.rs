@@ -5,8 +5,9 @@ use std::fmt;
 use std::io;
 use std::time::Duration;
 
+use mio::Token;
 use tiermq_pipe::{Reader, Writer};
-use tiermq_wire::{Item, Multipart, PeerInfo};
+use tiermq_wire::{Item, Multipart, PeerInfo, ZapRequest};
 
 /// Identifies one connection, unique for the life of its [`Reactor`](crate::Reactor).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -15,6 +16,14 @@ pub struct ConnId(pub u64);
 /// Identifies one bind or connect, unique for the life of the process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LinkId(pub u64);
+
+/// Where a ZAP reply goes: the connection that asked. Pass it back to
+/// [`Reactor::zap_reply`](crate::Reactor::zap_reply).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ZapTicket {
+    pub(crate) token: Token,
+    pub(crate) conn: ConnId,
+}
 
 /// Receives a link's notifications.
 ///
@@ -99,6 +108,24 @@ pub enum Notification {
         /// The measured round-trip time.
         rtt: Duration,
     },
+    /// A connection's handshake waits for a ZAP (RFC 27) verdict on its
+    /// peer (only for links whose wire config has `zap` set). Answer with
+    /// [`Reactor::zap_reply`](crate::Reactor::zap_reply) and `ticket`; the
+    /// handshake times out if no answer comes.
+    ZapRequest {
+        /// The connection.
+        conn: ConnId,
+        /// Which bind or connect made it.
+        link: LinkId,
+        /// The link's endpoint.
+        endpoint: String,
+        /// The peer's address (RFC 27's "address": the IP for tcp).
+        peer_addr: String,
+        /// The mechanism and credentials the session collected.
+        request: ZapRequest,
+        /// Where the answer goes.
+        ticket: ZapTicket,
+    },
     /// A monitor event, for the socket's monitor.
     Monitor(MonitorEvent),
 }
@@ -144,6 +171,11 @@ impl fmt::Debug for Notification {
                 .field("conn", conn)
                 .field("rtt", rtt)
                 .finish(),
+            Notification::ZapRequest { conn, request, .. } => f
+                .debug_struct("ZapRequest")
+                .field("conn", conn)
+                .field("request", request)
+                .finish_non_exhaustive(),
             Notification::Monitor(e) => f.debug_tuple("Monitor").field(e).finish(),
         }
     }

@@ -174,6 +174,17 @@ impl Reactor {
         Ok(link)
     }
 
+    /// Answers a [`Notification::ZapRequest`](crate::Notification::ZapRequest):
+    /// `Some(reply)` is the ZAP handler's verdict; `None` says there is no
+    /// handler, and libzmq 4.3's rule applies (PLAIN refuses, CURVE and NULL
+    /// admit). A refused or failed handshake closes that connection only,
+    /// with a `HandshakeFailed` monitor event. Returns at once; a ticket
+    /// whose connection is gone is ignored.
+    pub fn zap_reply(&self, ticket: crate::ZapTicket, reply: Option<tiermq_wire::ZapReply>) {
+        self.shared
+            .post(|inbox| inbox.commands.push(Command::ZapReply { ticket, reply }));
+    }
+
     /// Unbinds or disconnects `link`: stops listening (and unlinks an ipc
     /// path) or stops reconnecting, and closes every connection made
     /// through the link, as libzmq's unbind and disconnect do. Attached

@@ -115,6 +115,19 @@ pub(crate) fn property_fits(name: &str, value: &[u8]) -> bool {
     (1..=255).contains(&name.len()) && u32::try_from(value.len()).is_ok()
 }
 
+/// Encodes `props` in the property format (callers pass only properties
+/// that fit).
+pub(crate) fn encode_properties<'p>(props: impl Iterator<Item = (&'p str, &'p [u8])>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, value) in props {
+        out.put_u8(name.len() as u8);
+        out.put_slice(name.as_bytes());
+        out.put_u32(value.len() as u32);
+        out.put_slice(value);
+    }
+    out
+}
+
 /// Appends READY with `props` (callers pass only properties that fit).
 pub(crate) fn put_ready<'p>(
     dst: &mut BytesMut,

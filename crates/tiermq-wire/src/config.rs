@@ -1,6 +1,6 @@
 //! `Config`: what a `Session` announces and enforces.
 
-use crate::SocketType;
+use crate::{Mechanism, SocketType};
 use bytes::Bytes;
 use std::time::Duration;
 
@@ -42,12 +42,24 @@ pub struct Config {
     pub batch_size: usize,
     /// Payloads at least this long are handed to the writer by reference
     /// instead of being copied into the batch buffer (at least 1 is used).
+    /// Under CURVE every payload is encrypted into the batch buffer instead.
     pub zero_copy_threshold: usize,
+    /// The security mechanism and our role in it. CURVE needs a session
+    /// made with [`Session::with_random`](crate::Session::with_random).
+    pub mechanism: Mechanism,
+    /// Whether a ZAP handler exists. If so, a PLAIN or CURVE server (and a
+    /// NULL session) yields [`Event::ZapRequest`](crate::Event::ZapRequest)
+    /// and waits for [`Session::zap_reply`](crate::Session::zap_reply). If
+    /// not, as libzmq 4.3: a PLAIN server refuses every client
+    /// ([`Error::NoZapHandler`](crate::Error::NoZapHandler)); CURVE and NULL
+    /// accept every peer.
+    pub zap: bool,
 }
 
 impl Config {
     /// Defaults for `socket_type`: no identity or properties, no limits, no
-    /// timeouts, no heartbeats (and no dead linger), 8 KiB batches, zero-copy from 1 KiB.
+    /// timeouts, no heartbeats (and no dead linger), 8 KiB batches, zero-copy from 1 KiB,
+    /// NULL security without ZAP.
     pub fn new(socket_type: SocketType) -> Self {
         Self {
             socket_type,
@@ -61,6 +73,8 @@ impl Config {
             dead_linger: None,
             batch_size: 8192,
             zero_copy_threshold: 1024,
+            mechanism: Mechanism::Null,
+            zap: false,
         }
     }
 }

@@ -19,7 +19,7 @@ pub enum Error {
         /// Peer's minor version (0 if it had not arrived).
         minor: u8,
     },
-    /// The peer uses a known security mechanism other than ours (NULL).
+    /// The peer uses a known security mechanism other than ours.
     MechanismMismatch {
         /// Our mechanism.
         ours: String,
@@ -84,6 +84,80 @@ pub enum Error {
     PeerError(String),
     /// We sent an ERROR command (`Session::send_error`); the session is over.
     Closed,
+    /// Under PLAIN or CURVE, both peers claim the same role (the greeting's
+    /// as-server bit): two servers or two clients.
+    RoleMismatch {
+        /// Whether both claim to be the server.
+        both_servers: bool,
+    },
+    /// The ZAP handler refused the peer; an ERROR with the status code was
+    /// queued to tell it.
+    AuthFailed {
+        /// The ZAP status code (`300`, `400` or `500`).
+        status: String,
+        /// The handler's status text.
+        text: String,
+    },
+    /// A PLAIN server has no ZAP handler to check passwords with
+    /// ([`Config::zap`](crate::Config::zap) is false); libzmq refuses too.
+    NoZapHandler,
+    /// A CURVE box did not open, or held the wrong keys: a wrong server key,
+    /// a forged or damaged command. The text names the box.
+    Crypto(&'static str),
+    /// A CURVE short nonce was not above the peer's previous one: a replay.
+    NonceNotIncreasing {
+        /// The peer's previous nonce.
+        last: u64,
+        /// The nonce received.
+        got: u64,
+    },
+    /// A CURVE session was started without randomness
+    /// ([`Session::with_random`](crate::Session::with_random) is needed).
+    NoRandomness,
+}
+
+/// What kind of failure an [`Error`] is, as libzmq's monitor reports a
+/// failed handshake: authentication, protocol, or neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Authentication refused (a ZAP status code, ours or the peer's).
+    Auth,
+    /// The peer broke the protocol (malformed, unexpected or forged data).
+    Protocol,
+    /// Anything else: timeouts, a closed session, local configuration.
+    Other,
+}
+
+impl Error {
+    /// Which kind of failure this is. Authentication failures carry a ZAP
+    /// status code, see [`auth_status`](Self::auth_status).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::AuthFailed { .. } => ErrorKind::Auth,
+            Error::PeerError(_) if self.auth_status().is_some() => ErrorKind::Auth,
+            Error::HandshakeTimeout
+            | Error::HeartbeatTimeout
+            | Error::PeerError(_)
+            | Error::Closed
+            | Error::NoZapHandler
+            | Error::NoRandomness => ErrorKind::Other,
+            _ => ErrorKind::Protocol,
+        }
+    }
+
+    /// The ZAP status code (300, 400 or 500) of an authentication failure:
+    /// ours, or the one a peer's ERROR carried (libzmq sends the code as
+    /// the reason).
+    pub fn auth_status(&self) -> Option<u16> {
+        let code = match self {
+            Error::AuthFailed { status, .. } => status.as_str(),
+            Error::PeerError(reason) => reason.as_str(),
+            _ => return None,
+        };
+        let b = code.as_bytes();
+        (b.len() == 3 && (b'3'..=b'5').contains(&b[0]) && b[1] == b'0' && b[2] == b'0')
+            .then(|| u16::from(b[0] - b'0') * 100)
+    }
 }
 
 impl fmt::Display for Error {
@@ -128,6 +202,21 @@ impl fmt::Display for Error {
             Error::HeartbeatTimeout => f.write_str("heartbeat timed out: peer silent"),
             Error::PeerError(reason) => write!(f, "peer sent ERROR: {reason}"),
             Error::Closed => f.write_str("session closed after sending ERROR"),
+            Error::RoleMismatch { both_servers: true } => {
+                f.write_str("both peers are security servers")
+            }
+            Error::RoleMismatch {
+                both_servers: false,
+            } => f.write_str("both peers are security clients"),
+            Error::AuthFailed { status, text } => {
+                write!(f, "authentication refused: {status} {text}")
+            }
+            Error::NoZapHandler => f.write_str("PLAIN server has no ZAP handler"),
+            Error::Crypto(what) => write!(f, "CURVE: {what} did not open or is wrong"),
+            Error::NonceNotIncreasing { last, got } => {
+                write!(f, "CURVE nonce {got} not above the last one ({last})")
+            }
+            Error::NoRandomness => f.write_str("CURVE session has no source of randomness"),
         }
     }
 }

@@ -16,7 +16,10 @@
 //! split, and that every decoded message re-encodes (through a PUSH/PULL
 //! session pair) to the same frames.
 
-use crate::{Config, Error, Event, MAX_FRAMES_WITH_LIMIT, Multipart, Session, SocketType};
+use crate::{
+    Config, Error, Event, MAX_FRAMES_WITH_LIMIT, Mechanism, Multipart, Random, Session, SocketType,
+    ZapReply,
+};
 use crate::{command, greeting};
 use bytes::{Bytes, BytesMut};
 use std::io::IoSlice;
@@ -25,7 +28,7 @@ use std::time::{Duration, Instant};
 /// A valid peer opening: greeting plus READY announcing `peer`.
 pub fn peer_opening(peer: SocketType) -> Vec<u8> {
     let mut b = BytesMut::new();
-    b.extend_from_slice(&greeting::ours());
+    b.extend_from_slice(&greeting::ours("NULL", false));
     command::put_ready(
         &mut b,
         [("Socket-Type", peer.name().as_bytes())].into_iter(),
@@ -347,6 +350,164 @@ fn run_roundtrip(data: &[u8]) -> Outcome {
     }
 }
 
+/// Deterministic randomness for the fuzz targets and tests: a counter.
+pub struct Counter(pub u8);
+
+impl Random for Counter {
+    fn fill(&mut self, dst: &mut [u8]) -> std::io::Result<()> {
+        for b in dst {
+            self.0 = self.0.wrapping_add(1);
+            *b = self.0;
+        }
+        Ok(())
+    }
+}
+
+/// A fixed CURVE server key pair's secret key (its public key is derived).
+const FUZZ_SERVER_SECRET: [u8; 32] = [0x42; 32];
+const FUZZ_CLIENT_SECRET: [u8; 32] = [0x17; 32];
+
+/// The four secured roles the mechanism target picks from.
+fn secured_config(sel: u8) -> Config {
+    let mut c = Config::new(SocketType::Pull);
+    c.zap = sel & 4 != 0;
+    c.handshake_timeout = Some(Duration::from_secs(1));
+    c.mechanism = match sel & 3 {
+        0 => Mechanism::PlainClient {
+            username: Bytes::from_static(b"user"),
+            password: Bytes::from_static(b"pass"),
+        },
+        1 => Mechanism::PlainServer,
+        2 => Mechanism::CurveClient {
+            secret_key: FUZZ_CLIENT_SECRET,
+            server_key: crate::curve_public_key(&FUZZ_SERVER_SECRET),
+        },
+        _ => Mechanism::CurveServer {
+            secret_key: FUZZ_SERVER_SECRET,
+        },
+    };
+    c
+}
+
+/// Fuzz target `mechanism`: a PLAIN or CURVE session (client or server,
+/// with or without ZAP: `data[0]`) reads a valid greeting of the opposite
+/// role, then `data[1..]` as handshake commands. A ZAP request is answered
+/// (admitting or refusing, by `data[0]`), and the contract of the other
+/// targets holds.
+pub fn mechanism(data: &[u8]) {
+    run_mechanism(data);
+}
+
+fn run_mechanism(data: &[u8]) -> Outcome {
+    let Some((&sel, rest)) = data.split_first() else {
+        return Outcome::default();
+    };
+    let now = Instant::now();
+    let config = secured_config(sel);
+    let mech = config.mechanism.clone();
+    let mut s = Session::with_random(config, now, Box::new(Counter(sel)));
+    let mut input = greeting::ours(mech.name(), !mech.is_server()).to_vec();
+    input.extend_from_slice(rest);
+    let mut out = Outcome::default();
+    for piece in input.chunks(usize::from(sel >> 3) + 1) {
+        let result = s.handle_input(piece, now);
+        drain_output(&mut s);
+        while let Some(event) = s.poll_event() {
+            if let Event::ZapRequest(req) = event {
+                assert!(out.error.is_none(), "ZAP request after an error");
+                assert_eq!(req.mechanism, mech.name());
+                let reply = if sel & 0x80 != 0 {
+                    ZapReply::ok()
+                } else {
+                    ZapReply::status("400", "no")
+                };
+                let answer = if sel & 0x40 != 0 {
+                    s.zap_unavailable(now)
+                } else {
+                    s.zap_reply(reply, now)
+                };
+                if let Err(e) = answer {
+                    out.error.get_or_insert(e);
+                }
+            }
+        }
+        if let Err(e) = result {
+            assert!(out.error.is_none() || out.error == Some(e.clone()));
+            out.error.get_or_insert(e);
+        }
+        if let Some(e) = &out.error {
+            assert!(!s.is_ready(), "ready after an error");
+            assert_eq!(s.error(), Some(e), "error not sticky");
+        }
+    }
+    out
+}
+
+/// A CURVE client and server past their handshake, deterministic.
+fn curve_pair(now: Instant) -> (Session, Session) {
+    let mut push = secured_config(2);
+    push.socket_type = SocketType::Push;
+    let mut client = Session::with_random(push, now, Box::new(Counter(1)));
+    let mut server = Session::with_random(secured_config(3), now, Box::new(Counter(2)));
+    for _ in 0..4 {
+        let c = output(&mut client, usize::MAX);
+        server.handle_input(&c, now).expect("client bytes");
+        let b = output(&mut server, usize::MAX);
+        client.handle_input(&b, now).expect("server bytes");
+    }
+    assert_eq!(client.poll_event(), Some(Event::Ready));
+    assert_eq!(server.poll_event(), Some(Event::Ready));
+    (client, server)
+}
+
+/// Fuzz target `curve_message`: a CURVE server past its handshake reads
+/// MESSAGE frames. `data[0] & 1 == 0`: `data[1..]` is read as is. Else the
+/// client encrypts `data[1..]` as a two-frame message and `data[1..3]`
+/// flip one byte of the ciphertext stream (a zero mask flips nothing):
+/// the server either decodes exactly the message sent, or fails.
+pub fn curve_message(data: &[u8]) {
+    run_curve_message(data);
+}
+
+fn run_curve_message(data: &[u8]) -> Outcome {
+    let Some((&sel, rest)) = data.split_first() else {
+        return Outcome::default();
+    };
+    let now = Instant::now();
+    let (mut client, mut server) = curve_pair(now);
+    let chunk = usize::from(sel >> 1) + 1;
+    if sel & 1 == 0 {
+        return feed(&mut server, None, rest, chunk, now);
+    }
+    let sent: Multipart = [Bytes::copy_from_slice(rest), Bytes::from_static(b"tail")]
+        .into_iter()
+        .collect();
+    client.send(sent.clone());
+    let mut wire = output(&mut client, usize::MAX);
+    let (at, mask) = match rest {
+        [a, m, ..] => (usize::from(*a), *m),
+        _ => (0, 0),
+    };
+    let len = wire.len();
+    wire[at % len] ^= mask;
+    let (events, error) = read_all(&mut server, &wire, chunk, now);
+    for event in &events {
+        assert_eq!(
+            event,
+            &Event::Message(sent.clone()),
+            "forged message accepted"
+        );
+    }
+    if mask == 0 {
+        assert_eq!(error, None, "valid message refused");
+        assert_eq!(events.len(), 1, "valid message lost");
+    }
+    Outcome {
+        messages: events.len(),
+        error,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -463,5 +624,36 @@ mod tests {
         }
         let o = run_roundtrip(&with(&[0, 0], &data));
         assert_eq!(o.messages, 1);
+    }
+
+    #[test]
+    fn mechanism_and_curve_message_targets_run() {
+        for sel in (0..=255u8).step_by(3) {
+            mechanism(&[sel]);
+            mechanism(&[sel, 0x04, 0x06, 0x05, b'H', b'E', b'L', b'L', b'O', 0]);
+        }
+        // A valid message decodes; a flipped byte is refused, never accepted.
+        let o = run_curve_message(&[1, 0, 0, b'x']);
+        assert_eq!((o.messages, o.error), (1, None));
+        for at in 0..60u8 {
+            let o = run_curve_message(&[1, at, 0x20, b'x']);
+            assert_eq!(o.messages, 0, "flip at {at}");
+        }
+        let mut short = vec![0, 0x00, 0x10];
+        short.extend_from_slice(b"\x07MESSAGE\0\0\0\0\0\0\0\x09");
+        let o = run_curve_message(&short);
+        assert_eq!(o.error, Some(Error::MalformedCommand("MESSAGE too short")));
+    }
+
+    #[test]
+    fn plain_client_target_reaches_ready() {
+        // WELCOME, then READY with Socket-Type PUSH.
+        let mut data = vec![0u8];
+        data.extend_from_slice(b"\x04\x08\x07WELCOME");
+        let mut ready = BytesMut::new();
+        command::put_ready(&mut ready, [("Socket-Type", &b"PUSH"[..])].into_iter());
+        data.extend_from_slice(&ready);
+        let o = run_mechanism(&data);
+        assert_eq!(o.error, None);
     }
 }

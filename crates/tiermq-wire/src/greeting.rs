@@ -5,20 +5,28 @@ use bytes::{Buf, BytesMut};
 
 /// Length of a ZMTP 3.x greeting.
 pub(crate) const LEN: usize = 64;
-/// The only mechanism we speak.
-pub(crate) const MECHANISM: &str = "NULL";
-/// Mechanisms defined by ZMTP that we do not implement.
-const KNOWN_MECHANISMS: [&str; 3] = ["PLAIN", "CURVE", "GSSAPI"];
+/// Mechanisms defined by ZMTP: another one is unknown rather than mismatched.
+const KNOWN_MECHANISMS: [&str; 4] = ["NULL", "PLAIN", "CURVE", "GSSAPI"];
 
-/// Our greeting: signature, version 3.1, NULL mechanism, as-server 0, filler.
-pub(crate) fn ours() -> [u8; LEN] {
+/// Our greeting: signature, version 3.1, `mechanism`, as-server, filler.
+pub(crate) fn ours(mechanism: &str, as_server: bool) -> [u8; LEN] {
     let mut g = [0u8; LEN];
     g[0] = 0xFF;
     g[9] = 0x7F;
     g[10] = 3;
     g[11] = 1;
-    g[12..12 + MECHANISM.len()].copy_from_slice(MECHANISM.as_bytes());
+    g[12..12 + mechanism.len()].copy_from_slice(mechanism.as_bytes());
+    g[32] = u8::from(as_server);
     g
+}
+
+/// The peer's greeting fields that matter after it is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Peer {
+    /// `(major, minor)` version.
+    pub(crate) version: (u8, u8),
+    /// The as-server bit.
+    pub(crate) as_server: bool,
 }
 
 /// The peer's greeting as it arrives, checked as soon as each field is whole,
@@ -28,19 +36,22 @@ pub(crate) fn ours() -> [u8; LEN] {
 pub(crate) struct Reader {
     buf: [u8; LEN],
     len: usize,
+    /// Our mechanism's name, which the peer's must equal.
+    mechanism: &'static str,
 }
 
 impl Reader {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(mechanism: &'static str) -> Self {
         Self {
             buf: [0; LEN],
             len: 0,
+            mechanism,
         }
     }
 
     /// Consumes greeting bytes from the front of `input`. Returns the peer's
-    /// `(major, minor)` version once the whole greeting has arrived and is valid.
-    pub(crate) fn feed(&mut self, input: &mut BytesMut) -> Result<Option<(u8, u8)>, Error> {
+    /// fields once the whole greeting has arrived and is valid.
+    pub(crate) fn feed(&mut self, input: &mut BytesMut) -> Result<Option<Peer>, Error> {
         let take = (LEN - self.len).min(input.len());
         let start = self.len;
         self.buf[start..start + take].copy_from_slice(&input[..take]);
@@ -50,7 +61,10 @@ impl Reader {
         if self.len < LEN {
             return Ok(None);
         }
-        Ok(Some((self.buf[10], self.buf[11])))
+        Ok(Some(Peer {
+            version: (self.buf[10], self.buf[11]),
+            as_server: self.buf[32] != 0,
+        }))
     }
 
     /// Validates fields completed by the bytes from `start` to `self.len`.
@@ -74,11 +88,11 @@ impl Reader {
             let field = &self.buf[12..32];
             let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
             let name = &field[..end];
-            if name != MECHANISM.as_bytes() {
+            if name != self.mechanism.as_bytes() {
                 let theirs = String::from_utf8_lossy(name).into_owned();
                 return Err(if KNOWN_MECHANISMS.contains(&theirs.as_str()) {
                     Error::MechanismMismatch {
-                        ours: MECHANISM.to_owned(),
+                        ours: self.mechanism.to_owned(),
                         theirs,
                     }
                 } else {
@@ -94,10 +108,14 @@ impl Reader {
 mod tests {
     use super::*;
 
+    fn ours() -> [u8; LEN] {
+        super::ours("NULL", false)
+    }
+
     fn feed_all(bytes: &[u8]) -> Result<Option<(u8, u8)>, Error> {
-        let mut r = Reader::new();
+        let mut r = Reader::new("NULL");
         let mut buf = BytesMut::from(bytes);
-        r.feed(&mut buf)
+        r.feed(&mut buf).map(|p| p.map(|p| p.version))
     }
 
     #[test]
@@ -115,7 +133,7 @@ mod tests {
         for minor in [0u8, 1, 7] {
             let mut g = ours();
             g[11] = minor;
-            let mut r = Reader::new();
+            let mut r = Reader::new("NULL");
             for (i, b) in g.iter().enumerate() {
                 let mut buf = BytesMut::from(&[*b][..]);
                 let got = r.feed(&mut buf).unwrap();
@@ -129,8 +147,8 @@ mod tests {
     fn leaves_bytes_after_greeting() {
         let mut buf = BytesMut::from(&ours()[..]);
         buf.extend_from_slice(b"rest");
-        let mut r = Reader::new();
-        assert_eq!(r.feed(&mut buf).unwrap(), Some((3, 1)));
+        let mut r = Reader::new("NULL");
+        assert_eq!(r.feed(&mut buf).unwrap().map(|p| p.version), Some((3, 1)));
         assert_eq!(&buf[..], b"rest");
     }
 
@@ -166,5 +184,23 @@ mod tests {
         );
         g[12..17].copy_from_slice(b"BOGUS");
         assert_eq!(feed_all(&g), Err(Error::UnknownMechanism("BOGUS".into())));
+    }
+
+    #[test]
+    fn carries_mechanism_and_as_server() {
+        let g = super::ours("CURVE", true);
+        assert_eq!(&g[12..18], b"CURVE\0");
+        assert_eq!(g[32], 1);
+        let mut r = Reader::new("CURVE");
+        let peer = r.feed(&mut BytesMut::from(&g[..])).unwrap().unwrap();
+        assert!(peer.as_server);
+        let mut r = Reader::new("PLAIN");
+        assert_eq!(
+            r.feed(&mut BytesMut::from(&g[..])),
+            Err(Error::MechanismMismatch {
+                ours: "PLAIN".into(),
+                theirs: "CURVE".into()
+            })
+        );
     }
 }

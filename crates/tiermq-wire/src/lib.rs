@@ -85,14 +85,17 @@ mod frame;
 #[doc(hidden)]
 pub mod fuzz;
 mod greeting;
+mod mechanism;
 mod metadata;
 mod multipart;
 mod output;
 mod session;
 mod socket_type;
+pub mod z85;
 
 pub use config::Config;
-pub use error::Error;
+pub use error::{Error, ErrorKind};
+pub use mechanism::{Mechanism, Random, ZapReply, ZapRequest, curve_public_key};
 pub use metadata::Metadata;
 pub use multipart::{Item, Multipart};
 pub use session::{

@@ -44,6 +44,16 @@ impl Metadata {
             .map(|(_, v)| v)
     }
 
+    /// Parses properties in the ZMTP format (name length, name, 4-byte
+    /// value length, value), as READY and ZAP replies carry them.
+    ///
+    /// # Errors
+    /// [`Error::MalformedCommand`](crate::Error::MalformedCommand) for a
+    /// truncated or malformed property.
+    pub fn parse(data: Bytes) -> Result<Self, crate::Error> {
+        crate::command::parse_properties(data)
+    }
+
     /// Every property, in the order received or inserted.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Bytes)> {
         self.entries.iter().map(|(n, v)| (n.as_str(), v))

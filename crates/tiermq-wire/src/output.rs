@@ -3,6 +3,7 @@
 
 use crate::Multipart;
 use crate::frame::{self, MORE};
+use crate::mechanism::Sealer;
 use bytes::{Buf, Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::io::IoSlice;
@@ -40,18 +41,33 @@ pub(crate) struct Output {
     pending_bytes: usize,
     batch_size: usize,
     zero_copy_threshold: usize,
+    /// Whether frames go out as CURVE MESSAGEs (known from the start, so
+    /// sizes are right for messages queued before the handshake).
+    sealed: bool,
+    /// CURVE's encryption, once the handshake installed it.
+    sealer: Option<Sealer>,
+}
+
+/// Wire size of one frame of `len` payload bytes.
+fn frame_len(len: usize, sealed: bool) -> usize {
+    let body = if sealed {
+        crate::mechanism::MESSAGE_OVERHEAD + len
+    } else {
+        len
+    };
+    frame::header_len(body) + body
 }
 
 /// Wire size of `msg`: headers plus payloads.
-fn encoded_len(msg: &Multipart) -> usize {
+fn encoded_len(msg: &Multipart, sealed: bool) -> usize {
     msg.frames()
         .iter()
-        .map(|f| frame::header_len(f.len()) + f.len())
+        .map(|f| frame_len(f.len(), sealed))
         .sum()
 }
 
 impl Output {
-    pub(crate) fn new(batch_size: usize, zero_copy_threshold: usize) -> Self {
+    pub(crate) fn new(batch_size: usize, zero_copy_threshold: usize, sealed: bool) -> Self {
         let batch_size = batch_size.max(frame::MAX_HEADER);
         Self {
             batch: BytesMut::with_capacity(batch_size),
@@ -63,6 +79,36 @@ impl Output {
             pending_bytes: 0,
             batch_size,
             zero_copy_threshold: zero_copy_threshold.max(1),
+            sealed,
+            sealer: None,
+        }
+    }
+
+    /// From now on, frames are encrypted into MESSAGE commands.
+    pub(crate) fn set_sealer(&mut self, sealer: Sealer) {
+        self.sealer = Some(sealer);
+    }
+
+    /// Appends the frames `write` produces as control output; once CURVE is
+    /// running, each is encrypted into a MESSAGE (commands with flag 0x02).
+    pub(crate) fn put_control(&mut self, write: impl FnOnce(&mut BytesMut)) {
+        let Some(sealer) = &mut self.sealer else {
+            write(&mut self.batch);
+            return;
+        };
+        let mut plain = BytesMut::new();
+        write(&mut plain);
+        while let Ok(Some(h)) = frame::parse(&plain) {
+            let Ok(size) = usize::try_from(h.size) else {
+                break;
+            };
+            if plain.len() < h.header_len + size {
+                break;
+            }
+            plain.advance(h.header_len);
+            let body = plain.split_to(size);
+            let flags = u8::from(h.more()) | if h.command() { 0x02 } else { 0 };
+            sealer.seal(&mut self.batch, flags, &body);
         }
     }
 
@@ -74,7 +120,7 @@ impl Output {
 
     /// Queues a message for encoding.
     pub(crate) fn push(&mut self, msg: Multipart) {
-        self.pending_bytes += encoded_len(&msg);
+        self.pending_bytes += encoded_len(&msg, self.sealed);
         self.pending.push_back(msg);
     }
 
@@ -115,7 +161,7 @@ impl Output {
             let Some(msg) = self.pending.pop_front() else {
                 break;
             };
-            let size = encoded_len(&msg);
+            let size = encoded_len(&msg, self.sealed);
             self.pending_bytes -= size;
             if self.batch.capacity() - self.batch.len() < size.min(self.batch_size) {
                 self.batch.reserve(self.batch_size);
@@ -124,6 +170,10 @@ impl Output {
             let last = msg.len().saturating_sub(1);
             for (i, f) in msg.frames().iter().enumerate() {
                 let flags = if i < last { MORE } else { 0 };
+                if let Some(sealer) = &mut self.sealer {
+                    sealer.seal(&mut self.batch, flags, f);
+                    continue;
+                }
                 frame::put_header(&mut self.batch, flags, f.len());
                 if f.len() >= self.zero_copy_threshold {
                     self.seal();
@@ -268,7 +318,7 @@ mod tests {
 
     #[test]
     fn packs_small_and_references_large() {
-        let mut out = Output::new(64, 8);
+        let mut out = Output::new(64, 8, false);
         let big = Bytes::from(vec![7u8; 20]);
         out.push(msg(&[b"ab", b"c"]));
         out.push(Multipart::single(big.clone()));
@@ -283,7 +333,7 @@ mod tests {
     #[test]
     fn stream_is_the_same_for_any_write_size() {
         let build = || {
-            let mut out = Output::new(16, 4);
+            let mut out = Output::new(16, 4, false);
             out.control().extend_from_slice(b"hello");
             for i in 0..20u8 {
                 out.push(msg(&[&[i; 3], &vec![i; usize::from(i)]]));
@@ -298,7 +348,7 @@ mod tests {
 
     #[test]
     fn one_slice_at_a_time_makes_progress() {
-        let mut out = Output::new(16, 4);
+        let mut out = Output::new(16, 4, false);
         out.push(msg(&[b"abcdef", b"x"]));
         out.push(msg(&[b"y"]));
         let mut all = Vec::new();
@@ -314,7 +364,7 @@ mod tests {
 
     #[test]
     fn take_undelivered_includes_the_message_cut_short() {
-        let mut out = Output::new(16, 1024);
+        let mut out = Output::new(16, 1024, false);
         let msgs: Vec<Multipart> = (0..4u8).map(|i| msg(&[&[i; 20]])).collect();
         for m in &msgs {
             out.push(m.clone());
@@ -330,7 +380,7 @@ mod tests {
 
     #[test]
     fn take_unsent_returns_untouched_messages_in_order() {
-        let mut out = Output::new(16, 1024);
+        let mut out = Output::new(16, 1024, false);
         let msgs: Vec<Multipart> = (0..10u8).map(|i| msg(&[&[i; 5]])).collect();
         for m in &msgs {
             out.push(m.clone());

@@ -1,6 +1,7 @@
 //! `Session`: one ZMTP connection's protocol state machine.
 
 use crate::command::{self, Command};
+use crate::mechanism::{self, Ctx, Handshake, Opener, Random, Sealer, Step, ZapReply, ZapRequest};
 use crate::output::Output;
 use crate::{Config, Error, Metadata, Multipart, SocketType, frame, greeting};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -34,6 +35,10 @@ pub struct PeerInfo {
     pub metadata: Metadata,
     /// The peer's ZMTP version from its greeting, `(major, minor)`.
     pub version: (u8, u8),
+    /// The user id the ZAP handler gave the peer; empty without ZAP.
+    pub user_id: Bytes,
+    /// Properties the ZAP handler attached to the peer; empty without ZAP.
+    pub zap_metadata: Metadata,
 }
 
 impl PeerInfo {
@@ -83,13 +88,16 @@ pub enum Event {
     /// Something arrived from a peer reported [`Dead`](Event::Dead). It
     /// comes before the events decoded from the same bytes.
     Revived,
+    /// The handshake waits for the ZAP handler's verdict on the peer: ask
+    /// it, then call [`Session::zap_reply`]. Only with [`Config::zap`].
+    ZapRequest(ZapRequest),
 }
 
 #[derive(Debug)]
 enum Phase {
     /// Reading the peer's greeting.
     Greeting(greeting::Reader),
-    /// Greeting done, READY sent; waiting for the peer's READY.
+    /// Greeting done; the mechanism's handshake runs.
     Handshake { version: (u8, u8) },
     /// Handshake complete.
     Ready,
@@ -146,18 +154,58 @@ pub struct Session {
     /// Our PINGs awaiting a PONG, oldest first: sequence number and the
     /// instant it was queued. At most `MAX_OUTSTANDING_PINGS`.
     pings_sent: VecDeque<(u64, Instant)>,
+    /// The mechanism's handshake, from the greeting to the peer's READY.
+    handshake: Option<Handshake>,
+    /// Our READY properties, encoded once.
+    props: Vec<u8>,
+    /// CURVE's decryption of incoming MESSAGEs, once ready.
+    opener: Option<Opener>,
+    /// The admitting ZAP reply, kept for `PeerInfo`.
+    zap_reply: Option<ZapReply>,
+    random: Box<dyn Random>,
+}
+
+/// The randomness of a session made with `Session::new`: none needed.
+struct NoRandom;
+
+impl Random for NoRandom {
+    fn fill(&mut self, _: &mut [u8]) -> std::io::Result<()> {
+        Err(std::io::ErrorKind::Unsupported.into())
+    }
 }
 
 impl Session {
-    /// Starts a session. Our greeting (64 bytes) is queued for transmit at
-    /// once; READY follows when the peer's greeting has been read.
+    /// Starts a NULL or PLAIN session. Our greeting (64 bytes) is queued for
+    /// transmit at once; the handshake follows when the peer's greeting has
+    /// been read. A CURVE session needs randomness: use
+    /// [`with_random`](Self::with_random); here it fails at once with
+    /// [`Error::NoRandomness`].
     pub fn new(config: Config, now: Instant) -> Self {
-        let mut out = Output::new(config.batch_size, config.zero_copy_threshold);
-        out.control().put_slice(&greeting::ours());
+        let curve = config.mechanism.is_curve();
+        let mut s = Self::with_random(config, now, Box::new(NoRandom));
+        if curve {
+            s.failed = Some(Error::NoRandomness);
+        }
+        s
+    }
+
+    /// Starts a session of any mechanism; `random` supplies CURVE's
+    /// short-term keys, cookie keys and long nonces, and must be a
+    /// cryptographic generator outside tests.
+    pub fn with_random(config: Config, now: Instant, random: Box<dyn Random>) -> Self {
+        let mech = &config.mechanism;
+        let mut out = Output::new(
+            config.batch_size,
+            config.zero_copy_threshold,
+            mech.is_curve(),
+        );
+        out.control()
+            .put_slice(&greeting::ours(mech.name(), mech.is_server()));
         let handshake_deadline = config.handshake_timeout.and_then(|d| now.checked_add(d));
+        let reader = greeting::Reader::new(mech.name());
         Self {
             config,
-            phase: Phase::Greeting(greeting::Reader::new()),
+            phase: Phase::Greeting(reader),
             failed: None,
             peer: None,
             out,
@@ -173,7 +221,75 @@ impl Session {
             linger_deadline: None,
             ping_seq: 0,
             pings_sent: VecDeque::with_capacity(MAX_OUTSTANDING_PINGS),
+            handshake: None,
+            props: Vec::new(),
+            opener: None,
+            zap_reply: None,
+            random,
         }
+    }
+
+    /// Answers an [`Event::ZapRequest`] when no ZAP handler exists after
+    /// all, as libzmq 4.3 does: PLAIN fails with [`Error::NoZapHandler`];
+    /// CURVE and NULL admit the peer. Ignored when no request is pending.
+    ///
+    /// # Errors
+    /// As [`zap_reply`](Self::zap_reply).
+    pub fn zap_unavailable(&mut self, now: Instant) -> Result<(), Error> {
+        self.answer_zap(None, now)
+    }
+
+    /// Answers an [`Event::ZapRequest`]. A `200` continues the handshake;
+    /// any other status queues an ERROR carrying the status code (as libzmq
+    /// does) and fails the session with [`Error::AuthFailed`]. Ignored when
+    /// no request is pending. Write afterwards: it may queue a command.
+    ///
+    /// # Errors
+    /// [`Error::AuthFailed`] for a refusal, an error from the handshake's
+    /// completion (such as an incompatible socket type), or the error the
+    /// session already failed with.
+    pub fn zap_reply(&mut self, reply: ZapReply, now: Instant) -> Result<(), Error> {
+        self.answer_zap(Some(reply), now)
+    }
+
+    fn answer_zap(&mut self, reply: Option<ZapReply>, now: Instant) -> Result<(), Error> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let Phase::Handshake { version } = self.phase else {
+            return Ok(());
+        };
+        let Some(hs) = self.handshake.as_mut().filter(|h| h.awaits_zap()) else {
+            return Ok(());
+        };
+        let mut cx = Ctx {
+            out: self.out.control(),
+            props: &self.props,
+            zap: self.config.zap,
+            identity: &self.config.identity,
+            random: &mut *self.random,
+        };
+        let result = match reply {
+            None => hs
+                .on_zap_unavailable(&mut cx)
+                .and_then(|step| self.after_step(step, version, now)),
+            Some(reply) if reply.admits() => {
+                self.zap_reply = Some(reply);
+                hs.on_zap_admitted(&mut cx)
+                    .and_then(|step| self.after_step(step, version, now))
+            }
+            Some(reply) => {
+                command::put_error(self.out.control(), &reply.status_code);
+                Err(Error::AuthFailed {
+                    status: reply.status_code,
+                    text: reply.status_text,
+                })
+            }
+        };
+        if let Err(e) = &result {
+            self.failed = Some(e.clone());
+        }
+        result
     }
 
     /// Zero-copy input: consumes the greeting bytes and every complete frame
@@ -272,8 +388,7 @@ impl Session {
 
     fn put_subscription(&mut self, change: Held) {
         let legacy = self.peer.as_ref().is_some_and(|p| p.version == (3, 0));
-        let dst = self.out.control();
-        match (change, legacy) {
+        self.out.put_control(|dst| match (change, legacy) {
             (Held::Subscribe(t), false) => command::put_subscribe(dst, &t),
             (Held::Cancel(t), false) => command::put_cancel(dst, &t),
             (change, true) => {
@@ -285,14 +400,14 @@ impl Session {
                 dst.put_u8(flag);
                 dst.put_slice(&t);
             }
-        }
+        });
     }
 
     /// Queues an ERROR command with `reason` (at most 255 bytes are sent)
     /// and ends the session: later calls return [`Error::Closed`] (unless it
     /// had already failed). Write the remaining output, then close.
     pub fn send_error(&mut self, reason: &str) {
-        command::put_error(self.out.control(), reason);
+        self.out.put_control(|dst| command::put_error(dst, reason));
         self.failed.get_or_insert(Error::Closed);
     }
 
@@ -391,7 +506,8 @@ impl Session {
             let ttl = self.config.heartbeat_ttl.unwrap_or(Duration::ZERO);
             let seq = self.ping_seq;
             self.ping_seq = seq.wrapping_add(1);
-            command::put_ping(self.out.control(), ttl, &seq.to_be_bytes());
+            self.out
+                .put_control(|dst| command::put_ping(dst, ttl, &seq.to_be_bytes()));
             if self.pings_sent.len() == MAX_OUTSTANDING_PINGS {
                 self.pings_sent.pop_front();
             }
@@ -439,11 +555,10 @@ impl Session {
             }
         }
         if let Phase::Greeting(reader) = &mut self.phase {
-            let Some(version) = reader.feed(buf)? else {
+            let Some(peer) = reader.feed(buf)? else {
                 return Ok(());
             };
-            self.phase = Phase::Handshake { version };
-            self.put_ready();
+            self.start_handshake(peer, now)?;
         }
         loop {
             let Some(header) = frame::parse(buf)? else {
@@ -456,8 +571,20 @@ impl Session {
                 return Ok(());
             }
             buf.advance(header.header_len);
-            let body = buf.split_to(header.size as usize).freeze();
+            let body = buf.split_to(header.size as usize);
             self.ttl_deadline = None;
+            if let Some(opener) = &mut self.opener {
+                // CURVE: every frame is a MESSAGE (libzmq sends it as a
+                // data frame); the flags inside say what it carries.
+                let (flags, plain) = opener.open(body)?;
+                if flags & 0x02 != 0 {
+                    self.on_command(plain, now)?;
+                } else {
+                    self.on_frame(plain, flags & 0x01 != 0)?;
+                }
+                continue;
+            }
+            let body = body.freeze();
             if header.command() {
                 self.on_command(body, now)?;
             } else {
@@ -469,7 +596,11 @@ impl Session {
     /// Enforces the command size bound, and `max_msg_size` on a message
     /// frame and on the message so far.
     fn check_size(&self, header: &frame::Header) -> Result<(), Error> {
-        if header.command() {
+        let mut size = header.size;
+        if self.opener.is_some() {
+            // A MESSAGE: its payload counts as a message frame.
+            size = size.saturating_sub(mechanism::MESSAGE_OVERHEAD as u64);
+        } else if header.command() {
             if header.size > MAX_COMMAND_SIZE {
                 return Err(Error::CommandTooLarge {
                     limit: MAX_COMMAND_SIZE,
@@ -481,7 +612,7 @@ impl Session {
         let Some(limit) = self.config.max_msg_size else {
             return Ok(());
         };
-        let size = self.partial_bytes.saturating_add(header.size);
+        let size = self.partial_bytes.saturating_add(size);
         if size > limit {
             return Err(Error::MessageTooLarge { limit, size });
         }
@@ -493,7 +624,15 @@ impl Session {
         Ok(())
     }
 
-    fn put_ready(&mut self) {
+    /// After the peer's greeting: checks roles, encodes our properties and
+    /// starts the mechanism's handshake.
+    fn start_handshake(&mut self, peer: greeting::Peer, now: Instant) -> Result<(), Error> {
+        let mech = &self.config.mechanism;
+        if mech.name() != "NULL" && peer.as_server == mech.is_server() {
+            return Err(Error::RoleMismatch {
+                both_servers: peer.as_server,
+            });
+        }
         let c = &self.config;
         let ty = c.socket_type;
         let identity = (!c.identity.is_empty() || ty.sends_identity())
@@ -502,7 +641,32 @@ impl Session {
             .chain(identity)
             .chain(c.properties.iter().map(|(n, v)| (n.as_str(), &v[..])))
             .filter(|(n, v)| command::property_fits(n, v));
-        command::put_ready(self.out.control(), props);
+        self.props = command::encode_properties(props);
+        self.phase = Phase::Handshake {
+            version: peer.version,
+        };
+        let mut cx = Ctx {
+            out: self.out.control(),
+            props: &self.props,
+            zap: self.config.zap,
+            identity: &self.config.identity,
+            random: &mut *self.random,
+        };
+        let (hs, step) = Handshake::start(&self.config.mechanism, &mut cx)?;
+        self.handshake = Some(hs);
+        self.after_step(step, peer.version, now)
+    }
+
+    /// Acts on what a handshake step produced.
+    fn after_step(&mut self, step: Step, version: (u8, u8), now: Instant) -> Result<(), Error> {
+        match step {
+            Step::Wait => Ok(()),
+            Step::Zap(request) => {
+                self.events.push_back(Event::ZapRequest(request));
+                Ok(())
+            }
+            Step::Done(metadata, ciphers) => self.on_ready(metadata, version, ciphers, now),
+        }
     }
 
     fn on_frame(&mut self, body: Bytes, more: bool) -> Result<(), Error> {
@@ -541,39 +705,60 @@ impl Session {
     }
 
     fn on_command(&mut self, body: Bytes, now: Instant) -> Result<(), Error> {
-        let cmd = command::parse(body)?;
-        if let Command::Error(reason) = cmd {
+        let Phase::Handshake { version } = self.phase else {
+            let cmd = command::parse(body)?;
+            return match cmd {
+                Command::Error(reason) => Err(Error::PeerError(reason)),
+                // `decode` parses no frame before the greeting is whole.
+                _ if !matches!(self.phase, Phase::Ready) => {
+                    Err(Error::UnexpectedCommand(command_name(&cmd)))
+                }
+                cmd => self.on_ready_command(cmd, now),
+            };
+        };
+        let (name, data) = mechanism::split_command(body.clone())?;
+        if &name[..] == b"ERROR"
+            && let Command::Error(reason) = command::parse(body)?
+        {
             return Err(Error::PeerError(reason));
         }
-        match self.phase {
-            // `decode` parses no frame before the greeting is whole.
-            Phase::Greeting(_) => Err(Error::UnexpectedCommand(command_name(&cmd))),
-            Phase::Handshake { version } => match cmd {
-                Command::Ready(metadata) => self.on_ready(metadata, version, now),
-                other => Err(Error::UnexpectedCommand(command_name(&other))),
-            },
-            Phase::Ready => {
-                match cmd {
-                    Command::Ping { ttl, context } => {
-                        command::put_pong(self.out.control(), &context);
-                        if !ttl.is_zero() {
-                            self.ttl_deadline = now.checked_add(ttl);
-                        }
-                        self.events.push_back(Event::Ping { ttl, context });
-                    }
-                    Command::Pong { context } => {
-                        let rtt = self.ping_answered(&context, now);
-                        self.events.push_back(Event::Pong { context, rtt });
-                    }
-                    Command::Subscribe(t) => self.events.push_back(Event::Subscribe(t)),
-                    Command::Cancel(t) => self.events.push_back(Event::Cancel(t)),
-                    Command::Ready(_) => return Err(Error::UnexpectedCommand("READY".into())),
-                    // RFC 37 leaves room for new commands; ignore them.
-                    Command::Other(_) | Command::Error(_) => {}
+        let Some(hs) = self.handshake.as_mut() else {
+            return Err(Error::UnexpectedCommand(
+                String::from_utf8_lossy(&name).into_owned(),
+            ));
+        };
+        let mut cx = Ctx {
+            out: self.out.control(),
+            props: &self.props,
+            zap: self.config.zap,
+            identity: &self.config.identity,
+            random: &mut *self.random,
+        };
+        let step = hs.on_command(&name, data, &mut cx)?;
+        self.after_step(step, version, now)
+    }
+
+    /// A command once the handshake is complete.
+    fn on_ready_command(&mut self, cmd: Command, now: Instant) -> Result<(), Error> {
+        match cmd {
+            Command::Ping { ttl, context } => {
+                self.out.put_control(|dst| command::put_pong(dst, &context));
+                if !ttl.is_zero() {
+                    self.ttl_deadline = now.checked_add(ttl);
                 }
-                Ok(())
+                self.events.push_back(Event::Ping { ttl, context });
             }
+            Command::Pong { context } => {
+                let rtt = self.ping_answered(&context, now);
+                self.events.push_back(Event::Pong { context, rtt });
+            }
+            Command::Subscribe(t) => self.events.push_back(Event::Subscribe(t)),
+            Command::Cancel(t) => self.events.push_back(Event::Cancel(t)),
+            Command::Ready(_) => return Err(Error::UnexpectedCommand("READY".into())),
+            // RFC 37 leaves room for new commands; ignore them.
+            Command::Other(_) | Command::Error(_) => {}
         }
+        Ok(())
     }
 
     /// The round-trip time of our PING whose context is `context`, if it is
@@ -590,6 +775,7 @@ impl Session {
         &mut self,
         metadata: Metadata,
         version: (u8, u8),
+        ciphers: Option<(Sealer, Opener)>,
         now: Instant,
     ) -> Result<(), Error> {
         let name = metadata
@@ -602,12 +788,21 @@ impl Session {
             command::put_error(self.out.control(), INCOMPATIBLE_REASON);
             return Err(Error::IncompatibleSocketType { ours, theirs });
         }
+        let zap = self.zap_reply.take();
+        let (user_id, zap_metadata) = zap.map(|r| (r.user_id, r.metadata)).unwrap_or_default();
         self.peer = Some(PeerInfo {
             socket_type: theirs,
             metadata,
             version,
+            user_id,
+            zap_metadata,
         });
         self.phase = Phase::Ready;
+        self.handshake = None;
+        if let Some((sealer, opener)) = ciphers {
+            self.out.set_sealer(sealer);
+            self.opener = Some(opener);
+        }
         for change in std::mem::take(&mut self.held) {
             self.put_subscription(change);
         }

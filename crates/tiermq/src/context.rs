@@ -2,6 +2,7 @@
 //! or ipc endpoint), the inproc registry, and sockets still lingering.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
 
@@ -13,6 +14,7 @@ use crate::events::LinkKey;
 use crate::handles::{InprocPeer, InprocSocket};
 use crate::inproc::Registry;
 use crate::shared::{Shared, lock};
+use crate::zap::{self, ZapJob, ZapRoute};
 use crate::{Error, Result, Socket, SocketType};
 
 /// A tiermq context: the owner of sockets' I/O threads and inproc endpoints.
@@ -36,6 +38,8 @@ struct Inner {
     sockets: Mutex<Vec<Weak<Shared>>>,
     lingering: Mutex<Vec<JoinHandle<()>>>,
     applier: Arc<Applier>,
+    /// The ZAP thread's queue, once started (see `zap`).
+    zap: Mutex<Option<Sender<ZapJob>>>,
 }
 
 /// What closing a link needs, shared with lingering sockets' threads
@@ -89,6 +93,7 @@ impl Context {
                 sockets: Mutex::new(Vec::new()),
                 lingering: Mutex::new(Vec::new()),
                 applier: Arc::default(),
+                zap: Mutex::new(None),
             }),
         }
     }
@@ -203,6 +208,43 @@ impl Context {
                 Some(work) => Err(work),
                 None => Ok(()),
             },
+        }
+    }
+
+    /// Where a link on `reactor` sends its ZAP requests; starts the
+    /// context's ZAP thread on first use.
+    pub(crate) fn zap_route(
+        &self,
+        reactor: &Arc<Reactor>,
+        domain: Vec<u8>,
+        enforce: bool,
+    ) -> ZapRoute {
+        let jobs = {
+            let mut slot = lock(&self.inner.zap);
+            match &*slot {
+                Some(tx) => tx.clone(),
+                None => {
+                    let (tx, rx) = mpsc::channel();
+                    let weak = Arc::downgrade(&self.inner);
+                    let spawned = std::thread::Builder::new()
+                        .name("tiermq-zap".to_owned())
+                        .spawn(move || {
+                            zap::serve(rx, || weak.upgrade().map(|inner| Context { inner }))
+                        });
+                    // Without the thread the receiver is gone: every
+                    // request is then answered as if no handler were bound.
+                    if spawned.is_ok() {
+                        *slot = Some(tx.clone());
+                    }
+                    tx
+                }
+            }
+        };
+        ZapRoute {
+            jobs,
+            reactor: Arc::downgrade(reactor),
+            domain,
+            enforce,
         }
     }
 

@@ -33,6 +33,11 @@ fn sum_hwm(a: usize, b: usize) -> usize {
 
 impl Registry {
     /// Binds `name` to `peer` and connects every waiting compatible connect.
+    /// Whether a socket is bound at `name` (such as the ZAP handler's).
+    pub(crate) fn is_bound(&self, name: &str) -> bool {
+        self.bound.contains_key(name)
+    }
+
     pub(crate) fn bind(&mut self, name: &str, peer: InprocPeer) -> Result<()> {
         if self.bound.get(name).is_some_and(InprocPeer::alive) {
             return Err(Error::EADDRINUSE);

@@ -156,10 +156,12 @@ mod net;
 mod options;
 mod peer;
 mod poll;
+mod security;
 mod shared;
 mod socket;
 mod socket_type;
 mod sync;
+mod zap;
 
 pub use bytes::Bytes;
 pub use context::Context;
@@ -168,6 +170,9 @@ pub use message::Message;
 pub use monitor::{DEFAULT_MONITOR_CAPACITY, Monitor, MonitorEvent, MonitorEventKind};
 pub use peer::{Peer, PeerState};
 pub use poll::{POLLERR, POLLIN, POLLOUT, PollEvents, PollItem, poll};
+pub use security::{
+    CurveKeyPair, DecodeError, EncodeError, Mechanism, z85_decode, z85_encode,
+};
 pub use socket::{DONTWAIT, SNDMORE, Sendable, Socket};
 pub use socket_type::SocketType;
 pub use socket_type::SocketType::*;

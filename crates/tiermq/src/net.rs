@@ -9,6 +9,7 @@ use crate::events::{Attachment, ConnKey, Event, LinkKey};
 use crate::monitor::{Hub, MonitorEventKind};
 use crate::options::{Options, hwm, timeout_ms};
 use crate::shared::Shared;
+use crate::zap::ZapRoute;
 
 /// Turns one link's notifications into core events. Runs on the I/O thread,
 /// so it only posts (never blocks on the socket).
@@ -18,10 +19,25 @@ pub(crate) struct SocketSink {
     pub(crate) reactor: usize,
     /// Where monitor events go; held here so they flow without the core lock.
     pub(crate) hub: Arc<Hub>,
+    /// Where ZAP requests go (links whose connections ask ZAP).
+    pub(crate) zap: Option<ZapRoute>,
 }
 
 impl Sink for SocketSink {
     fn notify(&self, n: Notification) {
+        if let Notification::ZapRequest {
+            request,
+            ticket,
+            peer_addr,
+            ..
+        } = n
+        {
+            // Only links with a route ask ZAP (their wire config's `zap`).
+            if let Some(route) = &self.zap {
+                route.submit(ticket, request, &peer_addr);
+            }
+            return;
+        }
         if let Notification::Monitor(e) = n {
             if matches!(e, NetEvent::ConnectRetried { .. })
                 && let Some(shared) = self.shared.upgrade()
@@ -69,7 +85,7 @@ impl Sink for SocketSink {
             Notification::Revived { conn } => shared.post(Event::Revived {
                 conn: conn_key(self, conn),
             }),
-            Notification::Monitor(_) => {}
+            Notification::Monitor(_) | Notification::ZapRequest { .. } => {}
             Notification::RoundTrip { conn, rtt } => shared.post(Event::RoundTrip {
                 conn: conn_key(self, conn),
                 rtt,
@@ -88,12 +104,14 @@ impl SocketSink {
         link: LinkKey,
         reactor: usize,
         hub: Arc<Hub>,
+        zap: Option<ZapRoute>,
     ) -> Arc<dyn Sink> {
         Arc::new(SocketSink {
             shared,
             link,
             reactor,
             hub,
+            zap,
         })
     }
 

@@ -48,6 +48,55 @@ pub(crate) struct Options {
     pub(crate) xpub_welcome_msg: Bytes,
     pub(crate) conflate: bool,
     pub(crate) sub_failover: bool,
+    pub(crate) security: Security,
+}
+
+/// The security options (ZMQ_MECHANISM and the PLAIN, CURVE and ZAP ones),
+/// as libzmq keeps them: the mechanism follows the last option set.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Security {
+    pub(crate) mechanism: crate::security::Mechanism,
+    pub(crate) as_server: bool,
+    pub(crate) plain_username: Vec<u8>,
+    pub(crate) plain_password: Vec<u8>,
+    pub(crate) curve_public_key: [u8; 32],
+    pub(crate) curve_secret_key: [u8; 32],
+    pub(crate) curve_server_key: [u8; 32],
+    pub(crate) zap_domain: Vec<u8>,
+    pub(crate) zap_enforce_domain: bool,
+}
+
+impl Security {
+    /// The wire mechanism of a new connection, and whether it asks ZAP.
+    pub(crate) fn wire(&self) -> (tiermq_wire::Mechanism, bool) {
+        use crate::security::Mechanism as M;
+        use tiermq_wire::Mechanism as W;
+        match (self.mechanism, self.as_server) {
+            (M::ZMQ_PLAIN, true) => (W::PlainServer, true),
+            (M::ZMQ_PLAIN, false) => (
+                W::PlainClient {
+                    username: Bytes::copy_from_slice(&self.plain_username),
+                    password: Bytes::copy_from_slice(&self.plain_password),
+                },
+                false,
+            ),
+            (M::ZMQ_CURVE, true) => (
+                W::CurveServer {
+                    secret_key: self.curve_secret_key,
+                },
+                true,
+            ),
+            (M::ZMQ_CURVE, false) => (
+                W::CurveClient {
+                    secret_key: self.curve_secret_key,
+                    server_key: self.curve_server_key,
+                },
+                false,
+            ),
+            // libzmq 4.3 asks ZAP about NULL peers only with a domain set.
+            (M::ZMQ_NULL | M::ZMQ_GSSAPI, _) => (W::Null, !self.zap_domain.is_empty()),
+        }
+    }
 }
 
 impl Default for Options {
@@ -88,6 +137,7 @@ impl Default for Options {
             xpub_welcome_msg: Bytes::new(),
             conflate: false,
             sub_failover: false,
+            security: Security::default(),
         }
     }
 }
@@ -154,6 +204,7 @@ impl Options {
         c.heartbeat_timeout = positive_ms(self.heartbeat_timeout.into());
         c.heartbeat_ttl = positive_ms(self.heartbeat_ttl.into());
         c.dead_linger = positive_ms(self.dead_linger.into());
+        (c.mechanism, c.zap) = self.security.wire();
         c
     }
 }

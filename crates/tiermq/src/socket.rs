@@ -23,6 +23,7 @@ use crate::poll::{PollEvents, PollItem};
 use crate::shared::Shared;
 use crate::{Context, Error, Message, Peer, Result, SocketType};
 
+mod security;
 mod settings;
 
 /// Send/receive flag: fail with `EAGAIN` instead of blocking.
@@ -211,7 +212,7 @@ impl Socket {
             Target::Net => {
                 let ep = Endpoint::from_str(endpoint).map_err(|_| Error::EINVAL)?;
                 let (reactor_index, reactor) = self.ctx.reactor()?;
-                let (key, opts) = self.core(|c| {
+                let (key, opts, security) = self.core(|c| {
                     let key = c.new_link_key();
                     c.add_link(
                         key,
@@ -219,13 +220,19 @@ impl Socket {
                         endpoint.to_owned(),
                         LinkKind::Net { bind, link: None },
                     );
-                    (key, link_options(&c.options, c.wire_type))
+                    let opts = link_options(&c.options, c.wire_type);
+                    (key, opts, c.options.security.clone())
+                });
+                let zap = opts.wire.zap.then(|| {
+                    self.ctx
+                        .zap_route(&reactor, security.zap_domain, security.zap_enforce_domain)
                 });
                 let sink = SocketSink::for_link(
                     Arc::downgrade(&self.shared),
                     key,
                     reactor_index,
                     Arc::clone(&self.hub),
+                    zap,
                 );
                 let r = if bind {
                     reactor.bind(&ep, opts, sink)
