@@ -9,13 +9,15 @@ use crate::error::{CliError, CliResult};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     /// Run one socket: `tiermq push ...` and friends.
-    Socket(SocketArgs),
+    Socket(Box<SocketArgs>),
     /// Run the self-contained failover demo.
     Demo(DemoArgs),
     /// Print help: general (`None`) or for one subcommand.
     Help(Option<Topic>),
     /// Print the version.
     Version,
+    /// Print a new CURVE key pair.
+    Keygen,
 }
 
 /// A subject `--help` can explain.
@@ -25,6 +27,8 @@ pub enum Topic {
     Role(Role),
     /// `tiermq demo`.
     Demo,
+    /// `tiermq keygen`.
+    Keygen,
 }
 
 /// The socket subcommands, one per socket type.
@@ -160,6 +164,76 @@ impl EndpointArg {
     }
 }
 
+/// The security mechanism a socket command uses (NULL without one).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Security {
+    /// `--curve-server SECRET`: a CURVE server with this secret key.
+    CurveServer {
+        /// The server's secret key.
+        secret: [u8; 32],
+    },
+    /// `--curve-serverkey KEY [--curve-client SECRET]`: a CURVE client.
+    CurveClient {
+        /// The server's public key.
+        server_key: [u8; 32],
+        /// The client's own secret key; `None`: a new pair for this run.
+        secret: Option<[u8; 32]>,
+    },
+    /// `--plain USER:PASS`: a PLAIN client.
+    PlainClient {
+        /// The user name.
+        username: String,
+        /// The password.
+        password: String,
+    },
+    /// `--plain-server USER:PASS`: a PLAIN server that admits only these
+    /// credentials (through a ZAP handler in this process).
+    PlainServer {
+        /// The user name admitted.
+        username: String,
+        /// Its password.
+        password: String,
+    },
+}
+
+impl std::fmt::Debug for Security {
+    // Secrets stay out of debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Security::CurveServer { .. } => "CurveServer",
+            Security::CurveClient { .. } => "CurveClient",
+            Security::PlainClient { .. } => "PlainClient",
+            Security::PlainServer { .. } => "PlainServer",
+        })
+    }
+}
+
+/// A CURVE key given as 40 Z85 characters.
+///
+/// Errors: [`CliError::Usage`] naming the option.
+pub fn z85_key(option: &str, text: &str) -> CliResult<[u8; 32]> {
+    tiermq::z85_decode(text)
+        .ok()
+        .and_then(|k| <[u8; 32]>::try_from(k).ok())
+        .ok_or_else(|| {
+            CliError::usage(format!(
+                "{option} takes a CURVE key as 40 Z85 characters (see 'tiermq keygen')"
+            ))
+        })
+}
+
+/// `USER:PASS`, each at most 255 bytes.
+fn credentials(option: &str, text: &str) -> CliResult<(String, String)> {
+    match text.split_once(':') {
+        Some((user, pass)) if user.len() <= 255 && pass.len() <= 255 => {
+            Ok((user.to_owned(), pass.to_owned()))
+        }
+        _ => Err(CliError::usage(format!(
+            "{option} takes USER:PASS (each at most 255 bytes)"
+        ))),
+    }
+}
+
 /// How `rep`/`router` answer a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reply {
@@ -223,6 +297,8 @@ pub struct SocketArgs {
     pub topic: Vec<u8>,
     /// `pub`: messages per second at most (generated or read).
     pub rate: Option<u32>,
+    /// PLAIN or CURVE; `None`: NULL. (Boxed: keys are large and rare.)
+    pub security: Option<Box<Security>>,
 }
 
 impl SocketArgs {
@@ -249,6 +325,7 @@ impl SocketArgs {
             failover: false,
             topic: Vec::new(),
             rate: None,
+            security: None,
         }
     }
 }
@@ -358,18 +435,27 @@ where
         },
         "-V" | "--version" => Ok(Command::Version),
         "demo" => parse_demo(args),
+        "keygen" => match args.next().as_deref() {
+            None => Ok(Command::Keygen),
+            Some("-h" | "--help") => Ok(Command::Help(Some(Topic::Keygen))),
+            Some(other) => Err(CliError::usage(format!(
+                "unexpected argument {other:?} for 'keygen' (it takes none)"
+            ))),
+        },
         name => match Role::from_name(name) {
             Some(role) => parse_socket(role, args),
             None => Err(CliError::usage(format!(
-                "unknown command {name:?} (expected push, pull, req, rep, dealer, router, pub, sub, pair or demo)"
+                "unknown command {name:?} (expected push, pull, req, rep, dealer, router, pub, sub, pair, demo or keygen)"
             ))),
         },
     }
 }
 
 fn topic(name: &str) -> CliResult<Topic> {
-    if name == "demo" {
-        return Ok(Topic::Demo);
+    match name {
+        "demo" => return Ok(Topic::Demo),
+        "keygen" => return Ok(Topic::Keygen),
+        _ => {}
     }
     Role::from_name(name)
         .map(Topic::Role)
@@ -432,6 +518,8 @@ fn no_flag_value(name: &str, inline: Option<String>) -> CliResult<()> {
 fn parse_socket(role: Role, mut args: Args) -> CliResult<Command> {
     let mut s = SocketArgs::new(role);
     let mut reply_flag: Option<&'static str> = None;
+    let mut mechanism: Option<&'static str> = None;
+    let mut curve_client: Option<[u8; 32]> = None;
     while let Some(arg) = args.next() {
         let (name, inline) = split_inline(&arg);
         match name {
@@ -512,6 +600,41 @@ fn parse_socket(role: Role, mut args: Args) -> CliResult<Command> {
             "--rate" if role == Role::Pub => {
                 s.rate = Some(number(name, &args.value(name, inline)?, 1, 1_000_000)?);
             }
+            "--curve-server" | "--curve-serverkey" | "--plain" | "--plain-server" => {
+                let option = match name {
+                    "--curve-server" => "--curve-server",
+                    "--curve-serverkey" => "--curve-serverkey",
+                    "--plain" => "--plain",
+                    _ => "--plain-server",
+                };
+                if let Some(prev) = mechanism {
+                    return Err(CliError::usage(format!(
+                        "{option} and {prev} cannot be combined (one mechanism per socket)"
+                    )));
+                }
+                mechanism = Some(option);
+                let text = args.value(name, inline)?;
+                s.security = Some(Box::new(match option {
+                    "--curve-server" => Security::CurveServer {
+                        secret: z85_key(option, &text)?,
+                    },
+                    "--curve-serverkey" => Security::CurveClient {
+                        server_key: z85_key(option, &text)?,
+                        secret: None,
+                    },
+                    "--plain" => {
+                        let (username, password) = credentials(option, &text)?;
+                        Security::PlainClient { username, password }
+                    }
+                    _ => {
+                        let (username, password) = credentials(option, &text)?;
+                        Security::PlainServer { username, password }
+                    }
+                }));
+            }
+            "--curve-client" => {
+                curve_client = Some(z85_key(name, &args.value(name, inline)?)?);
+            }
             other if other.starts_with('-') => {
                 return Err(CliError::usage(format!(
                     "unknown option {other:?} for '{}' (try 'tiermq {} --help')",
@@ -535,7 +658,13 @@ fn parse_socket(role: Role, mut args: Args) -> CliResult<Command> {
     if s.heartbeat_timeout.is_some() && s.heartbeat.is_none() {
         return Err(CliError::usage("--heartbeat-timeout needs --heartbeat"));
     }
-    Ok(Command::Socket(s))
+    if let Some(key) = curve_client {
+        match s.security.as_deref_mut() {
+            Some(Security::CurveClient { secret, .. }) => *secret = Some(key),
+            _ => return Err(CliError::usage("--curve-client needs --curve-serverkey")),
+        }
+    }
+    Ok(Command::Socket(Box::new(s)))
 }
 
 fn parse_demo(mut args: Args) -> CliResult<Command> {
@@ -589,7 +718,7 @@ mod tests {
 
     fn socket(args: &[&str]) -> SocketArgs {
         match parse(args.iter().copied()) {
-            Ok(Command::Socket(s)) => s,
+            Ok(Command::Socket(s)) => *s,
             other => panic!("{other:?}"),
         }
     }
@@ -714,6 +843,69 @@ mod tests {
         assert!(usage_error(&["demo", "hot-standby", "--size", "64"]).contains("--size"));
         assert!(usage_error(&["demo", "tango"]).contains("unknown demo"));
         assert!(usage_error(&["demo", "push", "push"]).contains("one scene"));
+    }
+
+    #[test]
+    fn security_options_parse() {
+        let (public, secret) = (
+            "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7",
+            "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6",
+        );
+        let s = socket(&["pull", "-b", "tcp://*:1", "--curve-server", secret]);
+        assert!(matches!(
+            s.security.as_deref(),
+            Some(Security::CurveServer { .. })
+        ));
+        let s = socket(&[
+            "push",
+            "-c",
+            "tcp://a:1",
+            "--curve-client",
+            secret,
+            "--curve-serverkey",
+            public,
+        ]);
+        let Some(Security::CurveClient {
+            server_key,
+            secret: client_secret,
+        }) = s.security.as_deref().cloned()
+        else {
+            panic!()
+        };
+        assert_eq!(tiermq::z85_encode(&server_key).unwrap(), public);
+        assert!(client_secret.is_some());
+        let s = socket(&["push", "-c", "tcp://a:1", "--plain", "alice:pa:ss"]);
+        assert_eq!(
+            s.security.as_deref(),
+            Some(&Security::PlainClient {
+                username: "alice".into(),
+                password: "pa:ss".into()
+            })
+        );
+        assert_eq!(parse(["keygen"]), Ok(Command::Keygen));
+        assert!(
+            usage_error(&["pull", "-b", "tcp://*:1", "--curve-server", "short"]).contains("40 Z85")
+        );
+        assert!(
+            usage_error(&["push", "-c", "tcp://a:1", "--plain", "nopass"]).contains("USER:PASS")
+        );
+        assert!(
+            usage_error(&[
+                "push",
+                "-c",
+                "tcp://a:1",
+                "--plain",
+                "a:b",
+                "--curve-serverkey",
+                public
+            ])
+            .contains("cannot be combined")
+        );
+        assert!(
+            usage_error(&["push", "-c", "tcp://a:1", "--curve-client", secret])
+                .contains("needs --curve-serverkey")
+        );
+        assert!(usage_error(&["keygen", "extra"]).contains("takes none"));
     }
 
     #[test]

@@ -21,6 +21,7 @@ Commands:
            makes a hot-standby subscriber
   pair     send stdin's messages to the one peer and print what it sends
   demo     self-contained failover shows on loopback (push; hot-standby)
+  keygen   print a new CURVE key pair (for --curve-server/--curve-serverkey)
 
 Endpoints: --bind/--connect [PRIO@]ENDPOINT, repeatable, e.g.
   tiermq push --connect 1@tcp://a:5555 --connect 2@tcp://b:5555
@@ -60,6 +61,19 @@ Options:
                             priority, state, queued, room, sent, received), and
                             each failover/failback as it happens
   -h, --help                this text
+
+Security (one mechanism; default NULL):
+      --curve-server SECRET   be a CURVE server with this secret key (Z85,
+                              40 characters; 'tiermq keygen' makes a pair)
+      --curve-serverkey KEY   be a CURVE client of the server whose public
+                              key is KEY
+      --curve-client SECRET   the client's own secret key (default: a new
+                              key pair for each run)
+      --plain USER:PASS       be a PLAIN client with these credentials
+      --plain-server USER:PASS  be a PLAIN server admitting only these
+                              credentials (PLAIN sends them in clear text)
+A peer that fails the handshake (wrong key, wrong password) is dropped; to
+this command it is simply not there (see --timeout).
 
 Message format:
   text (default): one message per line; a tab separates frames. So a frame
@@ -287,11 +301,24 @@ one did.
   --rate N      messages per second per publisher (default 200)
 ";
 
+const KEYGEN: &str = "\
+tiermq keygen: print a new CURVE key pair, in Z85 (40 characters each):
+  public-key KEY
+  secret-key KEY
+The server keeps the secret key (--curve-server SECRET); its clients get the
+public key (--curve-serverkey KEY).
+
+Usage: tiermq keygen
+  e.g. tiermq keygen > server.keys
+       tiermq pull --bind tcp://*:5555 --curve-server \"$(awk '/secret/ {print $2}' server.keys)\"
+";
+
 /// The help text for `topic` (`None`: the general help).
 pub fn text(topic: Option<Topic>) -> String {
     match topic {
         None => GENERAL.to_owned(),
         Some(Topic::Demo) => DEMO.to_owned(),
+        Some(Topic::Keygen) => KEYGEN.to_owned(),
         Some(Topic::Role(role)) => format!("{}\n{COMMON}", role_text(role)),
     }
 }

@@ -10,7 +10,7 @@
 //!   length-prefixed raw frames;
 //! - [`run`]: runs a parsed command and says which exit code it earned;
 //! - the subcommands themselves (`push`, `pull`, `req`, `rep`, `dealer`,
-//!   `router`, `pub`, `sub`, `pair`, `demo`) behind it.
+//!   `router`, `pub`, `sub`, `pair`, `demo`, `keygen`) behind it.
 //!
 //! # Example
 //!
@@ -53,6 +53,7 @@ mod pipeline;
 mod pubsub;
 mod reply;
 mod request;
+mod security;
 mod stats;
 
 pub use error::{CliError, CliResult};
@@ -92,6 +93,7 @@ pub fn execute(cmd: Command) -> CliResult<()> {
             Ok(())
         }
         Command::Demo(d) => demo::run(d),
+        Command::Keygen => security::keygen(),
         Command::Socket(s) => run_socket(&s),
     }
 }
@@ -103,6 +105,8 @@ fn format(args: &SocketArgs) -> Format {
 
 fn run_socket(args: &SocketArgs) -> CliResult<()> {
     let ctx = tiermq::Context::new();
+    // Bound before the socket exists, so no handshake finds it missing.
+    let zap = security::ZapHandler::start(&ctx, args.security.as_deref())?;
     let socket = open::create(&ctx, args)?;
     let mut stats = stats::Stats::new(&socket, args.stats, args.failover);
     let result = open::attach_all(&socket, args).and_then(|()| match args.role {
@@ -124,6 +128,7 @@ fn run_socket(args: &SocketArgs) -> CliResult<()> {
     }
     // Dropping the socket starts its linger; dropping the context waits for it.
     drop(socket);
+    drop(zap);
     drop(ctx);
     result
 }

@@ -77,6 +77,9 @@ fn apply_options(s: &Socket, args: &SocketArgs) -> CliResult<()> {
             opt("--failover", s.set_sub_failover(true))?;
         }
     }
+    if let Some(security) = &args.security {
+        crate::security::apply(s, security)?;
+    }
     if args.role == Role::Router {
         // Report a reply to a vanished peer instead of dropping it silently.
         opt("router", s.set_router_mandatory(true))?;
