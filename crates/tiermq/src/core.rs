@@ -45,9 +45,13 @@ mod lifecycle;
 mod pattern;
 mod pipes;
 #[cfg(test)]
+mod pubsub_model;
+#[cfg(test)]
 mod pubsub_tests;
 #[cfg(test)]
 mod req_model;
+#[cfg(test)]
+mod standby_model;
 #[cfg(test)]
 mod test_pipes;
 #[cfg(test)]
@@ -448,7 +452,9 @@ impl Core {
     }
 
     fn collect_tier_events(&mut self) {
+        let mut changed = false;
         while let Some(e) = self.sched.poll_event() {
+            changed = true;
             let kind = match e {
                 TierEvent::Failover { from, to } => MonitorEventKind::Failover { from, to },
                 TierEvent::Failback { from, to } => MonitorEventKind::Failback { from, to },
@@ -458,6 +464,9 @@ impl Core {
                 self.tier_events.pop_front();
             }
             self.tier_events.push_back(e);
+        }
+        if changed {
+            self.tier_changed();
         }
     }
 

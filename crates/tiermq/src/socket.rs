@@ -460,7 +460,12 @@ impl Socket {
     }
 
     /// The tier (1 most preferred ..= 16) that would get the next message,
-    /// or `None` if no peer is ready.
+    /// or `None` if no peer is ready. On PUB and XPUB: the send tier the
+    /// next message fans out to (its most preferred with a live
+    /// subscriber); on SUB and XSUB: the receive tier with a live
+    /// publisher that a hot-standby subscriber delivers from (see
+    /// [`set_sub_failover`](Socket::set_sub_failover)). Failover and
+    /// Failback monitor events report its changes on every type.
     pub fn active_tier(&self) -> Option<u8> {
         self.core(|c| c.active_tier(Instant::now()))
     }

@@ -7,8 +7,11 @@
 
 mod common;
 
+use std::io::Write;
+use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
+use common::zmtp::{frame, greeting, handshake, ready as ready_command};
 use common::*;
 use tiermq::{Context, DONTWAIT, MonitorEventKind, PUB, PULL, PUSH, SUB, Socket, XPUB, XSUB};
 
@@ -425,8 +428,8 @@ fn conflate_keeps_only_the_newest_message() {
     }
 }
 
-/// Binds a new PUB at `ep` (a tcp endpoint just released), retrying while
-/// the port is still taken.
+/// Binds a new PUB at `ep` (an endpoint just released), retrying while it
+/// is still taken.
 fn rebind_pub(ctx: &Context, ep: &str) -> Socket {
     let publisher = ctx.socket(PUB).unwrap();
     eventually("the port is free again", || publisher.bind(ep).is_ok());
@@ -451,29 +454,29 @@ fn subscriptions_are_replayed_to_a_restarted_publisher() {
     assert_eq!(next(&sub), "a1");
 }
 
-/// A hot-standby SUB: publisher `p1` on tier 1 and `p2` on tier 2.
-#[test]
-fn hot_standby_subscriber_fails_over_and_back() {
+/// A hot-standby SUB: publisher `p1` on tier 1 and `p2` on tier 2; `p1`
+/// is closed, then bound again.
+fn hot_standby(t: Transport) {
     let ctx = Context::new();
     let p1 = ctx.socket(PUB).unwrap();
-    let e1 = bind(&p1, Tcp, "hs1");
+    let e1 = bind(&p1, t, "hs1");
     let p2 = ctx.socket(PUB).unwrap();
-    let e2 = bind(&p2, Tcp, "hs2");
+    let e2 = bind(&p2, t, "hs2");
     let sub = ctx.socket(SUB).unwrap();
     sub.set_sub_failover(true).unwrap();
     assert!(sub.is_sub_failover().unwrap());
     sub.set_failback_delay(50).unwrap();
     let m = sub.monitor();
-    sub.set_rcvprio(1).unwrap();
-    sub.connect(&e1).unwrap();
+    // The standby first, alone: once its messages come through, it has
+    // the subscription, so what it sends later reaches the SUB.
     sub.set_rcvprio(2).unwrap();
     sub.connect(&e2).unwrap();
     sub.set_subscribe(b"").unwrap();
-    eventually("both publishers live", || {
-        sub.active_tier() == Some(1) && ready(&sub) == 2
-    });
+    warm_up(&p2, &sub);
+    sub.set_rcvprio(1).unwrap();
+    sub.connect(&e1).unwrap();
+    eventually("the primary is live", || sub.active_tier() == Some(1));
     warm_up(&p1, &sub);
-    warm_up(&p2, &sub_probe(&ctx, &e2));
     for _ in 0..10 {
         p2.send("standby", 0).unwrap();
     }
@@ -502,28 +505,25 @@ fn hot_standby_subscriber_fails_over_and_back() {
         from: Some(2),
         to: Some(1),
     };
-    let at = |k: &MonitorEventKind| kinds.iter().position(|x| x == k);
-    let (over, back) = (at(&failover), at(&failback));
+    let over = kinds.iter().position(|k| *k == failover);
+    let back = kinds.iter().rposition(|k| *k == failback);
     assert!(over.is_some() && back.is_some(), "{kinds:?}");
-    assert!(over < back);
-}
-
-/// A plain SUB on `ep` that warm-up can use to know `ep`'s publisher has
-/// its subscribers' subscriptions (the hot-standby SUB drops its messages).
-fn sub_probe(ctx: &Context, ep: &str) -> Socket {
-    let s = ctx.socket(SUB).unwrap();
-    s.connect(ep).unwrap();
-    s.set_subscribe(WARM).unwrap();
-    s
+    assert!(over < back, "{kinds:?}");
 }
 
 #[test]
-fn pub_sends_to_the_best_live_tier() {
+fn hot_standby_subscriber_fails_over_and_back() {
+    for t in ALL {
+        hot_standby(t);
+    }
+}
+
+fn pub_tiers(t: Transport) {
     let ctx = Context::new();
     let s1 = ctx.socket(SUB).unwrap();
-    let e1 = bind(&s1, Tcp, "tier1");
+    let e1 = bind(&s1, t, "tier1");
     let s2 = ctx.socket(SUB).unwrap();
-    let e2 = bind(&s2, Tcp, "tier2");
+    let e2 = bind(&s2, t, "tier2");
     for s in [&s1, &s2] {
         s.set_subscribe(b"").unwrap();
     }
@@ -544,4 +544,54 @@ fn pub_sends_to_the_best_live_tier() {
     warm_up(&publisher, &s2);
     publisher.send("m2", 0).unwrap();
     assert_eq!(next(&s2), "m2");
+}
+
+#[test]
+fn pub_sends_to_the_best_live_tier() {
+    for t in ALL {
+        pub_tiers(t);
+    }
+}
+
+/// A hot-standby SUB with heartbeats: a tier-1 publisher that goes silent
+/// (played by a raw ZMTP peer that stops answering PINGs, its connection
+/// open) is declared dead and the SUB fails over to tier 2; a word from it
+/// revives it, and the SUB fails back at once (no failback delay).
+#[test]
+fn hot_standby_subscriber_fails_over_from_a_silent_publisher() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let frozen = format!("tcp://{}", listener.local_addr().unwrap());
+    let ctx = Context::new();
+    let backup = ctx.socket(PUB).unwrap();
+    let e2 = bind(&backup, Tcp, "silent2");
+    let sub = ctx.socket(SUB).unwrap();
+    sub.set_sub_failover(true).unwrap();
+    sub.set_heartbeat_ivl(50).unwrap();
+    sub.set_heartbeat_timeout(200).unwrap();
+    sub.set_rcvprio(1).unwrap();
+    sub.connect(&frozen).unwrap();
+    sub.set_rcvprio(2).unwrap();
+    sub.connect(&e2).unwrap();
+    sub.set_subscribe(WARM).unwrap();
+    sub.set_subscribe(b"p").unwrap();
+    sub.set_subscribe(b"b").unwrap();
+    let (mut primary, _) = listener.accept().unwrap();
+    primary.write_all(&greeting(1, false)).unwrap();
+    primary.write_all(&ready_command("PUB")).unwrap();
+    handshake(&mut primary);
+    primary.write_all(&frame(0, b"p1")).unwrap();
+    assert_eq!(next(&sub), "p1");
+
+    eventually("the silent primary is declared dead", || {
+        sub.active_tier() == Some(2)
+    });
+    warm_up(&backup, &sub);
+    backup.send("b1", 0).unwrap();
+    assert_eq!(next(&sub), "b1");
+
+    primary.write_all(&frame(0, b"p2")).unwrap();
+    assert_eq!(next(&sub), "p2", "revived, tier 1 is delivered again");
+    backup.send("b2", 0).unwrap();
+    primary.write_all(&frame(0, b"p3")).unwrap();
+    assert_eq!(next(&sub), "p3", "the standby's b2 is dropped");
 }

@@ -295,6 +295,9 @@ impl Core {
         } else if self.pattern.tiered() {
             self.sched.set_state(id, PipeState::Ready, now);
         }
+        if self.pattern.subscribes() {
+            self.drop_standby_input(id);
+        }
         self.flush_reroute(now);
     }
 

@@ -388,6 +388,17 @@ impl Core {
         }
     }
 
+    /// The active tier changed: a hot-standby subscriber drops what the
+    /// pipes that are now standbys hold.
+    pub(super) fn tier_changed(&mut self) {
+        if self.pattern.subscribes() && self.options.sub_failover {
+            let ids: Vec<PipeId> = self.pipes.iter().map(|(k, _)| PipeId(k)).collect();
+            for id in ids {
+                self.drop_standby_input(id);
+            }
+        }
+    }
+
     /// Pipe `id` has room again: SUB and XSUB send the subscription
     /// changes that waited.
     pub(super) fn pipe_writable(&mut self, id: PipeId) {

@@ -380,3 +380,43 @@ fn conflate_keeps_the_newest_message_and_its_last_frame() {
     assert_eq!(received(&mut c), ["tail"]);
     assert!(received(&mut c).is_empty());
 }
+
+#[test]
+fn xpub_verboser_reports_every_topic_of_a_departing_pipe() {
+    let mut c = core_of(Pattern::XPub, WireType::XPub);
+    let a = attach(&mut c, 1, 8, 100, WireType::Sub);
+    let b = attach(&mut c, 2, 8, 100, WireType::Sub);
+    a.subscribe(&mut c, "shared");
+    b.subscribe(&mut c, "shared");
+    b.subscribe(&mut c, "own");
+    assert_eq!(received(&mut c), ["\u{1}shared", "\u{1}own"]);
+    c.set_option(PatternOption::XpubVerboser(true));
+    b.detach(&mut c);
+    assert_eq!(received(&mut c), ["\u{0}own", "\u{0}shared"]);
+    c.set_option(PatternOption::XpubVerboser(false));
+    a.detach(&mut c);
+    assert_eq!(received(&mut c), ["\u{0}shared"]);
+}
+
+#[test]
+fn conflate_applies_to_dealer_and_sub_and_is_off_by_default() {
+    for (pattern, t, peer) in [
+        (Pattern::Dealer, WireType::Dealer, WireType::Router),
+        (Pattern::Sub, WireType::Sub, WireType::Pub),
+    ] {
+        let mut c = core_of(pattern, t);
+        c.options.conflate = true;
+        c.subscription(b"", true);
+        let p = attach(&mut c, 1, 8, 100, peer);
+        for m in ["1", "2", "3"] {
+            p.give(&mut c, Item::Message(text(m)));
+        }
+        assert_eq!(received(&mut c), ["3"], "{pattern:?}");
+    }
+    let mut c = core_of(Pattern::Pull, WireType::Pull);
+    let p = attach(&mut c, 1, 8, 100, WireType::Push);
+    for m in ["1", "2"] {
+        p.give(&mut c, Item::Message(text(m)));
+    }
+    assert_eq!(received(&mut c), ["1", "2"], "off by default");
+}

@@ -2,6 +2,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod libzmq_peer;
+pub mod zmtp;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

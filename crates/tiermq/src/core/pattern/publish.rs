@@ -149,20 +149,25 @@ impl Core {
     }
 
     /// Pipe `id` left: its subscriptions go with it. XPUB tells the
-    /// application of the topics nobody wants any more (XPUB_MANUAL: that
-    /// the pipe asked for).
+    /// application of the topics nobody wants any more; with
+    /// XPUB_VERBOSER, of every topic the pipe had; with XPUB_MANUAL, of
+    /// every topic it had asked for (as libzmq).
     pub(in crate::core) fn publisher_pipe_gone(&mut self, id: PipeId, serial: u64) {
+        let xpub = self.pattern == Pattern::XPub;
+        let o = &self.options;
         let p = &mut self.publish;
+        let every = if xpub && o.xpub_manual {
+            Some(p.asked.prefixes(id))
+        } else if xpub && o.xpub_verbose_unsubs {
+            Some(p.subs.prefixes(id))
+        } else {
+            None
+        };
         let lost = p.subs.remove_pipe(id);
-        let asked = p.asked.remove_pipe(id);
+        p.asked.remove_pipe(id);
         p.unread.retain(|&u| u != id);
-        if self.pattern == Pattern::XPub {
-            let cancels = if self.options.xpub_manual {
-                asked
-            } else {
-                lost
-            };
-            for topic in cancels {
+        if xpub {
+            for topic in every.unwrap_or(lost) {
                 p.pending.push_back((notice(false, &topic), (id, serial)));
             }
         }

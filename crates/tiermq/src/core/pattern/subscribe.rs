@@ -169,9 +169,11 @@ impl Core {
             || Some(rec.rcvprio) == self.sched.active_tier()
     }
 
-    /// SUB_FAILOVER: pipe `id` has input; if it is not in the active tier,
-    /// what it sent is dropped now, so a standby's old messages never
-    /// reach the application after a failover.
+    /// SUB_FAILOVER: pipe `id` has input, became a standby, or revived; if
+    /// it is live and not in the active tier, what it holds is dropped now
+    /// (which re-arms its waker, so later input comes here too), so a
+    /// standby's old messages never reach the application after a
+    /// failover.
     pub(in crate::core) fn drop_standby_input(&mut self, id: PipeId) {
         if !self.options.sub_failover {
             return;
@@ -187,7 +189,7 @@ impl Core {
         let Some(rec) = self.pipes.get_mut(id.0) else {
             return;
         };
-        if rec.out.is_none() || Some(rec.rcvprio) == active {
+        if rec.out.is_none() || rec.state == PeerState::Dead || Some(rec.rcvprio) == active {
             return;
         }
         loop {
