@@ -29,7 +29,7 @@ impl Stats {
     pub(crate) fn new(s: &Socket, enabled: bool, tier_events: bool) -> Stats {
         let now = Instant::now();
         Stats {
-            monitor: enabled.then(|| s.monitor()),
+            monitor: enabled.then(|| s.event_monitor()),
             tier_events,
             start: now,
             next: now + PERIOD,

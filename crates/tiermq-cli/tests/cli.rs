@@ -273,7 +273,7 @@ fn demo_hot_standby_switches_publishers() {
 fn connect_takes_a_source_address_with_a_priority() {
     let ctx = tiermq::Context::new();
     let pull = ctx.socket(tiermq::PULL).unwrap();
-    let events = pull.monitor();
+    let events = pull.event_monitor();
     pull.set_rcvtimeo(20_000).unwrap();
     pull.bind("tcp://127.0.0.1:*").unwrap();
     let ep = pull.get_last_endpoint().unwrap().unwrap();

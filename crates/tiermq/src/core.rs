@@ -217,6 +217,12 @@ pub(crate) struct Core {
     closing: std::collections::HashSet<ConnKey>,
     /// Latency-aware tiers, when on (see `latency`).
     latency: Option<tiermq_sched::LatencyTiers>,
+    /// PAIR: the pipes of inproc peers refused as second peers, held open
+    /// so that they do not rejoin at once (see `refuse_second_pair`).
+    parked: Vec<(
+        tiermq_pipe::Writer<tiermq_wire::Item>,
+        tiermq_pipe::Reader<tiermq_wire::Item>,
+    )>,
 }
 
 impl Core {
@@ -258,6 +264,7 @@ impl Core {
             last_now: Instant::now(),
             closing: std::collections::HashSet::new(),
             latency: None,
+            parked: Vec::new(),
         }
     }
 
@@ -516,6 +523,10 @@ impl Core {
         self.sched = Scheduler::new();
         self.fq = FairQueue::new();
         self.reroute.clear();
+        for (out, inp) in self.parked.drain(..) {
+            out.close();
+            inp.close();
+        }
     }
 
     /// Whether connections closed by [`Core::close`] are still writing out.

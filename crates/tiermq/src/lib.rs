@@ -113,19 +113,20 @@
 //! [`Socket::peers`] lists every connection (and every connect that has none
 //! at the moment) with its priorities, state, queue depth, room left and
 //! counters; [`Socket::active_tier`] says which tier gets the next message;
-//! [`Socket::monitor`] is a bounded stream of connection, peer-state and
-//! tier events that never slows the socket down when nobody reads it.
+//! [`Socket::event_monitor`] is a bounded stream of connection, peer-state
+//! and tier events that never slows the socket down when nobody reads it;
+//! [`Socket::monitor`] is the zmq crate's, libzmq's events on a PAIR.
 //!
 //! # Supported so far
 //!
-//! PUSH/PULL, REQ/REP, DEALER/ROUTER and PUB/SUB/XPUB/XSUB over tcp, ipc
-//! and inproc, with REQ_RELAXED, REQ_CORRELATE, a REQ resend interval,
+//! PUSH/PULL, REQ/REP, DEALER/ROUTER, PUB/SUB/XPUB/XSUB and PAIR over tcp,
+//! ipc and inproc, with REQ_RELAXED, REQ_CORRELATE, a REQ resend interval,
 //! ROUTER_MANDATORY and ROUTER_HANDOVER, the XPUB options and CONFLATE;
 //! heartbeats (a dead peer fails over like a disconnected one); tiered
 //! fan-out and the hot-standby subscriber (`set_sub_failover`); `peers()`,
-//! `active_tier()` and `monitor()`. PAIR returns `ENOTSUP` from
-//! [`Context::socket`]. Not yet offered: raw-fd poll items
-//! (`PollItem::from_fd`) and the security mechanisms (NULL only).
+//! `active_tier()`, `event_monitor()` and the zmq-style
+//! `monitor(endpoint, events)`; the proxies. Not yet offered: raw-fd poll
+//! items (`PollItem::from_fd`) and the security mechanisms (NULL only).
 
 #[cfg(test)]
 mod tests {
@@ -156,12 +157,14 @@ mod net;
 mod options;
 mod peer;
 mod poll;
+mod proxy;
 mod security;
 mod shared;
 mod socket;
 mod socket_type;
 mod sync;
 mod zap;
+mod zmq_monitor;
 
 pub use bytes::Bytes;
 pub use context::Context;
@@ -170,10 +173,10 @@ pub use message::Message;
 pub use monitor::{DEFAULT_MONITOR_CAPACITY, Monitor, MonitorEvent, MonitorEventKind};
 pub use peer::{Peer, PeerState};
 pub use poll::{POLLERR, POLLIN, POLLOUT, PollEvents, PollItem, poll};
-pub use security::{
-    CurveKeyPair, DecodeError, EncodeError, Mechanism, z85_decode, z85_encode,
-};
+pub use proxy::{proxy, proxy_steerable, proxy_steerable_with_capture, proxy_with_capture};
+pub use security::{CurveKeyPair, DecodeError, EncodeError, Mechanism, z85_decode, z85_encode};
 pub use socket::{DONTWAIT, SNDMORE, Sendable, Socket};
 pub use socket_type::SocketType;
 pub use socket_type::SocketType::*;
 pub use tiermq_sched::TierEvent;
+pub use zmq_monitor::SocketEvent;

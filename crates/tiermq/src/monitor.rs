@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::sync::lock;
 
-/// The capacity of [`Socket::monitor`](crate::Socket::monitor).
+/// The capacity of [`Socket::monitor`](crate::Socket::event_monitor).
 pub const DEFAULT_MONITOR_CAPACITY: usize = 1024;
 
 /// What happened (SPEC §7).
@@ -102,10 +102,28 @@ pub struct MonitorEvent {
     pub peer: String,
 }
 
+/// What libzmq would put in an event's value, known only where the event
+/// is raised (the typed event says it in words). The zmq-style monitor
+/// ([`Socket::monitor`](crate::Socket::monitor)) reads it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Detail {
+    /// Nothing to add.
+    #[default]
+    None,
+    /// An operating-system error number.
+    Errno(i32),
+    /// A ZMTP protocol failure: one of libzmq's `ZMQ_PROTOCOL_ERROR_*` codes.
+    Protocol(u32),
+    /// Authentication refused: the ZAP status code. Raised by the security
+    /// mechanisms' authentication (none yet refuses a NULL peer).
+    #[allow(dead_code)]
+    Auth(u32),
+}
+
 /// One monitor's queue.
 #[derive(Debug)]
 struct Queue {
-    events: Mutex<VecDeque<MonitorEvent>>,
+    events: Mutex<VecDeque<(MonitorEvent, Detail)>>,
     cv: Condvar,
     capacity: usize,
     dropped: AtomicU64,
@@ -128,6 +146,17 @@ impl Hub {
 
     /// Offers an event to every monitor. Never blocks on a reader.
     pub(crate) fn emit(&self, kind: MonitorEventKind, endpoint: &str, peer: &str) {
+        self.emit_detailed(kind, endpoint, peer, Detail::None);
+    }
+
+    /// [`Hub::emit`], with what libzmq would put in the event's value.
+    pub(crate) fn emit_detailed(
+        &self,
+        kind: MonitorEventKind,
+        endpoint: &str,
+        peer: &str,
+        detail: Detail,
+    ) {
         if !self.is_active() {
             return;
         }
@@ -147,7 +176,7 @@ impl Hub {
             if events.len() >= q.capacity {
                 q.dropped.fetch_add(1, Ordering::Relaxed);
             } else {
-                events.push_back(event.clone());
+                events.push_back((event.clone(), detail));
                 q.cv.notify_all();
             }
         }
@@ -179,7 +208,7 @@ impl Drop for Hub {
 }
 
 /// A bounded stream of a socket's events, from
-/// [`Socket::monitor`](crate::Socket::monitor).
+/// [`Socket::monitor`](crate::Socket::event_monitor).
 ///
 /// Events are kept in order. When the monitor holds `capacity` unread
 /// events, newer ones are dropped and counted ([`dropped`](Monitor::dropped)):
@@ -192,7 +221,7 @@ impl Drop for Hub {
 /// # fn main() -> tiermq::Result<()> {
 /// let ctx = Context::new();
 /// let push = ctx.socket(PUSH)?;
-/// let monitor = push.monitor();
+/// let monitor = push.event_monitor();
 /// push.bind("tcp://127.0.0.1:*")?;
 /// let event = monitor.recv_timeout(Duration::from_secs(10)).unwrap();
 /// assert_eq!(event.kind, MonitorEventKind::Listening);
@@ -208,6 +237,11 @@ impl Monitor {
     /// The next event, waiting up to `timeout`; `None` if none came (or the
     /// socket is gone and every event was read).
     pub fn recv_timeout(&self, timeout: Duration) -> Option<MonitorEvent> {
+        self.recv_detailed(timeout).map(|(e, _)| e)
+    }
+
+    /// [`Monitor::recv_timeout`], with the event's [`Detail`].
+    pub(crate) fn recv_detailed(&self, timeout: Duration) -> Option<(MonitorEvent, Detail)> {
         let deadline = Instant::now().checked_add(timeout);
         let mut events = lock(&self.queue.events);
         loop {
@@ -235,7 +269,21 @@ impl Monitor {
 
     /// The next event if one is waiting.
     pub fn try_recv(&self) -> Option<MonitorEvent> {
-        lock(&self.queue.events).pop_front()
+        lock(&self.queue.events).pop_front().map(|(e, _)| e)
+    }
+
+    /// Whether no more events will come: the socket is gone, or
+    /// [`Monitor::close`] was called.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.queue.closed.load(Ordering::SeqCst)
+    }
+
+    /// Ends the stream from the reading side: waiting readers wake, and
+    /// reading ends once the events already queued are read.
+    pub(crate) fn close(&self) {
+        self.queue.closed.store(true, Ordering::SeqCst);
+        let _guard = lock(&self.queue.events);
+        self.queue.cv.notify_all();
     }
 
     /// The events waiting now, without blocking.

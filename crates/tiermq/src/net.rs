@@ -120,6 +120,7 @@ impl SocketSink {
         if !self.hub.is_active() {
             return;
         }
+        let detail = crate::zmq_monitor::detail_of(&e);
         let (kind, endpoint, peer) = match e {
             NetEvent::Listening { endpoint, .. } => {
                 (MonitorEventKind::Listening, endpoint, String::new())
@@ -180,7 +181,7 @@ impl SocketSink {
             // A connect in progress: `Connected` or `ConnectRetried` follows.
             NetEvent::ConnectDelayed { .. } => return,
         };
-        self.hub.emit(kind, &endpoint, &peer);
+        self.hub.emit_detailed(kind, &endpoint, &peer, detail);
     }
 }
 

@@ -167,7 +167,10 @@ mod tests {
             [0x86, 0x4F, 0xD2, 0x6F, 0xB5, 0x59, 0xF7, 0x5B]
         );
         assert!(matches!(z85_decode("Hell"), Err(DecodeError::BadLength)));
-        assert!(matches!(z85_decode("Hell\0"), Err(DecodeError::NulError(_))));
+        assert!(matches!(
+            z85_decode("Hell\0"),
+            Err(DecodeError::NulError(_))
+        ));
         assert!(matches!(z85_decode("Hell~"), Err(DecodeError::BadChar(4))));
     }
 }

@@ -1,6 +1,6 @@
 //! `Socket`: the application's handle, with rust-zmq's methods.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
 use std::str::FromStr;
 use std::sync::{Arc, Weak};
@@ -21,6 +21,7 @@ use crate::net::{SocketSink, link_options};
 use crate::options::{self, at_least, hwm, priority};
 use crate::poll::{PollEvents, PollItem};
 use crate::shared::Shared;
+use crate::zmq_monitor::ZmqMonitor;
 use crate::{Context, Error, Message, Peer, Result, SocketType};
 
 mod security;
@@ -61,6 +62,8 @@ pub struct Socket {
     ctx: Context,
     socket_type: SocketType,
     hub: Arc<Hub>,
+    /// The zmq-style monitor, if one runs.
+    zmq_monitor: RefCell<Option<ZmqMonitor>>,
     _not_sync: PhantomData<Cell<()>>,
 }
 
@@ -92,6 +95,7 @@ impl Socket {
             ctx,
             socket_type,
             hub,
+            zmq_monitor: RefCell::new(None),
             _not_sync: PhantomData,
         })
     }
@@ -476,11 +480,13 @@ impl Socket {
         self.core(|c| c.peers())
     }
 
-    /// A new stream of this socket's events (SPEC §7): connections
+    /// A new typed stream of this socket's events (SPEC §7): connections
     /// (listening, accepted, connected, retried, handshake, disconnected),
     /// peer states (dead, busy, ready), tier moves (failover, failback) and
     /// rerouted messages. It holds up to 1024 unread events; see
-    /// [`monitor_with_capacity`](Socket::monitor_with_capacity).
+    /// [`event_monitor_with_capacity`](Socket::event_monitor_with_capacity).
+    /// (The zmq crate's [`monitor`](Socket::monitor) sends libzmq's events
+    /// on a PAIR instead.)
     ///
     /// Events from before the call are not replayed. Each monitor gets every
     /// event; one nobody reads drops new events when full and never slows
@@ -489,19 +495,58 @@ impl Socket {
     /// `Dead` before the connection's `Disconnected`; the `Failover` it
     /// causes may come just before `Dead`, as the dying connection's pipe
     /// closes first.
-    pub fn monitor(&self) -> Monitor {
-        self.monitor_with_capacity(DEFAULT_MONITOR_CAPACITY)
+    pub fn event_monitor(&self) -> Monitor {
+        self.event_monitor_with_capacity(DEFAULT_MONITOR_CAPACITY)
     }
 
-    /// [`monitor`](Socket::monitor) holding up to `capacity` unread events (at least 1).
-    pub fn monitor_with_capacity(&self, capacity: usize) -> Monitor {
+    /// [`event_monitor`](Socket::event_monitor) holding up to `capacity`
+    /// unread events (at least 1).
+    pub fn event_monitor_with_capacity(&self, capacity: usize) -> Monitor {
         let monitor = self.hub.subscribe(capacity);
         self.core(|c| c.set_monitored(true));
         monitor
     }
 
+    /// Publishes this socket's events in libzmq's format on a PAIR socket
+    /// bound at `monitor_endpoint` (inproc only), as the zmq crate's
+    /// `monitor` (`zmq_socket_monitor`) does. Connect a PAIR to that
+    /// endpoint to read them: each event is two frames, 6 bytes (the
+    /// [`SocketEvent`](crate::SocketEvent) number as a little-endian u16,
+    /// then a little-endian u32 value) and the endpoint.
+    ///
+    /// `events` is a mask of [`SocketEvent`](crate::SocketEvent) numbers
+    /// (`SocketEvent::ALL as i32` for all). Calling it again replaces the
+    /// monitor; `events == 0` or an empty endpoint stops it. A monitor
+    /// stops with MONITOR_STOPPED (if in its mask) when replaced, stopped,
+    /// or when the socket closes (after its listeners' CLOSED). The
+    /// guide's "The zmq-style monitor" lists the events tiermq raises and
+    /// their values. The socket never waits for the monitor: events the
+    /// reader does not take in time are dropped.
+    ///
+    /// Errors: `EPROTONOSUPPORT` for a transport other than inproc, `EINVAL`
+    /// for a malformed endpoint or a mask beyond 16 bits, `EADDRINUSE` if the
+    /// name is bound, `ETERM` after the context was destroyed.
+    pub fn monitor(&self, monitor_endpoint: &str, events: i32) -> Result<()> {
+        self.check_live()?;
+        let stop = monitor_endpoint.is_empty() || events == 0;
+        if !stop {
+            crate::zmq_monitor::check_request(monitor_endpoint, events)?;
+        }
+        let old = self.zmq_monitor.borrow_mut().take();
+        if let Some(old) = old {
+            old.stop();
+        }
+        if stop {
+            return Ok(());
+        }
+        let feed = self.event_monitor();
+        let started = ZmqMonitor::start(&self.ctx, monitor_endpoint, events, feed)?;
+        *self.zmq_monitor.borrow_mut() = Some(started);
+        Ok(())
+    }
+
     /// The failover and failback events since the last call (at most the
-    /// latest 256). [`monitor`](Socket::monitor) gives them too, with the
+    /// latest 256). [`event_monitor`](Socket::event_monitor) gives them too, with the
     /// other events.
     pub fn take_tier_events(&self) -> Vec<TierEvent> {
         self.core(Core::take_tier_events)
@@ -568,6 +613,9 @@ impl Drop for Socket {
             closer.run();
         } else if let Err(work) = self.ctx.linger_in_background(move || closer.run()) {
             work();
+        }
+        if let Some(m) = self.zmq_monitor.get_mut().take() {
+            m.finish();
         }
     }
 }

@@ -11,7 +11,7 @@ use tiermq_wire::SocketType as WireType;
 #[allow(clippy::upper_case_acronyms, non_camel_case_types)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SocketType {
-    /// Exclusive pair (not yet supported).
+    /// Exclusive pair: one peer, both directions.
     PAIR,
     /// Publisher: fans each message out to the subscribers whose
     /// subscriptions match, in the most preferred send tier with one.
@@ -55,6 +55,7 @@ impl SocketType {
                 | SocketType::SUB
                 | SocketType::XPUB
                 | SocketType::XSUB
+                | SocketType::PAIR
         )
     }
 
@@ -106,6 +107,7 @@ mod tests {
         assert_eq!(SocketType::STREAM.to_wire(), None);
         assert!(SocketType::PUSH.is_supported() && SocketType::REQ.is_supported());
         assert!(SocketType::PUB.is_supported() && SocketType::XSUB.is_supported());
-        assert!(!SocketType::PAIR.is_supported());
+        assert!(SocketType::PAIR.is_supported());
+        assert!(!SocketType::STREAM.is_supported());
     }
 }

@@ -162,7 +162,16 @@ fn connect(ctx: &Context) -> Option<Socket> {
 /// An RFC 27 reply to request `id`: empty delimiter, version, request id,
 /// status code, status text, user id, metadata.
 fn parse_reply(frames: Vec<Vec<u8>>, id: &str) -> Option<ZapReply> {
-    let [delimiter, version, request_id, code, text, user_id, metadata] = &frames[..] else {
+    let [
+        delimiter,
+        version,
+        request_id,
+        code,
+        text,
+        user_id,
+        metadata,
+    ] = &frames[..]
+    else {
         return None;
     };
     if !delimiter.is_empty() || version != b"1.0" || request_id != id.as_bytes() {
@@ -190,8 +199,11 @@ mod tests {
 
     #[test]
     fn replies_parse_as_rfc27_lays_them_out() {
-        let ok = parse_reply(frames(&[b"", b"1.0", b"7", b"200", b"OK", b"alice", b""]), "7")
-            .unwrap();
+        let ok = parse_reply(
+            frames(&[b"", b"1.0", b"7", b"200", b"OK", b"alice", b""]),
+            "7",
+        )
+        .unwrap();
         assert!(ok.admits());
         assert_eq!(ok.user_id, "alice");
         let md = b"\x05Hello\x00\x00\x00\x05world";

@@ -170,6 +170,46 @@ fn ipv6_makes_the_wildcard_dual_stack() {
     assert!(zbound.starts_with("tcp://[::]:"), "{zbound}");
 }
 
+/// The monitor and the proxies, called as rust-zmq code calls them
+/// (`&mut` sockets for the proxies, `SocketEvent` raw numbers).
+#[test]
+fn rust_zmq_monitor_and_proxy_calls() {
+    let ctx = zmq::Context::new();
+    let mut frontend = ctx.socket(zmq::PAIR).unwrap();
+    frontend
+        .monitor("inproc://api-monitor", zmq::SocketEvent::ALL as i32)
+        .unwrap();
+    let events = ctx.socket(zmq::PAIR).unwrap();
+    events.set_rcvtimeo(10_000).unwrap();
+    events.connect("inproc://api-monitor").unwrap();
+    frontend.bind("tcp://127.0.0.1:*").unwrap();
+    let frames = events.recv_multipart(0).unwrap();
+    let number = u16::from_le_bytes([frames[0][0], frames[0][1]]);
+    assert_eq!(
+        zmq::SocketEvent::from_raw(number),
+        zmq::SocketEvent::LISTENING
+    );
+    assert_eq!(zmq::SocketEvent::LISTENING.to_raw(), 8);
+
+    let mut backend = ctx.socket(zmq::PAIR).unwrap();
+    backend.bind("inproc://api-backend").unwrap();
+    let mut control = ctx.socket(zmq::PAIR).unwrap();
+    control.bind("inproc://api-control").unwrap();
+    let steer = ctx.socket(zmq::PAIR).unwrap();
+    steer.connect("inproc://api-control").unwrap();
+    steer.send("TERMINATE", 0).unwrap();
+    zmq::proxy_steerable(&mut frontend, &mut backend, &mut control).unwrap();
+    let mut capture = ctx.socket(zmq::PUSH).unwrap();
+    capture.bind("inproc://api-capture").unwrap();
+    steer.send("TERMINATE", 0).unwrap();
+    zmq::proxy_steerable_with_capture(&mut frontend, &mut backend, &mut capture, &mut control)
+        .unwrap();
+    // `proxy` and `proxy_with_capture` run until the context ends.
+    let _: fn(&zmq::Socket, &zmq::Socket) -> zmq::Result<()> = zmq::proxy;
+    let _: fn(&mut zmq::Socket, &mut zmq::Socket, &mut zmq::Socket) -> zmq::Result<()> =
+        zmq::proxy_with_capture;
+}
+
 /// A rust-zmq 0.10 weather-update subscriber and publisher, as written for
 /// the zmq crate, including its PUB/SUB options.
 #[test]

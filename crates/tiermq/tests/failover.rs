@@ -200,7 +200,7 @@ fn disconnect_reroutes(t: Transport) {
     push.set_sndbuf(4096).unwrap();
     connect_tiers(&push, &e1, &e2);
     eventually("the primary has its connection", || ready(&primary) == 1);
-    let events = push.monitor();
+    let events = push.event_monitor();
 
     let stop = Arc::new(AtomicBool::new(false));
     let (b, bh) = collector(backup, Arc::clone(&stop));

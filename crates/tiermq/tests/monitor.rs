@@ -66,7 +66,7 @@ fn monitor_reports_a_busy_primary_failing_over_and_back() {
     let e2 = backup.get_last_endpoint().unwrap().unwrap();
 
     let push = ctx.socket(PUSH).unwrap();
-    let m = push.monitor_with_capacity(1 << 20);
+    let m = push.event_monitor_with_capacity(1 << 20);
     push.set_sndhwm(10).unwrap();
     push.set_sndbuf(4096).unwrap();
     push.set_sndprio(1).unwrap();
@@ -139,8 +139,8 @@ fn an_unread_monitor_does_not_stop_traffic() {
     const N: u64 = 20_000;
     let ctx = Context::new();
     let push = ctx.socket(PUSH).unwrap();
-    let unread = push.monitor_with_capacity(4);
-    let _also_unread = push.monitor();
+    let unread = push.event_monitor_with_capacity(4);
+    let _also_unread = push.event_monitor();
     push.set_sndhwm(1).unwrap();
     push.bind("inproc://unread").unwrap();
     let pull = ctx.socket(PULL).unwrap();
@@ -286,7 +286,7 @@ fn silent_peer_is_declared_dead_and_its_request_goes_to_the_backup() {
     let e2 = backup.get_last_endpoint().unwrap().unwrap();
 
     let req = ctx.socket(REQ).unwrap();
-    let m = req.monitor();
+    let m = req.event_monitor();
     req.set_rcvtimeo(WAIT_MS).unwrap();
     req.set_heartbeat_ivl(100).unwrap();
     req.set_heartbeat_timeout(300).unwrap();
@@ -464,7 +464,7 @@ fn dead_dealer_peer_loses_nothing_tiermq_held() {
     backup.bind("tcp://127.0.0.1:*").unwrap();
     let e2 = backup.get_last_endpoint().unwrap().unwrap();
     let dealer = ctx.socket(tiermq::DEALER).unwrap();
-    let m = dealer.monitor_with_capacity(1 << 16);
+    let m = dealer.event_monitor_with_capacity(1 << 16);
     dealer.set_sndhwm(10).unwrap();
     dealer.set_sndbuf(4096).unwrap();
     dealer.set_heartbeat_ivl(100).unwrap();

@@ -466,7 +466,7 @@ fn hot_standby(t: Transport) {
     sub.set_sub_failover(true).unwrap();
     assert!(sub.is_sub_failover().unwrap());
     sub.set_failback_delay(50).unwrap();
-    let m = sub.monitor();
+    let m = sub.event_monitor();
     // The standby first, alone: once its messages come through, it has
     // the subscription, so what it sends later reaches the SUB.
     sub.set_rcvprio(2).unwrap();

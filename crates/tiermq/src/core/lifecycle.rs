@@ -18,6 +18,10 @@ impl Core {
             a.inp.close();
             return;
         };
+        if self.pattern == Pattern::Pair && self.pair_is_taken() {
+            self.refuse_second_pair(a);
+            return;
+        }
         if !self.wire_type.is_compatible(a.peer_type) {
             a.out.close();
             a.inp.close();

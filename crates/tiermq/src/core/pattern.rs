@@ -27,6 +27,7 @@ use crate::{Error, Result};
 
 mod distribute;
 mod filter;
+mod pair;
 mod pipeline;
 mod publish;
 mod rep;
@@ -86,6 +87,8 @@ pub(crate) enum Pattern {
     Sub,
     /// SUB whose subscriptions are messages the application sends.
     XSub,
+    /// One peer, both directions.
+    Pair,
 }
 
 impl Pattern {
@@ -102,13 +105,16 @@ impl Pattern {
             WireType::XPub => Pattern::XPub,
             WireType::Sub => Pattern::Sub,
             WireType::XSub => Pattern::XSub,
-            WireType::Pair => return None,
+            WireType::Pair => Pattern::Pair,
         })
     }
 
     /// Sends by priority tier through the scheduler.
     pub(crate) fn load_balances(self) -> bool {
-        matches!(self, Pattern::Push | Pattern::Dealer | Pattern::Req)
+        matches!(
+            self,
+            Pattern::Push | Pattern::Dealer | Pattern::Req | Pattern::Pair
+        )
     }
 
     /// Receives fair-queued by rcvprio.
@@ -219,7 +225,7 @@ impl Core {
                 Err(Error::EFSM)
             }
             Pattern::Router => self.router_check_send(first),
-            Pattern::Push | Pattern::Dealer | Pattern::Rep => Ok(()),
+            Pattern::Push | Pattern::Dealer | Pattern::Rep | Pattern::Pair => Ok(()),
             Pattern::Pub | Pattern::XPub | Pattern::XSub => Ok(()),
         }
     }
@@ -235,7 +241,7 @@ impl Core {
     ) -> std::result::Result<(), Refused> {
         let r = match self.pattern {
             Pattern::Pull | Pattern::Sub => Err(Refused::Fail(Error::ENOTSUP)),
-            Pattern::Push | Pattern::Dealer => self.send_balanced(msg, now),
+            Pattern::Push | Pattern::Dealer | Pattern::Pair => self.send_balanced(msg, now),
             Pattern::Pub | Pattern::XPub => self.distribute(msg, now),
             Pattern::XSub => self.xsub_send(msg, now),
             Pattern::Req => self.send_request(msg, now),
@@ -258,7 +264,9 @@ impl Core {
             Pattern::Req if self.req_check_send().is_err() => false,
             Pattern::Rep => self.reply_to.is_some() && self.rx_partial.is_empty(),
             Pattern::Router => true,
-            Pattern::Push | Pattern::Dealer | Pattern::Req => self.balanced_has_room(now),
+            Pattern::Push | Pattern::Dealer | Pattern::Req | Pattern::Pair => {
+                self.balanced_has_room(now)
+            }
         }
     }
 
@@ -286,9 +294,12 @@ impl Core {
             Pattern::Rep => self.accept_request(from, m),
             Pattern::Router => Some(self.accept_routed(from, m)),
             Pattern::Sub | Pattern::XSub => self.accept_published(from, m),
-            Pattern::Push | Pattern::Pull | Pattern::Dealer | Pattern::Pub | Pattern::XPub => {
-                Some(Incoming::plain(m, from))
-            }
+            Pattern::Push
+            | Pattern::Pull
+            | Pattern::Dealer
+            | Pattern::Pub
+            | Pattern::XPub
+            | Pattern::Pair => Some(Incoming::plain(m, from)),
         }
     }
 
@@ -340,7 +351,7 @@ impl Core {
     /// have nothing to reroute.
     pub(super) fn flush_reroute(&mut self, now: Instant) {
         match self.pattern {
-            Pattern::Push | Pattern::Dealer => self.drain_reroute(now),
+            Pattern::Push | Pattern::Dealer | Pattern::Pair => self.drain_reroute(now),
             Pattern::Req => {
                 self.reroute.clear();
                 if self.req.pending.as_ref().is_some_and(|r| r.pipe.is_none()) {
