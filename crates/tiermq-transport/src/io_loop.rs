@@ -406,10 +406,21 @@ impl IoLoop {
         };
         link.notify(event);
         let mut flow = Flow::default();
-        // Sends the greeting; data may also have arrived already.
+        // Sends the greeting; data may also have arrived already. If the
+        // peer's greeting had, the handshake's first command (CURVE's
+        // HELLO) is queued now and must go out at once: the socket stays
+        // writable, so no later edge would send it, and a CURVE server
+        // waits for it in silence.
         let result = conn
             .pump_out(&mut flow)
-            .and_then(|()| conn.pump_in(&self.shared, now, &mut flow));
+            .and_then(|()| conn.pump_in(&self.shared, now, &mut flow))
+            .and_then(|()| {
+                if conn.has_output() {
+                    conn.pump_out(&mut flow)
+                } else {
+                    Ok(())
+                }
+            });
         self.settle(token, result, flow, now);
     }
 
