@@ -17,7 +17,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::libzmq_peer::Peer;
-use tiermq::{Context, Socket, TierEvent};
+use tiermq::{Context, PeerState, Socket, TierEvent};
 
 /// The generous bound on every wait.
 const WAIT: Duration = Duration::from_secs(20);
@@ -224,6 +224,14 @@ fn a_frozen_primary_is_declared_dead_and_fails_back_when_thawed() {
         before.iter().all(|m| m.from == "primary"),
         "the backup delivered while the primary was live: {before:?}"
     );
+    // Declared dead by the heartbeat, its connection kept (dead linger).
+    let states: Vec<PeerState> = sub
+        .peers()
+        .into_iter()
+        .filter(|p| p.endpoint == primary.ready)
+        .map(|p| p.state)
+        .collect();
+    assert_eq!(states, [PeerState::Dead]);
     only_from(&sub, "backup", STEADY);
 
     primary.thaw();
