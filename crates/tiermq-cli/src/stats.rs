@@ -111,7 +111,7 @@ pub(crate) fn describe_monitor(e: &MonitorEvent) -> Option<String> {
                 to: *to,
             }));
         }
-        K::ConnectRetried { .. } => return None,
+        K::ConnectRetried { .. } | K::ConnectDelayed => return None,
         K::Listening => "listening".to_owned(),
         K::Accepted => "accepted".to_owned(),
         K::Connected => "connected".to_owned(),

@@ -25,6 +25,9 @@ pub enum MonitorEventKind {
     Accepted,
     /// A connect reached its peer; its handshake begins.
     Connected,
+    /// A connect attempt is in progress (the kernel did not complete it at
+    /// once): `Connected` or `ConnectRetried` follows.
+    ConnectDelayed,
     /// A connect will try again after `ivl`.
     ConnectRetried {
         /// The delay before the next attempt.
@@ -129,6 +132,8 @@ struct Queue {
     dropped: AtomicU64,
     /// The socket is gone: no more events will come.
     closed: AtomicBool,
+    /// A waiting reader is asked to return early (see [`Monitor::wake`]).
+    woken: AtomicBool,
 }
 
 /// Where a socket's events go: every live monitor.
@@ -190,6 +195,7 @@ impl Hub {
             capacity: capacity.max(1),
             dropped: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            woken: AtomicBool::new(false),
         });
         lock(&self.queues).push(Arc::downgrade(&q));
         self.active.store(true, Ordering::Relaxed);
@@ -248,7 +254,9 @@ impl Monitor {
             if let Some(e) = events.pop_front() {
                 return Some(e);
             }
-            if self.queue.closed.load(Ordering::SeqCst) {
+            if self.queue.closed.load(Ordering::SeqCst)
+                || self.queue.woken.swap(false, Ordering::SeqCst)
+            {
                 return None;
             }
             let wait = match deadline {
@@ -276,6 +284,14 @@ impl Monitor {
     /// [`Monitor::close`] was called.
     pub(crate) fn is_closed(&self) -> bool {
         self.queue.closed.load(Ordering::SeqCst)
+    }
+
+    /// Makes a reader waiting in [`Monitor::recv_detailed`] (or the next
+    /// one to wait) return `None` at once, with the stream still open.
+    pub(crate) fn wake(&self) {
+        self.queue.woken.store(true, Ordering::SeqCst);
+        let _guard = lock(&self.queue.events);
+        self.queue.cv.notify_all();
     }
 
     /// Ends the stream from the reading side: waiting readers wake, and

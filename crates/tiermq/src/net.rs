@@ -178,8 +178,9 @@ impl SocketSink {
             NetEvent::Closed { endpoint, .. } => {
                 (MonitorEventKind::Closed, endpoint, String::new())
             }
-            // A connect in progress: `Connected` or `ConnectRetried` follows.
-            NetEvent::ConnectDelayed { .. } => return,
+            NetEvent::ConnectDelayed { endpoint, .. } => {
+                (MonitorEventKind::ConnectDelayed, endpoint, String::new())
+            }
         };
         self.hub.emit_detailed(kind, &endpoint, &peer, detail);
     }

@@ -32,7 +32,7 @@ use crate::{Context, DONTWAIT, Result, SNDMORE, Socket, SocketType};
 pub enum SocketEvent {
     /// A connect reached its peer (value: see the guide; libzmq's fd).
     CONNECTED = 0x0001,
-    /// A connect is in progress (not raised by tiermq).
+    /// A connect is in progress (value: errno, EINPROGRESS).
     CONNECT_DELAYED = 0x0002,
     /// A connect will try again (value: the interval in ms).
     CONNECT_RETRIED = 0x0004,
@@ -141,6 +141,7 @@ pub(crate) fn detail_of(e: &NetEvent) -> Detail {
             Detail::Errno(errno_of(*error))
         }
         NetEvent::HandshakeFailed { reason, .. } => handshake_failure(reason),
+        NetEvent::ConnectDelayed { .. } => Detail::Errno(Errno::EINPROGRESS as i32),
         _ => Detail::None,
     }
 }
@@ -184,6 +185,7 @@ fn libzmq_event(kind: &MonitorEventKind, detail: Detail) -> Option<(SocketEvent,
         MonitorEventKind::Accepted => (Z::ACCEPTED, 0),
         MonitorEventKind::AcceptFailed => (Z::ACCEPT_FAILED, errno),
         MonitorEventKind::Connected => (Z::CONNECTED, 0),
+        MonitorEventKind::ConnectDelayed => (Z::CONNECT_DELAYED, errno),
         MonitorEventKind::ConnectRetried { ivl } => (
             Z::CONNECT_RETRIED,
             u32::try_from(ivl.as_millis()).unwrap_or(u32::MAX),
@@ -213,9 +215,6 @@ fn event_frame(event: SocketEvent, value: u32) -> [u8; 6] {
 /// How long a closed socket's monitor waits for the last events of its
 /// connections and listeners (CLOSED) before it stops.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
-
-/// How often the forwarder looks whether its socket closed.
-const CLOSE_CHECK: Duration = Duration::from_millis(100);
 
 /// Whether a monitor may start at `endpoint` with mask `events`:
 /// `EINVAL` for a malformed endpoint or a mask beyond libzmq's 16 event
@@ -286,6 +285,7 @@ impl ZmqMonitor {
     /// or a short grace ends, then stops on its own. Does not wait.
     pub(crate) fn finish(mut self) {
         self.closing.store(true, Ordering::SeqCst);
+        self.feed.wake();
         // Detached: it ends by itself within the grace.
         drop(self.thread.take());
     }
@@ -305,7 +305,10 @@ fn forward(feed: &Monitor, pair: &Socket, events: i32, closing: &AtomicBool) {
     };
     let mut grace_ends: Option<Instant> = None;
     loop {
-        match feed.recv_detailed(CLOSE_CHECK) {
+        let wait = grace_ends.map_or(Duration::from_secs(3600), |t| {
+            t.saturating_duration_since(Instant::now())
+        });
+        match feed.recv_detailed(wait) {
             Some((e, detail)) => {
                 if let Some((event, value)) = zmq_event(&e, detail) {
                     send(event, value, &e.endpoint);

@@ -107,9 +107,16 @@ fn a_client_reports_connected_and_handshake_then_stops_on_request() {
     client.monitor("inproc://mon-client", ALL).unwrap();
     let events = reader(&ctx, "inproc://mon-client");
     client.connect(&at).unwrap();
+    let got = read_until(&events, SocketEvent::HANDSHAKE_SUCCEEDED);
+    let connected = got
+        .iter()
+        .skip_while(|e| e.0 == 2)
+        .cloned()
+        .collect::<Vec<_>>();
     assert_eq!(
-        read_until(&events, SocketEvent::HANDSHAKE_SUCCEEDED),
-        vec![(1, 0, at.clone()), (0x1000, 0, at.clone())]
+        connected,
+        vec![(1, 0, at.clone()), (0x1000, 0, at.clone())],
+        "after any CONNECT_DELAYED: {got:?}"
     );
     client.monitor("inproc://mon-client", 0).unwrap();
     assert_eq!(
@@ -257,6 +264,49 @@ fn the_same_scenario_gives_the_same_events_as_libzmq() {
     };
     assert!(endpoints(&want, &zat), "libzmq: {want:?}");
     assert!(endpoints(&got, &at), "tiermq: {got:?}");
+}
+
+/// The client side of connect and handshake, from libzmq and from tiermq:
+/// CONNECT_DELAYED (EINPROGRESS), CONNECTED, HANDSHAKE_SUCCEEDED.
+#[test]
+fn a_client_reports_what_a_libzmq_client_reports() {
+    let zctx = zmq::Context::new();
+    let zserver = zctx.socket(zmq::REP).unwrap();
+    zserver.set_linger(0).unwrap();
+    zserver.bind("tcp://127.0.0.1:*").unwrap();
+    let zat = zserver.get_last_endpoint().unwrap().unwrap();
+    let zclient = zctx.socket(zmq::REQ).unwrap();
+    zclient.set_linger(0).unwrap();
+    zclient.monitor("inproc://zmon-client", ALL).unwrap();
+    let zevents = zctx.socket(zmq::PAIR).unwrap();
+    zevents.set_rcvtimeo(WAIT_MS).unwrap();
+    zevents.connect("inproc://zmon-client").unwrap();
+    zclient.connect(&zat).unwrap();
+    let want = zmq_read_until(&zevents, SocketEvent::HANDSHAKE_SUCCEEDED);
+
+    let ctx = Context::new();
+    let server = ctx.socket(SocketType::REP).unwrap();
+    server.bind("tcp://127.0.0.1:*").unwrap();
+    let at = server.get_last_endpoint().unwrap().unwrap();
+    let client = ctx.socket(SocketType::REQ).unwrap();
+    client.monitor("inproc://mon-client-like", ALL).unwrap();
+    let events = reader(&ctx, "inproc://mon-client-like");
+    client.connect(&at).unwrap();
+    let got = read_until(&events, SocketEvent::HANDSHAKE_SUCCEEDED);
+
+    assert_eq!(
+        numbers(&got),
+        numbers(&want),
+        "tiermq {got:?}, libzmq {want:?}"
+    );
+    // CONNECT_DELAYED carries the errno (EINPROGRESS) in both.
+    let delayed = |v: &[Event]| {
+        v.iter()
+            .filter(|e| e.0 == 2)
+            .map(|e| e.1)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(delayed(&got), delayed(&want));
 }
 
 #[test]

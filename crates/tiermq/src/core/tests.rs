@@ -521,3 +521,22 @@ fn req_correlate_resend_interval_uses_a_new_id() {
         Some((Bytes::from_static(b"fresh"), false))
     );
 }
+
+#[test]
+fn pair_refuses_a_second_peer_until_the_first_is_gone() {
+    let mut core = Core::new(Pattern::Pair, WireType::Pair, Arc::new(|_| {}));
+    let (first, _) = connect_as(&mut core, 1, 8, 10, WireType::Pair);
+    let (second, _) = connect_as(&mut core, 2, 8, 10, WireType::Pair);
+    assert!(second.is_closed(), "the second connection is closed");
+    assert!(!first.is_closed());
+    let now = Instant::now();
+    for n in 0..3 {
+        assert!(core.send(msg(n), now).is_ok());
+    }
+    assert_eq!(numbers(&first), vec![0, 1, 2], "everything to the one peer");
+    detach(&mut core, 1, false, now);
+    let (third, _) = connect_as(&mut core, 3, 8, 10, WireType::Pair);
+    assert!(!third.is_closed(), "a new peer once the first is gone");
+    assert!(core.send(msg(9), now).is_ok());
+    assert_eq!(numbers(&third), vec![9]);
+}
