@@ -94,8 +94,9 @@ pub(crate) fn describe_event(e: TierEvent) -> String {
     }
 }
 
-/// One line for a monitor event; `None` for reconnect attempts, which
-/// repeat every RECONNECT_IVL while a peer is away (the table shows them).
+/// One line for a monitor event; `None` for connect attempts in progress
+/// and reconnect attempts, which repeat every RECONNECT_IVL while a peer is
+/// away (the table shows them).
 pub(crate) fn describe_monitor(e: &MonitorEvent) -> Option<String> {
     use MonitorEventKind as K;
     let what = match &e.kind {
