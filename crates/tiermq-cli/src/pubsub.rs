@@ -50,8 +50,6 @@ pub(crate) fn subscribe(s: &Socket, args: &SocketArgs, stats: &mut Stats) -> Cli
             break;
         }
     }
-    // Events that came with the last messages are printed before exit.
-    stats.tick(s);
     Ok(())
 }
 
