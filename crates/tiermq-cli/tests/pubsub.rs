@@ -191,6 +191,46 @@ fn sub_failover_switches_publishers_and_says_so() {
     backup.kill();
 }
 
+/// Sends `sig` (e.g. "-STOP") to a process.
+fn signal(p: &Proc, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &p.child.id().to_string()])
+        .status()
+        .expect("kill(1)")
+        .success();
+    assert!(ok, "kill {sig} failed");
+}
+
+/// `sub --failover --heartbeat`: a primary `pub` frozen with SIGSTOP is
+/// declared dead (failover); thawed, it is live again (failback).
+#[test]
+fn sub_failover_fails_over_from_a_frozen_publisher_and_back() {
+    let mut primary = publisher("tcp://127.0.0.1:0", "primary");
+    let primary_ep = primary.bound_endpoint();
+    let mut backup = publisher("tcp://127.0.0.1:0", "backup");
+    let backup_ep = backup.bound_endpoint();
+    let mut sub = Proc::spawn(&[
+        "sub",
+        "--failover",
+        "--heartbeat",
+        "100",
+        "--connect",
+        &format!("1@{primary_ep}"),
+        "--connect",
+        &format!("2@{backup_ep}"),
+    ]);
+    until_from(&mut sub, "primary");
+    signal(&primary, "-STOP");
+    sub.wait_err("failover: tier 1 -> tier 2");
+    until_from(&mut sub, "backup");
+    signal(&primary, "-CONT");
+    sub.wait_err("failback: tier 2 -> tier 1");
+    until_from(&mut sub, "primary");
+    sub.kill();
+    primary.kill();
+    backup.kill();
+}
+
 #[test]
 fn pair_talks_to_a_libzmq_pair() {
     let ctx = zmq::Context::new();
