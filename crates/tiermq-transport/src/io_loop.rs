@@ -406,11 +406,9 @@ impl IoLoop {
         };
         link.notify(event);
         let mut flow = Flow::default();
-        // Sends the greeting; data may also have arrived already. If the
-        // peer's greeting had, the handshake's first command (CURVE's
-        // HELLO) is queued now and must go out at once: the socket stays
-        // writable, so no later edge would send it, and a CURVE server
-        // waits for it in silence.
+        // Sends the greeting; data may also have arrived already, and what
+        // it makes the session say (a CURVE or PLAIN HELLO after the peer's
+        // greeting) must go out now: that peer speaks only when spoken to.
         let result = conn
             .pump_out(&mut flow)
             .and_then(|()| conn.pump_in(&self.shared, now, &mut flow))

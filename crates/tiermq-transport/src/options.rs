@@ -9,7 +9,9 @@ use tiermq_wire::SocketType;
 #[derive(Clone, Debug)]
 pub struct LinkOptions {
     /// The wire session's configuration: socket type, identity, maximum
-    /// message size, handshake timeout and heartbeats.
+    /// message size, handshake timeout, heartbeats, and the security
+    /// mechanism (with `zap` set, handshakes ask through
+    /// [`Notification::ZapRequest`](crate::Notification::ZapRequest)).
     pub wire: tiermq_wire::Config,
     /// High-water mark (messages) of each connection's outgoing pipe.
     /// `0`: no limit.

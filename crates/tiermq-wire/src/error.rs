@@ -84,12 +84,6 @@ pub enum Error {
     PeerError(String),
     /// We sent an ERROR command (`Session::send_error`); the session is over.
     Closed,
-    /// Under PLAIN or CURVE, both peers claim the same role (the greeting's
-    /// as-server bit): two servers or two clients.
-    RoleMismatch {
-        /// Whether both claim to be the server.
-        both_servers: bool,
-    },
     /// The ZAP handler refused the peer; an ERROR with the status code was
     /// queued to tell it.
     AuthFailed {
@@ -202,12 +196,6 @@ impl fmt::Display for Error {
             Error::HeartbeatTimeout => f.write_str("heartbeat timed out: peer silent"),
             Error::PeerError(reason) => write!(f, "peer sent ERROR: {reason}"),
             Error::Closed => f.write_str("session closed after sending ERROR"),
-            Error::RoleMismatch { both_servers: true } => {
-                f.write_str("both peers are security servers")
-            }
-            Error::RoleMismatch {
-                both_servers: false,
-            } => f.write_str("both peers are security clients"),
             Error::AuthFailed { status, text } => {
                 write!(f, "authentication refused: {status} {text}")
             }

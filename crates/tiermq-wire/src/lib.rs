@@ -1,10 +1,30 @@
 //! ZMTP 3.1, the ZeroMQ wire protocol, as a sans-I/O state machine.
 //!
-//! A [`Session`] is one connection's protocol state: the greeting, the NULL
-//! security handshake (READY and its metadata), framing of multipart
-//! messages, subscriptions, PING/PONG heartbeats and ERROR. It is what
-//! tiermq's transport drives for every TCP or IPC connection, and what any
-//! other program can drive to speak to libzmq peers.
+//! A [`Session`] is one connection's protocol state: the greeting, the
+//! security handshake, framing of multipart messages, subscriptions,
+//! PING/PONG heartbeats and ERROR. It is what tiermq's transport drives for
+//! every TCP or IPC connection, and what any other program can drive to
+//! speak to libzmq peers.
+//!
+//! # Security mechanisms
+//!
+//! [`Config::mechanism`] picks one ([`Mechanism`]), interoperable with libzmq:
+//! - **NULL** (RFC 37): READY and its metadata both ways.
+//! - **PLAIN** (RFC 24): HELLO with user name and password, WELCOME,
+//!   INITIATE and READY.
+//! - **CURVE** (RFC 26, CurveZMQ): HELLO, WELCOME (with the cookie),
+//!   INITIATE (with the vouch) and READY, then every frame, commands
+//!   included, inside a MESSAGE box, with libzmq's nonce prefixes and a
+//!   strictly increasing 8-byte counter (a replay is
+//!   [`Error::NonceNotIncreasing`]). The shared key is computed once per
+//!   connection; the server's short-term keys and cookie key are fresh for
+//!   every connection. The box is RustCrypto's `crypto_box` (`SalsaBox`).
+//!
+//! Randomness comes from the caller ([`Random`], passed to
+//! [`Session::with_random`]), so sessions stay deterministic under test.
+//! ZAP (RFC 27) is a pause: with [`Config::zap`] set, a server session
+//! yields [`Event::ZapRequest`] with the peer's credentials and waits for
+//! [`Session::zap_reply`]. [`z85`] encodes keys (RFC 32).
 //!
 //! # tiermq-wire does no I/O
 //!

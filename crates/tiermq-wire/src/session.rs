@@ -624,16 +624,10 @@ impl Session {
         Ok(())
     }
 
-    /// After the peer's greeting: checks roles, encodes our properties and
+    /// After the peer's greeting: encodes our properties and
     /// starts the mechanism's handshake.
     fn start_handshake(&mut self, peer: greeting::Peer, now: Instant) -> Result<(), Error> {
-        let mech = &self.config.mechanism;
-        // libzmq 4.3 leaves its greeting's as-server bit clear even as a
-        // PLAIN or CURVE server, so a clear bit proves nothing: two clients
-        // fail in the handshake instead.
-        if mech.name() != "NULL" && peer.as_server && mech.is_server() {
-            return Err(Error::RoleMismatch { both_servers: true });
-        }
+        // The peer's as-server bit is not checked: libzmq always sends 0.
         let c = &self.config;
         let ty = c.socket_type;
         let identity = (!c.identity.is_empty() || ty.sends_identity())

@@ -125,3 +125,16 @@ proptest! {
         fuzz::roundtrip(&with_sel);
     }
 }
+
+proptest! {
+    // Each case runs CURVE handshakes (Curve25519 is slow in debug builds).
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn secured_handshakes_and_messages_never_panic(
+        bytes in proptest::collection::vec(any::<u8>(), 0..400)
+    ) {
+        fuzz::mechanism(&bytes);
+        fuzz::curve_message(&bytes);
+    }
+}

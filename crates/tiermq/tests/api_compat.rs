@@ -234,3 +234,41 @@ fn rust_zmq_pubsub() -> Result<(), zmq::Error> {
     assert_eq!(publisher.recv_bytes(0)?, b"\x0010001 ");
     Ok(())
 }
+
+/// CURVE and PLAIN set up as a rust-zmq 0.10 user sets them up.
+#[test]
+fn rust_zmq_security_options() -> Result<(), zmq::Error> {
+    let ctx = zmq::Context::new();
+    let server_pair = zmq::CurveKeyPair::new()?;
+    let client_pair = zmq::CurveKeyPair::new()?;
+
+    let server = ctx.socket(zmq::PULL)?;
+    server.set_curve_server(true)?;
+    server.set_curve_secretkey(&server_pair.secret_key)?;
+    server.bind("tcp://127.0.0.1:*")?;
+    server.set_rcvtimeo(10_000)?;
+    let endpoint = server.get_last_endpoint()?.unwrap();
+
+    let client = ctx.socket(zmq::PUSH)?;
+    let server_key = zmq::z85_encode(&server_pair.public_key).unwrap();
+    client.set_curve_serverkey(&zmq::z85_decode(&server_key).unwrap())?;
+    client.set_curve_publickey(&client_pair.public_key)?;
+    client.set_curve_secretkey(&client_pair.secret_key)?;
+    client.connect(&endpoint)?;
+    assert_eq!(client.get_mechanism()?, zmq::Mechanism::ZMQ_CURVE);
+    assert!(server.is_curve_server()?);
+    assert_eq!(client.get_curve_serverkey()?, server_pair.public_key);
+
+    client.send("secret", 0)?;
+    assert_eq!(server.recv_string(0)?.unwrap(), "secret");
+
+    let plain = ctx.socket(zmq::PUSH)?;
+    plain.set_plain_username(Some("admin"))?;
+    plain.set_plain_password(Some("secret"))?;
+    plain.set_zap_domain("global")?;
+    assert_eq!(plain.get_mechanism()?, zmq::Mechanism::ZMQ_PLAIN);
+    assert!(!plain.is_plain_server()?);
+    assert_eq!(plain.get_plain_password()?, Ok("secret".to_owned()));
+    assert_eq!(plain.get_zap_domain()?, Ok("global".to_owned()));
+    Ok(())
+}
