@@ -125,8 +125,8 @@
 //! heartbeats (a dead peer fails over like a disconnected one); tiered
 //! fan-out and the hot-standby subscriber (`set_sub_failover`); `peers()`,
 //! `active_tier()`, `event_monitor()` and the zmq-style
-//! `monitor(endpoint, events)`; the proxies. Not yet offered: raw-fd poll
-//! items (`PollItem::from_fd`) and the security mechanisms (NULL only).
+//! `monitor(endpoint, events)`; the proxies; NULL, PLAIN and CURVE with
+//! ZAP. Not yet offered: raw-fd poll items (`PollItem::from_fd`).
 
 #[cfg(test)]
 mod tests {
