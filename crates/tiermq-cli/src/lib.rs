@@ -117,7 +117,8 @@ fn run_socket(args: &SocketArgs) -> CliResult<()> {
         Role::Dealer => request::dealer(&socket, args, &mut stats),
         Role::Router => reply::router(&socket, args, &mut stats),
         Role::Pub => pubsub::publish(&socket, args, &mut stats),
-        Role::Sub => pubsub::subscribe(&socket, args, &mut stats),
+        // A SUB prints what it receives, as a PULL does.
+        Role::Sub => pipeline::pull(&socket, args, &mut stats),
         // A PAIR talks like a DEALER with its one peer.
         Role::Pair => request::dealer(&socket, args, &mut stats),
     });

@@ -1,4 +1,4 @@
-//! `tiermq pub` and `tiermq sub`.
+//! `tiermq pub`: stdin lines or generated numbers, with a topic prefix and pacing. (`tiermq sub` prints what it receives as `pull` does.)
 
 use std::time::{Duration, Instant};
 
@@ -6,8 +6,7 @@ use tiermq::{Bytes, Socket};
 
 use crate::args::SocketArgs;
 use crate::error::CliResult;
-use crate::exchange::{self, Output, SLICE, Written};
-use crate::pipeline::nothing_within;
+use crate::exchange::{self, SLICE};
 use crate::request::next_input;
 use crate::stats::Stats;
 
@@ -32,22 +31,6 @@ pub(crate) fn publish(s: &Socket, args: &SocketArgs, stats: &mut Stats) -> CliRe
                 }
                 exchange::deliver(s, &frames, args, stats)?;
             }
-        }
-    }
-    Ok(())
-}
-
-/// Prints each message delivered, until `--count` were printed.
-pub(crate) fn subscribe(s: &Socket, args: &SocketArgs, stats: &mut Stats) -> CliResult<()> {
-    let mut out = Output::new(crate::format(args), false);
-    let mut received = 0u64;
-    while args.count.is_none_or(|n| received < n) {
-        let Some(frames) = exchange::recv(s, exchange::deadline(args.timeout), stats)? else {
-            return Err(nothing_within(args, received));
-        };
-        received += 1;
-        if out.write(&frames)? == Written::Closed {
-            break;
         }
     }
     Ok(())
