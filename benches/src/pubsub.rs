@@ -107,7 +107,7 @@ pub fn run(
                 .control
                 .as_deref()
                 .ok_or_else(|| Error::new("sub needs --control"))?;
-            let fanout = Fanout::connect(addr, spec)?;
+            let fanout = std::sync::Arc::new(Fanout::connect(addr, spec)?);
             let tallies = match spec.lib {
                 Lib::Libzmq => zmq_like::libzmq::subscribe(spec, &fanout)?,
                 Lib::Tiermq => zmq_like::tiermq::subscribe(spec, &fanout)?,
@@ -120,7 +120,10 @@ pub fn run(
             fanout.done()?;
             summarize(&tallies, spec)
         }
-        other => Err(Error::new(format!("{} is not a PUB/SUB role", other.name()))),
+        other => Err(Error::new(format!(
+            "{} is not a PUB/SUB role",
+            other.name()
+        ))),
     }
 }
 
@@ -159,6 +162,50 @@ pub(crate) fn publish_blocking(
     Ok(())
 }
 
+/// [`publish_blocking`] for the async libraries: the same steps, waiting
+/// for credit on `notify` (which the control link's reader wakes) so the
+/// runtime keeps driving the sockets meanwhile.
+///
+/// Errors: `send`'s, or a timeout waiting for the subscribers.
+#[cfg(feature = "peers")]
+pub(crate) async fn publish_async(
+    spec: &Spec,
+    credit: &Credit,
+    notify: &tokio::sync::Notify,
+    mut send: impl AsyncFnMut(u8) -> Result<(), Error>,
+) -> Result<(), Error> {
+    use std::time::{Duration, Instant};
+    let tick = Duration::from_millis(1);
+    let deadline = Instant::now() + crate::RECV_TIMEOUT;
+    while !credit.ready() {
+        if Instant::now() >= deadline {
+            return Err(Error::timeout("every subscriber to see a warm-up"));
+        }
+        send(WARM).await?;
+        tokio::time::sleep(tick).await;
+    }
+    for seq in 0..=spec.count {
+        while !credit.allows(seq) {
+            if tokio::time::timeout(control::STALL, notify.notified())
+                .await
+                .is_err()
+            {
+                credit.stall(seq);
+            }
+        }
+        send(DATA).await?;
+    }
+    let deadline = Instant::now() + crate::RECV_TIMEOUT;
+    while !credit.done() {
+        if Instant::now() >= deadline {
+            return Err(Error::timeout("every subscriber to see the end"));
+        }
+        send(END).await?;
+        tokio::time::sleep(tick).await;
+    }
+    Ok(())
+}
+
 fn unsupported(lib: Lib) -> Error {
     if matches!(lib, Lib::Zeromq | Lib::Omq) {
         Error::new(format!(
@@ -185,7 +232,9 @@ mod tests {
         for transport in ["tcp", "ipc"] {
             let (p, s) = two_ends(
                 &["pub", "libzmq", transport, "64", "20000", "--hwm", "2000"],
-                &["sub", "libzmq", transport, "64", "20000", "--hwm", "2000", "--subs", "4"],
+                &[
+                    "sub", "libzmq", transport, "64", "20000", "--hwm", "2000", "--subs", "4",
+                ],
             );
             let s = s.unwrap();
             let d = s.delivery.unwrap();
@@ -193,6 +242,27 @@ mod tests {
             assert_eq!(s.count, 4 * 20000, "{transport}");
             assert!(s.secs.is_some_and(|t| t > 0.0), "{transport}");
             assert_eq!(p.unwrap().secs, None);
+        }
+    }
+
+    #[cfg(feature = "peers")]
+    #[test]
+    fn the_async_peers_fan_out_on_both_runtimes() {
+        for lib in ["zeromq", "omq"] {
+            for runtime in ["current", "multi"] {
+                let common = ["tcp", "16", "3000", "--hwm", "2000", "--runtime", runtime];
+                let mut p = vec!["pub", lib];
+                p.extend(common);
+                let mut s = vec!["sub", lib];
+                s.extend(common);
+                s.extend(["--subs", "3"]);
+                let (p, s) = two_ends(&p, &s);
+                let s = s.unwrap();
+                let d = s.delivery.unwrap();
+                assert_eq!((d.subs, d.dropped), (3, 0), "{lib} {runtime}");
+                assert_eq!(s.count, 3 * 3000, "{lib} {runtime}");
+                p.unwrap();
+            }
         }
     }
 }

@@ -354,7 +354,15 @@ mod tests {
             &["pull", "tiermq", "tcp", "16", "10", "--hwm"],
             &["pull", "tiermq", "tcp", "16", "10", "--bogus", "1"],
             &["pull", "tiermq", "tcp", "16", "10", "--runtime", "fast"],
-            &["sub", "libzmq", "tcp", "16", "10", "--endpoint", "tcp://127.0.0.1:1"],
+            &[
+                "sub",
+                "libzmq",
+                "tcp",
+                "16",
+                "10",
+                "--endpoint",
+                "tcp://127.0.0.1:1",
+            ],
             &["pub", "libzmq", "inproc", "16", "10"],
             &[
                 "sub",

@@ -26,7 +26,7 @@ const DONE: u8 = 3;
 
 /// How long the publisher waits for credit before it assumes messages
 /// were lost (its window would never reopen) and moves on by a window.
-const STALL: Duration = Duration::from_secs(1);
+pub(crate) const STALL: Duration = Duration::from_secs(1);
 
 /// The publisher's end of the control link, before the subscriber
 /// process has connected.
@@ -181,7 +181,9 @@ impl Credit {
             let (index, value) = (u32::from_le_bytes(index), u64::from_le_bytes(value));
             match frame[0] {
                 READY => {
-                    let subs = usize::try_from(value).unwrap_or(MAX_SUBS).clamp(1, MAX_SUBS);
+                    let subs = usize::try_from(value)
+                        .unwrap_or(MAX_SUBS)
+                        .clamp(1, MAX_SUBS);
                     progress.resize(subs, 0);
                     self.ready.store(true, Ordering::Release);
                 }
