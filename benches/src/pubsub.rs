@@ -15,7 +15,8 @@
 //!   and omq have no way to make it block, so a free-running publisher
 //!   would measure how fast a library drops. Instead each SUB reports how
 //!   many data messages it has received every `window / 4` messages, and
-//!   the publisher keeps at most `window` (HWM / 4) messages ahead of the
+//!   the publisher keeps at most `window` (HWM / 4, at most 512) messages
+//!   ahead of the
 //!   slowest socket. Whatever is dropped anyway is counted
 //!   (`dropped=` in the result) rather than hidden.
 //! - **The clock** runs on the subscriber side, from the first data message
@@ -52,11 +53,13 @@ pub const DATA: u8 = 7;
 pub const END: u8 = 1;
 
 /// How many messages the publisher may run ahead of the slowest subscriber:
-/// a quarter of the HWM. libzmq's writer learns what its reader took only
-/// every HWM / 2 messages, and the credit itself lags by a reporting
-/// interval, so half the HWM still dropped in a test.
+/// a quarter of the HWM, and at most 512. libzmq's writer learns what its
+/// reader took only every "low water mark" messages (HWM / 2, or HWM - 1024
+/// above 2048), so right after such an update a pipe may hold as few as
+/// HWM / 2 or 1024 more; the credit itself lags by a reporting interval
+/// (window / 4). Larger windows dropped messages in tests.
 pub fn window(spec: &Spec) -> u64 {
-    u64::from(spec.hwm / 4).max(1)
+    u64::from(spec.hwm / 4).clamp(1, 512)
 }
 
 /// A payload of `size` bytes whose first byte is `kind`.
