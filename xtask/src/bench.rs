@@ -819,8 +819,9 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
 }
 
 /// For one library in one PUB/SUB cell: the best of its runtimes, as
-/// (median delivered msg/s over all SUBs, runtime that won), and the
-/// messages its runs dropped.
+/// (median delivered msg/s over all SUBs, runtime that won, messages its
+/// runs dropped). A runtime whose runs lost nothing wins over one that
+/// lost messages, whatever their rates.
 fn best_pubsub(
     results: &BTreeMap<Case, Vec<Run>>,
     transport: &str,
@@ -842,7 +843,7 @@ fn best_pubsub(
             let dropped = runs.iter().map(|r| r.dropped).sum();
             Some((median(&mut rates)?, c.peer.runtime, dropped))
         })
-        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .max_by(|a, b| (a.2 == 0).cmp(&(b.2 == 0)).then(a.0.total_cmp(&b.0)))
 }
 
 /// The PUB→N SUB table: aggregate delivered msg/s (per SUB in brackets)
@@ -990,16 +991,24 @@ mod tests {
             rss_peer: 0,
         };
         let mut results = BTreeMap::new();
-        results.insert(case("current", 4), vec![run(1.0, 0), run(2.0, 3)]);
+        results.insert(case("current", 4), vec![run(1.0, 0), run(2.0, 0)]);
         results.insert(case("multi", 4), vec![run(0.5, 0)]);
         results.insert(case("multi", 1), vec![run(0.1, 0)]);
         assert_eq!(
             best_pubsub(&results, "tcp", 16, 4, "omq"),
             Some((800.0, Some("multi"), 0))
         );
+        // Faster, but lossy: the lossless runtime still wins.
+        results.insert(case("multi", 4), vec![run(0.25, 9)]);
+        assert_eq!(
+            best_pubsub(&results, "tcp", 16, 4, "omq"),
+            Some((300.0, Some("current"), 0))
+        );
+        // Only lossy runs: the faster one, with its losses shown.
+        results.insert(case("current", 4), vec![run(1.0, 2)]);
         let table = render_pubsub(&results, 2);
         assert!(
-            table.contains("| 16 | 4 | tcp | — | — | — | 800 (200) (mt) | — |"),
+            table.contains("| 16 | 4 | tcp | — | — | — | 1.6 k (400) (mt), 9 dropped | — |"),
             "{table}"
         );
     }

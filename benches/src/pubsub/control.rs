@@ -26,7 +26,12 @@ const DONE: u8 = 3;
 
 /// How long the publisher waits for credit before it assumes messages
 /// were lost (its window would never reopen) and moves on by a window.
-pub(crate) const STALL: Duration = Duration::from_secs(1);
+pub(crate) const STALL: Duration = Duration::from_millis(500);
+
+/// After this many stalls the library is losing messages for good: the
+/// publisher stops waiting for credit at all, and the run ends with its
+/// losses counted instead of taking seconds per window.
+const MAX_STALLS: u64 = 3;
 
 /// The publisher's end of the control link, before the subscriber
 /// process has connected.
@@ -154,10 +159,16 @@ impl Credit {
     }
 
     /// After a [`STALL`]: messages were probably dropped, so the slowest
-    /// count will never catch up; open the window from `seq`.
+    /// count will never catch up; open the window from `seq` (or for good
+    /// after [`MAX_STALLS`]).
     pub fn stall(&self, seq: u64) {
-        self.stalls.fetch_add(1, Ordering::Relaxed);
-        self.limit.fetch_max(seq + self.window, Ordering::AcqRel);
+        let stalls = self.stalls.fetch_add(1, Ordering::Relaxed) + 1;
+        let limit = if stalls >= MAX_STALLS {
+            u64::MAX
+        } else {
+            seq + self.window
+        };
+        self.limit.fetch_max(limit, Ordering::AcqRel);
     }
 
     fn notify(&self) {
