@@ -210,6 +210,22 @@ impl Subscriptions {
         }
     }
 
+    /// The prefixes `pipe` is subscribed to, whatever their counts, sorted
+    /// (for an XPUB that reports every cancel of a departing pipe).
+    ///
+    /// Cost: O(k × prefix length) for the k prefixes of `pipe`.
+    pub fn prefixes(&self, pipe: PipeId) -> Vec<Vec<u8>> {
+        let mut all: Vec<Vec<u8>> = self
+            .by_pipe
+            .get(&pipe)
+            .into_iter()
+            .flatten()
+            .map(|&node| self.prefix_of(node))
+            .collect();
+        all.sort_unstable();
+        all
+    }
+
     /// Whether there are no subscriptions at all. O(1).
     pub fn is_empty(&self) -> bool {
         self.len == 0
@@ -308,6 +324,17 @@ impl Subscriptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefixes_lists_one_pipe_s_subscriptions_once_each() {
+        let mut s = Subscriptions::new();
+        s.subscribe(PipeId(1), b"b");
+        s.subscribe(PipeId(1), b"a");
+        s.subscribe(PipeId(1), b"a");
+        s.subscribe(PipeId(2), b"c");
+        assert_eq!(s.prefixes(PipeId(1)), [b"a".to_vec(), b"b".to_vec()]);
+        assert!(s.prefixes(PipeId(3)).is_empty());
+    }
 
     fn matched(subs: &Subscriptions, topic: &[u8]) -> Vec<PipeId> {
         let mut out = Vec::new();

@@ -45,15 +45,21 @@ mod lifecycle;
 mod pattern;
 mod pipes;
 #[cfg(test)]
+mod pubsub_model;
+#[cfg(test)]
+mod pubsub_tests;
+#[cfg(test)]
 mod req_model;
+#[cfg(test)]
+mod standby_model;
 #[cfg(test)]
 mod test_pipes;
 #[cfg(test)]
 mod tests;
 mod tiering;
 
-use pattern::ReqState;
 pub(crate) use pattern::{Pattern, PatternOption};
+use pattern::{PubState, ReqState, SubState};
 use pipes::{PipeRec, close_input};
 
 /// Tier events kept for the caller; older ones are dropped first.
@@ -189,6 +195,10 @@ pub(crate) struct Core {
     /// A whole message taken from a pipe by `poll` (to know it is really there).
     rx_ready: Option<Incoming>,
     req: ReqState,
+    /// PUB, XPUB: subscriptions and the fan-out.
+    publish: PubState,
+    /// SUB, XSUB: subscriptions and their filter.
+    subscribe: SubState,
     /// REP: the pipe and envelope of the request being answered.
     reply_to: Option<((PipeId, u64), Vec<Bytes>)>,
     /// ROUTER: pipes by routing id.
@@ -220,6 +230,8 @@ impl Core {
                 next_id: random_u32(),
             },
             reply_to: None,
+            publish: PubState::default(),
+            subscribe: SubState::default(),
             ids: HashMap::new(),
             next_generated_id: random_u32(),
             post,
@@ -354,7 +366,8 @@ impl Core {
             let id = PipeId(k);
             if send {
                 rec.sndprio = p;
-                if rec.out.is_some() && self.pattern.load_balances() {
+                let tiered = self.pattern.load_balances() || self.pattern.publishes();
+                if rec.out.is_some() && tiered {
                     self.sched
                         .set_priority(id, p, now)
                         .map_err(|_| Error::EINVAL)?;
@@ -363,6 +376,11 @@ impl Core {
                 rec.rcvprio = p;
                 if rec.inp.is_some() && self.pattern.fair_queues() {
                     self.fq.set_priority(id, p).map_err(|_| Error::EINVAL)?;
+                }
+                if rec.out.is_some() && self.pattern.subscribes() {
+                    self.sched
+                        .set_priority(id, p, now)
+                        .map_err(|_| Error::EINVAL)?;
                 }
             }
         }
@@ -419,13 +437,12 @@ impl Core {
             }
             Event::Writable { pipe, serial } => self.on_writable(pipe, serial, now),
             Event::Readable { pipe, serial } => {
-                if self.pattern.fair_queues()
-                    && self
-                        .pipes
-                        .get(pipe.0)
-                        .is_some_and(|r| r.serial == serial && r.inp.is_some())
+                if self
+                    .pipes
+                    .get(pipe.0)
+                    .is_some_and(|r| r.serial == serial && r.inp.is_some())
                 {
-                    self.fq.set_readable(pipe, true);
+                    self.pipe_readable(pipe);
                 }
             }
         }
@@ -435,7 +452,9 @@ impl Core {
     }
 
     fn collect_tier_events(&mut self) {
+        let mut changed = false;
         while let Some(e) = self.sched.poll_event() {
+            changed = true;
             let kind = match e {
                 TierEvent::Failover { from, to } => MonitorEventKind::Failover { from, to },
                 TierEvent::Failback { from, to } => MonitorEventKind::Failback { from, to },
@@ -445,6 +464,9 @@ impl Core {
                 self.tier_events.pop_front();
             }
             self.tier_events.push_back(e);
+        }
+        if changed {
+            self.tier_changed();
         }
     }
 
@@ -489,6 +511,8 @@ impl Core {
         self.ids.clear();
         self.req.pending = None;
         self.reply_to = None;
+        self.publish = PubState::default();
+        self.subscribe = SubState::default();
         self.sched = Scheduler::new();
         self.fq = FairQueue::new();
         self.reroute.clear();

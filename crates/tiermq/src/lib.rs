@@ -118,13 +118,14 @@
 //!
 //! # Supported so far
 //!
-//! PUSH/PULL, REQ/REP and DEALER/ROUTER over tcp, ipc and inproc, with
-//! REQ_RELAXED, REQ_CORRELATE, a REQ resend interval, ROUTER_MANDATORY and
-//! ROUTER_HANDOVER; heartbeats (a dead peer fails over like a disconnected
-//! one); `peers()`, `active_tier()` and `monitor()`. Other socket types
-//! (PUB/SUB/XPUB/XSUB, PAIR) return `ENOTSUP` from [`Context::socket`]. Not
-//! yet offered: raw-fd poll items (`PollItem::from_fd`) and the security
-//! mechanisms (NULL only).
+//! PUSH/PULL, REQ/REP, DEALER/ROUTER and PUB/SUB/XPUB/XSUB over tcp, ipc
+//! and inproc, with REQ_RELAXED, REQ_CORRELATE, a REQ resend interval,
+//! ROUTER_MANDATORY and ROUTER_HANDOVER, the XPUB options and CONFLATE;
+//! heartbeats (a dead peer fails over like a disconnected one); tiered
+//! fan-out and the hot-standby subscriber (`set_sub_failover`); `peers()`,
+//! `active_tier()` and `monitor()`. PAIR returns `ENOTSUP` from
+//! [`Context::socket`]. Not yet offered: raw-fd poll items
+//! (`PollItem::from_fd`) and the security mechanisms (NULL only).
 
 #[cfg(test)]
 mod tests {

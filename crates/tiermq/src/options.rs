@@ -38,6 +38,16 @@ pub(crate) struct Options {
     pub(crate) req_resend_ivl: i32,
     pub(crate) router_mandatory: bool,
     pub(crate) router_handover: bool,
+    /// XPUB_VERBOSE: pass every subscription to the application.
+    pub(crate) xpub_verbose_subs: bool,
+    /// XPUB_VERBOSER: pass every cancel too.
+    pub(crate) xpub_verbose_unsubs: bool,
+    pub(crate) xpub_manual: bool,
+    pub(crate) xpub_nodrop: bool,
+    /// XPUB_WELCOME_MSG (empty: none).
+    pub(crate) xpub_welcome_msg: Bytes,
+    pub(crate) conflate: bool,
+    pub(crate) sub_failover: bool,
 }
 
 impl Default for Options {
@@ -71,6 +81,13 @@ impl Default for Options {
             req_resend_ivl: 0,
             router_mandatory: false,
             router_handover: false,
+            xpub_verbose_subs: false,
+            xpub_verbose_unsubs: false,
+            xpub_manual: false,
+            xpub_nodrop: false,
+            xpub_welcome_msg: Bytes::new(),
+            conflate: false,
+            sub_failover: false,
         }
     }
 }

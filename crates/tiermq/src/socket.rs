@@ -453,7 +453,12 @@ impl Socket {
     }
 
     /// The tier (1 most preferred ..= 16) that would get the next message,
-    /// or `None` if no peer is ready.
+    /// or `None` if no peer is ready. On PUB and XPUB: the send tier the
+    /// next message fans out to (its most preferred with a live
+    /// subscriber); on SUB and XSUB: the receive tier with a live
+    /// publisher that a hot-standby subscriber delivers from (see
+    /// [`set_sub_failover`](Socket::set_sub_failover)). Failover and
+    /// Failback monitor events report its changes on every type.
     pub fn active_tier(&self) -> Option<u8> {
         self.core(|c| c.active_tier(Instant::now()))
     }
@@ -517,7 +522,7 @@ impl Socket {
         let now = Instant::now();
         self.core(|c| {
             let mut ready = PollEvents::empty();
-            if events.contains(PollEvents::POLLIN) && c.pattern.fair_queues() && c.can_recv() {
+            if events.contains(PollEvents::POLLIN) && c.can_recv() {
                 ready |= PollEvents::POLLIN;
             }
             if events.contains(PollEvents::POLLOUT) && c.sends() && c.can_send(now) {

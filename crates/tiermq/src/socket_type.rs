@@ -13,9 +13,11 @@ use tiermq_wire::SocketType as WireType;
 pub enum SocketType {
     /// Exclusive pair (not yet supported).
     PAIR,
-    /// Publisher (not yet supported).
+    /// Publisher: fans each message out to the subscribers whose
+    /// subscriptions match, in the most preferred send tier with one.
     PUB,
-    /// Subscriber (not yet supported).
+    /// Subscriber: receives what matches its subscriptions, by rcvprio, or
+    /// only from the best live tier with `set_sub_failover`.
     SUB,
     /// Request: one request at a time, by priority tier, resent if its
     /// peer goes away before replying.
@@ -30,9 +32,9 @@ pub enum SocketType {
     PULL,
     /// Load-balancing sender of a pipeline, by priority tier, with failover and failback.
     PUSH,
-    /// Extended publisher (not yet supported).
+    /// Extended publisher: a PUB that hands subscriptions to the application.
     XPUB,
-    /// Extended subscriber (not yet supported).
+    /// Extended subscriber: a SUB whose subscriptions are messages sent.
     XSUB,
     /// Raw TCP (never supported: it does not speak ZMTP).
     STREAM,
@@ -49,6 +51,10 @@ impl SocketType {
                 | SocketType::REP
                 | SocketType::DEALER
                 | SocketType::ROUTER
+                | SocketType::PUB
+                | SocketType::SUB
+                | SocketType::XPUB
+                | SocketType::XSUB
         )
     }
 
@@ -99,6 +105,7 @@ mod tests {
         }
         assert_eq!(SocketType::STREAM.to_wire(), None);
         assert!(SocketType::PUSH.is_supported() && SocketType::REQ.is_supported());
-        assert!(!SocketType::PUB.is_supported());
+        assert!(SocketType::PUB.is_supported() && SocketType::XSUB.is_supported());
+        assert!(!SocketType::PAIR.is_supported());
     }
 }

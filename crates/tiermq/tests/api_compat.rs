@@ -169,3 +169,28 @@ fn ipv6_makes_the_wildcard_dual_stack() {
     let zbound = zpull.get_last_endpoint().unwrap().unwrap();
     assert!(zbound.starts_with("tcp://[::]:"), "{zbound}");
 }
+
+/// A rust-zmq 0.10 weather-update subscriber and publisher, as written for
+/// the zmq crate, including its PUB/SUB options.
+#[test]
+fn rust_zmq_pubsub() -> Result<(), zmq::Error> {
+    let ctx = zmq::Context::new();
+    let publisher = ctx.socket(zmq::XPUB)?;
+    publisher.set_xpub_verbose(true)?;
+    publisher.set_xpub_welcome_msg(None)?;
+    publisher.bind("inproc://weather")?;
+    let subscriber = ctx.socket(zmq::SUB)?;
+    subscriber.set_conflate(false)?;
+    assert!(!subscriber.is_conflate()?);
+    subscriber.connect("inproc://weather")?;
+    subscriber.set_subscribe(b"10001 ")?;
+    subscriber.set_rcvtimeo(10_000)?;
+    publisher.set_rcvtimeo(10_000)?;
+    assert_eq!(publisher.recv_bytes(0)?, b"\x0110001 ");
+    publisher.send("10001 21 40", 0)?;
+    let update = subscriber.recv_string(0)?.unwrap();
+    assert_eq!(update, "10001 21 40");
+    subscriber.set_unsubscribe(b"10001 ")?;
+    assert_eq!(publisher.recv_bytes(0)?, b"\x0010001 ");
+    Ok(())
+}

@@ -15,13 +15,44 @@ impl Core {
     /// The next whole message for the application, fair-queued by rcvprio,
     /// as the socket type passes it on.
     pub(super) fn next_incoming(&mut self) -> Option<Incoming> {
+        if self.conflates() {
+            return self.conflated();
+        }
         if let Some(m) = self.rx_ready.take() {
             return Some(m);
         }
-        if self.pattern == Pattern::Req {
+        match self.pattern {
             // Only REQ has a timer here; other types skip the clock read.
-            self.tick(Instant::now());
+            Pattern::Req => self.tick(Instant::now()),
+            Pattern::XPub => return self.next_notice(),
+            _ => {}
         }
+        self.next_accepted()
+    }
+
+    /// Whether CONFLATE is on and applies to this socket type.
+    pub(super) fn conflates(&self) -> bool {
+        self.options.conflate && self.pattern.may_conflate()
+    }
+
+    /// CONFLATE: the newest message of all that wait, the older ones
+    /// dropped. As in libzmq, which keeps one frame per queue, a multipart
+    /// message is cut to its last frame.
+    pub(super) fn conflated(&mut self) -> Option<Incoming> {
+        let mut last = self.rx_ready.take();
+        while let Some(m) = self.next_accepted() {
+            last = Some(m);
+        }
+        let mut m = last?;
+        if m.body.len() > 1 {
+            let frame = m.body.frames().last().cloned().unwrap_or_default();
+            m.body = Multipart::single(frame);
+        }
+        Some(m)
+    }
+
+    /// The next message the pattern accepts, fair-queued by rcvprio.
+    fn next_accepted(&mut self) -> Option<Incoming> {
         loop {
             let (id, serial, m) = self.next_message()?;
             if let Some(incoming) = self.accept((id, serial), m) {

@@ -53,10 +53,18 @@ impl Core {
         } else {
             PeerState::Ready
         };
-        if self.pattern.load_balances() {
+        if self.pattern.tiered() {
             // Priorities were validated when set.
-            let _ = self.sched.join(id, sndprio, now);
-            self.sched.set_state(id, to_sched(state), now);
+            let (tier, s) = if self.pattern.load_balances() {
+                (sndprio, to_sched(state))
+            } else if self.pattern.subscribes() {
+                (rcvprio, PipeState::Ready)
+            } else {
+                // PUB: a busy subscriber is live (it only loses messages).
+                (sndprio, PipeState::Ready)
+            };
+            let _ = self.sched.join(id, tier, now);
+            self.sched.set_state(id, s, now);
         }
         if self.pattern.fair_queues() && !anonymous {
             let _ = self.fq.join(id, rcvprio);
@@ -90,11 +98,19 @@ impl Core {
             stale_replies: 0,
         });
         self.count_absent();
+        self.attached(id, serial);
         self.flush_reroute(now);
     }
 
     pub(super) fn on_writable(&mut self, id: PipeId, serial: u64, now: Instant) {
         let Some(rec) = self.pipes.get_mut(id.0).filter(|r| r.serial == serial) else {
+            return;
+        };
+        let Some(out) = &rec.out else { return };
+        if !out.is_closed() {
+            self.pipe_writable(id);
+        }
+        let Some(rec) = self.pipes.get_mut(id.0) else {
             return;
         };
         let Some(out) = &rec.out else { return };
@@ -125,7 +141,7 @@ impl Core {
         if rec.state != PeerState::Disconnected {
             rec.state = PeerState::Disconnected;
             rec.since = now;
-            if self.pattern.load_balances() && rec.out.is_some() {
+            if self.pattern.tiered() && rec.out.is_some() {
                 self.sched.set_state(id, PipeState::Disconnected, now);
             }
         }
@@ -174,7 +190,8 @@ impl Core {
             self.ids.remove(&rec.routing_id);
         }
         let rerouted = self.take_back(id, serial, &mut msgs);
-        if self.pattern.load_balances() {
+        self.pipe_gone(id, serial);
+        if self.pattern.tiered() {
             self.sched.leave(id, now);
         }
         self.forget_round_trips(id, now);
@@ -219,7 +236,7 @@ impl Core {
         let serial = rec.serial;
         let (endpoint, peer) = (rec.endpoint.clone(), rec.peer_addr.clone());
         self.out.emit(MonitorEventKind::Dead, &endpoint, &peer);
-        if self.pattern.load_balances() {
+        if self.pattern.tiered() {
             self.sched.set_state(id, PipeState::Dead, now);
         }
         let rerouted = self.take_back(id, serial, &mut msgs);
@@ -275,6 +292,11 @@ impl Core {
         self.out.emit(kind, &rec.endpoint, &rec.peer_addr);
         if self.pattern.load_balances() {
             self.sched.set_state(id, to_sched(state), now);
+        } else if self.pattern.tiered() {
+            self.sched.set_state(id, PipeState::Ready, now);
+        }
+        if self.pattern.subscribes() {
+            self.drop_standby_input(id);
         }
         self.flush_reroute(now);
     }

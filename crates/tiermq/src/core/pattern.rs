@@ -13,6 +13,8 @@
 //! | `flush_reroute` | a pipe may have become ready: what waits goes out |
 //! | [`next_timer`](Core::next_timer), `tick`, [`send_clock`](Core::send_clock) | timers (REQ's resend) |
 //! | [`set_option`](Core::set_option) | the application sets an option of the pattern's own |
+//! | `attached`, `pipe_gone`, `pipe_readable`, `pipe_writable` | a pipe joins, leaves, has input, has room (PUB/SUB) |
+//! | [`set_subscription`](Core::set_subscription) | the application (un)subscribes |
 
 use std::time::Instant;
 
@@ -23,12 +25,18 @@ use tiermq_wire::{Multipart, SocketType as WireType};
 use super::{Core, Incoming, Refused};
 use crate::{Error, Result};
 
+mod distribute;
+mod filter;
 mod pipeline;
+mod publish;
 mod rep;
 mod req;
 mod router;
+mod subscribe;
 
+pub(super) use publish::PubState;
 pub(super) use req::ReqState;
+pub(super) use subscribe::SubState;
 
 /// An option that belongs to some patterns only. Every socket accepts
 /// them, as before (libzmq would refuse some with `EINVAL` on other
@@ -45,6 +53,14 @@ pub(crate) enum PatternOption {
     RouterMandatory(bool),
     /// ROUTER_HANDOVER.
     RouterHandover(bool),
+    /// XPUB_VERBOSE.
+    XpubVerbose(bool),
+    /// XPUB_VERBOSER.
+    XpubVerboser(bool),
+    /// XPUB_MANUAL.
+    XpubManual(bool),
+    /// XPUB_NODROP.
+    XpubNodrop(bool),
 }
 
 /// A socket type's pattern.
@@ -62,6 +78,14 @@ pub(crate) enum Pattern {
     Dealer,
     /// Addressed by routing id.
     Router,
+    /// Fans out to matching subscribers.
+    Pub,
+    /// PUB that also hands subscriptions to the application.
+    XPub,
+    /// Subscribes, receives what matches.
+    Sub,
+    /// SUB whose subscriptions are messages the application sends.
+    XSub,
 }
 
 impl Pattern {
@@ -74,7 +98,11 @@ impl Pattern {
             WireType::Rep => Pattern::Rep,
             WireType::Dealer => Pattern::Dealer,
             WireType::Router => Pattern::Router,
-            _ => return None,
+            WireType::Pub => Pattern::Pub,
+            WireType::XPub => Pattern::XPub,
+            WireType::Sub => Pattern::Sub,
+            WireType::XSub => Pattern::XSub,
+            WireType::Pair => return None,
         })
     }
 
@@ -85,12 +113,42 @@ impl Pattern {
 
     /// Receives fair-queued by rcvprio.
     pub(crate) fn fair_queues(self) -> bool {
-        !matches!(self, Pattern::Push)
+        !matches!(self, Pattern::Push | Pattern::Pub | Pattern::XPub)
+    }
+
+    /// Receives at all (XPUB: subscriptions).
+    pub(crate) fn receives(self) -> bool {
+        self.fair_queues() || self == Pattern::XPub
     }
 
     /// Sends at all.
     pub(crate) fn sends(self) -> bool {
-        !matches!(self, Pattern::Pull)
+        !matches!(self, Pattern::Pull | Pattern::Sub)
+    }
+
+    /// PUB or XPUB: fans out by subscription.
+    pub(crate) fn publishes(self) -> bool {
+        matches!(self, Pattern::Pub | Pattern::XPub)
+    }
+
+    /// SUB or XSUB: subscribes.
+    pub(crate) fn subscribes(self) -> bool {
+        matches!(self, Pattern::Sub | Pattern::XSub)
+    }
+
+    /// Keeps per-pipe tiers in the scheduler: by sndprio for the senders
+    /// (load-balanced, or PUB's fan-out to the best live tier), by rcvprio
+    /// for SUB/XSUB (the hot-standby subscriber's live tier).
+    pub(crate) fn tiered(self) -> bool {
+        self.load_balances() || self.publishes() || self.subscribes()
+    }
+
+    /// CONFLATE applies (on input): PULL, SUB, XSUB, DEALER.
+    pub(crate) fn may_conflate(self) -> bool {
+        matches!(
+            self,
+            Pattern::Pull | Pattern::Sub | Pattern::XSub | Pattern::Dealer
+        )
     }
 }
 
@@ -115,7 +173,32 @@ impl Core {
             PatternOption::ReqResendIvl(ms) => o.req_resend_ivl = ms,
             PatternOption::RouterMandatory(v) => o.router_mandatory = v,
             PatternOption::RouterHandover(v) => o.router_handover = v,
+            PatternOption::XpubVerbose(v) => {
+                o.xpub_verbose_subs = v;
+                o.xpub_verbose_unsubs = false;
+            }
+            PatternOption::XpubVerboser(v) => {
+                o.xpub_verbose_subs = v;
+                o.xpub_verbose_unsubs = v;
+            }
+            PatternOption::XpubManual(v) => o.xpub_manual = v,
+            PatternOption::XpubNodrop(v) => o.xpub_nodrop = v,
         }
+    }
+
+    /// SUBSCRIBE (`subscribe`) or UNSUBSCRIBE of `topic`: on SUB, and on
+    /// XPUB with XPUB_MANUAL (for the pipe read from last).
+    ///
+    /// Errors: `EINVAL` on other socket types, as libzmq.
+    pub(crate) fn set_subscription(&mut self, topic: &[u8], subscribe: bool) -> Result<()> {
+        match self.pattern {
+            Pattern::Sub => self.subscription(topic, subscribe),
+            Pattern::XPub if self.options.xpub_manual => {
+                self.manual_subscription(topic, subscribe);
+            }
+            _ => return Err(Error::EINVAL),
+        }
+        Ok(())
     }
 
     /// Whether this socket type sends at all.
@@ -130,13 +213,14 @@ impl Core {
     /// `EHOSTUNREACH` for an unknown ROUTER peer with ROUTER_MANDATORY.
     pub(crate) fn check_send(&self, first: &Bytes) -> Result<()> {
         match self.pattern {
-            Pattern::Pull => Err(Error::ENOTSUP),
+            Pattern::Pull | Pattern::Sub => Err(Error::ENOTSUP),
             Pattern::Req => self.req_check_send(),
             Pattern::Rep if self.reply_to.is_none() || !self.rx_partial.is_empty() => {
                 Err(Error::EFSM)
             }
             Pattern::Router => self.router_check_send(first),
             Pattern::Push | Pattern::Dealer | Pattern::Rep => Ok(()),
+            Pattern::Pub | Pattern::XPub | Pattern::XSub => Ok(()),
         }
     }
 
@@ -150,8 +234,10 @@ impl Core {
         now: Instant,
     ) -> std::result::Result<(), Refused> {
         let r = match self.pattern {
-            Pattern::Pull => Err(Refused::Fail(Error::ENOTSUP)),
+            Pattern::Pull | Pattern::Sub => Err(Refused::Fail(Error::ENOTSUP)),
             Pattern::Push | Pattern::Dealer => self.send_balanced(msg, now),
+            Pattern::Pub | Pattern::XPub => self.distribute(msg, now),
+            Pattern::XSub => self.xsub_send(msg, now),
             Pattern::Req => self.send_request(msg, now),
             Pattern::Rep => {
                 self.send_reply(msg, now);
@@ -165,7 +251,10 @@ impl Core {
     /// Whether a message sent now would be taken without waiting.
     pub(crate) fn can_send(&mut self, now: Instant) -> bool {
         match self.pattern {
-            Pattern::Pull => false,
+            Pattern::Pull | Pattern::Sub => false,
+            // A slow subscriber loses messages (or, with XPUB_NODROP,
+            // blocks a send); the socket itself always takes one.
+            Pattern::Pub | Pattern::XPub | Pattern::XSub => true,
             Pattern::Req if self.req_check_send().is_err() => false,
             Pattern::Rep => self.reply_to.is_some() && self.rx_partial.is_empty(),
             Pattern::Router => true,
@@ -173,10 +262,10 @@ impl Core {
         }
     }
 
-    /// Whether this socket type receives, and may now: `ENOTSUP` for PUSH;
-    /// `EFSM` for REQ with no request sent, and REP owing a reply.
+    /// Whether this socket type receives, and may now: `ENOTSUP` for PUSH
+    /// and PUB; `EFSM` for REQ with no request sent, and REP owing a reply.
     pub(crate) fn check_recv(&self) -> Result<()> {
-        if !self.pattern.fair_queues() {
+        if !self.pattern.receives() {
             return Err(Error::ENOTSUP);
         }
         if !self.rx_partial.is_empty() {
@@ -196,7 +285,10 @@ impl Core {
             Pattern::Req => self.accept_reply(from, m).map(|b| Incoming::plain(b, from)),
             Pattern::Rep => self.accept_request(from, m),
             Pattern::Router => Some(self.accept_routed(from, m)),
-            Pattern::Push | Pattern::Pull | Pattern::Dealer => Some(Incoming::plain(m, from)),
+            Pattern::Sub | Pattern::XSub => self.accept_published(from, m),
+            Pattern::Push | Pattern::Pull | Pattern::Dealer | Pattern::Pub | Pattern::XPub => {
+                Some(Incoming::plain(m, from))
+            }
         }
     }
 
@@ -255,7 +347,63 @@ impl Core {
                     self.resend_request(now);
                 }
             }
-            Pattern::Pull | Pattern::Rep | Pattern::Router => self.reroute.clear(),
+            _ => self.reroute.clear(),
+        }
+    }
+
+    /// Pipe `id` (numbered `serial`) joined: XPUB welcomes it and PUB
+    /// reads its subscriptions; SUB and XSUB replay theirs to it.
+    pub(super) fn attached(&mut self, id: PipeId, serial: u64) {
+        if self.pattern.publishes() {
+            self.publisher_attached(id, serial);
+        } else if self.pattern.subscribes() {
+            self.subscriber_attached(id);
+        }
+    }
+
+    /// Pipe `id` (numbered `serial`) will send nothing more and take
+    /// nothing more.
+    pub(super) fn pipe_gone(&mut self, id: PipeId, serial: u64) {
+        if self.pattern.publishes() {
+            self.publisher_pipe_gone(id, serial);
+        } else if self.pattern.subscribes() {
+            self.subscriber_pipe_gone(id);
+        }
+    }
+
+    /// Pipe `id` has input: PUB and XPUB read subscriptions now, other
+    /// types when the application receives (CONFLATE: now, keeping only
+    /// the last message).
+    pub(super) fn pipe_readable(&mut self, id: PipeId) {
+        if self.pattern.publishes() {
+            self.read_subscriptions(id);
+        } else if self.pattern.fair_queues() {
+            self.fq.set_readable(id, true);
+            if self.pattern.subscribes() {
+                self.drop_standby_input(id);
+            }
+            if self.conflates() {
+                self.rx_ready = self.conflated();
+            }
+        }
+    }
+
+    /// The active tier changed: a hot-standby subscriber drops what the
+    /// pipes that are now standbys hold.
+    pub(super) fn tier_changed(&mut self) {
+        if self.pattern.subscribes() && self.options.sub_failover {
+            let ids: Vec<PipeId> = self.pipes.iter().map(|(k, _)| PipeId(k)).collect();
+            for id in ids {
+                self.drop_standby_input(id);
+            }
+        }
+    }
+
+    /// Pipe `id` has room again: SUB and XSUB send the subscription
+    /// changes that waited.
+    pub(super) fn pipe_writable(&mut self, id: PipeId) {
+        if self.pattern.subscribes() {
+            self.flush_subscriptions(id);
         }
     }
 

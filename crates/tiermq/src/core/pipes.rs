@@ -51,20 +51,25 @@ impl PipeRec {
     /// from the in pipe. `Empty` arms the pipe's waker, as `try_recv` does.
     pub(super) fn take_input(&mut self) -> std::result::Result<Multipart, RecvError> {
         loop {
-            let item = match self.prefetch.next() {
-                Some(item) => item,
-                None => {
-                    let inp = self.inp.as_ref().ok_or(RecvError::Closed)?;
-                    let mut batch = Vec::new();
-                    inp.recv_batch(&mut batch, PREFETCH)?;
-                    self.prefetch = batch.into_iter();
-                    self.prefetch.next().ok_or(RecvError::Empty)?
-                }
-            };
-            // No socket type here takes subscription changes yet (XPUB
-            // will); a peer that sends them anyway is not answered.
-            if let Some(m) = item.into_message() {
+            // Only PUB and XPUB take subscription changes (with
+            // `take_item`); a peer that sends them to others is not answered.
+            if let Some(m) = self.take_item()?.into_message() {
                 return Ok(m);
+            }
+        }
+    }
+
+    /// The next item from the peer, message or subscription change, as
+    /// [`take_input`](Self::take_input) takes it.
+    pub(super) fn take_item(&mut self) -> std::result::Result<Item, RecvError> {
+        match self.prefetch.next() {
+            Some(item) => Ok(item),
+            None => {
+                let inp = self.inp.as_ref().ok_or(RecvError::Closed)?;
+                let mut batch = Vec::new();
+                inp.recv_batch(&mut batch, PREFETCH)?;
+                self.prefetch = batch.into_iter();
+                self.prefetch.next().ok_or(RecvError::Empty)
             }
         }
     }

@@ -111,7 +111,7 @@ impl Core {
             return false;
         }
         rec.sndprio = tier;
-        if self.pattern.load_balances() {
+        if self.pattern.load_balances() || self.pattern.publishes() {
             let _ = self.sched.set_priority(id, tier, now);
         }
         true

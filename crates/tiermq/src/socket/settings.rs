@@ -383,4 +383,102 @@ impl Socket {
     pub fn is_router_handover(&self) -> Result<bool> {
         Ok(self.core(|c| c.options.router_handover))
     }
+
+    /// Subscribes a SUB to messages whose first frame starts with `topic`
+    /// (empty: every message). Subscriptions are counted: each needs its
+    /// own [`set_unsubscribe`](Socket::set_unsubscribe). They go to every
+    /// publisher, now and on each later connection or reconnection. On an
+    /// XPUB with [`set_xpub_manual`](Socket::set_xpub_manual), subscribes
+    /// the subscriber whose subscription message was received last.
+    ///
+    /// Errors: `EINVAL` on other socket types (XSUB subscribes by sending
+    /// `\x01topic`).
+    pub fn set_subscribe(&self, topic: &[u8]) -> Result<()> {
+        self.core(|c| c.set_subscription(topic, true))
+    }
+
+    /// Removes one subscription made with
+    /// [`set_subscribe`](Socket::set_subscribe); publishers are told when
+    /// the last one of `topic` goes. Unknown topics are ignored.
+    ///
+    /// Errors: `EINVAL` as for `set_subscribe`.
+    pub fn set_unsubscribe(&self, topic: &[u8]) -> Result<()> {
+        self.core(|c| c.set_subscription(topic, false))
+    }
+
+    /// Sets XPUB_VERBOSE (XPUB): hand every subscription message to the
+    /// application, not only those for topics nobody had subscribed to.
+    /// Cancels still come only when a topic loses its last subscriber.
+    pub fn set_xpub_verbose(&self, value: bool) -> Result<()> {
+        self.core(|c| c.set_option(PatternOption::XpubVerbose(value)));
+        Ok(())
+    }
+
+    /// Sets XPUB_VERBOSER (XPUB): as XPUB_VERBOSE, and every cancel too.
+    pub fn set_xpub_verboser(&self, value: bool) -> Result<()> {
+        self.core(|c| c.set_option(PatternOption::XpubVerboser(value)));
+        Ok(())
+    }
+
+    /// Sets XPUB_MANUAL (XPUB): every subscription message goes to the
+    /// application and changes nothing by itself; the application decides
+    /// with [`set_subscribe`](Socket::set_subscribe) and
+    /// [`set_unsubscribe`](Socket::set_unsubscribe), which apply to the
+    /// subscriber of the message it received last. When a subscriber
+    /// leaves, the application gets cancels for the topics it had asked for
+    /// that no other subscriber asked for.
+    pub fn set_xpub_manual(&self, value: bool) -> Result<()> {
+        self.core(|c| c.set_option(PatternOption::XpubManual(value)));
+        Ok(())
+    }
+
+    /// Sets XPUB_NODROP (PUB, XPUB): a send that a matching subscriber at
+    /// SNDHWM could not take waits (up to SNDTIMEO), or fails with `EAGAIN`
+    /// under DONTWAIT, instead of that subscriber losing the message.
+    pub fn set_xpub_nodrop(&self, value: bool) -> Result<()> {
+        self.core(|c| c.set_option(PatternOption::XpubNodrop(value)));
+        Ok(())
+    }
+
+    /// Sets XPUB_WELCOME_MSG (XPUB): a message sent to each new subscriber
+    /// as it connects (`None`: none, the default). The subscriber gets it
+    /// only if subscribed to it.
+    pub fn set_xpub_welcome_msg(&self, value: Option<&str>) -> Result<()> {
+        let msg = value.map_or_else(Bytes::new, |m| Bytes::copy_from_slice(m.as_bytes()));
+        self.core(|c| c.options.xpub_welcome_msg = msg);
+        Ok(())
+    }
+
+    /// Sets CONFLATE (PULL, SUB, XSUB, DEALER): keep only the newest
+    /// received message; older ones waiting are dropped. As in libzmq this
+    /// is meant for single-frame messages: a multipart message is cut to
+    /// its last frame. Other socket types ignore it.
+    pub fn set_conflate(&self, value: bool) -> Result<()> {
+        self.core(|c| c.options.conflate = value);
+        Ok(())
+    }
+
+    /// The value [`set_conflate`](Socket::set_conflate) set.
+    pub fn is_conflate(&self) -> Result<bool> {
+        Ok(self.core(|c| c.options.conflate))
+    }
+
+    /// Makes a SUB or XSUB a hot-standby subscriber: it stays connected and
+    /// subscribed to every publisher, but delivers only messages from the
+    /// most preferred receive tier (rcvprio) that has a live publisher
+    /// (connected, handshaken, not declared dead by the heartbeat), and
+    /// discards the others'. When every publisher of that tier is gone or
+    /// dead it switches to the next tier at once (a `Failover` monitor
+    /// event); when a more preferred one is live again it switches back
+    /// after the failback delay (`Failback`). Off (the default), rcvprio
+    /// only orders delivery. Applies at once; other socket types ignore it.
+    pub fn set_sub_failover(&self, value: bool) -> Result<()> {
+        self.core(|c| c.options.sub_failover = value);
+        Ok(())
+    }
+
+    /// The value [`set_sub_failover`](Socket::set_sub_failover) set.
+    pub fn is_sub_failover(&self) -> Result<bool> {
+        Ok(self.core(|c| c.options.sub_failover))
+    }
 }

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod zmtp;
+
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
