@@ -231,20 +231,23 @@ mod tests {
     }
 
     #[test]
-    fn libzmq_fans_out_to_four_subscribers_without_loss() {
-        for transport in ["tcp", "ipc"] {
-            let (p, s) = two_ends(
-                &["pub", "libzmq", transport, "64", "20000", "--hwm", "2000"],
-                &[
-                    "sub", "libzmq", transport, "64", "20000", "--hwm", "2000", "--subs", "4",
-                ],
-            );
-            let s = s.unwrap();
-            let d = s.delivery.unwrap();
-            assert_eq!((d.subs, d.dropped), (4, 0), "{transport}");
-            assert_eq!(s.count, 4 * 20000, "{transport}");
-            assert!(s.secs.is_some_and(|t| t > 0.0), "{transport}");
-            assert_eq!(p.unwrap().secs, None);
+    fn tiermq_and_libzmq_fan_out_to_four_subscribers_without_loss() {
+        for lib in ["tiermq", "libzmq"] {
+            for transport in ["tcp", "ipc"] {
+                let common = [transport, "64", "20000", "--hwm", "2000"];
+                let mut p = vec!["pub", lib];
+                p.extend(common);
+                let mut s = vec!["sub", lib];
+                s.extend(common);
+                s.extend(["--subs", "4"]);
+                let (p, s) = two_ends(&p, &s);
+                let s = s.unwrap();
+                let d = s.delivery.unwrap();
+                assert_eq!((d.subs, d.dropped), (4, 0), "{lib} {transport}");
+                assert_eq!(s.count, 4 * 20000, "{lib} {transport}");
+                assert!(s.secs.is_some_and(|t| t > 0.0), "{lib} {transport}");
+                assert_eq!(p.unwrap().secs, None);
+            }
         }
     }
 

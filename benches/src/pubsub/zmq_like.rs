@@ -129,26 +129,12 @@ zmq_like_pubsub!(
     |p| &p[..]
 );
 
-/// tiermq's PUB and SUB: not in this build yet.
-pub(crate) mod tiermq {
-    use super::*;
-
-    fn missing() -> Error {
-        Error::new("tiermq has no PUB/SUB in this build")
-    }
-
-    /// Not in this build.
-    pub(crate) fn publish(
-        _spec: &Spec,
-        _control: ControlListener,
-        _on_bound: &mut dyn FnMut(&str),
-        _hold: &mut (dyn FnMut() + Send),
-    ) -> Result<(), Error> {
-        Err(missing())
-    }
-
-    /// Not in this build.
-    pub(crate) fn subscribe(_spec: &Spec, _fanout: &Fanout) -> Result<Vec<Tally>, Error> {
-        Err(missing())
-    }
-}
+zmq_like_pubsub!(
+    /// tiermq's PUB and SUB. Payloads go out as `Bytes` clones (a reference
+    /// count; one buffer for every subscriber).
+    tiermq,
+    tiermq,
+    ::tiermq::Bytes,
+    |p| ::tiermq::Bytes::from(p),
+    |p| p.clone()
+);
