@@ -820,8 +820,8 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
 
 /// For one library in one PUB/SUB cell: the best of its runtimes, as
 /// (median delivered msg/s over all SUBs, runtime that won, messages its
-/// runs dropped). A runtime whose runs lost nothing wins over one that
-/// lost messages, whatever their rates.
+/// runs dropped). The median is of the runs that lost nothing, if any did;
+/// a runtime with such runs wins over one without, whatever the rates.
 fn best_pubsub(
     results: &BTreeMap<Case, Vec<Run>>,
     transport: &str,
@@ -839,11 +839,19 @@ fn best_pubsub(
                 && c.peer.lib == lib
         })
         .filter_map(|(c, runs)| {
-            let mut rates: Vec<f64> = runs.iter().map(|r| r.count as f64 / r.secs).collect();
+            // The lossless runs if there are any: a run that lost messages
+            // measured the library's recovery, not its throughput.
+            let lossless = runs.iter().any(|r| r.dropped == 0);
+            let mut rates: Vec<f64> = runs
+                .iter()
+                .filter(|r| !lossless || r.dropped == 0)
+                .map(|r| r.count as f64 / r.secs)
+                .collect();
             let dropped = runs.iter().map(|r| r.dropped).sum();
-            Some((median(&mut rates)?, c.peer.runtime, dropped))
+            Some((median(&mut rates)?, c.peer.runtime, dropped, lossless))
         })
-        .max_by(|a, b| (a.2 == 0).cmp(&(b.2 == 0)).then(a.0.total_cmp(&b.0)))
+        .max_by(|a, b| a.3.cmp(&b.3).then(a.0.total_cmp(&b.0)))
+        .map(|(rate, runtime, dropped, _)| (rate, runtime, dropped))
 }
 
 /// The PUB→N SUB table: aggregate delivered msg/s (per SUB in brackets)
@@ -857,8 +865,9 @@ fn render_pubsub(results: &BTreeMap<Case, Vec<Run>>, rounds: usize) -> String {
          (polled from one thread by tiermq and libzmq, one task each on zmq.rs \
          and omq); SNDHWM = RCVHWM = {PUBSUB_HWM}; the publisher stays within \
          512 messages of the slowest SUB (credit on a side channel), so nothing \
-         is dropped at HWM: a cell with drops says so. Median of {rounds} \
-         interleaved run(s).\n\n\
+         should be dropped at HWM. A cell says how many messages its \
+         runtime's runs lost in all; its rate is the median of the runs that \
+         lost nothing, if any did. Median of {rounds} interleaved run(s).\n\n\
          | size | N | transport | tiermq | libzmq | zmq.rs | omq | tiermq / best peer |\n\
          |---:|---:|---|---:|---:|---:|---:|---:|"
     );
@@ -1003,6 +1012,12 @@ mod tests {
         assert_eq!(
             best_pubsub(&results, "tcp", 16, 4, "omq"),
             Some((300.0, Some("current"), 0))
+        );
+        // A lossy run doesn't count towards the rate, but its losses show.
+        results.insert(case("current", 4), vec![run(1.0, 0), run(0.1, 5)]);
+        assert_eq!(
+            best_pubsub(&results, "tcp", 16, 4, "omq"),
+            Some((400.0, Some("current"), 5))
         );
         // Only lossy runs: the faster one, with its losses shown.
         results.insert(case("current", 4), vec![run(1.0, 2)]);
