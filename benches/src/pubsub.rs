@@ -40,7 +40,7 @@ mod omq;
 #[cfg(feature = "peers")]
 mod zeromq;
 
-pub use control::{ControlListener, Credit, Fanout};
+pub use control::{ControlListener, Credit, Fanout, MAX_STALLS, STALL};
 pub use tally::{Tally, summarize};
 
 use crate::{Error, Lib, Report, Role, Spec};

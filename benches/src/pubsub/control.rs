@@ -26,12 +26,12 @@ const DONE: u8 = 3;
 
 /// How long the publisher waits for credit before it assumes messages
 /// were lost (its window would never reopen) and moves on by a window.
-pub(crate) const STALL: Duration = Duration::from_millis(250);
+pub const STALL: Duration = Duration::from_millis(250);
 
 /// After this many stalls the library is losing messages for good: the
 /// publisher stops waiting for credit at all, and the run ends with its
 /// losses counted instead of taking seconds per window.
-const MAX_STALLS: u64 = 3;
+pub const MAX_STALLS: u64 = 3;
 
 /// The publisher's end of the control link, before the subscriber
 /// process has connected.
