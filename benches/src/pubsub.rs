@@ -54,10 +54,10 @@ pub const END: u8 = 1;
 
 /// How many messages the publisher may run ahead of the slowest subscriber:
 /// a quarter of the HWM, and at most 512. libzmq's writer learns what its
-/// reader took only every "low water mark" messages (HWM / 2, or HWM - 1024
-/// above 2048), so right after such an update a pipe may hold as few as
-/// HWM / 2 or 1024 more; the credit itself lags by a reporting interval
-/// (window / 4). Larger windows dropped messages in tests.
+/// reader took only every HWM / 2 messages (the low-water mark), and reads
+/// those notices at most about once a millisecond while it sends, so the
+/// window must stay well below HWM / 2: 2500 at HWM 10 000 still dropped
+/// in tests.
 pub fn window(spec: &Spec) -> u64 {
     u64::from(spec.hwm / 4).clamp(1, 512)
 }
