@@ -279,3 +279,86 @@ impl Fanout {
         self.send(DONE, 0, 0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Polls `cond` until it holds (a generous limit, not a timed assertion).
+    fn eventually(what: &str, cond: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !cond() {
+            assert!(Instant::now() < deadline, "never: {what}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn credit_follows_the_slowest_subscriber_and_the_end() {
+        let spec = Spec::parse([
+            "sub",
+            "libzmq",
+            "tcp",
+            "16",
+            "100",
+            "--endpoint",
+            "tcp://127.0.0.1:1",
+            "--control",
+            "unused",
+            "--subs",
+            "2",
+            "--hwm",
+            "40",
+        ])
+        .unwrap();
+        assert_eq!(crate::pubsub::window(&spec), 10);
+        let listener = ControlListener::bind().unwrap();
+        let addr = listener.addr().to_string();
+        let fanout = std::thread::spawn({
+            let spec = spec.clone();
+            move || Fanout::connect(&addr, &spec).unwrap()
+        });
+        let credit = listener.accept(&spec, None).unwrap();
+        let fanout = fanout.join().unwrap();
+        assert!(credit.allows(9) && !credit.allows(10));
+        assert!(!credit.ready());
+
+        fanout.warmed_one().unwrap();
+        fanout.warmed_one().unwrap();
+        eventually("ready after both SUBs warmed", || credit.ready());
+
+        fanout.progress(0, 5).unwrap();
+        // An index the READY frame did not announce is ignored.
+        fanout.progress(7, 1000).unwrap();
+        fanout.progress(1, 3).unwrap();
+        eventually("the window moves with the slowest SUB", || {
+            credit.allows(12)
+        });
+        assert!(!credit.allows(13), "SUB 1 at 3 holds the window at 13");
+        assert!(!credit.done());
+
+        fanout.done().unwrap();
+        eventually("done", || credit.done());
+        drop(fanout);
+        eventually("a closed link releases the publisher", || {
+            credit.allows(u64::MAX - 1)
+        });
+    }
+
+    #[test]
+    fn a_stall_opens_the_window_and_three_open_it_for_good() {
+        let spec = Spec::parse(["pub", "libzmq", "tcp", "16", "100", "--hwm", "40"]).unwrap();
+        let listener = ControlListener::bind().unwrap();
+        let addr = listener.addr();
+        let peer = std::thread::spawn(move || TcpStream::connect(addr).unwrap());
+        let credit = listener.accept(&spec, None).unwrap();
+        // Held open: a closed link would open the window by itself.
+        let _peer = peer.join().unwrap();
+        credit.stall(10);
+        assert!(credit.allows(19) && !credit.allows(20));
+        credit.stall(20);
+        credit.stall(30);
+        assert!(credit.allows(u64::MAX - 1));
+        assert_eq!(credit.stalls(), 3);
+    }
+}
