@@ -159,6 +159,8 @@ struct Run {
     count: u64,
     /// PUB/SUB: data messages that never arrived.
     dropped: u64,
+    /// PUB/SUB: the slowest SUB's own msg/s (first to last of its own).
+    slowest: f64,
     /// Peak RSS (KiB) of the timed process and of its peer (0 if in-process).
     rss_timed: u64,
     rss_peer: u64,
@@ -315,7 +317,7 @@ pub(crate) fn bench(args: &[String]) -> Result<(), &'static str> {
     let start = Instant::now();
     let mut results: BTreeMap<Case, Vec<Run>> = BTreeMap::new();
     let mut csv = String::from(
-        "round,kind,transport,size,pinned,lib,runtime,subs,count,secs,dropped,rss_timed_kib,rss_peer_kib\n",
+        "round,kind,transport,size,pinned,lib,runtime,subs,count,secs,dropped,slowest_sub_msg_s,rss_timed_kib,rss_peer_kib\n",
     );
     for round in 1..=rounds {
         println!("==> [bench] round {round}/{rounds}");
@@ -326,7 +328,7 @@ pub(crate) fn bench(args: &[String]) -> Result<(), &'static str> {
             match run_case(&bin, case) {
                 Ok(run) => {
                     csv.push_str(&format!(
-                        "{round},{:?},{},{},{},{},{},{},{},{:.6},{},{},{}\n",
+                        "{round},{:?},{},{},{},{},{},{},{},{:.6},{},{:.0},{},{}\n",
                         case.kind,
                         case.transport,
                         case.size,
@@ -337,6 +339,7 @@ pub(crate) fn bench(args: &[String]) -> Result<(), &'static str> {
                         run.count,
                         run.secs,
                         run.dropped,
+                        run.slowest,
                         run.rss_timed,
                         run.rss_peer
                     ));
@@ -520,6 +523,7 @@ fn run_case(bin: &Path, case: &Case) -> Result<Run, String> {
             secs: field(result, "secs").ok_or("no secs")?,
             count: field(result, "count").ok_or("no count")? as u64,
             dropped: field(result, "dropped").unwrap_or(0.0) as u64,
+            slowest: field(result, "slowest").unwrap_or(0.0),
             rss_timed: field(result, "rss_kib").unwrap_or(0.0) as u64,
             rss_peer: peer.and_then(|l| field(l, "rss_kib")).unwrap_or(0.0) as u64,
         })
@@ -996,6 +1000,7 @@ mod tests {
             secs,
             count: 400,
             dropped,
+            slowest: 0.0,
             rss_timed: 0,
             rss_peer: 0,
         };
