@@ -16,9 +16,10 @@
 //!   would measure how fast a library drops. Instead each SUB reports how
 //!   many data messages it has received every `window / 4` messages, and
 //!   the publisher keeps at most `window` (HWM / 4, at most 512) messages
-//!   ahead of the
-//!   slowest socket. Whatever is dropped anyway is counted
-//!   (`dropped=` in the result) rather than hidden.
+//!   ahead of the slowest socket. Whatever is dropped anyway is counted
+//!   (`dropped=` in the result) rather than hidden; when the credit stalls
+//!   for [`STALL`] [`MAX_STALLS`] times, messages are lost for good and the
+//!   publisher stops waiting for it.
 //! - **The clock** runs on the subscriber side, from the first data message
 //!   on any socket to the last one on every socket. Each socket times
 //!   `count` messages after its first, so the aggregate is `N × count`
