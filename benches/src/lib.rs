@@ -21,10 +21,13 @@
 //! driver can use it:
 //!
 //! - a binding role (`pull`, `rep`, `raw-reader`) prints `ENDPOINT <ep>` once
-//!   it listens; the driver passes `<ep>` to the connecting role;
-//! - the role that owns the clock (`pull`, `req`, `raw-reader`, and the
-//!   in-process `push-pull` and `req-rep`) prints
-//!   `RESULT secs=<s> count=<n> size=<bytes> rss_kib=<peak>` and exits;
+//!   it listens; the driver passes `<ep>` to the connecting role; `pub`
+//!   prints `ENDPOINT <ep> <control>`, and `sub` gets `--control <control>`
+//!   too (see [`pubsub`]);
+//! - the role that owns the clock (`pull`, `req`, `raw-reader`, `sub`, and
+//!   the in-process `push-pull` and `req-rep`) prints
+//!   `RESULT secs=<s> count=<n> size=<bytes> rss_kib=<peak>` and exits
+//!   (`sub` adds `subs=<N> dropped=<n> slowest=<msg/s>`);
 //! - the other role keeps its connection open until its standard input
 //!   closes (so no library's close-time behaviour can cut a run short), then
 //!   prints `PEER rss_kib=<peak>` and exits.
@@ -47,6 +50,7 @@
 //! ```
 
 mod error;
+pub mod pubsub;
 pub mod raw;
 mod spec;
 pub mod tiered;
@@ -83,15 +87,35 @@ pub struct Report {
     pub size: usize,
     /// Peak resident set of this process (kernel's `VmHWM`), in KiB.
     pub rss_kib: Option<u64>,
+    /// For the `sub` role: how the messages spread over its sockets.
+    pub delivery: Option<Delivery>,
+}
+
+/// What a `sub` role adds to its [`Report`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Delivery {
+    /// SUB sockets in the process.
+    pub subs: usize,
+    /// Data messages that never arrived, over all sockets.
+    pub dropped: u64,
+    /// The slowest socket's own rate (messages after its first over its
+    /// own first-to-last span), in messages per second.
+    pub slowest: f64,
 }
 
 impl Report {
     /// The line the binary prints for this report (see the crate docs).
     pub fn line(&self) -> String {
         let rss = self.rss_kib.unwrap_or(0);
+        let delivery = self.delivery.map_or(String::new(), |d| {
+            format!(
+                " subs={} dropped={} slowest={:.0}",
+                d.subs, d.dropped, d.slowest
+            )
+        });
         match self.secs {
             Some(secs) => format!(
-                "RESULT secs={secs:.6} count={} size={} rss_kib={rss}",
+                "RESULT secs={secs:.6} count={} size={} rss_kib={rss}{delivery}",
                 self.count, self.size
             ),
             None => format!("PEER rss_kib={rss}"),
@@ -115,6 +139,9 @@ pub fn run(
     on_bound: &mut dyn FnMut(&str),
     hold: &mut (dyn FnMut() + Send),
 ) -> Result<Report, Error> {
+    if matches!(spec.role, Role::Pub | Role::Sub) {
+        return pubsub::run(spec, on_bound, hold);
+    }
     let secs = match spec.lib {
         Lib::Tiermq => zmq_like::tiermq::run(spec, on_bound, hold)?,
         Lib::Libzmq => zmq_like::libzmq::run(spec, on_bound, hold)?,
@@ -136,6 +163,7 @@ pub fn run(
         count: spec.count,
         size: spec.size,
         rss_kib: peak_rss_kib(),
+        delivery: None,
     })
 }
 
@@ -185,6 +213,7 @@ mod tests {
             count: 10,
             size: 16,
             rss_kib: Some(1234),
+            delivery: None,
         };
         assert_eq!(
             r.line(),
@@ -192,6 +221,18 @@ mod tests {
         );
         let p = Report { secs: None, ..r };
         assert_eq!(p.line(), "PEER rss_kib=1234");
+        let d = Report {
+            delivery: Some(Delivery {
+                subs: 4,
+                dropped: 2,
+                slowest: 1000.4,
+            }),
+            ..r
+        };
+        assert_eq!(
+            d.line(),
+            "RESULT secs=0.500000 count=10 size=16 rss_kib=1234 subs=4 dropped=2 slowest=1000"
+        );
     }
 
     #[test]

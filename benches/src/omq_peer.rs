@@ -16,7 +16,7 @@ use crate::zeromq_peer::{
 };
 use crate::{Error, RECV_TIMEOUT, Role, Spec, remove_ipc_file};
 
-fn options(spec: &Spec) -> Options {
+pub(crate) fn options(spec: &Spec) -> Options {
     let mut o = Options::default()
         .send_hwm(spec.hwm)
         .recv_hwm(spec.hwm)

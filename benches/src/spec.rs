@@ -22,6 +22,12 @@ pub enum Role {
     PushPull,
     /// REQ and REP in this process on two threads (any transport).
     ReqRep,
+    /// Binds a PUB (and the control link of [`crate::pubsub`]) and
+    /// publishes `count + 1` messages, paced by the subscribers' credit.
+    Pub,
+    /// Connects `subs` SUB sockets in this process and times every
+    /// message from the first to the last, on all of them.
+    Sub,
 }
 
 /// Which implementation runs the role.
@@ -88,6 +94,8 @@ names!(Role {
     RawReader = "raw-reader",
     PushPull = "push-pull",
     ReqRep = "req-rep",
+    Pub = "pub",
+    Sub = "sub",
 });
 names!(Lib {
     Tiermq = "tiermq",
@@ -109,14 +117,14 @@ names!(Runtime {
 impl Role {
     /// Whether this role binds (and so announces an endpoint).
     pub fn binds(self) -> bool {
-        matches!(self, Role::Pull | Role::Rep | Role::RawReader)
+        matches!(self, Role::Pull | Role::Rep | Role::RawReader | Role::Pub)
     }
 
     /// Whether this role owns the clock and reports a time.
     pub fn is_timed(self) -> bool {
         matches!(
             self,
-            Role::Pull | Role::Req | Role::RawReader | Role::PushPull | Role::ReqRep
+            Role::Pull | Role::Req | Role::RawReader | Role::PushPull | Role::ReqRep | Role::Sub
         )
     }
 }
@@ -149,22 +157,28 @@ pub struct Spec {
     /// RSS. Without it, libraries that take `Bytes` queue reference counts
     /// to one buffer.
     pub fresh: bool,
+    /// SUB sockets the `sub` role holds (`--subs`, default 1).
+    pub subs: usize,
+    /// Where the `sub` role reaches the publisher's control link
+    /// (`--control HOST:PORT`, announced by the `pub` role).
+    pub control: Option<String>,
 }
 
 /// The usage line of the binary.
 pub const USAGE: &str = "usage: tiermq-bench ROLE LIB TRANSPORT SIZE COUNT \
-    [--endpoint EP] [--hwm N] [--buf BYTES] [--runtime current|multi] [--fresh-payload]\n  \
-    ROLE: push pull req rep raw-writer raw-reader push-pull req-rep\n  \
+    [--endpoint EP] [--hwm N] [--buf BYTES] [--runtime current|multi] [--fresh-payload] [--subs N] [--control ADDR]\n  \
+    ROLE: push pull req rep raw-writer raw-reader push-pull req-rep pub sub\n  \
     LIB: tiermq libzmq zeromq omq raw    TRANSPORT: tcp ipc inproc";
 
 impl Spec {
     /// Parses `ROLE LIB TRANSPORT SIZE COUNT [--endpoint EP] [--hwm N]
-    /// [--buf BYTES] [--runtime current|multi] [--fresh-payload]` (defaults:
-    /// HWM 1000, the kernel's buffers, the current-thread runtime, one
-    /// shared payload).
+    /// [--buf BYTES] [--runtime current|multi] [--fresh-payload] [--subs N]
+    /// [--control ADDR]` (defaults: HWM 1000, the kernel's buffers, the
+    /// current-thread runtime, one shared payload, one subscriber).
     ///
     /// Errors: an unknown name, a number that doesn't parse, a missing
-    /// value, a size of 0, a connecting role without `--endpoint`, the raw
+    /// value, a size of 0, a connecting role without `--endpoint`, `sub`
+    /// without `--control` or with `--subs 0`, the raw
     /// roles with a library other than `raw` (or the reverse), or inproc
     /// for a role that would need a second process.
     pub fn parse<I, S>(args: I) -> Result<Spec, Error>
@@ -179,6 +193,8 @@ impl Spec {
         let mut buf = 0;
         let mut runtime = Runtime::Current;
         let mut fresh = false;
+        let mut subs = 1;
+        let mut control = None;
         let mut it = args.iter();
         while let Some(arg) = it.next() {
             let mut value = |flag: &str| {
@@ -191,6 +207,8 @@ impl Spec {
                 "--endpoint" => endpoint = Some(value("--endpoint")?),
                 "--hwm" => hwm = number("--hwm", &value("--hwm")?)?,
                 "--buf" => buf = number("--buf", &value("--buf")?)?,
+                "--subs" => subs = number("--subs", &value("--subs")?)?,
+                "--control" => control = Some(value("--control")?),
                 "--runtime" => {
                     let v = value("--runtime")?;
                     runtime = Runtime::from_name(&v)
@@ -222,6 +240,8 @@ impl Spec {
             buf,
             runtime,
             fresh,
+            subs,
+            control,
         };
         spec.check()?;
         Ok(spec)
@@ -241,6 +261,11 @@ impl Spec {
         if self.transport == Transport::Inproc && !in_process {
             return Err(Error::new(
                 "inproc needs both ends in one process: use push-pull or req-rep",
+            ));
+        }
+        if self.role == Role::Sub && (self.control.is_none() || self.subs == 0) {
+            return Err(Error::new(
+                "sub needs --control (from pub's ENDPOINT line) and --subs of at least 1",
             ));
         }
         if self.transport == Transport::Inproc && self.lib == Lib::Zeromq {
@@ -297,6 +322,8 @@ mod tests {
                 buf: 4 << 20,
                 runtime: Runtime::Multi,
                 fresh: true,
+                subs: 1,
+                control: None,
             }
         );
     }
@@ -327,9 +354,54 @@ mod tests {
             &["pull", "tiermq", "tcp", "16", "10", "--hwm"],
             &["pull", "tiermq", "tcp", "16", "10", "--bogus", "1"],
             &["pull", "tiermq", "tcp", "16", "10", "--runtime", "fast"],
+            &[
+                "sub",
+                "libzmq",
+                "tcp",
+                "16",
+                "10",
+                "--endpoint",
+                "tcp://127.0.0.1:1",
+            ],
+            &["pub", "libzmq", "inproc", "16", "10"],
+            &[
+                "sub",
+                "libzmq",
+                "tcp",
+                "16",
+                "10",
+                "--endpoint",
+                "tcp://127.0.0.1:1",
+                "--control",
+                "127.0.0.1:2",
+                "--subs",
+                "0",
+            ],
         ] {
             assert!(Spec::parse(bad).is_err(), "{bad:?} parsed");
         }
+    }
+
+    #[test]
+    fn sub_takes_subscribers_and_control() {
+        let spec = Spec::parse([
+            "sub",
+            "omq",
+            "ipc",
+            "256",
+            "100",
+            "--endpoint",
+            "ipc:///tmp/x.sock",
+            "--control",
+            "127.0.0.1:4000",
+            "--subs",
+            "16",
+        ])
+        .unwrap();
+        assert_eq!((spec.role, spec.subs), (Role::Sub, 16));
+        assert_eq!(spec.control.as_deref(), Some("127.0.0.1:4000"));
+        assert!(Role::Pub.binds() && !Role::Pub.is_timed());
+        assert!(Role::Sub.is_timed() && !Role::Sub.binds());
     }
 
     #[test]

@@ -167,6 +167,7 @@ macro_rules! zmq_like {
                     Role::RawWriter | Role::RawReader => {
                         Err(Error::new("the raw roles take the `raw` library"))
                     }
+                    Role::Pub | Role::Sub => Err(Error::new("PUB/SUB runs in crate::pubsub")),
                 }
             }
 
@@ -273,8 +274,15 @@ pub(crate) mod tests {
             r
         });
         let mut args: Vec<String> = connector.iter().map(|s| s.to_string()).collect();
+        // `pub` announces its control link after the endpoint.
+        let announced = ep_rx.recv().unwrap();
+        let mut words = announced.split(' ');
         args.push("--endpoint".into());
-        args.push(ep_rx.recv().unwrap());
+        args.push(words.next().unwrap_or_default().to_string());
+        if let Some(control) = words.next() {
+            args.push("--control".into());
+            args.push(control.to_string());
+        }
         let client_spec = Spec::parse(&args).unwrap();
         let client = std::thread::spawn(move || {
             let r = run(&client_spec, &mut |_| {}, &mut move || {

@@ -1,6 +1,6 @@
-//! `cargo xtask bench [--quick]`: tiermq side by side with libzmq, zmq.rs
-//! (`zeromq`) and omq (`omq-tokio`), each end in its own process, as users
-//! measure.
+//! `cargo xtask bench [--quick] [--pubsub]`: tiermq side by side with
+//! libzmq, zmq.rs (`zeromq`) and omq (`omq-tokio`), each end in its own
+//! process, as users measure. `--pubsub` runs only the PUB→N SUB cases.
 //!
 //! It builds `tiermq-bench` (benches crate, `--features peers`) in release,
 //! then runs every case three times, interleaved (round 1 of every case,
@@ -18,6 +18,11 @@
 //!   another over the same transport with the same buffers.
 //! - REQ→REP mean round trip for 16 B over tcp and ipc, unpinned and with
 //!   both processes pinned to CPU 0 (`taskset -c 0`), and inproc.
+//! - PUB→N SUB throughput for N = 1, 4, 16 at 16 B, 256 B and 4 KiB over
+//!   tcp and ipc: one publisher process, one subscriber process holding the
+//!   N SUBs, credit-paced so nothing is dropped (see the benches crate's
+//!   `pubsub` module). SNDHWM = RCVHWM = 10 000 there. These run in the
+//!   first [`PUBSUB_ROUNDS`] rounds only, to keep the suite's time.
 //!
 //! All ends get SNDHWM = RCVHWM = 1000 where the library has them, and the
 //! same kernel buffers: 4 MiB on tcp (what zmq.rs sets on its own) and
@@ -41,6 +46,24 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(90);
 const SIZES: [usize; 4] = [16, 256, 4096, 65536];
 const RAW_SIZES: [usize; 2] = [65536, 262144];
 const HWM: &str = "1000";
+
+const PUBSUB_SIZES: [usize; 3] = [16, 256, 4096];
+const PUBSUB_SUBS: [usize; 3] = [1, 4, 16];
+/// HWM for PUB/SUB: high, so that the credit window (512) is what bounds
+/// the queues.
+const PUBSUB_HWM: &str = "10000";
+/// Rounds the PUB/SUB cases take part in (of the three).
+const PUBSUB_ROUNDS: usize = 2;
+
+/// Messages delivered per PUB/SUB run, over all subscribers (each gets
+/// `total / N`): about 0.2 to 0.5 s here.
+fn pubsub_total(size: usize) -> u64 {
+    match size {
+        0..=64 => 1_000_000,
+        65..=1024 => 500_000,
+        _ => 100_000,
+    }
+}
 
 /// Messages timed per throughput run: about 0.3 to 1 s each here. tiermq's
 /// inproc pipes pass `Bytes` without copying, so its cost there does not
@@ -74,6 +97,8 @@ enum Kind {
     /// Throughput at 64 KiB over tcp with a new buffer per message, for the
     /// peak RSS of both ends.
     Rss,
+    /// PUB→N SUB throughput.
+    PubSub,
 }
 
 /// One implementation as the report names it, with how to run it.
@@ -123,14 +148,46 @@ struct Case {
     pinned: bool,
     peer: Peer,
     count: u64,
+    /// SUB sockets (PUB/SUB cases; 1 elsewhere).
+    subs: usize,
 }
 
 #[derive(Clone, Copy, Debug)]
 struct Run {
     secs: f64,
+    /// Messages the timed end counted (PUB/SUB: delivered over all SUBs).
+    count: u64,
+    /// PUB/SUB: data messages that never arrived.
+    dropped: u64,
+    /// PUB/SUB: the slowest SUB's own msg/s (first to last of its own).
+    slowest: f64,
     /// Peak RSS (KiB) of the timed process and of its peer (0 if in-process).
     rss_timed: u64,
     rss_peer: u64,
+}
+
+/// The PUB→N SUB cases.
+fn pubsub_cases(quick: bool) -> Vec<Case> {
+    let scale = if quick { 4 } else { 1 };
+    let mut out = Vec::new();
+    for size in PUBSUB_SIZES {
+        for subs in PUBSUB_SUBS {
+            for transport in ["tcp", "ipc"] {
+                for peer in all_peers(transport) {
+                    out.push(Case {
+                        kind: Kind::PubSub,
+                        transport,
+                        size,
+                        pinned: false,
+                        peer,
+                        count: pubsub_total(size) / subs as u64 / scale,
+                        subs,
+                    });
+                }
+            }
+        }
+    }
+    out
 }
 
 fn cases(quick: bool, pin: bool) -> Vec<Case> {
@@ -146,6 +203,7 @@ fn cases(quick: bool, pin: bool) -> Vec<Case> {
                     pinned: false,
                     peer,
                     count: throughput_count(size, transport, peer.lib) / scale,
+                    subs: 1,
                 });
             }
         }
@@ -161,6 +219,7 @@ fn cases(quick: bool, pin: bool) -> Vec<Case> {
                 pinned: true,
                 peer,
                 count: throughput_count(16, "tcp", peer.lib) / scale,
+                subs: 1,
             });
         }
     }
@@ -172,6 +231,7 @@ fn cases(quick: bool, pin: bool) -> Vec<Case> {
             pinned: false,
             peer,
             count: throughput_count(65536, "tcp", peer.lib) / scale,
+            subs: 1,
         });
     }
     for size in RAW_SIZES {
@@ -183,6 +243,7 @@ fn cases(quick: bool, pin: bool) -> Vec<Case> {
                 pinned: false,
                 peer: RAW,
                 count: (1_300_000_000 / size as u64) / scale,
+                subs: 1,
             });
         }
     }
@@ -199,6 +260,7 @@ fn cases(quick: bool, pin: bool) -> Vec<Case> {
                     pinned,
                     peer,
                     count: 10_000 / scale,
+                    subs: 1,
                 });
             }
         }
@@ -209,7 +271,12 @@ fn cases(quick: bool, pin: bool) -> Vec<Case> {
 /// `cargo xtask bench [--quick]`.
 pub(crate) fn bench(args: &[String]) -> Result<(), &'static str> {
     let quick = args.iter().any(|a| a == "--quick");
-    let rounds = if quick { 1 } else { 3 };
+    let only_pubsub = args.iter().any(|a| a == "--pubsub");
+    let rounds = match (quick, only_pubsub) {
+        (true, _) => 1,
+        (false, true) => PUBSUB_ROUNDS,
+        (false, false) => 3,
+    };
 
     let mut c = cargo();
     c.args([
@@ -236,31 +303,43 @@ pub(crate) fn bench(args: &[String]) -> Result<(), &'static str> {
         println!("==> [bench] taskset (util-linux) not found: pinned rows skipped");
     }
 
-    let cases = cases(quick, pin);
+    let mut cases = if only_pubsub {
+        Vec::new()
+    } else {
+        cases(quick, pin)
+    };
+    cases.extend(pubsub_cases(quick));
     println!(
-        "\n==> [bench] {} cases x {rounds} round(s), interleaved",
-        cases.len()
+        "\n==> [bench] {} cases x {rounds} round(s), interleaved (PUB/SUB in {} of them)",
+        cases.len(),
+        rounds.min(PUBSUB_ROUNDS)
     );
     let start = Instant::now();
     let mut results: BTreeMap<Case, Vec<Run>> = BTreeMap::new();
     let mut csv = String::from(
-        "round,kind,transport,size,pinned,lib,runtime,count,secs,rss_timed_kib,rss_peer_kib\n",
+        "round,kind,transport,size,pinned,lib,runtime,subs,count,secs,dropped,slowest_sub_msg_s,rss_timed_kib,rss_peer_kib\n",
     );
     for round in 1..=rounds {
         println!("==> [bench] round {round}/{rounds}");
         for case in &cases {
+            if case.kind == Kind::PubSub && round > PUBSUB_ROUNDS {
+                continue;
+            }
             match run_case(&bin, case) {
                 Ok(run) => {
                     csv.push_str(&format!(
-                        "{round},{:?},{},{},{},{},{},{},{:.6},{},{}\n",
+                        "{round},{:?},{},{},{},{},{},{},{},{:.6},{},{:.0},{},{}\n",
                         case.kind,
                         case.transport,
                         case.size,
                         case.pinned,
                         case.peer.lib,
                         case.peer.runtime.unwrap_or(""),
-                        case.count,
+                        case.subs,
+                        run.count,
                         run.secs,
+                        run.dropped,
+                        run.slowest,
                         run.rss_timed,
                         run.rss_peer
                     ));
@@ -272,7 +351,12 @@ pub(crate) fn bench(args: &[String]) -> Result<(), &'static str> {
     }
     println!("==> [bench] ran in {:.0}s", start.elapsed().as_secs_f64());
 
-    let report = render(&results, rounds, pin);
+    let mut report = if only_pubsub {
+        header(rounds)
+    } else {
+        render(&results, rounds, pin)
+    };
+    report.push_str(&render_pubsub(&results, rounds.min(PUBSUB_ROUNDS)));
     println!("\n{report}");
     let md = target.join("bench-report.md");
     let runs = target.join("bench-runs.csv");
@@ -299,10 +383,15 @@ fn target_dir() -> PathBuf {
 
 fn describe(case: &Case) -> String {
     format!(
-        "{:?} {} {} B {}{}{}",
+        "{:?} {} {} B{} {}{}{}",
         case.kind,
         case.transport,
         case.size,
+        if case.kind == Kind::PubSub {
+            format!(" x{}", case.subs)
+        } else {
+            String::new()
+        },
         case.peer.lib,
         case.peer
             .runtime
@@ -328,14 +417,28 @@ fn role(bin: &Path, case: &Case, role: &str, endpoint: Option<&str>) -> Command 
         &case.size.to_string(),
         &case.count.to_string(),
         "--hwm",
-        HWM,
+        if case.kind == Kind::PubSub {
+            PUBSUB_HWM
+        } else {
+            HWM
+        },
         "--buf",
         buf(case.transport),
         "--runtime",
         case.peer.runtime.unwrap_or("current"),
     ]);
     if let Some(ep) = endpoint {
-        cmd.args(["--endpoint", ep]);
+        // `pub` announces its control link after the endpoint.
+        let mut words = ep.split_whitespace();
+        if let Some(ep) = words.next() {
+            cmd.args(["--endpoint", ep]);
+        }
+        if let Some(control) = words.next() {
+            cmd.args(["--control", control]);
+        }
+    }
+    if role == "sub" {
+        cmd.args(["--subs", &case.subs.to_string()]);
     }
     if case.kind == Kind::Rss {
         cmd.arg("--fresh-payload");
@@ -418,6 +521,9 @@ fn run_case(bin: &Path, case: &Case) -> Result<Run, String> {
     let parse = |result: &str, peer: Option<&str>| -> Result<Run, String> {
         Ok(Run {
             secs: field(result, "secs").ok_or("no secs")?,
+            count: field(result, "count").ok_or("no count")? as u64,
+            dropped: field(result, "dropped").unwrap_or(0.0) as u64,
+            slowest: field(result, "slowest").unwrap_or(0.0),
             rss_timed: field(result, "rss_kib").unwrap_or(0.0) as u64,
             rss_peer: peer.and_then(|l| field(l, "rss_kib")).unwrap_or(0.0) as u64,
         })
@@ -434,6 +540,7 @@ fn run_case(bin: &Path, case: &Case) -> Result<Run, String> {
     }
     let (binder, connector) = match case.kind {
         Kind::Throughput | Kind::Rss => ("pull", "push"),
+        Kind::PubSub => ("pub", "sub"),
         Kind::Raw => ("raw-reader", "raw-writer"),
         Kind::Latency => ("rep", "req"),
     };
@@ -442,8 +549,9 @@ fn run_case(bin: &Path, case: &Case) -> Result<Run, String> {
     let ep = ep_line.trim_start_matches("ENDPOINT").trim();
     let c = Proc::spawn(role(bin, case, connector, Some(ep)))?;
     // The receiver owns the clock in a throughput run, the REQ in a
-    // latency run; the other one holds until its stdin closes.
-    let (timed, holder) = if case.kind == Kind::Latency {
+    // latency run, the SUB side in a PUB/SUB run; the other one holds until
+    // its stdin closes.
+    let (timed, holder) = if matches!(case.kind, Kind::Latency | Kind::PubSub) {
         (c, b)
     } else {
         (b, c)
@@ -525,7 +633,8 @@ fn shell(cmd: &str, args: &[&str]) -> String {
         .unwrap_or_else(|| "?".into())
 }
 
-fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> String {
+/// The report's title and setting.
+fn header(rounds: usize) -> String {
     let mut s = String::new();
     let date = shell("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
     let commit = shell(
@@ -567,6 +676,11 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
          tokio runtime that won, current-thread or multi-thread.\n",
         load.join(" ")
     );
+    s
+}
+
+fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> String {
+    let mut s = header(rounds);
 
     // Raw ceilings in MB/s, by transport (the better chunk size).
     let mut ceiling: BTreeMap<&str, f64> = BTreeMap::new();
@@ -708,6 +822,109 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
     s
 }
 
+/// For one library in one PUB/SUB cell: the best of its runtimes, as
+/// (median delivered msg/s over all SUBs, runtime that won, messages its
+/// runs dropped). The median is of the runs that lost nothing, if any did;
+/// a runtime with such runs wins over one without, whatever the rates.
+fn best_pubsub(
+    results: &BTreeMap<Case, Vec<Run>>,
+    transport: &str,
+    size: usize,
+    subs: usize,
+    lib: &str,
+) -> Option<(f64, Option<&'static str>, u64)> {
+    results
+        .iter()
+        .filter(|(c, _)| {
+            c.kind == Kind::PubSub
+                && c.transport == transport
+                && c.size == size
+                && c.subs == subs
+                && c.peer.lib == lib
+        })
+        .filter_map(|(c, runs)| {
+            // The lossless runs if there are any: a run that lost messages
+            // measured the library's recovery, not its throughput.
+            let lossless = runs.iter().any(|r| r.dropped == 0);
+            let mut rates: Vec<f64> = runs
+                .iter()
+                .filter(|r| !lossless || r.dropped == 0)
+                .map(|r| r.count as f64 / r.secs)
+                .collect();
+            let dropped = runs.iter().map(|r| r.dropped).sum();
+            Some((median(&mut rates)?, c.peer.runtime, dropped, lossless))
+        })
+        .max_by(|a, b| a.3.cmp(&b.3).then(a.0.total_cmp(&b.0)))
+        .map(|(rate, runtime, dropped, _)| (rate, runtime, dropped))
+}
+
+/// The PUB→N SUB table: aggregate delivered msg/s (per SUB in brackets)
+/// and tiermq over the best peer.
+fn render_pubsub(results: &BTreeMap<Case, Vec<Run>>, rounds: usize) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\n## PUB→N SUB throughput (delivered msg/s over all SUBs; per SUB in brackets)\n\n\
+         One publisher process, one subscriber process holding the N SUBs \
+         (polled from one thread by tiermq and libzmq, one task each on zmq.rs \
+         and omq); SNDHWM = RCVHWM = {PUBSUB_HWM}; the publisher stays within \
+         512 messages of the slowest SUB (credit on a side channel), so nothing \
+         should be dropped at HWM. A cell says how many messages its \
+         runtime's runs lost in all; its rate is the median of the runs that \
+         lost nothing, if any did. Median of {rounds} interleaved run(s).\n\n\
+         | size | N | transport | tiermq | libzmq | zmq.rs | omq | tiermq / best peer |\n\
+         |---:|---:|---|---:|---:|---:|---:|---:|"
+    );
+    for size in PUBSUB_SIZES {
+        for subs in PUBSUB_SUBS {
+            for transport in ["tcp", "ipc"] {
+                let mut cells = Vec::new();
+                let mut ours = None;
+                let mut best_peer: Option<f64> = None;
+                for lib in LIBS {
+                    match best_pubsub(results, transport, size, subs, lib) {
+                        Some((rate, rt, dropped)) => {
+                            let lost = if dropped > 0 {
+                                format!(", {dropped} dropped")
+                            } else {
+                                String::new()
+                            };
+                            cells.push(format!(
+                                "{} ({}){}{lost}",
+                                si(rate),
+                                si(rate / subs as f64),
+                                rt_note(rt)
+                            ));
+                            if lib == "tiermq" {
+                                ours = Some(rate);
+                            } else {
+                                best_peer = Some(best_peer.map_or(rate, |b| b.max(rate)));
+                            }
+                        }
+                        None => cells.push("—".into()),
+                    }
+                }
+                let ratio = match (ours, best_peer) {
+                    (Some(o), Some(b)) => format!("{:.2}", o / b),
+                    _ => "—".into(),
+                };
+                let _ = writeln!(
+                    s,
+                    "| {size} | {subs} | {transport} | {} | {ratio} |",
+                    cells.join(" | ")
+                );
+            }
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\nSubscription matching with 10,000 subscriptions: \
+         `cargo bench -p tiermq-sched --bench subscriptions` (figures in \
+         docs/benchmarks.md)."
+    );
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -743,6 +960,76 @@ mod tests {
         assert!(
             all.iter()
                 .all(|c| c.transport != "inproc" || matches!(c.peer.lib, "tiermq" | "libzmq"))
+        );
+    }
+
+    #[test]
+    fn the_pubsub_matrix_covers_every_library_size_and_fan_out() {
+        let all = pubsub_cases(false);
+        for lib in LIBS {
+            for size in PUBSUB_SIZES {
+                for subs in PUBSUB_SUBS {
+                    assert!(
+                        all.iter()
+                            .any(|c| c.peer.lib == lib && c.size == size && c.subs == subs),
+                        "{lib} {size} x{subs}"
+                    );
+                }
+            }
+        }
+        assert!(all.iter().all(|c| c.kind == Kind::PubSub
+            && c.transport != "inproc"
+            && c.count * c.subs as u64 == pubsub_total(c.size)));
+    }
+
+    #[test]
+    fn a_pubsub_cell_takes_the_better_runtime_and_counts_drops() {
+        let case = |runtime, subs| Case {
+            kind: Kind::PubSub,
+            transport: "tcp",
+            size: 16,
+            pinned: false,
+            peer: Peer {
+                lib: "omq",
+                runtime: Some(runtime),
+            },
+            count: 100,
+            subs,
+        };
+        let run = |secs, dropped| Run {
+            secs,
+            count: 400,
+            dropped,
+            slowest: 0.0,
+            rss_timed: 0,
+            rss_peer: 0,
+        };
+        let mut results = BTreeMap::new();
+        results.insert(case("current", 4), vec![run(1.0, 0), run(2.0, 0)]);
+        results.insert(case("multi", 4), vec![run(0.5, 0)]);
+        results.insert(case("multi", 1), vec![run(0.1, 0)]);
+        assert_eq!(
+            best_pubsub(&results, "tcp", 16, 4, "omq"),
+            Some((800.0, Some("multi"), 0))
+        );
+        // Faster, but lossy: the lossless runtime still wins.
+        results.insert(case("multi", 4), vec![run(0.25, 9)]);
+        assert_eq!(
+            best_pubsub(&results, "tcp", 16, 4, "omq"),
+            Some((300.0, Some("current"), 0))
+        );
+        // A lossy run doesn't count towards the rate, but its losses show.
+        results.insert(case("current", 4), vec![run(1.0, 0), run(0.1, 5)]);
+        assert_eq!(
+            best_pubsub(&results, "tcp", 16, 4, "omq"),
+            Some((400.0, Some("current"), 5))
+        );
+        // Only lossy runs: the faster one, with its losses shown.
+        results.insert(case("current", 4), vec![run(1.0, 2)]);
+        let table = render_pubsub(&results, 2);
+        assert!(
+            table.contains("| 16 | 4 | tcp | — | — | — | 1.6 k (400) (mt), 9 dropped | — |"),
+            "{table}"
         );
     }
 }

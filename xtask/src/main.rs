@@ -5,8 +5,9 @@
 //! - `fuzz [SECONDS]`: build the fuzz targets and run each for a while.
 //!   Needs the nightly toolchain (fails, naming `rustup toolchain install
 //!   nightly`, without it); installs cargo-fuzz on it when missing.
-//! - `bench [--quick]`: tiermq side by side with libzmq, zmq.rs and omq,
-//!   each end in its own process (see `bench.rs`).
+//! - `bench [--quick] [--pubsub]`: tiermq side by side with libzmq, zmq.rs
+//!   and omq, each end in its own process (see `bench.rs`); `--pubsub` runs
+//!   only the PUB→N SUB part.
 //!
 //! It depends on nothing but std: every step is a `cargo` command.
 
@@ -30,7 +31,7 @@ fn main() -> ExitCode {
             fuzz(secs)
         }
         _ => {
-            eprintln!("usage: cargo xtask <ci | fuzz [SECONDS] | bench [--quick]>");
+            eprintln!("usage: cargo xtask <ci | fuzz [SECONDS] | bench [--quick] [--pubsub]>");
             return ExitCode::from(2);
         }
     };
