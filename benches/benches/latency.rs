@@ -26,6 +26,7 @@ fn spec(lib: Lib, transport: Transport, count: u64) -> Spec {
         fresh: false,
         subs: 1,
         control: None,
+        tiers: (1, 1),
     }
 }
 

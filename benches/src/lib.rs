@@ -30,7 +30,11 @@
 //!   (`sub` adds `subs=<N> dropped=<n> slowest=<msg/s>`);
 //! - the other role keeps its connection open until its standard input
 //!   closes (so no library's close-time behaviour can cut a run short), then
-//!   prints `PEER rss_kib=<peak>` and exits.
+//!   prints `PEER rss_kib=<peak>` and exits;
+//! - both lines end with `vcsw=<n> ivcsw=<n>` where the role measured its
+//!   process's voluntary and involuntary context switches over its part of
+//!   the timed run (see [`switches`]); a driver that doesn't know these
+//!   fields ignores them.
 //!
 //! The receiver of a throughput run starts its clock at the first message
 //! and stops it at the last, so `count` messages are timed after the first;
@@ -53,6 +57,7 @@ mod error;
 pub mod pubsub;
 pub mod raw;
 mod spec;
+pub mod switches;
 pub mod tiered;
 pub mod zmq_like;
 
@@ -89,6 +94,9 @@ pub struct Report {
     pub rss_kib: Option<u64>,
     /// For the `sub` role: how the messages spread over its sockets.
     pub delivery: Option<Delivery>,
+    /// This process's context switches over its part of the timed run,
+    /// where the role measures them.
+    pub switches: Option<switches::Switches>,
 }
 
 /// What a `sub` role adds to its [`Report`].
@@ -113,12 +121,15 @@ impl Report {
                 d.subs, d.dropped, d.slowest
             )
         });
+        let switches = self.switches.map_or(String::new(), |w| {
+            format!(" vcsw={} ivcsw={}", w.voluntary, w.involuntary)
+        });
         match self.secs {
             Some(secs) => format!(
-                "RESULT secs={secs:.6} count={} size={} rss_kib={rss}{delivery}",
+                "RESULT secs={secs:.6} count={} size={} rss_kib={rss}{delivery}{switches}",
                 self.count, self.size
             ),
-            None => format!("PEER rss_kib={rss}"),
+            None => format!("PEER rss_kib={rss}{switches}"),
         }
     }
 }
@@ -143,6 +154,7 @@ pub fn run(
         return pubsub::run(spec, on_bound, hold);
     }
     let secs = match spec.lib {
+        Lib::Tiermq if spec.role == Role::Tiered => Some(tiered::run(spec)?),
         Lib::Tiermq => zmq_like::tiermq::run(spec, on_bound, hold)?,
         Lib::Libzmq => zmq_like::libzmq::run(spec, on_bound, hold)?,
         Lib::Raw => raw::run(spec, on_bound, hold)?,
@@ -164,6 +176,7 @@ pub fn run(
         size: spec.size,
         rss_kib: peak_rss_kib(),
         delivery: None,
+        switches: switches::span(),
     })
 }
 
@@ -214,6 +227,7 @@ mod tests {
             size: 16,
             rss_kib: Some(1234),
             delivery: None,
+            switches: None,
         };
         assert_eq!(
             r.line(),
@@ -232,6 +246,21 @@ mod tests {
         assert_eq!(
             d.line(),
             "RESULT secs=0.500000 count=10 size=16 rss_kib=1234 subs=4 dropped=2 slowest=1000"
+        );
+        let w = Report {
+            switches: Some(switches::Switches {
+                voluntary: 7,
+                involuntary: 3,
+            }),
+            ..r
+        };
+        assert_eq!(
+            w.line(),
+            "RESULT secs=0.500000 count=10 size=16 rss_kib=1234 vcsw=7 ivcsw=3"
+        );
+        assert_eq!(
+            Report { secs: None, ..w }.line(),
+            "PEER rss_kib=1234 vcsw=7 ivcsw=3"
         );
     }
 

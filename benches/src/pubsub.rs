@@ -104,6 +104,8 @@ pub fn run(
                 size: spec.size,
                 rss_kib: crate::peak_rss_kib(),
                 delivery: None,
+                // Not measured for PUB/SUB.
+                switches: None,
             })
         }
         Role::Sub => {

@@ -18,8 +18,19 @@ pub enum Role {
     RawWriter,
     /// Binds a plain stream socket and times `count` chunks after the first.
     RawReader,
+    /// Connects a plain stream socket and times `count` ping-pongs of
+    /// `size` bytes (blocking write, then blocking read of the echo) after
+    /// a warm-up one: the floor under every REQ/REP round trip.
+    RawPing,
+    /// Binds a plain stream socket and echoes `count + 1` messages of
+    /// `size` bytes.
+    RawPong,
     /// PUSH and PULL in this process on two threads (any transport).
     PushPull,
+    /// tiermq only: one PUSH connected to `--tiers T×P` endpoints of one
+    /// PULL (P peers in each of T priority tiers), both in this process
+    /// (see [`crate::tiered`]); `--tiers 1x1` is the one-peer baseline.
+    Tiered,
     /// REQ and REP in this process on two threads (any transport).
     ReqRep,
     /// Binds a PUB (and the control link of [`crate::pubsub`]) and
@@ -92,7 +103,10 @@ names!(Role {
     Rep = "rep",
     RawWriter = "raw-writer",
     RawReader = "raw-reader",
+    RawPing = "raw-ping",
+    RawPong = "raw-pong",
     PushPull = "push-pull",
+    Tiered = "tiered",
     ReqRep = "req-rep",
     Pub = "pub",
     Sub = "sub",
@@ -117,14 +131,24 @@ names!(Runtime {
 impl Role {
     /// Whether this role binds (and so announces an endpoint).
     pub fn binds(self) -> bool {
-        matches!(self, Role::Pull | Role::Rep | Role::RawReader | Role::Pub)
+        matches!(
+            self,
+            Role::Pull | Role::Rep | Role::RawReader | Role::RawPong | Role::Pub
+        )
     }
 
     /// Whether this role owns the clock and reports a time.
     pub fn is_timed(self) -> bool {
         matches!(
             self,
-            Role::Pull | Role::Req | Role::RawReader | Role::PushPull | Role::ReqRep | Role::Sub
+            Role::Pull
+                | Role::Req
+                | Role::RawReader
+                | Role::RawPing
+                | Role::PushPull
+                | Role::ReqRep
+                | Role::Tiered
+                | Role::Sub
         )
     }
 }
@@ -162,12 +186,15 @@ pub struct Spec {
     /// Where the `sub` role reaches the publisher's control link
     /// (`--control HOST:PORT`, announced by the `pub` role).
     pub control: Option<String>,
+    /// The `tiered` role's priority tiers and peers per tier
+    /// (`--tiers TxP`, default `1x1`).
+    pub tiers: (u8, usize),
 }
 
 /// The usage line of the binary.
 pub const USAGE: &str = "usage: tiermq-bench ROLE LIB TRANSPORT SIZE COUNT \
-    [--endpoint EP] [--hwm N] [--buf BYTES] [--runtime current|multi] [--fresh-payload] [--subs N] [--control ADDR]\n  \
-    ROLE: push pull req rep raw-writer raw-reader push-pull req-rep pub sub\n  \
+    [--endpoint EP] [--hwm N] [--buf BYTES] [--runtime current|multi] [--fresh-payload] [--subs N] [--control ADDR] [--tiers TxP]\n  \
+    ROLE: push pull req rep raw-writer raw-reader raw-ping raw-pong push-pull req-rep tiered pub sub\n  \
     LIB: tiermq libzmq zeromq omq raw    TRANSPORT: tcp ipc inproc";
 
 impl Spec {
@@ -195,6 +222,7 @@ impl Spec {
         let mut fresh = false;
         let mut subs = 1;
         let mut control = None;
+        let mut tiers = (1, 1);
         let mut it = args.iter();
         while let Some(arg) = it.next() {
             let mut value = |flag: &str| {
@@ -209,6 +237,13 @@ impl Spec {
                 "--buf" => buf = number("--buf", &value("--buf")?)?,
                 "--subs" => subs = number("--subs", &value("--subs")?)?,
                 "--control" => control = Some(value("--control")?),
+                "--tiers" => {
+                    let v = value("--tiers")?;
+                    let (t, p) = v
+                        .split_once('x')
+                        .ok_or_else(|| Error::new(format!("--tiers: {v:?} is not TxP")))?;
+                    tiers = (number("--tiers", t)?, number("--tiers", p)?);
+                }
                 "--runtime" => {
                     let v = value("--runtime")?;
                     runtime = Runtime::from_name(&v)
@@ -242,6 +277,7 @@ impl Spec {
             fresh,
             subs,
             control,
+            tiers,
         };
         spec.check()?;
         Ok(spec)
@@ -251,13 +287,19 @@ impl Spec {
         if self.size == 0 {
             return Err(Error::new("SIZE must be at least 1"));
         }
-        let raw_role = matches!(self.role, Role::RawWriter | Role::RawReader);
+        let raw_role = matches!(
+            self.role,
+            Role::RawWriter | Role::RawReader | Role::RawPing | Role::RawPong
+        );
         if raw_role != (self.lib == Lib::Raw) {
             return Err(Error::new(
                 "the raw roles go with the `raw` library, and only they do",
             ));
         }
-        let in_process = matches!(self.role, Role::PushPull | Role::ReqRep);
+        if self.role == Role::Tiered && self.lib != Lib::Tiermq {
+            return Err(Error::new("tiered measures tiermq's priority tiers only"));
+        }
+        let in_process = matches!(self.role, Role::PushPull | Role::ReqRep | Role::Tiered);
         if self.transport == Transport::Inproc && !in_process {
             return Err(Error::new(
                 "inproc needs both ends in one process: use push-pull or req-rep",
@@ -324,6 +366,7 @@ mod tests {
                 fresh: true,
                 subs: 1,
                 control: None,
+                tiers: (1, 1),
             }
         );
     }
@@ -364,6 +407,9 @@ mod tests {
                 "tcp://127.0.0.1:1",
             ],
             &["pub", "libzmq", "inproc", "16", "10"],
+            &["raw-ping", "tiermq", "tcp", "16", "10"],
+            &["tiered", "libzmq", "tcp", "16", "10"],
+            &["tiered", "tiermq", "tcp", "16", "10", "--tiers", "4"],
             &[
                 "sub",
                 "libzmq",
@@ -402,6 +448,25 @@ mod tests {
         assert_eq!(spec.control.as_deref(), Some("127.0.0.1:4000"));
         assert!(Role::Pub.binds() && !Role::Pub.is_timed());
         assert!(Role::Sub.is_timed() && !Role::Sub.binds());
+    }
+
+    #[test]
+    fn ping_pong_and_tiers() {
+        let ping = Spec::parse([
+            "raw-ping",
+            "raw",
+            "ipc",
+            "16",
+            "10",
+            "--endpoint",
+            "ipc:///x",
+        ])
+        .unwrap();
+        assert!(ping.role.is_timed() && !ping.role.binds());
+        assert!(Role::RawPong.binds() && !Role::RawPong.is_timed());
+        let tiered =
+            Spec::parse(["tiered", "tiermq", "tcp", "16", "10", "--tiers", "4x8"]).unwrap();
+        assert_eq!(tiered.tiers, (4, 8));
     }
 
     #[test]

@@ -120,5 +120,6 @@ pub fn summarize(tallies: &[Tally], spec: &Spec) -> Result<Report, Error> {
             dropped: expected.saturating_sub(received),
             slowest: if slowest.is_finite() { slowest } else { 0.0 },
         }),
+        switches: None,
     })
 }
