@@ -1,6 +1,8 @@
-//! `cargo xtask bench [--quick] [--pubsub]`: tiermq side by side with
-//! libzmq, zmq.rs (`zeromq`) and omq (`omq-tokio`), each end in its own
-//! process, as users measure. `--pubsub` runs only the PUB→N SUB cases.
+//! `cargo xtask bench [--quick] [--pubsub | --hops]`: tiermq side by side
+//! with libzmq, zmq.rs (`zeromq`) and omq (`omq-tokio`), each end in its
+//! own process, as users measure. `--pubsub` runs only the PUB→N SUB cases;
+//! `--hops` only the rows issue 14 tracks: round trips (with the raw
+//! ping-pong), 16 B throughput pinned and not, and the tiered PUSH.
 //!
 //! It builds `tiermq-bench` (benches crate, `--features peers`) in release,
 //! then runs every case three times, interleaved (round 1 of every case,
@@ -17,7 +19,14 @@
 //! - the raw ceiling: one process writing 64 KiB and 256 KiB chunks to
 //!   another over the same transport with the same buffers.
 //! - REQ→REP mean round trip for 16 B over tcp and ipc, unpinned and with
-//!   both processes pinned to CPU 0 (`taskset -c 0`), and inproc.
+//!   both processes pinned to CPU 0 (`taskset -c 0`), and inproc; beside
+//!   it a raw 16-byte ping-pong between two processes (blocking write and
+//!   read, no library) with the same transport and placement.
+//! - 16 B throughput over tcp and ipc again with both processes on CPU 0.
+//! - tiermq's tiered PUSH, 4 tiers × 8 peers against one peer (one
+//!   process, tcp and inproc).
+//! - every role's context switches over its timed part (getrusage), per
+//!   message and per round trip, per process.
 //! - PUB→N SUB throughput for N = 1, 4, 16 at 16 B, 256 B and 4 KiB over
 //!   tcp and ipc: one publisher process, one subscriber process holding the
 //!   N SUBs, credit-paced so nothing is dropped (see the benches crate's
@@ -46,6 +55,8 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(90);
 const SIZES: [usize; 4] = [16, 256, 4096, 65536];
 const RAW_SIZES: [usize; 2] = [65536, 262144];
 const HWM: &str = "1000";
+/// The tiered PUSH layouts: one peer, and 4 tiers of 8 (the issue's).
+const TIERED: [(u8, usize); 2] = [(1, 1), (4, 8)];
 
 const PUBSUB_SIZES: [usize; 3] = [16, 256, 4096];
 const PUBSUB_SUBS: [usize; 3] = [1, 4, 16];
@@ -99,6 +110,8 @@ enum Kind {
     Rss,
     /// PUB→N SUB throughput.
     PubSub,
+    /// tiermq's tiered PUSH (one process): `Case::tiers` tiers × peers.
+    Tiered,
 }
 
 /// One implementation as the report names it, with how to run it.
@@ -150,6 +163,8 @@ struct Case {
     count: u64,
     /// SUB sockets (PUB/SUB cases; 1 elsewhere).
     subs: usize,
+    /// Tiers × peers per tier (tiered cases; 1 × 1 elsewhere).
+    tiers: (u8, usize),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -164,6 +179,10 @@ struct Run {
     /// Peak RSS (KiB) of the timed process and of its peer (0 if in-process).
     rss_timed: u64,
     rss_peer: u64,
+    /// Context switches (voluntary, involuntary) over the timed part, of
+    /// the timed process and of its peer, where the roles reported them.
+    csw_timed: Option<(u64, u64)>,
+    csw_peer: Option<(u64, u64)>,
 }
 
 /// The PUB→N SUB cases.
@@ -182,12 +201,23 @@ fn pubsub_cases(quick: bool) -> Vec<Case> {
                         peer,
                         count: pubsub_total(size) / subs as u64 / scale,
                         subs,
+                        tiers: (1, 1),
                     });
                 }
             }
         }
     }
     out
+}
+
+/// Whether `case` is one of the rows issue 14 tracks (`--hops`): round
+/// trips, 16 B throughput (pinned and not) and the tiered PUSH.
+fn is_hop_row(case: &Case) -> bool {
+    match case.kind {
+        Kind::Latency | Kind::Tiered => true,
+        Kind::Throughput => case.size == 16,
+        Kind::Raw | Kind::Rss | Kind::PubSub => false,
+    }
 }
 
 fn cases(quick: bool, pin: bool) -> Vec<Case> {
@@ -204,6 +234,7 @@ fn cases(quick: bool, pin: bool) -> Vec<Case> {
                     peer,
                     count: throughput_count(size, transport, peer.lib) / scale,
                     subs: 1,
+                    tiers: (1, 1),
                 });
             }
         }
@@ -211,15 +242,33 @@ fn cases(quick: bool, pin: bool) -> Vec<Case> {
     // Both processes on one CPU: small messages, where per-message costs
     // and hand-offs between threads dominate.
     if pin {
-        for peer in all_peers("tcp") {
+        for transport in ["tcp", "ipc"] {
+            for peer in all_peers(transport) {
+                out.push(Case {
+                    kind: Kind::Throughput,
+                    transport,
+                    size: 16,
+                    pinned: true,
+                    peer,
+                    count: throughput_count(16, transport, peer.lib) / scale,
+                    subs: 1,
+                    tiers: (1, 1),
+                });
+            }
+        }
+    }
+    // tiermq's own case: 4 tiers × 8 peers against one peer.
+    for transport in ["tcp", "inproc"] {
+        for tiers in TIERED {
             out.push(Case {
-                kind: Kind::Throughput,
-                transport: "tcp",
+                kind: Kind::Tiered,
+                transport,
                 size: 16,
-                pinned: true,
-                peer,
-                count: throughput_count(16, "tcp", peer.lib) / scale,
+                pinned: false,
+                peer: TIERMQ,
+                count: 500_000 / scale,
                 subs: 1,
+                tiers,
             });
         }
     }
@@ -232,6 +281,7 @@ fn cases(quick: bool, pin: bool) -> Vec<Case> {
             peer,
             count: throughput_count(65536, "tcp", peer.lib) / scale,
             subs: 1,
+            tiers: (1, 1),
         });
     }
     for size in RAW_SIZES {
@@ -244,6 +294,7 @@ fn cases(quick: bool, pin: bool) -> Vec<Case> {
                 peer: RAW,
                 count: (1_300_000_000 / size as u64) / scale,
                 subs: 1,
+                tiers: (1, 1),
             });
         }
     }
@@ -252,7 +303,10 @@ fn cases(quick: bool, pin: bool) -> Vec<Case> {
             if pinned && (!pin || transport == "inproc") {
                 continue;
             }
-            for peer in all_peers(transport) {
+            // The raw ping-pong: the floor under a round trip, with the
+            // same placement.
+            let raw = (transport != "inproc").then_some(RAW);
+            for peer in all_peers(transport).into_iter().chain(raw) {
                 out.push(Case {
                     kind: Kind::Latency,
                     transport,
@@ -261,6 +315,7 @@ fn cases(quick: bool, pin: bool) -> Vec<Case> {
                     peer,
                     count: 10_000 / scale,
                     subs: 1,
+                    tiers: (1, 1),
                 });
             }
         }
@@ -272,6 +327,7 @@ fn cases(quick: bool, pin: bool) -> Vec<Case> {
 pub(crate) fn bench(args: &[String]) -> Result<(), &'static str> {
     let quick = args.iter().any(|a| a == "--quick");
     let only_pubsub = args.iter().any(|a| a == "--pubsub");
+    let only_hops = args.iter().any(|a| a == "--hops");
     let rounds = match (quick, only_pubsub) {
         (true, _) => 1,
         (false, true) => PUBSUB_ROUNDS,
@@ -308,7 +364,11 @@ pub(crate) fn bench(args: &[String]) -> Result<(), &'static str> {
     } else {
         cases(quick, pin)
     };
-    cases.extend(pubsub_cases(quick));
+    if only_hops {
+        cases.retain(is_hop_row);
+    } else {
+        cases.extend(pubsub_cases(quick));
+    }
     println!(
         "\n==> [bench] {} cases x {rounds} round(s), interleaved (PUB/SUB in {} of them)",
         cases.len(),
@@ -317,7 +377,7 @@ pub(crate) fn bench(args: &[String]) -> Result<(), &'static str> {
     let start = Instant::now();
     let mut results: BTreeMap<Case, Vec<Run>> = BTreeMap::new();
     let mut csv = String::from(
-        "round,kind,transport,size,pinned,lib,runtime,subs,count,secs,dropped,slowest_sub_msg_s,rss_timed_kib,rss_peer_kib\n",
+        "round,kind,transport,size,pinned,lib,runtime,subs,tiers,count,secs,dropped,slowest_sub_msg_s,rss_timed_kib,rss_peer_kib,vcsw_timed,ivcsw_timed,vcsw_peer,ivcsw_peer\n",
     );
     for round in 1..=rounds {
         println!("==> [bench] round {round}/{rounds}");
@@ -327,8 +387,11 @@ pub(crate) fn bench(args: &[String]) -> Result<(), &'static str> {
             }
             match run_case(&bin, case) {
                 Ok(run) => {
+                    let csw = |c: Option<(u64, u64)>| {
+                        c.map_or(",".to_string(), |(v, i)| format!("{v},{i}"))
+                    };
                     csv.push_str(&format!(
-                        "{round},{:?},{},{},{},{},{},{},{},{:.6},{},{:.0},{},{}\n",
+                        "{round},{:?},{},{},{},{},{},{},{}x{},{},{:.6},{},{:.0},{},{},{},{}\n",
                         case.kind,
                         case.transport,
                         case.size,
@@ -336,12 +399,16 @@ pub(crate) fn bench(args: &[String]) -> Result<(), &'static str> {
                         case.peer.lib,
                         case.peer.runtime.unwrap_or(""),
                         case.subs,
+                        case.tiers.0,
+                        case.tiers.1,
                         run.count,
                         run.secs,
                         run.dropped,
                         run.slowest,
                         run.rss_timed,
-                        run.rss_peer
+                        run.rss_peer,
+                        csw(run.csw_timed),
+                        csw(run.csw_peer)
                     ));
                     results.entry(case.clone()).or_default().push(run);
                 }
@@ -356,7 +423,9 @@ pub(crate) fn bench(args: &[String]) -> Result<(), &'static str> {
     } else {
         render(&results, rounds, pin)
     };
-    report.push_str(&render_pubsub(&results, rounds.min(PUBSUB_ROUNDS)));
+    if !only_hops {
+        report.push_str(&render_pubsub(&results, rounds.min(PUBSUB_ROUNDS)));
+    }
     println!("\n{report}");
     let md = target.join("bench-report.md");
     let runs = target.join("bench-runs.csv");
@@ -398,7 +467,11 @@ fn describe(case: &Case) -> String {
             .map(|r| format!("/{r}"))
             .unwrap_or_default(),
         if case.pinned { " pinned" } else { "" }
-    )
+    ) + &if case.kind == Kind::Tiered {
+        format!(" {}x{}", case.tiers.0, case.tiers.1)
+    } else {
+        String::new()
+    }
 }
 
 /// The command for one role of `case`, pinned to CPU 0 if the case is.
@@ -439,6 +512,9 @@ fn role(bin: &Path, case: &Case, role: &str, endpoint: Option<&str>) -> Command 
     }
     if role == "sub" {
         cmd.args(["--subs", &case.subs.to_string()]);
+    }
+    if role == "tiered" {
+        cmd.args(["--tiers", &format!("{}x{}", case.tiers.0, case.tiers.1)]);
     }
     if case.kind == Kind::Rss {
         cmd.arg("--fresh-payload");
@@ -516,6 +592,11 @@ fn field(line: &str, key: &str) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// The `vcsw=` and `ivcsw=` fields of a RESULT or PEER line.
+fn switches(line: &str) -> Option<(u64, u64)> {
+    Some((field(line, "vcsw")? as u64, field(line, "ivcsw")? as u64))
+}
+
 fn run_case(bin: &Path, case: &Case) -> Result<Run, String> {
     let deadline = Instant::now() + RUN_TIMEOUT;
     let parse = |result: &str, peer: Option<&str>| -> Result<Run, String> {
@@ -526,13 +607,15 @@ fn run_case(bin: &Path, case: &Case) -> Result<Run, String> {
             slowest: field(result, "slowest").unwrap_or(0.0),
             rss_timed: field(result, "rss_kib").unwrap_or(0.0) as u64,
             rss_peer: peer.and_then(|l| field(l, "rss_kib")).unwrap_or(0.0) as u64,
+            csw_timed: switches(result),
+            csw_peer: peer.and_then(switches),
         })
     };
-    if case.transport == "inproc" {
-        let r = if case.kind == Kind::Latency {
-            "req-rep"
-        } else {
-            "push-pull"
+    if case.transport == "inproc" || case.kind == Kind::Tiered {
+        let r = match case.kind {
+            Kind::Tiered => "tiered",
+            Kind::Latency => "req-rep",
+            _ => "push-pull",
         };
         let p = Proc::spawn(role(bin, case, r, None))?;
         let line = p.expect("RESULT", deadline)?;
@@ -542,7 +625,9 @@ fn run_case(bin: &Path, case: &Case) -> Result<Run, String> {
         Kind::Throughput | Kind::Rss => ("pull", "push"),
         Kind::PubSub => ("pub", "sub"),
         Kind::Raw => ("raw-reader", "raw-writer"),
+        Kind::Latency if case.peer == RAW => ("raw-pong", "raw-ping"),
         Kind::Latency => ("rep", "req"),
+        Kind::Tiered => return Err("tiered runs in one process".into()),
     };
     let b = Proc::spawn(role(bin, case, binder, None))?;
     let ep_line = b.expect("ENDPOINT", deadline)?;
@@ -590,6 +675,19 @@ fn best_of_lib(
     pinned: bool,
     lib: &str,
 ) -> Option<(f64, Option<&'static str>)> {
+    best_case(results, kind, transport, size, pinned, lib).map(|(c, per)| (per, c.peer.runtime))
+}
+
+/// For one library in one cell: the case of its fastest runtime, with its
+/// median seconds per message.
+fn best_case<'a>(
+    results: &'a BTreeMap<Case, Vec<Run>>,
+    kind: Kind,
+    transport: &str,
+    size: usize,
+    pinned: bool,
+    lib: &str,
+) -> Option<(&'a Case, f64)> {
     results
         .keys()
         .filter(|c| {
@@ -599,8 +697,33 @@ fn best_of_lib(
                 && c.pinned == pinned
                 && c.peer.lib == lib
         })
-        .filter_map(|c| Some((median_secs(results, c)? / c.count as f64, c.peer.runtime)))
-        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .filter_map(|c| Some((c, median_secs(results, c)? / c.count as f64)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+/// Median context switches per message (or round trip) of `case`'s runs,
+/// as ((voluntary, involuntary) of the timed process, the same of its
+/// peer); `None` for a side that reported none.
+type PerUnit = Option<(f64, f64)>;
+fn switches_per_unit(results: &BTreeMap<Case, Vec<Run>>, case: &Case) -> (PerUnit, PerUnit) {
+    let runs = results.get(case).map(Vec::as_slice).unwrap_or_default();
+    let per = |pick: &dyn Fn(&Run) -> Option<(u64, u64)>| -> PerUnit {
+        let mut v: Vec<f64> = Vec::new();
+        let mut i: Vec<f64> = Vec::new();
+        for r in runs {
+            if let Some((vol, inv)) = pick(r) {
+                v.push(vol as f64 / r.count.max(1) as f64);
+                i.push(inv as f64 / r.count.max(1) as f64);
+            }
+        }
+        Some((median(&mut v)?, median(&mut i)?))
+    };
+    (per(&|r| r.csw_timed), per(&|r| r.csw_peer))
+}
+
+/// One side's switches as `voluntary+involuntary`.
+fn csw_cell(side: PerUnit) -> String {
+    side.map_or("—".into(), |(v, i)| format!("{v:.2}+{i:.2}"))
 }
 
 fn si(x: f64) -> String {
@@ -703,11 +826,14 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
     let _ = writeln!(
         s,
         "\n## PUSH→PULL throughput (msg/s, MB/s)\n\n\
-         | size | transport | tiermq | libzmq | zmq.rs | omq | tiermq / best peer | tiermq / raw |\n\
-         |---:|---|---:|---:|---:|---:|---:|---:|"
+         | size | transport | tiermq | libzmq | zmq.rs | omq | tiermq / best peer | tiermq / libzmq | tiermq / raw |\n\
+         |---:|---|---:|---:|---:|---:|---:|---:|---:|"
     );
     let rows = SIZES.iter().flat_map(|&size| {
-        let pinned = (size == 16 && pin).then_some((size, "tcp", true));
+        let pinned = (size == 16 && pin)
+            .then_some([(size, "tcp", true), (size, "ipc", true)])
+            .into_iter()
+            .flatten();
         ["tcp", "ipc", "inproc"]
             .into_iter()
             .map(move |t| (size, t, false))
@@ -717,10 +843,14 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
         let mut cells = Vec::new();
         let mut ours = None;
         let mut best_peer: Option<f64> = None;
+        let mut libzmq = None;
         for lib in LIBS {
             match best_of_lib(results, Kind::Throughput, transport, size, pinned, lib) {
                 Some((per, rt)) => {
                     let rate = 1.0 / per;
+                    if lib == "libzmq" {
+                        libzmq = Some(rate);
+                    }
                     cells.push(format!(
                         "{} ({:.0} MB/s){}",
                         si(rate),
@@ -740,6 +870,10 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
             (Some(o), Some(b)) => format!("{:.2}", o / b),
             _ => "—".into(),
         };
+        let vs_libzmq = match (ours, libzmq) {
+            (Some(o), Some(z)) => format!("{:.2}", o / z),
+            _ => "—".into(),
+        };
         let raw = match (ours, ceiling.get(transport)) {
             (Some(o), Some(c)) => format!("{:.0} %", 100.0 * o * size as f64 / 1e6 / c),
             _ => "—".into(),
@@ -751,30 +885,35 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
         };
         let _ = writeln!(
             s,
-            "| {size} | {where_} | {} | {ratio} | {raw} |",
+            "| {size} | {where_} | {} | {ratio} | {vs_libzmq} | {raw} |",
             cells.join(" | ")
         );
     }
 
     let _ = writeln!(
         s,
-        "\n## REQ→REP round trip, 16 B (mean µs)\n\n\
-         | transport | CPUs | tiermq | libzmq | zmq.rs | omq | tiermq / best peer |\n\
-         |---|---|---:|---:|---:|---:|---:|"
+        "\n## REQ→REP round trip, 16 B (mean µs; × the raw ping-pong of the same row)\n\n\
+         raw: two processes, one blocking 16-byte write and read each way, no \
+         library, same transport and placement.\n\n\
+         | transport | CPUs | raw ping-pong | tiermq | libzmq | zmq.rs | omq | tiermq / best peer | tiermq / raw |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|"
     );
     for transport in ["tcp", "ipc", "inproc"] {
         for pinned in [false, true] {
             if pinned && (!pin || transport == "inproc") {
                 continue;
             }
-            let mut cells = Vec::new();
+            let raw = best_of_lib(results, Kind::Latency, transport, 16, pinned, "raw")
+                .map(|(per, _)| per * 1e6);
+            let mut cells = vec![raw.map_or("—".into(), |r| format!("{r:.1}"))];
             let mut ours = None;
             let mut best_peer: Option<f64> = None;
             for lib in LIBS {
                 match best_of_lib(results, Kind::Latency, transport, 16, pinned, lib) {
                     Some((per, rt)) => {
                         let us = per * 1e6;
-                        cells.push(format!("{us:.1}{}", rt_note(rt)));
+                        let vs_raw = raw.map_or(String::new(), |r| format!(" ({:.1}×)", us / r));
+                        cells.push(format!("{us:.1}{}{vs_raw}", rt_note(rt)));
                         if lib == "tiermq" {
                             ours = Some(us);
                         } else {
@@ -788,22 +927,32 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
                 (Some(o), Some(b)) => format!("{:.2}", o / b),
                 _ => "—".into(),
             };
-            let cpus = if pinned { "both on CPU 0" } else { "any" };
+            let vs_raw = match (ours, raw) {
+                (Some(o), Some(r)) => format!("{:.2}", o / r),
+                _ => "—".into(),
+            };
             let _ = writeln!(
                 s,
-                "| {transport} | {cpus} | {} | {ratio} |",
+                "| {transport} | {} | {} | {ratio} | {vs_raw} |",
+                placement(pinned),
                 cells.join(" | ")
             );
         }
     }
 
+    s.push_str(&render_switches(results, pin));
+    s.push_str(&render_tiered(results));
+
     let _ = writeln!(
         s,
         "\n## Peak RSS streaming 64 KiB over tcp (MiB, receiver / sender)\n\n\
          Every message in a new buffer (`--fresh-payload`). HWM 1000 on each \
-         side allows 62.5 MiB of queued payload per side.\n\n\
+         side allows 62.5 MiB of queued payload per side (the bound); in \
+         brackets, peak RSS over that bound (the goal: at most 2).\n\n\
          | tiermq | libzmq | zmq.rs | omq |\n|---:|---:|---:|---:|"
     );
+    // What the HWMs let one side queue, in KiB.
+    let bound = HWM.parse::<f64>().unwrap_or(0.0) * 64.0;
     let mut cells = Vec::new();
     for lib in LIBS {
         let runs: Vec<&Run> = results
@@ -814,11 +963,99 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
         let mut timed: Vec<f64> = runs.iter().map(|r| r.rss_timed as f64).collect();
         let mut peer: Vec<f64> = runs.iter().map(|r| r.rss_peer as f64).collect();
         cells.push(match (median(&mut timed), median(&mut peer)) {
-            (Some(t), Some(p)) => format!("{:.1} / {:.1}", t / 1024.0, p / 1024.0),
+            (Some(t), Some(p)) => format!(
+                "{:.1} / {:.1} ({:.2} / {:.2})",
+                t / 1024.0,
+                p / 1024.0,
+                t / bound,
+                p / bound
+            ),
             _ => "—".into(),
         });
     }
     let _ = writeln!(s, "| {} |", cells.join(" | "));
+    s
+}
+
+/// Where a row's processes ran.
+fn placement(pinned: bool) -> &'static str {
+    if pinned { "both on CPU 0" } else { "any" }
+}
+
+/// Context switches per message (16 B throughput) and per round trip, per
+/// process, for every library (its winning runtime) and the raw roles.
+fn render_switches(results: &BTreeMap<Case, Vec<Run>>, pin: bool) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\n## Context switches (getrusage, over the timed part)\n\n\
+         Per message (16 B throughput) or per round trip (REQ→REP 16 B), \
+         `voluntary+involuntary`, timed process / other process (throughput: \
+         receiver / sender; round trip: REQ / REP); inproc is one process. \
+         Each library's runtime is the one that won the row. raw: the 64 KiB \
+         chunk ceiling is not per message, so raw shows only in round trips.\n\n\
+         | row | transport | CPUs | raw | tiermq | libzmq | zmq.rs | omq |\n\
+         |---|---|---|---:|---:|---:|---:|---:|"
+    );
+    for (kind, what) in [
+        (Kind::Throughput, "16 B msg"),
+        (Kind::Latency, "round trip"),
+    ] {
+        for transport in ["tcp", "ipc", "inproc"] {
+            for pinned in [false, true] {
+                if pinned && (!pin || transport == "inproc") {
+                    continue;
+                }
+                let mut cells = Vec::new();
+                for lib in std::iter::once("raw").chain(LIBS) {
+                    let cell = best_case(results, kind, transport, 16, pinned, lib)
+                        .map(|(c, _)| switches_per_unit(results, c));
+                    cells.push(match cell {
+                        Some((t, None)) => csw_cell(t),
+                        Some((t, p)) => format!("{} / {}", csw_cell(t), csw_cell(p)),
+                        None => "—".into(),
+                    });
+                }
+                let _ = writeln!(
+                    s,
+                    "| {what} | {transport} | {} | {} |",
+                    placement(pinned),
+                    cells.join(" | ")
+                );
+            }
+        }
+    }
+    s
+}
+
+/// tiermq's tiered PUSH against one peer (one process, 16 B).
+fn render_tiered(results: &BTreeMap<Case, Vec<Run>>) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\n## Tiered PUSH, 16 B (tiermq, PUSH and PULL in one process; msg/s)\n\n\
+         | transport | one peer | 4 tiers × 8 peers | tiered / one peer |\n|---|---:|---:|---:|"
+    );
+    for transport in ["tcp", "inproc"] {
+        let rate = |tiers| {
+            results
+                .keys()
+                .find(|c| c.kind == Kind::Tiered && c.transport == transport && c.tiers == tiers)
+                .and_then(|c| Some(c.count as f64 / median_secs(results, c)?))
+        };
+        let (one, tiered) = (rate(TIERED[0]), rate(TIERED[1]));
+        let show = |r: Option<f64>| r.map_or("—".into(), si);
+        let ratio = match (one, tiered) {
+            (Some(o), Some(t)) => format!("{:.2}", t / o),
+            _ => "—".into(),
+        };
+        let _ = writeln!(
+            s,
+            "| {transport} | {} | {} | {ratio} |",
+            show(one),
+            show(tiered)
+        );
+    }
     s
 }
 
@@ -938,6 +1175,42 @@ mod tests {
     }
 
     #[test]
+    fn switch_fields_parse() {
+        assert_eq!(switches("PEER rss_kib=1 vcsw=12 ivcsw=3"), Some((12, 3)));
+        assert_eq!(switches("PEER rss_kib=1"), None);
+    }
+
+    #[test]
+    fn the_hop_rows_are_round_trips_small_throughput_and_tiers() {
+        let hops: Vec<Case> = cases(false, true).into_iter().filter(is_hop_row).collect();
+        for transport in ["tcp", "ipc"] {
+            for pinned in [false, true] {
+                for lib in ["raw", "tiermq", "libzmq", "zeromq", "omq"] {
+                    assert!(
+                        hops.iter().any(|c| c.kind == Kind::Latency
+                            && c.transport == transport
+                            && c.pinned == pinned
+                            && c.peer.lib == lib),
+                        "round trip {transport} {pinned} {lib}"
+                    );
+                }
+                assert!(hops.iter().any(|c| c.kind == Kind::Throughput
+                    && c.transport == transport
+                    && c.pinned == pinned));
+            }
+        }
+        assert!(
+            hops.iter()
+                .any(|c| c.kind == Kind::Tiered && c.tiers == (4, 8))
+        );
+        assert!(
+            hops.iter()
+                .all(|c| c.kind != Kind::Throughput || c.size == 16)
+        );
+        assert!(!hops.iter().any(|c| matches!(c.kind, Kind::Raw | Kind::Rss)));
+    }
+
+    #[test]
     fn medians() {
         assert_eq!(median(&mut []), None);
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
@@ -995,6 +1268,7 @@ mod tests {
             },
             count: 100,
             subs,
+            tiers: (1, 1),
         };
         let run = |secs, dropped| Run {
             secs,
@@ -1003,6 +1277,8 @@ mod tests {
             slowest: 0.0,
             rss_timed: 0,
             rss_peer: 0,
+            csw_timed: None,
+            csw_peer: None,
         };
         let mut results = BTreeMap::new();
         results.insert(case("current", 4), vec![run(1.0, 0), run(2.0, 0)]);
