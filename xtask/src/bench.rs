@@ -721,9 +721,11 @@ fn switches_per_unit(results: &BTreeMap<Case, Vec<Run>>, case: &Case) -> (PerUni
     (per(&|r| r.csw_timed), per(&|r| r.csw_peer))
 }
 
-/// One side's switches as `voluntary+involuntary`.
-fn csw_cell(side: PerUnit) -> String {
-    side.map_or("—".into(), |(v, i)| format!("{v:.2}+{i:.2}"))
+/// One side's switches per `per` units as `voluntary+involuntary`.
+fn csw_cell(side: PerUnit, per: f64) -> String {
+    side.map_or("—".into(), |(v, i)| {
+        format!("{:.2}+{:.2}", v * per, i * per)
+    })
 }
 
 fn si(x: f64) -> String {
@@ -807,11 +809,14 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
 
     // Raw ceilings in MB/s, by transport (the better chunk size).
     let mut ceiling: BTreeMap<&str, f64> = BTreeMap::new();
-    let _ = writeln!(
-        s,
-        "## Raw ceiling (one process writes chunks to another)\n\n\
-         | transport | chunk | MB/s |\n|---|---:|---:|"
-    );
+    let has = |kind: Kind| results.keys().any(|c| c.kind == kind);
+    if has(Kind::Raw) {
+        let _ = writeln!(
+            s,
+            "## Raw ceiling (one process writes chunks to another)\n\n\
+             | transport | chunk | MB/s |\n|---|---:|---:|"
+        );
+    }
     for transport in ["tcp", "ipc"] {
         for size in RAW_SIZES {
             if let Some((per, _)) = best_of_lib(results, Kind::Raw, transport, size, false, "raw") {
@@ -865,6 +870,10 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
                 }
                 None => cells.push("—".into()),
             }
+        }
+        if ours.is_none() && best_peer.is_none() {
+            // Not run (`--hops` runs only 16 B).
+            continue;
         }
         let ratio = match (ours, best_peer) {
             (Some(o), Some(b)) => format!("{:.2}", o / b),
@@ -942,6 +951,9 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
 
     s.push_str(&render_switches(results, pin));
     s.push_str(&render_tiered(results));
+    if !has(Kind::Rss) {
+        return s;
+    }
 
     let _ = writeln!(
         s,
@@ -989,7 +1001,7 @@ fn render_switches(results: &BTreeMap<Case, Vec<Run>>, pin: bool) -> String {
     let _ = writeln!(
         s,
         "\n## Context switches (getrusage, over the timed part)\n\n\
-         Per message (16 B throughput) or per round trip (REQ→REP 16 B), \
+         Per 1000 messages (16 B throughput) or per round trip (REQ→REP 16 B), \
          `voluntary+involuntary`, timed process / other process (throughput: \
          receiver / sender; round trip: REQ / REP); inproc is one process. \
          Each library's runtime is the one that won the row. raw: the 64 KiB \
@@ -997,9 +1009,9 @@ fn render_switches(results: &BTreeMap<Case, Vec<Run>>, pin: bool) -> String {
          | row | transport | CPUs | raw | tiermq | libzmq | zmq.rs | omq |\n\
          |---|---|---|---:|---:|---:|---:|---:|"
     );
-    for (kind, what) in [
-        (Kind::Throughput, "16 B msg"),
-        (Kind::Latency, "round trip"),
+    for (kind, what, per) in [
+        (Kind::Throughput, "1000 × 16 B", 1000.0),
+        (Kind::Latency, "round trip", 1.0),
     ] {
         for transport in ["tcp", "ipc", "inproc"] {
             for pinned in [false, true] {
@@ -1011,8 +1023,10 @@ fn render_switches(results: &BTreeMap<Case, Vec<Run>>, pin: bool) -> String {
                     let cell = best_case(results, kind, transport, 16, pinned, lib)
                         .map(|(c, _)| switches_per_unit(results, c));
                     cells.push(match cell {
-                        Some((t, None)) => csw_cell(t),
-                        Some((t, p)) => format!("{} / {}", csw_cell(t), csw_cell(p)),
+                        Some((t, None)) => csw_cell(t, per),
+                        Some((t, p)) => {
+                            format!("{} / {}", csw_cell(t, per), csw_cell(p, per))
+                        }
                         None => "—".into(),
                     });
                 }
@@ -1031,6 +1045,9 @@ fn render_switches(results: &BTreeMap<Case, Vec<Run>>, pin: bool) -> String {
 /// tiermq's tiered PUSH against one peer (one process, 16 B).
 fn render_tiered(results: &BTreeMap<Case, Vec<Run>>) -> String {
     let mut s = String::new();
+    if !results.keys().any(|c| c.kind == Kind::Tiered) {
+        return s;
+    }
     let _ = writeln!(
         s,
         "\n## Tiered PUSH, 16 B (tiermq, PUSH and PULL in one process; msg/s)\n\n\
