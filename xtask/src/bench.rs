@@ -18,8 +18,9 @@
 //!   The receiver times `count` messages after the first.
 //! - the raw ceiling: one process writing 64 KiB and 256 KiB chunks to
 //!   another over the same transport with the same buffers.
-//! - REQ→REP mean round trip for 16 B over tcp and ipc, unpinned and with
-//!   both processes pinned to CPU 0 (`taskset -c 0`), and inproc; beside
+//! - REQ→REP mean round trip for 16 B over tcp and ipc, unpinned, with
+//!   both processes pinned to CPU 0 (`taskset -c 0`) and split (REQ on
+//!   CPU 0, REP on CPU 1), and inproc; beside
 //!   it a raw 16-byte ping-pong between two processes (blocking write and
 //!   read, no library) with the same transport and placement.
 //! - 16 B throughput over tcp and ipc again with both processes on CPU 0.
@@ -158,7 +159,7 @@ struct Case {
     kind: Kind,
     transport: &'static str,
     size: usize,
-    pinned: bool,
+    cpus: Cpus,
     peer: Peer,
     count: u64,
     /// SUB sockets (PUB/SUB cases; 1 elsewhere).
@@ -197,7 +198,7 @@ fn pubsub_cases(quick: bool) -> Vec<Case> {
                         kind: Kind::PubSub,
                         transport,
                         size,
-                        pinned: false,
+                        cpus: Cpus::Any,
                         peer,
                         count: pubsub_total(size) / subs as u64 / scale,
                         subs,
@@ -230,7 +231,7 @@ fn cases(quick: bool, pin: bool) -> Vec<Case> {
                     kind: Kind::Throughput,
                     transport,
                     size,
-                    pinned: false,
+                    cpus: Cpus::Any,
                     peer,
                     count: throughput_count(size, transport, peer.lib) / scale,
                     subs: 1,
@@ -248,7 +249,7 @@ fn cases(quick: bool, pin: bool) -> Vec<Case> {
                     kind: Kind::Throughput,
                     transport,
                     size: 16,
-                    pinned: true,
+                    cpus: Cpus::Same,
                     peer,
                     count: throughput_count(16, transport, peer.lib) / scale,
                     subs: 1,
@@ -264,7 +265,7 @@ fn cases(quick: bool, pin: bool) -> Vec<Case> {
                 kind: Kind::Tiered,
                 transport,
                 size: 16,
-                pinned: false,
+                cpus: Cpus::Any,
                 peer: TIERMQ,
                 count: 500_000 / scale,
                 subs: 1,
@@ -277,7 +278,7 @@ fn cases(quick: bool, pin: bool) -> Vec<Case> {
             kind: Kind::Rss,
             transport: "tcp",
             size: 65536,
-            pinned: false,
+            cpus: Cpus::Any,
             peer,
             count: throughput_count(65536, "tcp", peer.lib) / scale,
             subs: 1,
@@ -290,7 +291,7 @@ fn cases(quick: bool, pin: bool) -> Vec<Case> {
                 kind: Kind::Raw,
                 transport,
                 size,
-                pinned: false,
+                cpus: Cpus::Any,
                 peer: RAW,
                 count: (1_300_000_000 / size as u64) / scale,
                 subs: 1,
@@ -299,8 +300,8 @@ fn cases(quick: bool, pin: bool) -> Vec<Case> {
         }
     }
     for transport in ["tcp", "ipc", "inproc"] {
-        for pinned in [false, true] {
-            if pinned && (!pin || transport == "inproc") {
+        for cpus in Cpus::ALL {
+            if cpus != Cpus::Any && (!pin || transport == "inproc") {
                 continue;
             }
             // The raw ping-pong: the floor under a round trip, with the
@@ -311,7 +312,7 @@ fn cases(quick: bool, pin: bool) -> Vec<Case> {
                     kind: Kind::Latency,
                     transport,
                     size: 16,
-                    pinned,
+                    cpus,
                     peer,
                     count: 10_000 / scale,
                     subs: 1,
@@ -377,7 +378,7 @@ pub(crate) fn bench(args: &[String]) -> Result<(), &'static str> {
     let start = Instant::now();
     let mut results: BTreeMap<Case, Vec<Run>> = BTreeMap::new();
     let mut csv = String::from(
-        "round,kind,transport,size,pinned,lib,runtime,subs,tiers,count,secs,dropped,slowest_sub_msg_s,rss_timed_kib,rss_peer_kib,vcsw_timed,ivcsw_timed,vcsw_peer,ivcsw_peer\n",
+        "round,kind,transport,size,cpus,lib,runtime,subs,tiers,count,secs,dropped,slowest_sub_msg_s,rss_timed_kib,rss_peer_kib,vcsw_timed,ivcsw_timed,vcsw_peer,ivcsw_peer\n",
     );
     for round in 1..=rounds {
         println!("==> [bench] round {round}/{rounds}");
@@ -395,7 +396,7 @@ pub(crate) fn bench(args: &[String]) -> Result<(), &'static str> {
                         case.kind,
                         case.transport,
                         case.size,
-                        case.pinned,
+                        case.cpus.name(),
                         case.peer.lib,
                         case.peer.runtime.unwrap_or(""),
                         case.subs,
@@ -466,7 +467,11 @@ fn describe(case: &Case) -> String {
             .runtime
             .map(|r| format!("/{r}"))
             .unwrap_or_default(),
-        if case.pinned { " pinned" } else { "" }
+        match case.cpus {
+            Cpus::Any => "",
+            Cpus::Same => " pinned",
+            Cpus::Split => " split",
+        }
     ) + &if case.kind == Kind::Tiered {
         format!(" {}x{}", case.tiers.0, case.tiers.1)
     } else {
@@ -474,11 +479,19 @@ fn describe(case: &Case) -> String {
     }
 }
 
-/// The command for one role of `case`, pinned to CPU 0 if the case is.
+/// The command for one role of `case`, pinned as the case says: both
+/// roles on CPU 0, or (split) the connecting role on CPU 0 and the binding
+/// one on CPU 1.
 fn role(bin: &Path, case: &Case, role: &str, endpoint: Option<&str>) -> Command {
-    let mut cmd = if case.pinned {
+    let cpu = match case.cpus {
+        Cpus::Any => None,
+        Cpus::Same => Some("0"),
+        Cpus::Split if endpoint.is_none() => Some("1"),
+        Cpus::Split => Some("0"),
+    };
+    let mut cmd = if let Some(cpu) = cpu {
         let mut c = Command::new("taskset");
-        c.args(["-c", "0"]).arg(bin);
+        c.args(["-c", cpu]).arg(bin);
         c
     } else {
         Command::new(bin)
@@ -672,10 +685,10 @@ fn best_of_lib(
     kind: Kind,
     transport: &str,
     size: usize,
-    pinned: bool,
+    cpus: Cpus,
     lib: &str,
 ) -> Option<(f64, Option<&'static str>)> {
-    best_case(results, kind, transport, size, pinned, lib).map(|(c, per)| (per, c.peer.runtime))
+    best_case(results, kind, transport, size, cpus, lib).map(|(c, per)| (per, c.peer.runtime))
 }
 
 /// For one library in one cell: the case of its fastest runtime, with its
@@ -685,7 +698,7 @@ fn best_case<'a>(
     kind: Kind,
     transport: &str,
     size: usize,
-    pinned: bool,
+    cpus: Cpus,
     lib: &str,
 ) -> Option<(&'a Case, f64)> {
     results
@@ -694,7 +707,7 @@ fn best_case<'a>(
             c.kind == kind
                 && c.transport == transport
                 && c.size == size
-                && c.pinned == pinned
+                && c.cpus == cpus
                 && c.peer.lib == lib
         })
         .filter_map(|c| Some((c, median_secs(results, c)? / c.count as f64)))
@@ -819,7 +832,9 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
     }
     for transport in ["tcp", "ipc"] {
         for size in RAW_SIZES {
-            if let Some((per, _)) = best_of_lib(results, Kind::Raw, transport, size, false, "raw") {
+            if let Some((per, _)) =
+                best_of_lib(results, Kind::Raw, transport, size, Cpus::Any, "raw")
+            {
                 let mbs = size as f64 / per / 1e6;
                 let best = ceiling.entry(transport).or_insert(0.0);
                 *best = best.max(mbs);
@@ -836,21 +851,21 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
     );
     let rows = SIZES.iter().flat_map(|&size| {
         let pinned = (size == 16 && pin)
-            .then_some([(size, "tcp", true), (size, "ipc", true)])
+            .then_some([(size, "tcp", Cpus::Same), (size, "ipc", Cpus::Same)])
             .into_iter()
             .flatten();
         ["tcp", "ipc", "inproc"]
             .into_iter()
-            .map(move |t| (size, t, false))
+            .map(move |t| (size, t, Cpus::Any))
             .chain(pinned)
     });
-    for (size, transport, pinned) in rows {
+    for (size, transport, cpus) in rows {
         let mut cells = Vec::new();
         let mut ours = None;
         let mut best_peer: Option<f64> = None;
         let mut libzmq = None;
         for lib in LIBS {
-            match best_of_lib(results, Kind::Throughput, transport, size, pinned, lib) {
+            match best_of_lib(results, Kind::Throughput, transport, size, cpus, lib) {
                 Some((per, rt)) => {
                     let rate = 1.0 / per;
                     if lib == "libzmq" {
@@ -887,10 +902,9 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
             (Some(o), Some(c)) => format!("{:.0} %", 100.0 * o * size as f64 / 1e6 / c),
             _ => "—".into(),
         };
-        let where_ = if pinned {
-            format!("{transport}, both on CPU 0")
-        } else {
-            transport.to_string()
+        let where_ = match cpus {
+            Cpus::Any => transport.to_string(),
+            other => format!("{transport}, {}", other.describe()),
         };
         let _ = writeln!(
             s,
@@ -908,17 +922,17 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
          |---|---|---:|---:|---:|---:|---:|---:|---:|"
     );
     for transport in ["tcp", "ipc", "inproc"] {
-        for pinned in [false, true] {
-            if pinned && (!pin || transport == "inproc") {
+        for cpus in Cpus::ALL {
+            if cpus != Cpus::Any && (!pin || transport == "inproc") {
                 continue;
             }
-            let raw = best_of_lib(results, Kind::Latency, transport, 16, pinned, "raw")
+            let raw = best_of_lib(results, Kind::Latency, transport, 16, cpus, "raw")
                 .map(|(per, _)| per * 1e6);
             let mut cells = vec![raw.map_or("—".into(), |r| format!("{r:.1}"))];
             let mut ours = None;
             let mut best_peer: Option<f64> = None;
             for lib in LIBS {
-                match best_of_lib(results, Kind::Latency, transport, 16, pinned, lib) {
+                match best_of_lib(results, Kind::Latency, transport, 16, cpus, lib) {
                     Some((per, rt)) => {
                         let us = per * 1e6;
                         let vs_raw = raw.map_or(String::new(), |r| format!(" ({:.1}×)", us / r));
@@ -943,7 +957,7 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
             let _ = writeln!(
                 s,
                 "| {transport} | {} | {} | {ratio} | {vs_raw} |",
-                placement(pinned),
+                cpus.describe(),
                 cells.join(" | ")
             );
         }
@@ -990,8 +1004,37 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
 }
 
 /// Where a row's processes ran.
-fn placement(pinned: bool) -> &'static str {
-    if pinned { "both on CPU 0" } else { "any" }
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Cpus {
+    /// Wherever the kernel puts them.
+    Any,
+    /// Both processes on CPU 0 (`taskset -c 0`).
+    Same,
+    /// The connecting process on CPU 0, the binding one on CPU 1 (round
+    /// trips only): every hop wakes the other CPU.
+    Split,
+}
+
+impl Cpus {
+    const ALL: [Cpus; 3] = [Cpus::Any, Cpus::Same, Cpus::Split];
+
+    /// The CSV's name.
+    fn name(self) -> &'static str {
+        match self {
+            Cpus::Any => "any",
+            Cpus::Same => "same",
+            Cpus::Split => "split",
+        }
+    }
+
+    /// The report's words.
+    fn describe(self) -> &'static str {
+        match self {
+            Cpus::Any => "any",
+            Cpus::Same => "both on CPU 0",
+            Cpus::Split => "CPU 0 and CPU 1",
+        }
+    }
 }
 
 /// Context switches per message (16 B throughput) and per round trip, per
@@ -1014,13 +1057,16 @@ fn render_switches(results: &BTreeMap<Case, Vec<Run>>, pin: bool) -> String {
         (Kind::Latency, "round trip", 1.0),
     ] {
         for transport in ["tcp", "ipc", "inproc"] {
-            for pinned in [false, true] {
-                if pinned && (!pin || transport == "inproc") {
+            for cpus in Cpus::ALL {
+                let unpinnable = !pin || transport == "inproc";
+                if cpus != Cpus::Any
+                    && (unpinnable || (kind, cpus) == (Kind::Throughput, Cpus::Split))
+                {
                     continue;
                 }
                 let mut cells = Vec::new();
                 for lib in std::iter::once("raw").chain(LIBS) {
-                    let cell = best_case(results, kind, transport, 16, pinned, lib)
+                    let cell = best_case(results, kind, transport, 16, cpus, lib)
                         .map(|(c, _)| switches_per_unit(results, c));
                     cells.push(match cell {
                         Some((t, None)) => csw_cell(t, per),
@@ -1033,7 +1079,7 @@ fn render_switches(results: &BTreeMap<Case, Vec<Run>>, pin: bool) -> String {
                 let _ = writeln!(
                     s,
                     "| {what} | {transport} | {} | {} |",
-                    placement(pinned),
+                    cpus.describe(),
                     cells.join(" | ")
                 );
             }
@@ -1201,19 +1247,23 @@ mod tests {
     fn the_hop_rows_are_round_trips_small_throughput_and_tiers() {
         let hops: Vec<Case> = cases(false, true).into_iter().filter(is_hop_row).collect();
         for transport in ["tcp", "ipc"] {
-            for pinned in [false, true] {
+            for cpus in Cpus::ALL {
                 for lib in ["raw", "tiermq", "libzmq", "zeromq", "omq"] {
                     assert!(
                         hops.iter().any(|c| c.kind == Kind::Latency
                             && c.transport == transport
-                            && c.pinned == pinned
+                            && c.cpus == cpus
                             && c.peer.lib == lib),
-                        "round trip {transport} {pinned} {lib}"
+                        "round trip {transport} {cpus:?} {lib}"
                     );
                 }
-                assert!(hops.iter().any(|c| c.kind == Kind::Throughput
-                    && c.transport == transport
-                    && c.pinned == pinned));
+                assert_eq!(
+                    hops.iter().any(|c| c.kind == Kind::Throughput
+                        && c.transport == transport
+                        && c.cpus == cpus),
+                    cpus != Cpus::Split,
+                    "16 B throughput {transport} {cpus:?}"
+                );
             }
         }
         assert!(
@@ -1244,7 +1294,7 @@ mod tests {
             );
             assert!(
                 all.iter()
-                    .any(|c| c.peer.lib == lib && c.kind == Kind::Latency && c.pinned)
+                    .any(|c| c.peer.lib == lib && c.kind == Kind::Latency && c.cpus == Cpus::Same)
             );
         }
         assert!(
@@ -1278,7 +1328,7 @@ mod tests {
             kind: Kind::PubSub,
             transport: "tcp",
             size: 16,
-            pinned: false,
+            cpus: Cpus::Any,
             peer: Peer {
                 lib: "omq",
                 runtime: Some(runtime),
