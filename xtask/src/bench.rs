@@ -1375,4 +1375,62 @@ mod tests {
             "{table}"
         );
     }
+
+    #[test]
+    fn round_trips_show_the_raw_ratio_and_switches_per_process() {
+        let case = |lib, runtime| Case {
+            kind: Kind::Latency,
+            transport: "ipc",
+            size: 16,
+            cpus: Cpus::Same,
+            peer: Peer { lib, runtime },
+            count: 1000,
+            subs: 1,
+            tiers: (1, 1),
+        };
+        let run = |secs, timed, peer| Run {
+            secs,
+            count: 1000,
+            dropped: 0,
+            slowest: 0.0,
+            rss_timed: 0,
+            rss_peer: 0,
+            csw_timed: Some(timed),
+            csw_peer: Some(peer),
+        };
+        let mut results = BTreeMap::new();
+        // raw: 10 µs and one switch per process per round trip.
+        results.insert(case("raw", None), vec![run(0.01, (1000, 0), (900, 100))]);
+        // tiermq: 30 µs, three voluntary and one involuntary.
+        results.insert(
+            case("tiermq", None),
+            vec![
+                run(0.03, (3000, 1000), (3000, 0)),
+                run(0.05, (5000, 1000), (5000, 0)),
+                run(0.02, (3000, 1000), (3000, 0)),
+            ],
+        );
+        // omq's slower runtime shows neither its time nor its switches.
+        results.insert(
+            case("omq", Some("multi")),
+            vec![run(0.09, (9000, 0), (9000, 0))],
+        );
+        results.insert(
+            case("omq", Some("current")),
+            vec![run(0.02, (1000, 0), (1000, 0))],
+        );
+        let report = render(&results, 3, true);
+        assert!(
+            report.contains("| ipc | both on CPU 0 | 10.0 | 30.0 (3.0×) | — | — | 20.0 (ct) (2.0×) | 1.50 | 3.00 |"),
+            "{report}"
+        );
+        assert!(
+            report.contains(
+                "| round trip | ipc | both on CPU 0 | 1.00+0.00 / 0.90+0.10 | 3.00+1.00 / 3.00+0.00 | — | — | 1.00+0.00 / 1.00+0.00 |"
+            ),
+            "{report}"
+        );
+        // Nothing else ran: no empty sections.
+        assert!(!report.contains("Raw ceiling") && !report.contains("Peak RSS"));
+    }
 }
