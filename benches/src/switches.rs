@@ -7,7 +7,9 @@
 //! A role calls [`begin`] where its timed part starts and [`end`] where it
 //! stops; [`span`] is the difference. In a process running both ends (the
 //! in-process roles) the first `begin` and the last `end` count, so the
-//! span covers both threads' work.
+//! span covers both threads' work. The span is the process's: the binary
+//! runs one role per process; a caller running several roles one after
+//! another in one process (the crate's tests) gets one span over all.
 
 use std::sync::Mutex;
 
