@@ -20,12 +20,12 @@
 //! is the protocol between processes, which is plain text on stdio so any
 //! driver can use it:
 //!
-//! - a binding role (`pull`, `rep`, `raw-reader`) prints `ENDPOINT <ep>` once
+//! - a binding role (`pull`, `rep`, `raw-reader`, `raw-pong`) prints `ENDPOINT <ep>` once
 //!   it listens; the driver passes `<ep>` to the connecting role; `pub`
 //!   prints `ENDPOINT <ep> <control>`, and `sub` gets `--control <control>`
 //!   too (see [`pubsub`]);
-//! - the role that owns the clock (`pull`, `req`, `raw-reader`, `sub`, and
-//!   the in-process `push-pull` and `req-rep`) prints
+//! - the role that owns the clock (`pull`, `req`, `raw-reader`, `raw-ping`,
+//!   `sub`, and the in-process `push-pull`, `req-rep` and `tiered`) prints
 //!   `RESULT secs=<s> count=<n> size=<bytes> rss_kib=<peak>` and exits
 //!   (`sub` adds `subs=<N> dropped=<n> slowest=<msg/s>`);
 //! - the other role keeps its connection open until its standard input
