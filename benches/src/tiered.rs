@@ -128,6 +128,16 @@ mod tests {
     }
 
     #[test]
+    fn the_tiered_role_runs_in_one_process() {
+        let spec =
+            Spec::parse(["tiered", "tiermq", "inproc", "16", "1000", "--tiers", "2x2"]).unwrap();
+        let report = crate::run(&spec, &mut |_| {}, &mut || {}).unwrap();
+        assert_eq!((report.count, report.size), (1000, 16));
+        assert!(report.secs.is_some_and(|s| s > 0.0));
+        assert!(report.switches.is_some());
+    }
+
+    #[test]
     fn rejects_impossible_tiers() {
         assert!(tiered_push_pull(Transport::Inproc, 0, 1, 16, 1, 10).is_err());
         assert!(tiered_push_pull(Transport::Inproc, 17, 1, 16, 1, 10).is_err());
