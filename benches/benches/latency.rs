@@ -24,6 +24,9 @@ fn spec(lib: Lib, transport: Transport, count: u64) -> Spec {
         buf: 0,
         runtime: Runtime::Current,
         fresh: false,
+        subs: 1,
+        control: None,
+        tiers: (1, 1),
     }
 }
 

@@ -38,6 +38,9 @@ fn push_pull(lib: Lib, transport: Transport, size: usize, iters: u64) -> Duratio
         buf: buf(transport),
         runtime: Runtime::Current,
         fresh: false,
+        subs: 1,
+        control: None,
+        tiers: (1, 1),
     };
     match run(&spec, &mut |_| {}, &mut || {}) {
         Ok(report) => Duration::from_secs_f64(report.secs.unwrap_or_default()),
