@@ -25,6 +25,9 @@ fn spec(lib: Lib, transport: Transport, count: u64) -> Spec {
         runtime: Runtime::Current,
         curve: None,
         fresh: false,
+        subs: 1,
+        control: None,
+        tiers: (1, 1),
     }
 }
 

@@ -39,6 +39,9 @@ fn push_pull(lib: Lib, transport: Transport, size: usize, iters: u64) -> Duratio
         runtime: Runtime::Current,
         curve: None,
         fresh: false,
+        subs: 1,
+        control: None,
+        tiers: (1, 1),
     };
     match run(&spec, &mut |_| {}, &mut || {}) {
         Ok(report) => Duration::from_secs_f64(report.secs.unwrap_or_default()),

@@ -20,14 +20,21 @@
 //! is the protocol between processes, which is plain text on stdio so any
 //! driver can use it:
 //!
-//! - a binding role (`pull`, `rep`, `raw-reader`) prints `ENDPOINT <ep>` once
-//!   it listens; the driver passes `<ep>` to the connecting role;
-//! - the role that owns the clock (`pull`, `req`, `raw-reader`, and the
-//!   in-process `push-pull` and `req-rep`) prints
-//!   `RESULT secs=<s> count=<n> size=<bytes> rss_kib=<peak>` and exits;
+//! - a binding role (`pull`, `rep`, `raw-reader`, `raw-pong`) prints `ENDPOINT <ep>` once
+//!   it listens; the driver passes `<ep>` to the connecting role; `pub`
+//!   prints `ENDPOINT <ep> <control>`, and `sub` gets `--control <control>`
+//!   too (see [`pubsub`]);
+//! - the role that owns the clock (`pull`, `req`, `raw-reader`, `raw-ping`,
+//!   `sub`, and the in-process `push-pull`, `req-rep` and `tiered`) prints
+//!   `RESULT secs=<s> count=<n> size=<bytes> rss_kib=<peak>` and exits
+//!   (`sub` adds `subs=<N> dropped=<n> slowest=<msg/s>`);
 //! - the other role keeps its connection open until its standard input
 //!   closes (so no library's close-time behaviour can cut a run short), then
-//!   prints `PEER rss_kib=<peak>` and exits.
+//!   prints `PEER rss_kib=<peak>` and exits;
+//! - both lines end with `vcsw=<n> ivcsw=<n>` where the role measured its
+//!   process's voluntary and involuntary context switches over its part of
+//!   the timed run (see [`switches`]); a driver that doesn't know these
+//!   fields ignores them.
 //!
 //! The receiver of a throughput run starts its clock at the first message
 //! and stops it at the last, so `count` messages are timed after the first;
@@ -48,8 +55,10 @@
 
 pub mod curve;
 mod error;
+pub mod pubsub;
 pub mod raw;
 mod spec;
+pub mod switches;
 pub mod tiered;
 pub mod zmq_like;
 
@@ -85,18 +94,44 @@ pub struct Report {
     pub size: usize,
     /// Peak resident set of this process (kernel's `VmHWM`), in KiB.
     pub rss_kib: Option<u64>,
+    /// For the `sub` role: how the messages spread over its sockets.
+    pub delivery: Option<Delivery>,
+    /// This process's context switches over its part of the timed run,
+    /// where the role measures them.
+    pub switches: Option<switches::Switches>,
+}
+
+/// What a `sub` role adds to its [`Report`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Delivery {
+    /// SUB sockets in the process.
+    pub subs: usize,
+    /// Data messages that never arrived, over all sockets.
+    pub dropped: u64,
+    /// The slowest socket's own rate (messages after its first over its
+    /// own first-to-last span), in messages per second.
+    pub slowest: f64,
 }
 
 impl Report {
     /// The line the binary prints for this report (see the crate docs).
     pub fn line(&self) -> String {
         let rss = self.rss_kib.unwrap_or(0);
+        let delivery = self.delivery.map_or(String::new(), |d| {
+            format!(
+                " subs={} dropped={} slowest={:.0}",
+                d.subs, d.dropped, d.slowest
+            )
+        });
+        let switches = self.switches.map_or(String::new(), |w| {
+            format!(" vcsw={} ivcsw={}", w.voluntary, w.involuntary)
+        });
         match self.secs {
             Some(secs) => format!(
-                "RESULT secs={secs:.6} count={} size={} rss_kib={rss}",
+                "RESULT secs={secs:.6} count={} size={} rss_kib={rss}{delivery}{switches}",
                 self.count, self.size
             ),
-            None => format!("PEER rss_kib={rss}"),
+            None => format!("PEER rss_kib={rss}{switches}"),
         }
     }
 }
@@ -117,7 +152,11 @@ pub fn run(
     on_bound: &mut dyn FnMut(&str),
     hold: &mut (dyn FnMut() + Send),
 ) -> Result<Report, Error> {
+    if matches!(spec.role, Role::Pub | Role::Sub) {
+        return pubsub::run(spec, on_bound, hold);
+    }
     let secs = match spec.lib {
+        Lib::Tiermq if spec.role == Role::Tiered => Some(tiered::run(spec)?),
         Lib::Tiermq => zmq_like::tiermq::run(spec, on_bound, hold)?,
         Lib::Libzmq => zmq_like::libzmq::run(spec, on_bound, hold)?,
         Lib::Raw => raw::run(spec, on_bound, hold)?,
@@ -138,6 +177,8 @@ pub fn run(
         count: spec.count,
         size: spec.size,
         rss_kib: peak_rss_kib(),
+        delivery: None,
+        switches: switches::span(),
     })
 }
 
@@ -187,6 +228,8 @@ mod tests {
             count: 10,
             size: 16,
             rss_kib: Some(1234),
+            delivery: None,
+            switches: None,
         };
         assert_eq!(
             r.line(),
@@ -194,6 +237,33 @@ mod tests {
         );
         let p = Report { secs: None, ..r };
         assert_eq!(p.line(), "PEER rss_kib=1234");
+        let d = Report {
+            delivery: Some(Delivery {
+                subs: 4,
+                dropped: 2,
+                slowest: 1000.4,
+            }),
+            ..r
+        };
+        assert_eq!(
+            d.line(),
+            "RESULT secs=0.500000 count=10 size=16 rss_kib=1234 subs=4 dropped=2 slowest=1000"
+        );
+        let w = Report {
+            switches: Some(switches::Switches {
+                voluntary: 7,
+                involuntary: 3,
+            }),
+            ..r
+        };
+        assert_eq!(
+            w.line(),
+            "RESULT secs=0.500000 count=10 size=16 rss_kib=1234 vcsw=7 ivcsw=3"
+        );
+        assert_eq!(
+            Report { secs: None, ..w }.line(),
+            "PEER rss_kib=1234 vcsw=7 ivcsw=3"
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::zeromq_peer::{
 };
 use crate::{Error, RECV_TIMEOUT, Role, Spec, remove_ipc_file};
 
-fn options(spec: &Spec) -> Options {
+pub(crate) fn options(spec: &Spec) -> Options {
     let mut o = Options::default()
         .send_hwm(spec.hwm)
         .recv_hwm(spec.hwm)
@@ -89,6 +89,7 @@ pub fn run(
                 })
                 .await?;
                 check(&first, spec.size)?;
+                crate::switches::begin();
                 let start = Instant::now();
                 within(loop_limit(spec.count), "the messages", async {
                     for _ in 0..spec.count {
@@ -97,7 +98,9 @@ pub fn run(
                     Ok(())
                 })
                 .await?;
-                Ok(Some(start.elapsed()))
+                let elapsed = start.elapsed();
+                crate::switches::end();
+                Ok(Some(elapsed))
             });
             close(&rt, s);
             remove_ipc_file(&ep);
@@ -107,6 +110,7 @@ pub fn run(
             let s = socket(SocketType::Push)?;
             rt.block_on(async {
                 s.connect(connect_endpoint(spec)?).await?;
+                crate::switches::begin();
                 within(loop_limit(spec.count), "room to send", async {
                     for _ in 0..=spec.count {
                         s.send(Message::from(fresh_or_shared(spec, &payload)))
@@ -116,6 +120,7 @@ pub fn run(
                 })
                 .await
             })?;
+            crate::switches::end();
             hold_while_running(&rt, hold);
             close(&rt, s);
             Ok(None)
@@ -127,10 +132,15 @@ pub fn run(
                 .to_string();
             on_bound(&ep);
             let out = rt.block_on(within(loop_limit(spec.count), "a request", async {
-                for _ in 0..=spec.count {
+                for i in 0..=spec.count {
+                    // The warm-up round trip is not counted.
+                    if i == 1 {
+                        crate::switches::begin();
+                    }
                     check(&s.recv().await?, spec.size)?;
                     s.send(Message::from(payload.clone())).await?;
                 }
+                crate::switches::end();
                 Ok(())
             }));
             hold_while_running(&rt, hold);
@@ -147,6 +157,7 @@ pub fn run(
                     check(&s.recv().await?, spec.size)
                 })
                 .await?;
+                crate::switches::begin();
                 let start = Instant::now();
                 within(loop_limit(spec.count), "a reply", async {
                     for _ in 0..spec.count {
@@ -156,7 +167,9 @@ pub fn run(
                     Ok(())
                 })
                 .await?;
-                Ok(Some(start.elapsed()))
+                let elapsed = start.elapsed();
+                crate::switches::end();
+                Ok(Some(elapsed))
             });
             close(&rt, s);
             out

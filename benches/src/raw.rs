@@ -6,6 +6,11 @@
 //! one connection and times `count` chunks after the first; the writer
 //! writes `count + 1` chunks of `size` bytes with `write_all`. TCP gets
 //! `TCP_NODELAY`, as every ZeroMQ implementation sets it.
+//!
+//! The ping-pong is the floor under a round trip: the pinger connects,
+//! writes `size` bytes and blocks reading the `size`-byte echo, `count`
+//! times after a warm-up; the ponger binds and echoes. Blocking calls on
+//! one thread each, no framing: one wake-up per process per hop.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -15,16 +20,17 @@ use std::time::{Duration, Instant};
 
 use socket2::SockRef;
 
-use crate::{Error, RECV_TIMEOUT, Role, Spec, Transport, remove_ipc_file};
+use crate::{Error, RECV_TIMEOUT, Role, Spec, Transport, remove_ipc_file, switches};
 
-/// Runs a raw role (see [`crate::run`]); the time, for the reader.
+/// Runs a raw role (see [`crate::run`]); the time, for the reader and the
+/// pinger.
 pub fn run(
     spec: &Spec,
     on_bound: &mut dyn FnMut(&str),
     hold: &mut (dyn FnMut() + Send),
 ) -> Result<Option<Duration>, Error> {
-    match (spec.role, spec.transport) {
-        (Role::RawReader, Transport::Tcp) => {
+    match (spec.role.binds(), spec.transport) {
+        (true, Transport::Tcp) => {
             let ep = spec
                 .endpoint
                 .clone()
@@ -33,9 +39,9 @@ pub fn run(
             on_bound(&format!("tcp://{}", listener.local_addr()?));
             let (stream, _) = accept_within(|| listener.accept(), &listener)?;
             stream.set_nodelay(true)?;
-            read_chunks(stream, spec).map(Some)
+            serve(stream, spec, hold)
         }
-        (Role::RawReader, Transport::Ipc) => {
+        (true, Transport::Ipc) => {
             let ep = spec
                 .endpoint
                 .clone()
@@ -45,28 +51,46 @@ pub fn run(
             let listener = UnixListener::bind(path)?;
             on_bound(&ep);
             let out = accept_within(|| listener.accept(), &listener)
-                .and_then(|(stream, _)| read_chunks(stream, spec));
+                .and_then(|(stream, _)| serve(stream, spec, hold));
             remove_ipc_file(&ep);
-            out.map(Some)
+            out
         }
-        (Role::RawWriter, Transport::Tcp) => {
+        (false, Transport::Tcp) => {
             let stream = TcpStream::connect(tcp_addr(endpoint(spec)?)?)?;
             stream.set_nodelay(true)?;
-            write_chunks(stream, spec)?;
-            hold();
-            Ok(None)
+            serve(stream, spec, hold)
         }
-        (Role::RawWriter, Transport::Ipc) => {
+        (false, Transport::Ipc) => {
             let stream = UnixStream::connect(ipc_path(endpoint(spec)?)?)?;
-            write_chunks(stream, spec)?;
-            hold();
-            Ok(None)
+            serve(stream, spec, hold)
         }
-        (role, transport) => Err(Error::new(format!(
+        (_, transport) => Err(Error::new(format!(
             "raw has no {} role over {}",
-            role.name(),
+            spec.role.name(),
             transport.name()
         ))),
+    }
+}
+
+/// Plays `spec`'s role on a connected stream.
+fn serve(
+    stream: impl Read + Write + AsFd,
+    spec: &Spec,
+    hold: &mut (dyn FnMut() + Send),
+) -> Result<Option<Duration>, Error> {
+    match spec.role {
+        Role::RawReader => read_chunks(stream, spec).map(Some),
+        Role::RawPing => ping(stream, spec).map(Some),
+        Role::RawWriter | Role::RawPong => {
+            if spec.role == Role::RawWriter {
+                write_chunks(stream, spec)?;
+            } else {
+                pong(stream, spec)?;
+            }
+            hold();
+            Ok(None)
+        }
+        other => Err(Error::new(format!("{} is not a raw role", other.name()))),
     }
 }
 
@@ -146,18 +170,66 @@ fn read_chunks(mut stream: impl Read + AsFd, spec: &Spec) -> Result<Duration, Er
         Ok(())
     };
     read_bytes(spec.size as u64)?;
+    switches::begin();
     let start = Instant::now();
     read_bytes(spec.count.saturating_mul(spec.size as u64))?;
-    Ok(start.elapsed())
+    let elapsed = start.elapsed();
+    switches::end();
+    Ok(elapsed)
 }
 
 fn write_chunks(mut stream: impl Write + AsFd, spec: &Spec) -> Result<(), Error> {
     tune(&stream, spec)?;
     let chunk = vec![7u8; spec.size];
+    switches::begin();
     for _ in 0..=spec.count {
         stream.write_all(&chunk)?;
     }
     stream.flush()?;
+    switches::end();
+    Ok(())
+}
+
+/// Reads exactly `buf.len()` bytes, a timeout or an early close being
+/// errors.
+fn read_exact(stream: &mut impl Read, buf: &mut [u8], what: &str) -> Result<(), Error> {
+    stream.read_exact(buf).map_err(|e| match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => Error::timeout(what),
+        std::io::ErrorKind::UnexpectedEof => Error::new("the peer closed early"),
+        _ => e.into(),
+    })
+}
+
+/// One warm-up ping-pong, then times `count` of them.
+fn ping(mut stream: impl Read + Write + AsFd, spec: &Spec) -> Result<Duration, Error> {
+    tune(&stream, spec)?;
+    let out = vec![7u8; spec.size];
+    let mut back = vec![0u8; spec.size];
+    stream.write_all(&out)?;
+    read_exact(&mut stream, &mut back, "the first echo")?;
+    switches::begin();
+    let start = Instant::now();
+    for _ in 0..spec.count {
+        stream.write_all(&out)?;
+        read_exact(&mut stream, &mut back, "an echo")?;
+    }
+    let elapsed = start.elapsed();
+    switches::end();
+    Ok(elapsed)
+}
+
+/// Echoes `count + 1` messages of `size` bytes (the first uncounted).
+fn pong(mut stream: impl Read + Write + AsFd, spec: &Spec) -> Result<(), Error> {
+    tune(&stream, spec)?;
+    let mut buf = vec![0u8; spec.size];
+    for i in 0..=spec.count {
+        if i == 1 {
+            switches::begin();
+        }
+        read_exact(&mut stream, &mut buf, "a ping")?;
+        stream.write_all(&buf)?;
+    }
+    switches::end();
     Ok(())
 }
 
@@ -190,6 +262,25 @@ mod tests {
             );
             assert!(r.unwrap().secs.is_some(), "{transport}");
             assert_eq!(w.unwrap().secs, None, "{transport}");
+        }
+    }
+
+    #[test]
+    fn ping_pong_over_tcp_and_ipc() {
+        for transport in ["tcp", "ipc"] {
+            let (pong, ping) = two_ends(
+                &["raw-pong", "raw", transport, "16", "200"],
+                &["raw-ping", "raw", transport, "16", "200"],
+            );
+            assert_eq!(pong.unwrap().secs, None, "{transport}");
+            let ping = ping.unwrap();
+            assert!(ping.secs.is_some_and(|s| s > 0.0), "{transport}");
+            // The pinger blocks on the echo: the span counted switches.
+            assert!(
+                ping.switches.is_some_and(|w| w.voluntary > 0),
+                "{transport}: {:?}",
+                ping.switches
+            );
         }
     }
 }

@@ -18,10 +18,27 @@ pub enum Role {
     RawWriter,
     /// Binds a plain stream socket and times `count` chunks after the first.
     RawReader,
+    /// Connects a plain stream socket and times `count` ping-pongs of
+    /// `size` bytes (blocking write, then blocking read of the echo) after
+    /// a warm-up one: the floor under every REQ/REP round trip.
+    RawPing,
+    /// Binds a plain stream socket and echoes `count + 1` messages of
+    /// `size` bytes.
+    RawPong,
     /// PUSH and PULL in this process on two threads (any transport).
     PushPull,
+    /// tiermq only: one PUSH connected to `--tiers T×P` endpoints of one
+    /// PULL (P peers in each of T priority tiers), both in this process
+    /// (see [`crate::tiered`]); `--tiers 1x1` is the one-peer baseline.
+    Tiered,
     /// REQ and REP in this process on two threads (any transport).
     ReqRep,
+    /// Binds a PUB (and the control link of [`crate::pubsub`]) and
+    /// publishes `count + 1` messages, paced by the subscribers' credit.
+    Pub,
+    /// Connects `subs` SUB sockets in this process and times every
+    /// message from the first to the last, on all of them.
+    Sub,
 }
 
 /// Which implementation runs the role.
@@ -86,8 +103,13 @@ names!(Role {
     Rep = "rep",
     RawWriter = "raw-writer",
     RawReader = "raw-reader",
+    RawPing = "raw-ping",
+    RawPong = "raw-pong",
     PushPull = "push-pull",
+    Tiered = "tiered",
     ReqRep = "req-rep",
+    Pub = "pub",
+    Sub = "sub",
 });
 names!(Lib {
     Tiermq = "tiermq",
@@ -109,14 +131,24 @@ names!(Runtime {
 impl Role {
     /// Whether this role binds (and so announces an endpoint).
     pub fn binds(self) -> bool {
-        matches!(self, Role::Pull | Role::Rep | Role::RawReader)
+        matches!(
+            self,
+            Role::Pull | Role::Rep | Role::RawReader | Role::RawPong | Role::Pub
+        )
     }
 
     /// Whether this role owns the clock and reports a time.
     pub fn is_timed(self) -> bool {
         matches!(
             self,
-            Role::Pull | Role::Req | Role::RawReader | Role::PushPull | Role::ReqRep
+            Role::Pull
+                | Role::Req
+                | Role::RawReader
+                | Role::RawPing
+                | Role::PushPull
+                | Role::ReqRep
+                | Role::Tiered
+                | Role::Sub
         )
     }
 }
@@ -152,22 +184,31 @@ pub struct Spec {
     /// RSS. Without it, libraries that take `Bytes` queue reference counts
     /// to one buffer.
     pub fresh: bool,
+    /// SUB sockets the `sub` role holds (`--subs`, default 1).
+    pub subs: usize,
+    /// Where the `sub` role reaches the publisher's control link
+    /// (`--control HOST:PORT`, announced by the `pub` role).
+    pub control: Option<String>,
+    /// The `tiered` role's priority tiers and peers per tier
+    /// (`--tiers TxP`, default `1x1`).
+    pub tiers: (u8, usize),
 }
 
 /// The usage line of the binary.
 pub const USAGE: &str = "usage: tiermq-bench ROLE LIB TRANSPORT SIZE COUNT \
-    [--endpoint EP] [--hwm N] [--buf BYTES] [--runtime current|multi] [--fresh-payload]\n  \
-    ROLE: push pull req rep raw-writer raw-reader push-pull req-rep\n  \
+    [--endpoint EP] [--hwm N] [--buf BYTES] [--runtime current|multi] [--fresh-payload] [--subs N] [--control ADDR] [--tiers TxP]\n  \
+    ROLE: push pull req rep raw-writer raw-reader raw-ping raw-pong push-pull req-rep tiered pub sub\n  \
     LIB: tiermq libzmq zeromq omq raw    TRANSPORT: tcp ipc inproc";
 
 impl Spec {
     /// Parses `ROLE LIB TRANSPORT SIZE COUNT [--endpoint EP] [--hwm N]
-    /// [--buf BYTES] [--runtime current|multi] [--fresh-payload]` (defaults:
-    /// HWM 1000, the kernel's buffers, the current-thread runtime, one
-    /// shared payload).
+    /// [--buf BYTES] [--runtime current|multi] [--fresh-payload] [--subs N]
+    /// [--control ADDR]` (defaults: HWM 1000, the kernel's buffers, the
+    /// current-thread runtime, one shared payload, one subscriber).
     ///
     /// Errors: an unknown name, a number that doesn't parse, a missing
-    /// value, a size of 0, a connecting role without `--endpoint`, the raw
+    /// value, a size of 0, a connecting role without `--endpoint`, `sub`
+    /// without `--control` or with `--subs 0`, the raw
     /// roles with a library other than `raw` (or the reverse), or inproc
     /// for a role that would need a second process. `--curve` (see
     /// [`crate::curve`]) is refused where the library or role has no CURVE.
@@ -184,6 +225,9 @@ impl Spec {
         let mut runtime = Runtime::Current;
         let mut curve = None;
         let mut fresh = false;
+        let mut subs = 1;
+        let mut control = None;
+        let mut tiers = (1, 1);
         let mut it = args.iter();
         while let Some(arg) = it.next() {
             let mut value = |flag: &str| {
@@ -197,6 +241,15 @@ impl Spec {
                 "--endpoint" => endpoint = Some(value("--endpoint")?),
                 "--hwm" => hwm = number("--hwm", &value("--hwm")?)?,
                 "--buf" => buf = number("--buf", &value("--buf")?)?,
+                "--subs" => subs = number("--subs", &value("--subs")?)?,
+                "--control" => control = Some(value("--control")?),
+                "--tiers" => {
+                    let v = value("--tiers")?;
+                    let (t, p) = v
+                        .split_once('x')
+                        .ok_or_else(|| Error::new(format!("--tiers: {v:?} is not TxP")))?;
+                    tiers = (number("--tiers", t)?, number("--tiers", p)?);
+                }
                 "--runtime" => {
                     let v = value("--runtime")?;
                     runtime = Runtime::from_name(&v)
@@ -229,6 +282,9 @@ impl Spec {
             runtime,
             curve,
             fresh,
+            subs,
+            control,
+            tiers,
         };
         spec.check()?;
         Ok(spec)
@@ -238,16 +294,27 @@ impl Spec {
         if self.size == 0 {
             return Err(Error::new("SIZE must be at least 1"));
         }
-        let raw_role = matches!(self.role, Role::RawWriter | Role::RawReader);
+        let raw_role = matches!(
+            self.role,
+            Role::RawWriter | Role::RawReader | Role::RawPing | Role::RawPong
+        );
         if raw_role != (self.lib == Lib::Raw) {
             return Err(Error::new(
                 "the raw roles go with the `raw` library, and only they do",
             ));
         }
-        let in_process = matches!(self.role, Role::PushPull | Role::ReqRep);
+        if self.role == Role::Tiered && self.lib != Lib::Tiermq {
+            return Err(Error::new("tiered measures tiermq's priority tiers only"));
+        }
+        let in_process = matches!(self.role, Role::PushPull | Role::ReqRep | Role::Tiered);
         if self.transport == Transport::Inproc && !in_process {
             return Err(Error::new(
                 "inproc needs both ends in one process: use push-pull or req-rep",
+            ));
+        }
+        if self.role == Role::Sub && (self.control.is_none() || self.subs == 0) {
+            return Err(Error::new(
+                "sub needs --control (from pub's ENDPOINT line) and --subs of at least 1",
             ));
         }
         if self.transport == Transport::Inproc && self.lib == Lib::Zeromq {
@@ -308,6 +375,9 @@ mod tests {
                 runtime: Runtime::Multi,
                 curve: None,
                 fresh: true,
+                subs: 1,
+                control: None,
+                tiers: (1, 1),
             }
         );
     }
@@ -338,9 +408,76 @@ mod tests {
             &["pull", "tiermq", "tcp", "16", "10", "--hwm"],
             &["pull", "tiermq", "tcp", "16", "10", "--bogus", "1"],
             &["pull", "tiermq", "tcp", "16", "10", "--runtime", "fast"],
+            &[
+                "sub",
+                "libzmq",
+                "tcp",
+                "16",
+                "10",
+                "--endpoint",
+                "tcp://127.0.0.1:1",
+            ],
+            &["pub", "libzmq", "inproc", "16", "10"],
+            &["raw-ping", "tiermq", "tcp", "16", "10"],
+            &["tiered", "libzmq", "tcp", "16", "10"],
+            &["tiered", "tiermq", "tcp", "16", "10", "--tiers", "4"],
+            &[
+                "sub",
+                "libzmq",
+                "tcp",
+                "16",
+                "10",
+                "--endpoint",
+                "tcp://127.0.0.1:1",
+                "--control",
+                "127.0.0.1:2",
+                "--subs",
+                "0",
+            ],
         ] {
             assert!(Spec::parse(bad).is_err(), "{bad:?} parsed");
         }
+    }
+
+    #[test]
+    fn sub_takes_subscribers_and_control() {
+        let spec = Spec::parse([
+            "sub",
+            "omq",
+            "ipc",
+            "256",
+            "100",
+            "--endpoint",
+            "ipc:///tmp/x.sock",
+            "--control",
+            "127.0.0.1:4000",
+            "--subs",
+            "16",
+        ])
+        .unwrap();
+        assert_eq!((spec.role, spec.subs), (Role::Sub, 16));
+        assert_eq!(spec.control.as_deref(), Some("127.0.0.1:4000"));
+        assert!(Role::Pub.binds() && !Role::Pub.is_timed());
+        assert!(Role::Sub.is_timed() && !Role::Sub.binds());
+    }
+
+    #[test]
+    fn ping_pong_and_tiers() {
+        let ping = Spec::parse([
+            "raw-ping",
+            "raw",
+            "ipc",
+            "16",
+            "10",
+            "--endpoint",
+            "ipc:///x",
+        ])
+        .unwrap();
+        assert!(ping.role.is_timed() && !ping.role.binds());
+        assert!(Role::RawPong.binds() && !Role::RawPong.is_timed());
+        let tiered =
+            Spec::parse(["tiered", "tiermq", "tcp", "16", "10", "--tiers", "4x8"]).unwrap();
+        assert_eq!(tiered.tiers, (4, 8));
     }
 
     #[test]

@@ -8,7 +8,21 @@
 
 use std::time::{Duration, Instant};
 
-use crate::{Error, Transport, bind_endpoint, remove_ipc_file};
+use crate::{Error, Spec, Transport, bind_endpoint, remove_ipc_file, switches};
+
+/// The `tiered` role: [`tiered_push_pull`] with the spec's transport,
+/// `--tiers`, size, count and HWM.
+pub fn run(spec: &Spec) -> Result<Duration, Error> {
+    let (tiers, per_tier) = spec.tiers;
+    tiered_push_pull(
+        spec.transport,
+        tiers,
+        per_tier,
+        spec.size,
+        spec.count,
+        i32::try_from(spec.hwm).unwrap_or(i32::MAX),
+    )
+}
 
 /// Sends `count + 1` messages of `size` bytes from a tiermq PUSH connected
 /// to `tiers × peers_per_tier` endpoints of one PULL, and returns the time
@@ -71,8 +85,11 @@ pub fn tiered_push_pull(
             for _ in 0..count {
                 recv(&pull, &mut msg)?;
             }
-            Ok(start.elapsed())
+            let elapsed = start.elapsed();
+            switches::end();
+            Ok(elapsed)
         });
+        switches::begin();
         for _ in 0..=count {
             push.send(payload.clone(), 0)?;
         }
@@ -108,6 +125,16 @@ mod tests {
             tiered_push_pull(transport, 4, 8, 16, 1000, 1000).unwrap();
             tiered_push_pull(transport, 1, 1, 16, 1000, 1000).unwrap();
         }
+    }
+
+    #[test]
+    fn the_tiered_role_runs_in_one_process() {
+        let spec =
+            Spec::parse(["tiered", "tiermq", "inproc", "16", "1000", "--tiers", "2x2"]).unwrap();
+        let report = crate::run(&spec, &mut |_| {}, &mut || {}).unwrap();
+        assert_eq!((report.count, report.size), (1000, 16));
+        assert!(report.secs.is_some_and(|s| s > 0.0));
+        assert!(report.switches.is_some());
     }
 
     #[test]

@@ -110,6 +110,7 @@ pub fn run(
                 })
                 .await?;
                 check(&first, spec.size)?;
+                crate::switches::begin();
                 let start = Instant::now();
                 within(loop_limit(spec.count), "the messages", async {
                     for _ in 0..spec.count {
@@ -118,7 +119,9 @@ pub fn run(
                     Ok(())
                 })
                 .await?;
-                Ok(Some(start.elapsed()))
+                let elapsed = start.elapsed();
+                crate::switches::end();
+                Ok(Some(elapsed))
             });
             close(&rt, s);
             remove_ipc_file(&ep);
@@ -128,6 +131,7 @@ pub fn run(
             let mut s = zeromq::PushSocket::new();
             rt.block_on(async {
                 s.connect(connect_endpoint(spec)?).await?;
+                crate::switches::begin();
                 within(loop_limit(spec.count), "room to send", async {
                     for _ in 0..=spec.count {
                         s.send(ZmqMessage::from(fresh_or_shared(spec, &payload)))
@@ -137,6 +141,7 @@ pub fn run(
                 })
                 .await
             })?;
+            crate::switches::end();
             hold_while_running(&rt, hold);
             close(&rt, s);
             Ok(None)
@@ -146,10 +151,15 @@ pub fn run(
             let ep = rt.block_on(s.bind(&bind_endpoint(spec)))?.to_string();
             on_bound(&ep);
             let out = rt.block_on(within(loop_limit(spec.count), "a request", async {
-                for _ in 0..=spec.count {
+                for i in 0..=spec.count {
+                    // The warm-up round trip is not counted.
+                    if i == 1 {
+                        crate::switches::begin();
+                    }
                     check(&s.recv().await?, spec.size)?;
                     s.send(ZmqMessage::from(payload.clone())).await?;
                 }
+                crate::switches::end();
                 Ok(())
             }));
             hold_while_running(&rt, hold);
@@ -166,6 +176,7 @@ pub fn run(
                     check(&s.recv().await?, spec.size)
                 })
                 .await?;
+                crate::switches::begin();
                 let start = Instant::now();
                 within(loop_limit(spec.count), "a reply", async {
                     for _ in 0..spec.count {
@@ -175,7 +186,9 @@ pub fn run(
                     Ok(())
                 })
                 .await?;
-                Ok(Some(start.elapsed()))
+                let elapsed = start.elapsed();
+                crate::switches::end();
+                Ok(Some(elapsed))
             });
             close(&rt, s);
             out

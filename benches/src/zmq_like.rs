@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::{Error, RECV_TIMEOUT, Role, Spec, bind_endpoint, remove_ipc_file};
+use crate::{Error, RECV_TIMEOUT, Role, Spec, bind_endpoint, remove_ipc_file, switches};
 
 /// LINGER for every socket, in milliseconds.
 const LINGER_MS: i32 = 1000;
@@ -105,16 +105,20 @@ macro_rules! zmq_like {
                 let _ = ctx;
                 let mut msg = ::$lib::Message::new();
                 recv(s, &mut msg, spec.size, "the first message")?;
+                switches::begin();
                 let start = Instant::now();
                 for _ in 0..spec.count {
                     recv(s, &mut msg, spec.size, "a message")?;
                 }
-                Ok(start.elapsed())
+                let elapsed = start.elapsed();
+                switches::end();
+                Ok(elapsed)
             }
 
             /// Sends `count + 1` messages on a connected PUSH.
             fn push(s: &::$lib::Socket, spec: &Spec) -> Result<(), Error> {
                 let shared = payload(spec.size);
+                switches::begin();
                 for _ in 0..=spec.count {
                     if spec.fresh {
                         send(s, &payload(spec.size))?;
@@ -122,6 +126,7 @@ macro_rules! zmq_like {
                         send(s, &shared)?;
                     }
                 }
+                switches::end();
                 Ok(())
             }
 
@@ -129,10 +134,15 @@ macro_rules! zmq_like {
             fn rep(s: &::$lib::Socket, spec: &Spec) -> Result<(), Error> {
                 let reply = payload(spec.size);
                 let mut msg = ::$lib::Message::new();
-                for _ in 0..=spec.count {
+                // The warm-up round trip is not counted.
+                recv(s, &mut msg, spec.size, "the first request")?;
+                send(s, &reply)?;
+                switches::begin();
+                for _ in 0..spec.count {
                     recv(s, &mut msg, spec.size, "a request")?;
                     send(s, &reply)?;
                 }
+                switches::end();
                 Ok(())
             }
 
@@ -142,12 +152,15 @@ macro_rules! zmq_like {
                 let mut msg = ::$lib::Message::new();
                 send(s, &request)?;
                 recv(s, &mut msg, spec.size, "the first reply")?;
+                switches::begin();
                 let start = Instant::now();
                 for _ in 0..spec.count {
                     send(s, &request)?;
                     recv(s, &mut msg, spec.size, "a reply")?;
                 }
-                Ok(start.elapsed())
+                let elapsed = start.elapsed();
+                switches::end();
+                Ok(elapsed)
             }
 
             /// Runs `spec`'s role (see [`crate::run`]); the time, if this
@@ -182,9 +195,11 @@ macro_rules! zmq_like {
                         req(&s, spec).map(Some)
                     }
                     Role::PushPull | Role::ReqRep => in_process(&ctx, spec).map(Some),
-                    Role::RawWriter | Role::RawReader => {
+                    Role::RawWriter | Role::RawReader | Role::RawPing | Role::RawPong => {
                         Err(Error::new("the raw roles take the `raw` library"))
                     }
+                    Role::Tiered => Err(Error::new("tiered runs in crate::tiered")),
+                    Role::Pub | Role::Sub => Err(Error::new("PUB/SUB runs in crate::pubsub")),
                 }
             }
 
@@ -291,8 +306,15 @@ pub(crate) mod tests {
             r
         });
         let mut args: Vec<String> = connector.iter().map(|s| s.to_string()).collect();
+        // `pub` announces its control link after the endpoint.
+        let announced = ep_rx.recv().unwrap();
+        let mut words = announced.split(' ');
         args.push("--endpoint".into());
-        args.push(ep_rx.recv().unwrap());
+        args.push(words.next().unwrap_or_default().to_string());
+        if let Some(control) = words.next() {
+            args.push("--control".into());
+            args.push(control.to_string());
+        }
         let client_spec = Spec::parse(&args).unwrap();
         let client = std::thread::spawn(move || {
             let r = run(&client_spec, &mut |_| {}, &mut move || {

@@ -1,6 +1,9 @@
-//! `cargo xtask bench [--quick]`: tiermq side by side with libzmq, zmq.rs
-//! (`zeromq`) and omq (`omq-tokio`), each end in its own process, as users
-//! measure.
+//! `cargo xtask bench [--quick] [--pubsub | --hops | --curve]`: tiermq side
+//! by side with libzmq, zmq.rs (`zeromq`) and omq (`omq-tokio`), each end in
+//! its own process, as users measure. `--pubsub` runs only the PUB→N SUB
+//! cases; `--curve` only the CURVE part (below);
+//! `--hops` only the rows issue 14 tracks: round trips (with the raw
+//! ping-pong), 16 B throughput pinned and not, and the tiered PUSH.
 //!
 //! It builds `tiermq-bench` (benches crate, `--features peers`) in release,
 //! then runs every case three times, interleaved (round 1 of every case,
@@ -16,8 +19,21 @@
 //!   The receiver times `count` messages after the first.
 //! - the raw ceiling: one process writing 64 KiB and 256 KiB chunks to
 //!   another over the same transport with the same buffers.
-//! - REQ→REP mean round trip for 16 B over tcp and ipc, unpinned and with
-//!   both processes pinned to CPU 0 (`taskset -c 0`), and inproc.
+//! - REQ→REP mean round trip for 16 B over tcp and ipc, unpinned, with
+//!   both processes pinned to CPU 0 (`taskset -c 0`) and split (REQ on
+//!   CPU 0, REP on CPU 1), and inproc; beside
+//!   it a raw 16-byte ping-pong between two processes (blocking write and
+//!   read, no library) with the same transport and placement.
+//! - 16 B throughput over tcp and ipc again with both processes on CPU 0.
+//! - tiermq's tiered PUSH, 4 tiers × 8 peers against one peer (one
+//!   process, tcp and inproc).
+//! - every role's context switches over its timed part (getrusage), per
+//!   message and per round trip, per process.
+//! - PUB→N SUB throughput for N = 1, 4, 16 at 16 B, 256 B and 4 KiB over
+//!   tcp and ipc: one publisher process, one subscriber process holding the
+//!   N SUBs, credit-paced so nothing is dropped (see the benches crate's
+//!   `pubsub` module). SNDHWM = RCVHWM = 10 000 there. These run in the
+//!   first [`PUBSUB_ROUNDS`] rounds only, to keep the suite's time.
 //!
 //! - CURVE (see `bench/curve.rs`): PUSH→PULL throughput and REQ→REP round
 //!   trips over tcp under CURVE for tiermq, libzmq with CURVE (a C peer on
@@ -48,6 +64,26 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(90);
 const SIZES: [usize; 4] = [16, 256, 4096, 65536];
 const RAW_SIZES: [usize; 2] = [65536, 262144];
 const HWM: &str = "1000";
+/// The tiered PUSH layouts: one peer, and 4 tiers of 8 (the issue's).
+const TIERED: [(u8, usize); 2] = [(1, 1), (4, 8)];
+
+const PUBSUB_SIZES: [usize; 3] = [16, 256, 4096];
+const PUBSUB_SUBS: [usize; 3] = [1, 4, 16];
+/// HWM for PUB/SUB: high, so that the credit window (512) is what bounds
+/// the queues.
+const PUBSUB_HWM: &str = "10000";
+/// Rounds the PUB/SUB cases take part in (of the three).
+const PUBSUB_ROUNDS: usize = 2;
+
+/// Messages delivered per PUB/SUB run, over all subscribers (each gets
+/// `total / N`): about 0.2 to 0.5 s here.
+fn pubsub_total(size: usize) -> u64 {
+    match size {
+        0..=64 => 1_000_000,
+        65..=1024 => 500_000,
+        _ => 100_000,
+    }
+}
 
 /// Messages timed per throughput run: about 0.3 to 1 s each here. tiermq's
 /// inproc pipes pass `Bytes` without copying, so its cost there does not
@@ -81,6 +117,10 @@ enum Kind {
     /// Throughput at 64 KiB over tcp with a new buffer per message, for the
     /// peak RSS of both ends.
     Rss,
+    /// PUB→N SUB throughput.
+    PubSub,
+    /// tiermq's tiered PUSH (one process): `Case::tiers` tiers × peers.
+    Tiered,
 }
 
 /// One implementation as the report names it, with how to run it.
@@ -127,17 +167,66 @@ struct Case {
     kind: Kind,
     transport: &'static str,
     size: usize,
-    pinned: bool,
+    cpus: Cpus,
     peer: Peer,
     count: u64,
+    /// SUB sockets (PUB/SUB cases; 1 elsewhere).
+    subs: usize,
+    /// Tiers × peers per tier (tiered cases; 1 × 1 elsewhere).
+    tiers: (u8, usize),
 }
 
 #[derive(Clone, Copy, Debug)]
 struct Run {
     secs: f64,
+    /// Messages the timed end counted (PUB/SUB: delivered over all SUBs).
+    count: u64,
+    /// PUB/SUB: data messages that never arrived.
+    dropped: u64,
+    /// PUB/SUB: the slowest SUB's own msg/s (first to last of its own).
+    slowest: f64,
     /// Peak RSS (KiB) of the timed process and of its peer (0 if in-process).
     rss_timed: u64,
     rss_peer: u64,
+    /// Context switches (voluntary, involuntary) over the timed part, of
+    /// the timed process and of its peer, where the roles reported them.
+    csw_timed: Option<(u64, u64)>,
+    csw_peer: Option<(u64, u64)>,
+}
+
+/// The PUB→N SUB cases.
+fn pubsub_cases(quick: bool) -> Vec<Case> {
+    let scale = if quick { 4 } else { 1 };
+    let mut out = Vec::new();
+    for size in PUBSUB_SIZES {
+        for subs in PUBSUB_SUBS {
+            for transport in ["tcp", "ipc"] {
+                for peer in all_peers(transport) {
+                    out.push(Case {
+                        kind: Kind::PubSub,
+                        transport,
+                        size,
+                        cpus: Cpus::Any,
+                        peer,
+                        count: pubsub_total(size) / subs as u64 / scale,
+                        subs,
+                        tiers: (1, 1),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether `case` is one of the rows issue 14 tracks (`--hops`): round
+/// trips, 16 B throughput (pinned and not) and the tiered PUSH.
+fn is_hop_row(case: &Case) -> bool {
+    match case.kind {
+        Kind::Latency | Kind::Tiered => true,
+        Kind::Throughput => case.size == 16,
+        Kind::Raw | Kind::Rss | Kind::PubSub => false,
+    }
 }
 
 fn cases(quick: bool, pin: bool) -> Vec<Case> {
@@ -150,9 +239,11 @@ fn cases(quick: bool, pin: bool) -> Vec<Case> {
                     kind: Kind::Throughput,
                     transport,
                     size,
-                    pinned: false,
+                    cpus: Cpus::Any,
                     peer,
                     count: throughput_count(size, transport, peer.lib) / scale,
+                    subs: 1,
+                    tiers: (1, 1),
                 });
             }
         }
@@ -160,14 +251,33 @@ fn cases(quick: bool, pin: bool) -> Vec<Case> {
     // Both processes on one CPU: small messages, where per-message costs
     // and hand-offs between threads dominate.
     if pin {
-        for peer in all_peers("tcp") {
+        for transport in ["tcp", "ipc"] {
+            for peer in all_peers(transport) {
+                out.push(Case {
+                    kind: Kind::Throughput,
+                    transport,
+                    size: 16,
+                    cpus: Cpus::Same,
+                    peer,
+                    count: throughput_count(16, transport, peer.lib) / scale,
+                    subs: 1,
+                    tiers: (1, 1),
+                });
+            }
+        }
+    }
+    // tiermq's own case: 4 tiers × 8 peers against one peer.
+    for transport in ["tcp", "inproc"] {
+        for tiers in TIERED {
             out.push(Case {
-                kind: Kind::Throughput,
-                transport: "tcp",
+                kind: Kind::Tiered,
+                transport,
                 size: 16,
-                pinned: true,
-                peer,
-                count: throughput_count(16, "tcp", peer.lib) / scale,
+                cpus: Cpus::Any,
+                peer: TIERMQ,
+                count: 500_000 / scale,
+                subs: 1,
+                tiers,
             });
         }
     }
@@ -176,9 +286,11 @@ fn cases(quick: bool, pin: bool) -> Vec<Case> {
             kind: Kind::Rss,
             transport: "tcp",
             size: 65536,
-            pinned: false,
+            cpus: Cpus::Any,
             peer,
             count: throughput_count(65536, "tcp", peer.lib) / scale,
+            subs: 1,
+            tiers: (1, 1),
         });
     }
     for size in RAW_SIZES {
@@ -187,25 +299,32 @@ fn cases(quick: bool, pin: bool) -> Vec<Case> {
                 kind: Kind::Raw,
                 transport,
                 size,
-                pinned: false,
+                cpus: Cpus::Any,
                 peer: RAW,
                 count: (1_300_000_000 / size as u64) / scale,
+                subs: 1,
+                tiers: (1, 1),
             });
         }
     }
     for transport in ["tcp", "ipc", "inproc"] {
-        for pinned in [false, true] {
-            if pinned && (!pin || transport == "inproc") {
+        for cpus in Cpus::ALL {
+            if cpus != Cpus::Any && (!pin || transport == "inproc") {
                 continue;
             }
-            for peer in all_peers(transport) {
+            // The raw ping-pong: the floor under a round trip, with the
+            // same placement.
+            let raw = (transport != "inproc").then_some(RAW);
+            for peer in all_peers(transport).into_iter().chain(raw) {
                 out.push(Case {
                     kind: Kind::Latency,
                     transport,
                     size: 16,
-                    pinned,
+                    cpus,
                     peer,
                     count: 10_000 / scale,
+                    subs: 1,
+                    tiers: (1, 1),
                 });
             }
         }
@@ -216,7 +335,13 @@ fn cases(quick: bool, pin: bool) -> Vec<Case> {
 /// `cargo xtask bench [--quick]`.
 pub(crate) fn bench(args: &[String]) -> Result<(), &'static str> {
     let quick = args.iter().any(|a| a == "--quick");
-    let rounds = if quick { 1 } else { 3 };
+    let only_pubsub = args.iter().any(|a| a == "--pubsub");
+    let only_hops = args.iter().any(|a| a == "--hops");
+    let rounds = match (quick, only_pubsub) {
+        (true, _) => 1,
+        (false, true) => PUBSUB_ROUNDS,
+        (false, false) => 3,
+    };
 
     let mut c = cargo();
     c.args([
@@ -233,16 +358,22 @@ pub(crate) fn bench(args: &[String]) -> Result<(), &'static str> {
 
     let target = target_dir();
     let bin = target.join("release").join("tiermq-bench");
-    let c_peer = curve::build_c_peer(&target)?;
-    let curve_bins = curve::Bins {
-        rust: &bin,
-        c_peer: &c_peer,
+    // The CURVE part runs alone (`--curve`) or after the full suite. Its C
+    // peer is built first, so that a missing libzmq3-dev fails at once.
+    let only_curve = args.iter().any(|a| a == "--curve");
+    let c_peer = if only_curve || !(only_pubsub || only_hops) {
+        Some(curve::build_c_peer(&target)?)
+    } else {
+        None
     };
-    if args.iter().any(|a| a == "--curve") {
+    let curve_bins = c_peer
+        .as_deref()
+        .map(|c_peer| curve::Bins { rust: &bin, c_peer });
+    if let (true, Some(curve_bins)) = (only_curve, &curve_bins) {
         // Alone, the CURVE part takes about a minute a round: five rounds
         // make its medians steadier on this shared machine.
         let rounds = if quick { 1 } else { 5 };
-        let (section, csv) = curve::run(&curve_bins, rounds, quick);
+        let (section, csv) = curve::run(curve_bins, rounds, quick);
         let report = curve::title() + &section;
         println!("{report}");
         return write_report(&target, "bench-curve", &report, &csv);
@@ -257,33 +388,56 @@ pub(crate) fn bench(args: &[String]) -> Result<(), &'static str> {
         println!("==> [bench] taskset (util-linux) not found: pinned rows skipped");
     }
 
-    let cases = cases(quick, pin);
+    let mut cases = if only_pubsub {
+        Vec::new()
+    } else {
+        cases(quick, pin)
+    };
+    if only_hops {
+        cases.retain(is_hop_row);
+    } else {
+        cases.extend(pubsub_cases(quick));
+    }
     println!(
-        "\n==> [bench] {} cases x {rounds} round(s), interleaved",
-        cases.len()
+        "\n==> [bench] {} cases x {rounds} round(s), interleaved (PUB/SUB in {} of them)",
+        cases.len(),
+        rounds.min(PUBSUB_ROUNDS)
     );
     let start = Instant::now();
     let mut results: BTreeMap<Case, Vec<Run>> = BTreeMap::new();
     let mut csv = String::from(
-        "round,kind,transport,size,pinned,lib,runtime,count,secs,rss_timed_kib,rss_peer_kib\n",
+        "round,kind,transport,size,cpus,lib,runtime,subs,tiers,count,secs,dropped,slowest_sub_msg_s,rss_timed_kib,rss_peer_kib,vcsw_timed,ivcsw_timed,vcsw_peer,ivcsw_peer\n",
     );
     for round in 1..=rounds {
         println!("==> [bench] round {round}/{rounds}");
         for case in &cases {
+            if case.kind == Kind::PubSub && round > PUBSUB_ROUNDS {
+                continue;
+            }
             match run_case(&bin, case) {
                 Ok(run) => {
+                    let csw = |c: Option<(u64, u64)>| {
+                        c.map_or(",".to_string(), |(v, i)| format!("{v},{i}"))
+                    };
                     csv.push_str(&format!(
-                        "{round},{:?},{},{},{},{},{},{},{:.6},{},{}\n",
+                        "{round},{:?},{},{},{},{},{},{},{}x{},{},{:.6},{},{:.0},{},{},{},{}\n",
                         case.kind,
                         case.transport,
                         case.size,
-                        case.pinned,
+                        case.cpus.name(),
                         case.peer.lib,
                         case.peer.runtime.unwrap_or(""),
-                        case.count,
+                        case.subs,
+                        case.tiers.0,
+                        case.tiers.1,
+                        run.count,
                         run.secs,
+                        run.dropped,
+                        run.slowest,
                         run.rss_timed,
-                        run.rss_peer
+                        run.rss_peer,
+                        csw(run.csw_timed),
+                        csw(run.csw_peer)
                     ));
                     results.entry(case.clone()).or_default().push(run);
                 }
@@ -293,13 +447,22 @@ pub(crate) fn bench(args: &[String]) -> Result<(), &'static str> {
     }
     println!("==> [bench] ran in {:.0}s", start.elapsed().as_secs_f64());
 
-    let report = render(&results, rounds, pin);
+    let mut report = if only_pubsub {
+        header(rounds)
+    } else {
+        render(&results, rounds, pin)
+    };
+    if !only_hops {
+        report.push_str(&render_pubsub(&results, rounds.min(PUBSUB_ROUNDS)));
+    }
     println!("\n{report}");
     // The CURVE part last, in rounds of its own (see `bench/curve.rs`).
-    let (curve_report, curve_csv) = curve::run(&curve_bins, rounds, quick);
-    println!("{curve_report}");
-    write_report(&target, "bench-curve", &curve_report, &curve_csv)?;
-    let report = report + &curve_report;
+    if let Some(curve_bins) = &curve_bins {
+        let (curve_report, curve_csv) = curve::run(curve_bins, rounds, quick);
+        println!("{curve_report}");
+        write_report(&target, "bench-curve", &curve_report, &curve_csv)?;
+        report.push_str(&curve_report);
+    }
     let md = target.join("bench-report.md");
     let runs = target.join("bench-runs.csv");
     let written = std::fs::write(&md, &report).and_then(|()| std::fs::write(&runs, &csv));
@@ -342,24 +505,45 @@ fn target_dir() -> PathBuf {
 
 fn describe(case: &Case) -> String {
     format!(
-        "{:?} {} {} B {}{}{}",
+        "{:?} {} {} B{} {}{}{}",
         case.kind,
         case.transport,
         case.size,
+        if case.kind == Kind::PubSub {
+            format!(" x{}", case.subs)
+        } else {
+            String::new()
+        },
         case.peer.lib,
         case.peer
             .runtime
             .map(|r| format!("/{r}"))
             .unwrap_or_default(),
-        if case.pinned { " pinned" } else { "" }
-    )
+        match case.cpus {
+            Cpus::Any => "",
+            Cpus::Same => " pinned",
+            Cpus::Split => " split",
+        }
+    ) + &if case.kind == Kind::Tiered {
+        format!(" {}x{}", case.tiers.0, case.tiers.1)
+    } else {
+        String::new()
+    }
 }
 
-/// The command for one role of `case`, pinned to CPU 0 if the case is.
+/// The command for one role of `case`, pinned as the case says: both
+/// roles on CPU 0, or (split) the connecting role on CPU 0 and the binding
+/// one on CPU 1.
 fn role(bin: &Path, case: &Case, role: &str, endpoint: Option<&str>) -> Command {
-    let mut cmd = if case.pinned {
+    let cpu = match case.cpus {
+        Cpus::Any => None,
+        Cpus::Same => Some("0"),
+        Cpus::Split if endpoint.is_none() => Some("1"),
+        Cpus::Split => Some("0"),
+    };
+    let mut cmd = if let Some(cpu) = cpu {
         let mut c = Command::new("taskset");
-        c.args(["-c", "0"]).arg(bin);
+        c.args(["-c", cpu]).arg(bin);
         c
     } else {
         Command::new(bin)
@@ -371,14 +555,31 @@ fn role(bin: &Path, case: &Case, role: &str, endpoint: Option<&str>) -> Command 
         &case.size.to_string(),
         &case.count.to_string(),
         "--hwm",
-        HWM,
+        if case.kind == Kind::PubSub {
+            PUBSUB_HWM
+        } else {
+            HWM
+        },
         "--buf",
         buf(case.transport),
         "--runtime",
         case.peer.runtime.unwrap_or("current"),
     ]);
     if let Some(ep) = endpoint {
-        cmd.args(["--endpoint", ep]);
+        // `pub` announces its control link after the endpoint.
+        let mut words = ep.split_whitespace();
+        if let Some(ep) = words.next() {
+            cmd.args(["--endpoint", ep]);
+        }
+        if let Some(control) = words.next() {
+            cmd.args(["--control", control]);
+        }
+    }
+    if role == "sub" {
+        cmd.args(["--subs", &case.subs.to_string()]);
+    }
+    if role == "tiered" {
+        cmd.args(["--tiers", &format!("{}x{}", case.tiers.0, case.tiers.1)]);
     }
     if case.kind == Kind::Rss {
         cmd.arg("--fresh-payload");
@@ -456,20 +657,30 @@ fn field(line: &str, key: &str) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// The `vcsw=` and `ivcsw=` fields of a RESULT or PEER line.
+fn switches(line: &str) -> Option<(u64, u64)> {
+    Some((field(line, "vcsw")? as u64, field(line, "ivcsw")? as u64))
+}
+
 fn run_case(bin: &Path, case: &Case) -> Result<Run, String> {
     let deadline = Instant::now() + RUN_TIMEOUT;
     let parse = |result: &str, peer: Option<&str>| -> Result<Run, String> {
         Ok(Run {
             secs: field(result, "secs").ok_or("no secs")?,
+            count: field(result, "count").ok_or("no count")? as u64,
+            dropped: field(result, "dropped").unwrap_or(0.0) as u64,
+            slowest: field(result, "slowest").unwrap_or(0.0),
             rss_timed: field(result, "rss_kib").unwrap_or(0.0) as u64,
             rss_peer: peer.and_then(|l| field(l, "rss_kib")).unwrap_or(0.0) as u64,
+            csw_timed: switches(result),
+            csw_peer: peer.and_then(switches),
         })
     };
-    if case.transport == "inproc" {
-        let r = if case.kind == Kind::Latency {
-            "req-rep"
-        } else {
-            "push-pull"
+    if case.transport == "inproc" || case.kind == Kind::Tiered {
+        let r = match case.kind {
+            Kind::Tiered => "tiered",
+            Kind::Latency => "req-rep",
+            _ => "push-pull",
         };
         let p = Proc::spawn(role(bin, case, r, None))?;
         let line = p.expect("RESULT", deadline)?;
@@ -477,16 +688,20 @@ fn run_case(bin: &Path, case: &Case) -> Result<Run, String> {
     }
     let (binder, connector) = match case.kind {
         Kind::Throughput | Kind::Rss => ("pull", "push"),
+        Kind::PubSub => ("pub", "sub"),
         Kind::Raw => ("raw-reader", "raw-writer"),
+        Kind::Latency if case.peer == RAW => ("raw-pong", "raw-ping"),
         Kind::Latency => ("rep", "req"),
+        Kind::Tiered => return Err("tiered runs in one process".into()),
     };
     let b = Proc::spawn(role(bin, case, binder, None))?;
     let ep_line = b.expect("ENDPOINT", deadline)?;
     let ep = ep_line.trim_start_matches("ENDPOINT").trim();
     let c = Proc::spawn(role(bin, case, connector, Some(ep)))?;
     // The receiver owns the clock in a throughput run, the REQ in a
-    // latency run; the other one holds until its stdin closes.
-    let (timed, holder) = if case.kind == Kind::Latency {
+    // latency run, the SUB side in a PUB/SUB run; the other one holds until
+    // its stdin closes.
+    let (timed, holder) = if matches!(case.kind, Kind::Latency | Kind::PubSub) {
         (c, b)
     } else {
         (b, c)
@@ -522,20 +737,60 @@ fn best_of_lib(
     kind: Kind,
     transport: &str,
     size: usize,
-    pinned: bool,
+    cpus: Cpus,
     lib: &str,
 ) -> Option<(f64, Option<&'static str>)> {
+    best_case(results, kind, transport, size, cpus, lib).map(|(c, per)| (per, c.peer.runtime))
+}
+
+/// For one library in one cell: the case of its fastest runtime, with its
+/// median seconds per message.
+fn best_case<'a>(
+    results: &'a BTreeMap<Case, Vec<Run>>,
+    kind: Kind,
+    transport: &str,
+    size: usize,
+    cpus: Cpus,
+    lib: &str,
+) -> Option<(&'a Case, f64)> {
     results
         .keys()
         .filter(|c| {
             c.kind == kind
                 && c.transport == transport
                 && c.size == size
-                && c.pinned == pinned
+                && c.cpus == cpus
                 && c.peer.lib == lib
         })
-        .filter_map(|c| Some((median_secs(results, c)? / c.count as f64, c.peer.runtime)))
-        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .filter_map(|c| Some((c, median_secs(results, c)? / c.count as f64)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+/// Median context switches per message (or round trip) of `case`'s runs,
+/// as ((voluntary, involuntary) of the timed process, the same of its
+/// peer); `None` for a side that reported none.
+type PerUnit = Option<(f64, f64)>;
+fn switches_per_unit(results: &BTreeMap<Case, Vec<Run>>, case: &Case) -> (PerUnit, PerUnit) {
+    let runs = results.get(case).map(Vec::as_slice).unwrap_or_default();
+    let per = |pick: &dyn Fn(&Run) -> Option<(u64, u64)>| -> PerUnit {
+        let mut v: Vec<f64> = Vec::new();
+        let mut i: Vec<f64> = Vec::new();
+        for r in runs {
+            if let Some((vol, inv)) = pick(r) {
+                v.push(vol as f64 / r.count.max(1) as f64);
+                i.push(inv as f64 / r.count.max(1) as f64);
+            }
+        }
+        Some((median(&mut v)?, median(&mut i)?))
+    };
+    (per(&|r| r.csw_timed), per(&|r| r.csw_peer))
+}
+
+/// One side's switches per `per` units as `voluntary+involuntary`.
+fn csw_cell(side: PerUnit, per: f64) -> String {
+    side.map_or("—".into(), |(v, i)| {
+        format!("{:.2}+{:.2}", v * per, i * per)
+    })
 }
 
 fn si(x: f64) -> String {
@@ -568,7 +823,8 @@ fn shell(cmd: &str, args: &[&str]) -> String {
         .unwrap_or_else(|| "?".into())
 }
 
-fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> String {
+/// The report's title and setting.
+fn header(rounds: usize) -> String {
     let mut s = String::new();
     let date = shell("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
     let commit = shell(
@@ -610,17 +866,27 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
          tokio runtime that won, current-thread or multi-thread.\n",
         load.join(" ")
     );
+    s
+}
+
+fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> String {
+    let mut s = header(rounds);
 
     // Raw ceilings in MB/s, by transport (the better chunk size).
     let mut ceiling: BTreeMap<&str, f64> = BTreeMap::new();
-    let _ = writeln!(
-        s,
-        "## Raw ceiling (one process writes chunks to another)\n\n\
-         | transport | chunk | MB/s |\n|---|---:|---:|"
-    );
+    let has = |kind: Kind| results.keys().any(|c| c.kind == kind);
+    if has(Kind::Raw) {
+        let _ = writeln!(
+            s,
+            "## Raw ceiling (one process writes chunks to another)\n\n\
+             | transport | chunk | MB/s |\n|---|---:|---:|"
+        );
+    }
     for transport in ["tcp", "ipc"] {
         for size in RAW_SIZES {
-            if let Some((per, _)) = best_of_lib(results, Kind::Raw, transport, size, false, "raw") {
+            if let Some((per, _)) =
+                best_of_lib(results, Kind::Raw, transport, size, Cpus::Any, "raw")
+            {
                 let mbs = size as f64 / per / 1e6;
                 let best = ceiling.entry(transport).or_insert(0.0);
                 *best = best.max(mbs);
@@ -632,24 +898,31 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
     let _ = writeln!(
         s,
         "\n## PUSH→PULL throughput (msg/s, MB/s)\n\n\
-         | size | transport | tiermq | libzmq | zmq.rs | omq | tiermq / best peer | tiermq / raw |\n\
-         |---:|---|---:|---:|---:|---:|---:|---:|"
+         | size | transport | tiermq | libzmq | zmq.rs | omq | tiermq / best peer | tiermq / libzmq | tiermq / raw |\n\
+         |---:|---|---:|---:|---:|---:|---:|---:|---:|"
     );
     let rows = SIZES.iter().flat_map(|&size| {
-        let pinned = (size == 16 && pin).then_some((size, "tcp", true));
+        let pinned = (size == 16 && pin)
+            .then_some([(size, "tcp", Cpus::Same), (size, "ipc", Cpus::Same)])
+            .into_iter()
+            .flatten();
         ["tcp", "ipc", "inproc"]
             .into_iter()
-            .map(move |t| (size, t, false))
+            .map(move |t| (size, t, Cpus::Any))
             .chain(pinned)
     });
-    for (size, transport, pinned) in rows {
+    for (size, transport, cpus) in rows {
         let mut cells = Vec::new();
         let mut ours = None;
         let mut best_peer: Option<f64> = None;
+        let mut libzmq = None;
         for lib in LIBS {
-            match best_of_lib(results, Kind::Throughput, transport, size, pinned, lib) {
+            match best_of_lib(results, Kind::Throughput, transport, size, cpus, lib) {
                 Some((per, rt)) => {
                     let rate = 1.0 / per;
+                    if lib == "libzmq" {
+                        libzmq = Some(rate);
+                    }
                     cells.push(format!(
                         "{} ({:.0} MB/s){}",
                         si(rate),
@@ -665,45 +938,57 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
                 None => cells.push("—".into()),
             }
         }
+        if ours.is_none() && best_peer.is_none() {
+            // Not run (`--hops` runs only 16 B).
+            continue;
+        }
         let ratio = match (ours, best_peer) {
             (Some(o), Some(b)) => format!("{:.2}", o / b),
+            _ => "—".into(),
+        };
+        let vs_libzmq = match (ours, libzmq) {
+            (Some(o), Some(z)) => format!("{:.2}", o / z),
             _ => "—".into(),
         };
         let raw = match (ours, ceiling.get(transport)) {
             (Some(o), Some(c)) => format!("{:.0} %", 100.0 * o * size as f64 / 1e6 / c),
             _ => "—".into(),
         };
-        let where_ = if pinned {
-            format!("{transport}, both on CPU 0")
-        } else {
-            transport.to_string()
+        let where_ = match cpus {
+            Cpus::Any => transport.to_string(),
+            other => format!("{transport}, {}", other.describe()),
         };
         let _ = writeln!(
             s,
-            "| {size} | {where_} | {} | {ratio} | {raw} |",
+            "| {size} | {where_} | {} | {ratio} | {vs_libzmq} | {raw} |",
             cells.join(" | ")
         );
     }
 
     let _ = writeln!(
         s,
-        "\n## REQ→REP round trip, 16 B (mean µs)\n\n\
-         | transport | CPUs | tiermq | libzmq | zmq.rs | omq | tiermq / best peer |\n\
-         |---|---|---:|---:|---:|---:|---:|"
+        "\n## REQ→REP round trip, 16 B (mean µs; × the raw ping-pong of the same row)\n\n\
+         raw: two processes, one blocking 16-byte write and read each way, no \
+         library, same transport and placement.\n\n\
+         | transport | CPUs | raw ping-pong | tiermq | libzmq | zmq.rs | omq | tiermq / best peer | tiermq / raw |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|"
     );
     for transport in ["tcp", "ipc", "inproc"] {
-        for pinned in [false, true] {
-            if pinned && (!pin || transport == "inproc") {
+        for cpus in Cpus::ALL {
+            if cpus != Cpus::Any && (!pin || transport == "inproc") {
                 continue;
             }
-            let mut cells = Vec::new();
+            let raw = best_of_lib(results, Kind::Latency, transport, 16, cpus, "raw")
+                .map(|(per, _)| per * 1e6);
+            let mut cells = vec![raw.map_or("—".into(), |r| format!("{r:.1}"))];
             let mut ours = None;
             let mut best_peer: Option<f64> = None;
             for lib in LIBS {
-                match best_of_lib(results, Kind::Latency, transport, 16, pinned, lib) {
+                match best_of_lib(results, Kind::Latency, transport, 16, cpus, lib) {
                     Some((per, rt)) => {
                         let us = per * 1e6;
-                        cells.push(format!("{us:.1}{}", rt_note(rt)));
+                        let vs_raw = raw.map_or(String::new(), |r| format!(" ({:.1}×)", us / r));
+                        cells.push(format!("{us:.1}{}{vs_raw}", rt_note(rt)));
                         if lib == "tiermq" {
                             ours = Some(us);
                         } else {
@@ -717,22 +1002,35 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
                 (Some(o), Some(b)) => format!("{:.2}", o / b),
                 _ => "—".into(),
             };
-            let cpus = if pinned { "both on CPU 0" } else { "any" };
+            let vs_raw = match (ours, raw) {
+                (Some(o), Some(r)) => format!("{:.2}", o / r),
+                _ => "—".into(),
+            };
             let _ = writeln!(
                 s,
-                "| {transport} | {cpus} | {} | {ratio} |",
+                "| {transport} | {} | {} | {ratio} | {vs_raw} |",
+                cpus.describe(),
                 cells.join(" | ")
             );
         }
+    }
+
+    s.push_str(&render_switches(results, pin));
+    s.push_str(&render_tiered(results));
+    if !has(Kind::Rss) {
+        return s;
     }
 
     let _ = writeln!(
         s,
         "\n## Peak RSS streaming 64 KiB over tcp (MiB, receiver / sender)\n\n\
          Every message in a new buffer (`--fresh-payload`). HWM 1000 on each \
-         side allows 62.5 MiB of queued payload per side.\n\n\
+         side allows 62.5 MiB of queued payload per side (the bound); in \
+         brackets, peak RSS over that bound (the goal: at most 2).\n\n\
          | tiermq | libzmq | zmq.rs | omq |\n|---:|---:|---:|---:|"
     );
+    // What the HWMs let one side queue, in KiB.
+    let bound = HWM.parse::<f64>().unwrap_or(0.0) * 64.0;
     let mut cells = Vec::new();
     for lib in LIBS {
         let runs: Vec<&Run> = results
@@ -743,11 +1041,239 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
         let mut timed: Vec<f64> = runs.iter().map(|r| r.rss_timed as f64).collect();
         let mut peer: Vec<f64> = runs.iter().map(|r| r.rss_peer as f64).collect();
         cells.push(match (median(&mut timed), median(&mut peer)) {
-            (Some(t), Some(p)) => format!("{:.1} / {:.1}", t / 1024.0, p / 1024.0),
+            (Some(t), Some(p)) => format!(
+                "{:.1} / {:.1} ({:.2} / {:.2})",
+                t / 1024.0,
+                p / 1024.0,
+                t / bound,
+                p / bound
+            ),
             _ => "—".into(),
         });
     }
     let _ = writeln!(s, "| {} |", cells.join(" | "));
+    s
+}
+
+/// Where a row's processes ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Cpus {
+    /// Wherever the kernel puts them.
+    Any,
+    /// Both processes on CPU 0 (`taskset -c 0`).
+    Same,
+    /// The connecting process on CPU 0, the binding one on CPU 1 (round
+    /// trips only): every hop wakes the other CPU.
+    Split,
+}
+
+impl Cpus {
+    const ALL: [Cpus; 3] = [Cpus::Any, Cpus::Same, Cpus::Split];
+
+    /// The CSV's name.
+    fn name(self) -> &'static str {
+        match self {
+            Cpus::Any => "any",
+            Cpus::Same => "same",
+            Cpus::Split => "split",
+        }
+    }
+
+    /// The report's words.
+    fn describe(self) -> &'static str {
+        match self {
+            Cpus::Any => "any",
+            Cpus::Same => "both on CPU 0",
+            Cpus::Split => "CPU 0 and CPU 1",
+        }
+    }
+}
+
+/// Context switches per message (16 B throughput) and per round trip, per
+/// process, for every library (its winning runtime) and the raw roles.
+fn render_switches(results: &BTreeMap<Case, Vec<Run>>, pin: bool) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\n## Context switches (getrusage, over the timed part)\n\n\
+         Per 1000 messages (16 B throughput) or per round trip (REQ→REP 16 B), \
+         `voluntary+involuntary`, timed process / other process (throughput: \
+         receiver / sender; round trip: REQ / REP); inproc is one process. \
+         Each library's runtime is the one that won the row. raw: the 64 KiB \
+         chunk ceiling is not per message, so raw shows only in round trips.\n\n\
+         | row | transport | CPUs | raw | tiermq | libzmq | zmq.rs | omq |\n\
+         |---|---|---|---:|---:|---:|---:|---:|"
+    );
+    for (kind, what, per) in [
+        (Kind::Throughput, "1000 × 16 B", 1000.0),
+        (Kind::Latency, "round trip", 1.0),
+    ] {
+        for transport in ["tcp", "ipc", "inproc"] {
+            for cpus in Cpus::ALL {
+                let unpinnable = !pin || transport == "inproc";
+                if cpus != Cpus::Any
+                    && (unpinnable || (kind, cpus) == (Kind::Throughput, Cpus::Split))
+                {
+                    continue;
+                }
+                let mut cells = Vec::new();
+                for lib in std::iter::once("raw").chain(LIBS) {
+                    let cell = best_case(results, kind, transport, 16, cpus, lib)
+                        .map(|(c, _)| switches_per_unit(results, c));
+                    cells.push(match cell {
+                        Some((t, None)) => csw_cell(t, per),
+                        Some((t, p)) => {
+                            format!("{} / {}", csw_cell(t, per), csw_cell(p, per))
+                        }
+                        None => "—".into(),
+                    });
+                }
+                let _ = writeln!(
+                    s,
+                    "| {what} | {transport} | {} | {} |",
+                    cpus.describe(),
+                    cells.join(" | ")
+                );
+            }
+        }
+    }
+    s
+}
+
+/// tiermq's tiered PUSH against one peer (one process, 16 B).
+fn render_tiered(results: &BTreeMap<Case, Vec<Run>>) -> String {
+    let mut s = String::new();
+    if !results.keys().any(|c| c.kind == Kind::Tiered) {
+        return s;
+    }
+    let _ = writeln!(
+        s,
+        "\n## Tiered PUSH, 16 B (tiermq, PUSH and PULL in one process; msg/s)\n\n\
+         | transport | one peer | 4 tiers × 8 peers | tiered / one peer |\n|---|---:|---:|---:|"
+    );
+    for transport in ["tcp", "inproc"] {
+        let rate = |tiers| {
+            results
+                .keys()
+                .find(|c| c.kind == Kind::Tiered && c.transport == transport && c.tiers == tiers)
+                .and_then(|c| Some(c.count as f64 / median_secs(results, c)?))
+        };
+        let (one, tiered) = (rate(TIERED[0]), rate(TIERED[1]));
+        let show = |r: Option<f64>| r.map_or("—".into(), si);
+        let ratio = match (one, tiered) {
+            (Some(o), Some(t)) => format!("{:.2}", t / o),
+            _ => "—".into(),
+        };
+        let _ = writeln!(
+            s,
+            "| {transport} | {} | {} | {ratio} |",
+            show(one),
+            show(tiered)
+        );
+    }
+    s
+}
+
+/// For one library in one PUB/SUB cell: the best of its runtimes, as
+/// (median delivered msg/s over all SUBs, runtime that won, messages its
+/// runs dropped). The median is of the runs that lost nothing, if any did;
+/// a runtime with such runs wins over one without, whatever the rates.
+fn best_pubsub(
+    results: &BTreeMap<Case, Vec<Run>>,
+    transport: &str,
+    size: usize,
+    subs: usize,
+    lib: &str,
+) -> Option<(f64, Option<&'static str>, u64)> {
+    results
+        .iter()
+        .filter(|(c, _)| {
+            c.kind == Kind::PubSub
+                && c.transport == transport
+                && c.size == size
+                && c.subs == subs
+                && c.peer.lib == lib
+        })
+        .filter_map(|(c, runs)| {
+            // The lossless runs if there are any: a run that lost messages
+            // measured the library's recovery, not its throughput.
+            let lossless = runs.iter().any(|r| r.dropped == 0);
+            let mut rates: Vec<f64> = runs
+                .iter()
+                .filter(|r| !lossless || r.dropped == 0)
+                .map(|r| r.count as f64 / r.secs)
+                .collect();
+            let dropped = runs.iter().map(|r| r.dropped).sum();
+            Some((median(&mut rates)?, c.peer.runtime, dropped, lossless))
+        })
+        .max_by(|a, b| a.3.cmp(&b.3).then(a.0.total_cmp(&b.0)))
+        .map(|(rate, runtime, dropped, _)| (rate, runtime, dropped))
+}
+
+/// The PUB→N SUB table: aggregate delivered msg/s (per SUB in brackets)
+/// and tiermq over the best peer.
+fn render_pubsub(results: &BTreeMap<Case, Vec<Run>>, rounds: usize) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\n## PUB→N SUB throughput (delivered msg/s over all SUBs; per SUB in brackets)\n\n\
+         One publisher process, one subscriber process holding the N SUBs \
+         (polled from one thread by tiermq and libzmq, one task each on zmq.rs \
+         and omq); SNDHWM = RCVHWM = {PUBSUB_HWM}; the publisher stays within \
+         512 messages of the slowest SUB (credit on a side channel), so nothing \
+         should be dropped at HWM. A cell says how many messages its \
+         runtime's runs lost in all; its rate is the median of the runs that \
+         lost nothing, if any did. Median of {rounds} interleaved run(s).\n\n\
+         | size | N | transport | tiermq | libzmq | zmq.rs | omq | tiermq / best peer |\n\
+         |---:|---:|---|---:|---:|---:|---:|---:|"
+    );
+    for size in PUBSUB_SIZES {
+        for subs in PUBSUB_SUBS {
+            for transport in ["tcp", "ipc"] {
+                let mut cells = Vec::new();
+                let mut ours = None;
+                let mut best_peer: Option<f64> = None;
+                for lib in LIBS {
+                    match best_pubsub(results, transport, size, subs, lib) {
+                        Some((rate, rt, dropped)) => {
+                            let lost = if dropped > 0 {
+                                format!(", {dropped} dropped")
+                            } else {
+                                String::new()
+                            };
+                            cells.push(format!(
+                                "{} ({}){}{lost}",
+                                si(rate),
+                                si(rate / subs as f64),
+                                rt_note(rt)
+                            ));
+                            if lib == "tiermq" {
+                                ours = Some(rate);
+                            } else {
+                                best_peer = Some(best_peer.map_or(rate, |b| b.max(rate)));
+                            }
+                        }
+                        None => cells.push("—".into()),
+                    }
+                }
+                let ratio = match (ours, best_peer) {
+                    (Some(o), Some(b)) => format!("{:.2}", o / b),
+                    _ => "—".into(),
+                };
+                let _ = writeln!(
+                    s,
+                    "| {size} | {subs} | {transport} | {} | {ratio} |",
+                    cells.join(" | ")
+                );
+            }
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\nSubscription matching with 10,000 subscriptions: \
+         `cargo bench -p tiermq-sched --bench subscriptions` (figures in \
+         docs/benchmarks.md)."
+    );
     s
 }
 
@@ -761,6 +1287,46 @@ mod tests {
         assert_eq!(field(l, "secs"), Some(0.5));
         assert_eq!(field(l, "rss_kib"), Some(1234.0));
         assert_eq!(field(l, "nope"), None);
+    }
+
+    #[test]
+    fn switch_fields_parse() {
+        assert_eq!(switches("PEER rss_kib=1 vcsw=12 ivcsw=3"), Some((12, 3)));
+        assert_eq!(switches("PEER rss_kib=1"), None);
+    }
+
+    #[test]
+    fn the_hop_rows_are_round_trips_small_throughput_and_tiers() {
+        let hops: Vec<Case> = cases(false, true).into_iter().filter(is_hop_row).collect();
+        for transport in ["tcp", "ipc"] {
+            for cpus in Cpus::ALL {
+                for lib in ["raw", "tiermq", "libzmq", "zeromq", "omq"] {
+                    assert!(
+                        hops.iter().any(|c| c.kind == Kind::Latency
+                            && c.transport == transport
+                            && c.cpus == cpus
+                            && c.peer.lib == lib),
+                        "round trip {transport} {cpus:?} {lib}"
+                    );
+                }
+                assert_eq!(
+                    hops.iter().any(|c| c.kind == Kind::Throughput
+                        && c.transport == transport
+                        && c.cpus == cpus),
+                    cpus != Cpus::Split,
+                    "16 B throughput {transport} {cpus:?}"
+                );
+            }
+        }
+        assert!(
+            hops.iter()
+                .any(|c| c.kind == Kind::Tiered && c.tiers == (4, 8))
+        );
+        assert!(
+            hops.iter()
+                .all(|c| c.kind != Kind::Throughput || c.size == 16)
+        );
+        assert!(!hops.iter().any(|c| matches!(c.kind, Kind::Raw | Kind::Rss)));
     }
 
     #[test]
@@ -780,12 +1346,143 @@ mod tests {
             );
             assert!(
                 all.iter()
-                    .any(|c| c.peer.lib == lib && c.kind == Kind::Latency && c.pinned)
+                    .any(|c| c.peer.lib == lib && c.kind == Kind::Latency && c.cpus == Cpus::Same)
             );
         }
         assert!(
             all.iter()
                 .all(|c| c.transport != "inproc" || matches!(c.peer.lib, "tiermq" | "libzmq"))
         );
+    }
+
+    #[test]
+    fn the_pubsub_matrix_covers_every_library_size_and_fan_out() {
+        let all = pubsub_cases(false);
+        for lib in LIBS {
+            for size in PUBSUB_SIZES {
+                for subs in PUBSUB_SUBS {
+                    assert!(
+                        all.iter()
+                            .any(|c| c.peer.lib == lib && c.size == size && c.subs == subs),
+                        "{lib} {size} x{subs}"
+                    );
+                }
+            }
+        }
+        assert!(all.iter().all(|c| c.kind == Kind::PubSub
+            && c.transport != "inproc"
+            && c.count * c.subs as u64 == pubsub_total(c.size)));
+    }
+
+    #[test]
+    fn a_pubsub_cell_takes_the_better_runtime_and_counts_drops() {
+        let case = |runtime, subs| Case {
+            kind: Kind::PubSub,
+            transport: "tcp",
+            size: 16,
+            cpus: Cpus::Any,
+            peer: Peer {
+                lib: "omq",
+                runtime: Some(runtime),
+            },
+            count: 100,
+            subs,
+            tiers: (1, 1),
+        };
+        let run = |secs, dropped| Run {
+            secs,
+            count: 400,
+            dropped,
+            slowest: 0.0,
+            rss_timed: 0,
+            rss_peer: 0,
+            csw_timed: None,
+            csw_peer: None,
+        };
+        let mut results = BTreeMap::new();
+        results.insert(case("current", 4), vec![run(1.0, 0), run(2.0, 0)]);
+        results.insert(case("multi", 4), vec![run(0.5, 0)]);
+        results.insert(case("multi", 1), vec![run(0.1, 0)]);
+        assert_eq!(
+            best_pubsub(&results, "tcp", 16, 4, "omq"),
+            Some((800.0, Some("multi"), 0))
+        );
+        // Faster, but lossy: the lossless runtime still wins.
+        results.insert(case("multi", 4), vec![run(0.25, 9)]);
+        assert_eq!(
+            best_pubsub(&results, "tcp", 16, 4, "omq"),
+            Some((300.0, Some("current"), 0))
+        );
+        // A lossy run doesn't count towards the rate, but its losses show.
+        results.insert(case("current", 4), vec![run(1.0, 0), run(0.1, 5)]);
+        assert_eq!(
+            best_pubsub(&results, "tcp", 16, 4, "omq"),
+            Some((400.0, Some("current"), 5))
+        );
+        // Only lossy runs: the faster one, with its losses shown.
+        results.insert(case("current", 4), vec![run(1.0, 2)]);
+        let table = render_pubsub(&results, 2);
+        assert!(
+            table.contains("| 16 | 4 | tcp | — | — | — | 1.6 k (400) (mt), 9 dropped | — |"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn round_trips_show_the_raw_ratio_and_switches_per_process() {
+        let case = |lib, runtime| Case {
+            kind: Kind::Latency,
+            transport: "ipc",
+            size: 16,
+            cpus: Cpus::Same,
+            peer: Peer { lib, runtime },
+            count: 1000,
+            subs: 1,
+            tiers: (1, 1),
+        };
+        let run = |secs, timed, peer| Run {
+            secs,
+            count: 1000,
+            dropped: 0,
+            slowest: 0.0,
+            rss_timed: 0,
+            rss_peer: 0,
+            csw_timed: Some(timed),
+            csw_peer: Some(peer),
+        };
+        let mut results = BTreeMap::new();
+        // raw: 10 µs and one switch per process per round trip.
+        results.insert(case("raw", None), vec![run(0.01, (1000, 0), (900, 100))]);
+        // tiermq: 30 µs, three voluntary and one involuntary.
+        results.insert(
+            case("tiermq", None),
+            vec![
+                run(0.03, (3000, 1000), (3000, 0)),
+                run(0.05, (5000, 1000), (5000, 0)),
+                run(0.02, (3000, 1000), (3000, 0)),
+            ],
+        );
+        // omq's slower runtime shows neither its time nor its switches.
+        results.insert(
+            case("omq", Some("multi")),
+            vec![run(0.09, (9000, 0), (9000, 0))],
+        );
+        results.insert(
+            case("omq", Some("current")),
+            vec![run(0.02, (1000, 0), (1000, 0))],
+        );
+        let report = render(&results, 3, true);
+        assert!(
+            report.contains("| ipc | both on CPU 0 | 10.0 | 30.0 (3.0×) | — | — | 20.0 (ct) (2.0×) | 1.50 | 3.00 |"),
+            "{report}"
+        );
+        assert!(
+            report.contains(
+                "| round trip | ipc | both on CPU 0 | 1.00+0.00 / 0.90+0.10 | 3.00+1.00 / 3.00+0.00 | — | — | 1.00+0.00 / 1.00+0.00 |"
+            ),
+            "{report}"
+        );
+        // Nothing else ran: no empty sections.
+        assert!(!report.contains("Raw ceiling") && !report.contains("Peak RSS"));
     }
 }

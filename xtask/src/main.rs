@@ -5,8 +5,10 @@
 //! - `fuzz [SECONDS]`: build the fuzz targets and run each for a while.
 //!   Needs the nightly toolchain (fails, naming `rustup toolchain install
 //!   nightly`, without it); installs cargo-fuzz on it when missing.
-//! - `bench [--quick]`: tiermq side by side with libzmq, zmq.rs and omq,
-//!   each end in its own process (see `bench.rs`).
+//! - `bench [--quick] [--pubsub | --hops | --curve]`: tiermq side by side
+//!   with libzmq, zmq.rs and omq, each end in its own process (see
+//!   `bench.rs`); `--hops` runs the round trips and 16 B rows of issue 14;
+//!   `--pubsub` runs only the PUB→N SUB part, `--curve` only the CURVE part.
 //!
 //! It depends on nothing but std: every step is a `cargo` command.
 
@@ -30,7 +32,9 @@ fn main() -> ExitCode {
             fuzz(secs)
         }
         _ => {
-            eprintln!("usage: cargo xtask <ci | fuzz [SECONDS] | bench [--quick]>");
+            eprintln!(
+                "usage: cargo xtask <ci | fuzz [SECONDS] | bench [--quick] [--pubsub | --hops | --curve]>"
+            );
             return ExitCode::from(2);
         }
     };

@@ -8,8 +8,7 @@ use crate::error::{CliError, CliResult};
 /// What the user asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
-    /// Run one socket: `tiermq push ...` and friends (boxed: by far the
-    /// largest variant).
+    /// Run one socket: `tiermq push ...` and friends.
     Socket(Box<SocketArgs>),
     /// Run the self-contained failover demo.
     Demo(DemoArgs),
@@ -17,45 +16,8 @@ pub enum Command {
     Help(Option<Topic>),
     /// Print the version.
     Version,
-    /// Print a new CURVE key pair (`tiermq keygen`).
+    /// Print a new CURVE key pair.
     Keygen,
-}
-
-/// The security mechanism of a socket subcommand (`--curve-*`, `--plain*`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum Security {
-    /// None (NULL).
-    #[default]
-    Null,
-    /// `--curve-server SECRET`: a CURVE server with this Z85 secret key.
-    CurveServer {
-        /// The 40-character Z85 secret key.
-        secret: String,
-    },
-    /// `--curve-serverkey KEY [--curve-secret SECRET]`: a CURVE client of
-    /// the server whose public key is KEY, with its own secret key (a fresh
-    /// key pair without `--curve-secret`).
-    CurveClient {
-        /// The server's 40-character Z85 public key.
-        server_key: String,
-        /// Our 40-character Z85 secret key, if given.
-        secret: Option<String>,
-    },
-    /// `--plain USER:PASS`: a PLAIN client.
-    PlainClient {
-        /// The user name.
-        user: String,
-        /// The password.
-        pass: String,
-    },
-    /// `--plain-server USER:PASS`: a PLAIN server that admits only this
-    /// user (its own ZAP handler checks).
-    PlainServer {
-        /// The user name.
-        user: String,
-        /// The password.
-        pass: String,
-    },
 }
 
 /// A subject `--help` can explain.
@@ -84,17 +46,26 @@ pub enum Role {
     Dealer,
     /// Prints messages with their sender's identity, and routes replies.
     Router,
+    /// Publishes stdin's messages (or generated ones) to every subscriber.
+    Pub,
+    /// Prints the messages published on its subscriptions.
+    Sub,
+    /// Sends stdin's messages to its one peer and prints what comes back.
+    Pair,
 }
 
 impl Role {
     /// Every role, in the order the help lists them.
-    pub const ALL: [Role; 6] = [
+    pub const ALL: [Role; 9] = [
         Role::Push,
         Role::Pull,
         Role::Req,
         Role::Rep,
         Role::Dealer,
         Role::Router,
+        Role::Pub,
+        Role::Sub,
+        Role::Pair,
     ];
 
     /// The subcommand's name (`"push"`).
@@ -106,6 +77,9 @@ impl Role {
             Role::Rep => "rep",
             Role::Dealer => "dealer",
             Role::Router => "router",
+            Role::Pub => "pub",
+            Role::Sub => "sub",
+            Role::Pair => "pair",
         }
     }
 
@@ -123,6 +97,9 @@ impl Role {
             Role::Rep => tiermq::REP,
             Role::Dealer => tiermq::DEALER,
             Role::Router => tiermq::ROUTER,
+            Role::Pub => tiermq::PUB,
+            Role::Sub => tiermq::SUB,
+            Role::Pair => tiermq::PAIR,
         }
     }
 
@@ -187,6 +164,76 @@ impl EndpointArg {
     }
 }
 
+/// The security mechanism a socket command uses (NULL without one).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Security {
+    /// `--curve-server SECRET`: a CURVE server with this secret key.
+    CurveServer {
+        /// The server's secret key.
+        secret: [u8; 32],
+    },
+    /// `--curve-serverkey KEY [--curve-client SECRET]`: a CURVE client.
+    CurveClient {
+        /// The server's public key.
+        server_key: [u8; 32],
+        /// The client's own secret key; `None`: a new pair for this run.
+        secret: Option<[u8; 32]>,
+    },
+    /// `--plain USER:PASS`: a PLAIN client.
+    PlainClient {
+        /// The user name.
+        username: String,
+        /// The password.
+        password: String,
+    },
+    /// `--plain-server USER:PASS`: a PLAIN server that admits only these
+    /// credentials (through a ZAP handler in this process).
+    PlainServer {
+        /// The user name admitted.
+        username: String,
+        /// Its password.
+        password: String,
+    },
+}
+
+impl std::fmt::Debug for Security {
+    // Secrets stay out of debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Security::CurveServer { .. } => "CurveServer",
+            Security::CurveClient { .. } => "CurveClient",
+            Security::PlainClient { .. } => "PlainClient",
+            Security::PlainServer { .. } => "PlainServer",
+        })
+    }
+}
+
+/// A CURVE key given as 40 Z85 characters.
+///
+/// Errors: [`CliError::Usage`] naming the option.
+pub fn z85_key(option: &str, text: &str) -> CliResult<[u8; 32]> {
+    tiermq::z85_decode(text)
+        .ok()
+        .and_then(|k| <[u8; 32]>::try_from(k).ok())
+        .ok_or_else(|| {
+            CliError::usage(format!(
+                "{option} takes a CURVE key as 40 Z85 characters (see 'tiermq keygen')"
+            ))
+        })
+}
+
+/// `USER:PASS`, each at most 255 bytes.
+fn credentials(option: &str, text: &str) -> CliResult<(String, String)> {
+    match text.split_once(':') {
+        Some((user, pass)) if user.len() <= 255 && pass.len() <= 255 => {
+            Ok((user.to_owned(), pass.to_owned()))
+        }
+        _ => Err(CliError::usage(format!(
+            "{option} takes USER:PASS (each at most 255 bytes)"
+        ))),
+    }
+}
+
 /// How `rep`/`router` answer a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reply {
@@ -222,7 +269,7 @@ pub struct SocketArgs {
     /// LINGER in ms.
     pub linger: Option<i32>,
     /// How long (ms) to wait for a peer to take a message, for a reply, or
-    /// (dealer) for more replies after stdin ended.
+    /// (dealer, pair) for more replies after stdin ended.
     pub timeout: Option<i32>,
     /// The socket's failback delay in ms.
     pub failback_delay: Option<i32>,
@@ -242,8 +289,16 @@ pub struct SocketArgs {
     /// `dealer`: add an empty delimiter frame to each message and strip it
     /// from replies, as REQ does, to talk to REP sockets.
     pub delimiter: bool,
-    /// CURVE or PLAIN, for tcp and ipc endpoints.
-    pub security: Security,
+    /// `sub`: the topics (prefixes) subscribed to; empty means everything.
+    pub subscribe: Vec<Vec<u8>>,
+    /// `sub`: SUB_FAILOVER, the hot-standby subscriber.
+    pub failover: bool,
+    /// `pub`: prepended to the first frame of every message.
+    pub topic: Vec<u8>,
+    /// `pub`: messages per second at most (generated or read).
+    pub rate: Option<u32>,
+    /// PLAIN or CURVE; `None`: NULL. (Boxed: keys are large and rare.)
+    pub security: Option<Box<Security>>,
 }
 
 impl SocketArgs {
@@ -266,7 +321,49 @@ impl SocketArgs {
             stats: false,
             reply: Reply::Stdin,
             delimiter: false,
-            security: Security::Null,
+            subscribe: Vec::new(),
+            failover: false,
+            topic: Vec::new(),
+            rate: None,
+            security: None,
+        }
+    }
+}
+
+/// The shows `tiermq demo` can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scene {
+    /// `tiermq demo` (or `demo push`): one PUSH, four PULL workers in three
+    /// tiers, stalled, killed and revived.
+    Push,
+    /// `tiermq demo hot-standby`: two PUB publishers at priorities 1 and 2
+    /// and a hot-standby SUB, as publishers are killed and revived.
+    HotStandby,
+}
+
+impl Scene {
+    /// The scene's name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scene::Push => "push",
+            Scene::HotStandby => "hot-standby",
+        }
+    }
+
+    /// The default length of the show, in seconds.
+    pub fn default_seconds(self) -> u32 {
+        match self {
+            Scene::Push => 24,
+            Scene::HotStandby => 18,
+        }
+    }
+
+    /// The default rate, in messages per second (per publisher for
+    /// hot-standby).
+    pub fn default_rate(self) -> u32 {
+        match self {
+            Scene::Push => 2000,
+            Scene::HotStandby => 200,
         }
     }
 }
@@ -274,19 +371,31 @@ impl SocketArgs {
 /// Options of `tiermq demo`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DemoArgs {
-    /// Total length of the show, in seconds (each of its 8 phases gets 1/8).
+    /// Which show.
+    pub scene: Scene,
+    /// Total length of the show, in seconds (split evenly between its
+    /// phases).
     pub seconds: u32,
-    /// Messages per second the PUSH sends.
+    /// Messages per second the PUSH sends (push), or each publisher sends
+    /// (hot-standby).
     pub rate: u32,
-    /// Bytes per message (at least 8: the sequence number).
+    /// Bytes per message (at least 8: the sequence number); push only.
     pub size: usize,
 }
 
 impl Default for DemoArgs {
     fn default() -> Self {
+        DemoArgs::for_scene(Scene::Push)
+    }
+}
+
+impl DemoArgs {
+    /// The defaults of `scene`.
+    pub fn for_scene(scene: Scene) -> Self {
         DemoArgs {
-            seconds: 24,
-            rate: 2000,
+            scene,
+            seconds: scene.default_seconds(),
+            rate: scene.default_rate(),
             size: 1024,
         }
     }
@@ -326,28 +435,27 @@ where
         },
         "-V" | "--version" => Ok(Command::Version),
         "demo" => parse_demo(args),
-        "keygen" => match args.next() {
+        "keygen" => match args.next().as_deref() {
             None => Ok(Command::Keygen),
-            Some(h) if h == "-h" || h == "--help" => Ok(Command::Help(Some(Topic::Keygen))),
+            Some("-h" | "--help") => Ok(Command::Help(Some(Topic::Keygen))),
             Some(other) => Err(CliError::usage(format!(
-                "unexpected argument {other:?} ('keygen' takes none)"
+                "unexpected argument {other:?} for 'keygen' (it takes none)"
             ))),
         },
         name => match Role::from_name(name) {
             Some(role) => parse_socket(role, args),
             None => Err(CliError::usage(format!(
-                "unknown command {name:?} (expected push, pull, req, rep, dealer, router, demo or keygen)"
+                "unknown command {name:?} (expected push, pull, req, rep, dealer, router, pub, sub, pair, demo or keygen)"
             ))),
         },
     }
 }
 
 fn topic(name: &str) -> CliResult<Topic> {
-    if name == "demo" {
-        return Ok(Topic::Demo);
-    }
-    if name == "keygen" {
-        return Ok(Topic::Keygen);
+    match name {
+        "demo" => return Ok(Topic::Demo),
+        "keygen" => return Ok(Topic::Keygen),
+        _ => {}
     }
     Role::from_name(name)
         .map(Topic::Role)
@@ -407,32 +515,11 @@ fn no_flag_value(name: &str, inline: Option<String>) -> CliResult<()> {
     }
 }
 
-/// A CURVE key option's value: 40 Z85 characters.
-fn z85_key(name: &str, text: &str) -> CliResult<String> {
-    match tiermq::z85_decode(text) {
-        Ok(key) if key.len() == 32 => Ok(text.to_owned()),
-        _ => Err(CliError::usage(format!(
-            "{name} takes a 40-character Z85 key (see 'tiermq keygen')"
-        ))),
-    }
-}
-
-/// Sets the socket's one security mechanism.
-fn set_security(s: &mut SocketArgs, name: &str, security: Security) -> CliResult<()> {
-    if s.security != Security::Null {
-        return Err(CliError::usage(format!(
-            "{name}: only one of --curve-server, --curve-serverkey, --plain, --plain-server"
-        )));
-    }
-    s.security = security;
-    Ok(())
-}
-
 fn parse_socket(role: Role, mut args: Args) -> CliResult<Command> {
     let mut s = SocketArgs::new(role);
     let mut reply_flag: Option<&'static str> = None;
-    // A `--curve-secret` given before its `--curve-serverkey`.
-    let mut curve_secret: Option<String> = None;
+    let mut mechanism: Option<&'static str> = None;
+    let mut curve_client: Option<[u8; 32]> = None;
     while let Some(arg) = args.next() {
         let (name, inline) = split_inline(&arg);
         match name {
@@ -502,39 +589,51 @@ fn parse_socket(role: Role, mut args: Args) -> CliResult<Command> {
                 no_flag_value(name, inline)?;
                 s.delimiter = true;
             }
-            "--curve-server" => {
-                let secret = z85_key(name, &args.value(name, inline)?)?;
-                set_security(&mut s, name, Security::CurveServer { secret })?;
+            "-s" | "--subscribe" if role == Role::Sub => {
+                s.subscribe.push(args.value(name, inline)?.into_bytes());
             }
-            "--curve-serverkey" => {
-                let server_key = z85_key(name, &args.value(name, inline)?)?;
-                let secret = curve_secret.take();
-                set_security(&mut s, name, Security::CurveClient { server_key, secret })?;
+            "--failover" if role == Role::Sub => {
+                no_flag_value(name, inline)?;
+                s.failover = true;
             }
-            "--curve-secret" => {
-                let key = z85_key(name, &args.value(name, inline)?)?;
-                match &mut s.security {
-                    Security::CurveClient { secret, .. } => *secret = Some(key),
-                    _ => curve_secret = Some(key),
-                }
+            "--topic" if role == Role::Pub => s.topic = args.value(name, inline)?.into_bytes(),
+            "--rate" if role == Role::Pub => {
+                s.rate = Some(number(name, &args.value(name, inline)?, 1, 1_000_000)?);
             }
-            "--plain" | "--plain-server" => {
-                let value = args.value(name, inline)?;
-                let Some((user, pass)) = value.split_once(':') else {
-                    return Err(CliError::usage(format!("{name} takes USER:PASS")));
+            "--curve-server" | "--curve-serverkey" | "--plain" | "--plain-server" => {
+                let option = match name {
+                    "--curve-server" => "--curve-server",
+                    "--curve-serverkey" => "--curve-serverkey",
+                    "--plain" => "--plain",
+                    _ => "--plain-server",
                 };
-                if user.len() > 255 || pass.len() > 255 {
+                if let Some(prev) = mechanism {
                     return Err(CliError::usage(format!(
-                        "{name}: user and password take at most 255 bytes each"
+                        "{option} and {prev} cannot be combined (one mechanism per socket)"
                     )));
                 }
-                let (user, pass) = (user.to_owned(), pass.to_owned());
-                let security = if name == "--plain" {
-                    Security::PlainClient { user, pass }
-                } else {
-                    Security::PlainServer { user, pass }
-                };
-                set_security(&mut s, name, security)?;
+                mechanism = Some(option);
+                let text = args.value(name, inline)?;
+                s.security = Some(Box::new(match option {
+                    "--curve-server" => Security::CurveServer {
+                        secret: z85_key(option, &text)?,
+                    },
+                    "--curve-serverkey" => Security::CurveClient {
+                        server_key: z85_key(option, &text)?,
+                        secret: None,
+                    },
+                    "--plain" => {
+                        let (username, password) = credentials(option, &text)?;
+                        Security::PlainClient { username, password }
+                    }
+                    _ => {
+                        let (username, password) = credentials(option, &text)?;
+                        Security::PlainServer { username, password }
+                    }
+                }));
+            }
+            "--curve-client" => {
+                curve_client = Some(z85_key(name, &args.value(name, inline)?)?);
             }
             other if other.starts_with('-') => {
                 return Err(CliError::usage(format!(
@@ -559,28 +658,57 @@ fn parse_socket(role: Role, mut args: Args) -> CliResult<Command> {
     if s.heartbeat_timeout.is_some() && s.heartbeat.is_none() {
         return Err(CliError::usage("--heartbeat-timeout needs --heartbeat"));
     }
-    if curve_secret.is_some() {
-        return Err(CliError::usage("--curve-secret needs --curve-serverkey"));
+    if let Some(key) = curve_client {
+        match s.security.as_deref_mut() {
+            Some(Security::CurveClient { secret, .. }) => *secret = Some(key),
+            _ => return Err(CliError::usage("--curve-client needs --curve-serverkey")),
+        }
     }
     Ok(Command::Socket(Box::new(s)))
 }
 
 fn parse_demo(mut args: Args) -> CliResult<Command> {
     let mut d = DemoArgs::default();
+    let (mut seconds, mut rate, mut size) = (None, None, None);
+    let mut scene_given = false;
     while let Some(arg) = args.next() {
         let (name, inline) = split_inline(&arg);
         match name {
             "-h" | "--help" => return Ok(Command::Help(Some(Topic::Demo))),
-            "--seconds" => d.seconds = number(name, &args.value(name, inline)?, 2, 3600)?,
-            "--rate" => d.rate = number(name, &args.value(name, inline)?, 10, 100_000)?,
-            "--size" => d.size = number(name, &args.value(name, inline)?, 8, 1 << 20)?,
-            other => {
+            "--seconds" => seconds = Some(number(name, &args.value(name, inline)?, 2, 3600)?),
+            "--rate" => rate = Some(number(name, &args.value(name, inline)?, 10, 100_000)?),
+            "--size" => size = Some(number(name, &args.value(name, inline)?, 8, 1 << 20)?),
+            other if other.starts_with('-') => {
                 return Err(CliError::usage(format!(
                     "unknown option {other:?} for 'demo' (try 'tiermq demo --help')"
                 )));
             }
+            scene if !scene_given => {
+                d.scene = match scene {
+                    "push" => Scene::Push,
+                    "hot-standby" => Scene::HotStandby,
+                    _ => {
+                        return Err(CliError::usage(format!(
+                            "unknown demo {scene:?} (expected push or hot-standby)"
+                        )));
+                    }
+                };
+                scene_given = true;
+            }
+            other => {
+                return Err(CliError::usage(format!(
+                    "unexpected argument {other:?} for 'demo' (one scene at most)"
+                )));
+            }
         }
     }
+    if d.scene == Scene::HotStandby && size.is_some() {
+        return Err(CliError::usage("--size applies to the push demo only"));
+    }
+    let defaults = DemoArgs::for_scene(d.scene);
+    d.seconds = seconds.unwrap_or(defaults.seconds);
+    d.rate = rate.unwrap_or(defaults.rate);
+    d.size = size.unwrap_or(defaults.size);
     Ok(Command::Demo(d))
 }
 
@@ -707,69 +835,59 @@ mod tests {
             panic!()
         };
         assert_eq!((d.seconds, d.rate), (4, 500));
+        let Ok(Command::Demo(d)) = parse(["demo", "hot-standby", "--seconds", "6"]) else {
+            panic!()
+        };
+        assert_eq!(d.scene, Scene::HotStandby);
+        assert_eq!((d.seconds, d.rate), (6, Scene::HotStandby.default_rate()));
+        assert!(usage_error(&["demo", "hot-standby", "--size", "64"]).contains("--size"));
+        assert!(usage_error(&["demo", "tango"]).contains("unknown demo"));
+        assert!(usage_error(&["demo", "push", "push"]).contains("one scene"));
     }
 
-    const KEY: &str = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
-    const SECRET: &str = "D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs";
-
     #[test]
-    fn security_flags_parse() {
-        let s = socket(&["pull", "-b", "tcp://*:1", "--curve-server", SECRET]);
-        assert_eq!(
-            s.security,
-            Security::CurveServer {
-                secret: SECRET.into()
-            }
+    fn security_options_parse() {
+        let (public, secret) = (
+            "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7",
+            "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6",
         );
-        for args in [
-            [
-                "push",
-                "-c",
-                "tcp://a:1",
-                "--curve-secret",
-                SECRET,
-                "--curve-serverkey",
-                KEY,
-            ],
-            [
-                "push",
-                "-c",
-                "tcp://a:1",
-                "--curve-serverkey",
-                KEY,
-                "--curve-secret",
-                SECRET,
-            ],
-        ] {
-            assert_eq!(
-                socket(&args).security,
-                Security::CurveClient {
-                    server_key: KEY.into(),
-                    secret: Some(SECRET.into())
-                }
-            );
-        }
-        let s = socket(&["push", "-c", "tcp://a:1", "--plain", "admin:se:cret"]);
-        assert_eq!(
-            s.security,
-            Security::PlainClient {
-                user: "admin".into(),
-                pass: "se:cret".into()
-            }
-        );
+        let s = socket(&["pull", "-b", "tcp://*:1", "--curve-server", secret]);
         assert!(matches!(
-            socket(&["pull", "-b", "tcp://*:1", "--plain-server=u:p"]).security,
-            Security::PlainServer { .. }
+            s.security.as_deref(),
+            Some(Security::CurveServer { .. })
         ));
+        let s = socket(&[
+            "push",
+            "-c",
+            "tcp://a:1",
+            "--curve-client",
+            secret,
+            "--curve-serverkey",
+            public,
+        ]);
+        let Some(Security::CurveClient {
+            server_key,
+            secret: client_secret,
+        }) = s.security.as_deref().cloned()
+        else {
+            panic!()
+        };
+        assert_eq!(tiermq::z85_encode(&server_key).unwrap(), public);
+        assert!(client_secret.is_some());
+        let s = socket(&["push", "-c", "tcp://a:1", "--plain", "alice:pa:ss"]);
+        assert_eq!(
+            s.security.as_deref(),
+            Some(&Security::PlainClient {
+                username: "alice".into(),
+                password: "pa:ss".into()
+            })
+        );
+        assert_eq!(parse(["keygen"]), Ok(Command::Keygen));
         assert!(
-            usage_error(&["pull", "-b", "tcp://*:1", "--curve-server", "short"]).contains("Z85")
+            usage_error(&["pull", "-b", "tcp://*:1", "--curve-server", "short"]).contains("40 Z85")
         );
         assert!(
             usage_error(&["push", "-c", "tcp://a:1", "--plain", "nopass"]).contains("USER:PASS")
-        );
-        assert!(
-            usage_error(&["push", "-c", "tcp://a:1", "--curve-secret", SECRET])
-                .contains("--curve-serverkey")
         );
         assert!(
             usage_error(&[
@@ -779,11 +897,55 @@ mod tests {
                 "--plain",
                 "a:b",
                 "--curve-serverkey",
-                KEY
+                public
             ])
-            .contains("only one")
+            .contains("cannot be combined")
         );
-        assert_eq!(parse(["keygen"]).unwrap(), Command::Keygen);
-        assert!(parse(["keygen", "x"]).is_err());
+        assert!(
+            usage_error(&["push", "-c", "tcp://a:1", "--curve-client", secret])
+                .contains("needs --curve-serverkey")
+        );
+        assert!(usage_error(&["keygen", "extra"]).contains("takes none"));
+    }
+
+    #[test]
+    fn pub_sub_and_pair_options_parse() {
+        let s = socket(&[
+            "sub",
+            "-c",
+            "1@tcp://a:1",
+            "--subscribe",
+            "news.",
+            "--subscribe=weather",
+            "--failover",
+        ]);
+        assert_eq!(s.role, Role::Sub);
+        assert_eq!(s.subscribe, [b"news.".to_vec(), b"weather".to_vec()]);
+        assert!(s.failover);
+        let s = socket(&[
+            "pub",
+            "-b",
+            "tcp://*:1",
+            "--topic",
+            "t ",
+            "--rate=50",
+            "-n",
+            "9",
+        ]);
+        assert_eq!(
+            (s.topic.as_slice(), s.rate, s.count),
+            (&b"t "[..], Some(50), Some(9))
+        );
+        assert_eq!(socket(&["pair", "-b", "tcp://*:1"]).role, Role::Pair);
+        // Each flag belongs to its role.
+        assert!(usage_error(&["pub", "-b", "tcp://*:1", "--failover"]).contains("unknown option"));
+        assert!(
+            usage_error(&["pull", "-b", "tcp://*:1", "--subscribe", "x"])
+                .contains("unknown option")
+        );
+        assert!(
+            usage_error(&["sub", "-c", "tcp://a:1", "--topic", "x"]).contains("unknown option")
+        );
+        assert!(usage_error(&["pub", "-b", "tcp://*:1", "--rate", "0"]).contains("--rate"));
     }
 }

@@ -16,11 +16,16 @@ Commands:
   rep      print each request and answer it (--echo, --exec CMD, or stdin)
   dealer   send stdin's messages and print what comes back
   router   print messages with their sender's identity; answer or route
-  demo     a self-contained failover and failback show on loopback
-  keygen   print a new CURVE key pair
+  pub      publish stdin's messages (or --count generated ones)
+  sub      print the messages published on --subscribe topics; --failover
+           makes a hot-standby subscriber
+  pair     send stdin's messages to the one peer and print what it sends
+  demo     self-contained failover shows on loopback (push; hot-standby)
+  keygen   print a new CURVE key pair (for --curve-server/--curve-serverkey)
 
 Endpoints: --bind/--connect [PRIO@]ENDPOINT, repeatable, e.g.
   tiermq push --connect 1@tcp://a:5555 --connect 2@tcp://b:5555
+  tiermq sub --failover --connect 1@tcp://a:5556 --connect 2@tcp://b:5556
   PRIO is 1 (most preferred) to 16; without it, 8.
 
 Exit status: 0 done, 1 runtime error, 2 usage error.
@@ -51,20 +56,24 @@ Options:
                             peers passes a share of traffic to the next tier
                             (overprovisioning factor, e.g. 140; 0: off)
       --identity ID         the identity announced to peers (1-255 bytes)
-      --curve-server SECRET   CURVE server with this Z85 secret key; any
-                            client that knows its public key may connect
-      --curve-serverkey KEY   CURVE client of the server with public KEY
-      --curve-secret SECRET   with --curve-serverkey: our secret key
-                            (default: a fresh key pair)
-      --plain USER:PASS     PLAIN client (password in clear text)
-      --plain-server USER:PASS  PLAIN server admitting only USER:PASS
-                            (security applies to tcp and ipc endpoints;
-                            'tiermq keygen' makes keys)
   -t, --timeout MS          see above
       --stats               once a second on stderr: per-peer table (endpoint,
                             priority, state, queued, room, sent, received), and
                             each failover/failback as it happens
   -h, --help                this text
+
+Security (one mechanism; default NULL):
+      --curve-server SECRET   be a CURVE server with this secret key (Z85,
+                              40 characters; 'tiermq keygen' makes a pair)
+      --curve-serverkey KEY   be a CURVE client of the server whose public
+                              key is KEY
+      --curve-client SECRET   the client's own secret key (default: a new
+                              key pair for each run)
+      --plain USER:PASS       be a PLAIN client with these credentials
+      --plain-server USER:PASS  be a PLAIN server admitting only these
+                              credentials (PLAIN sends them in clear text)
+A peer that fails the handshake (wrong key, wrong password) is dropped; to
+this command it is simply not there (see --timeout).
 
 Message format:
   text (default): one message per line; a tab separates frames. So a frame
@@ -173,12 +182,76 @@ A message for an identity no peer has is dropped with a warning
 --timeout MS: fail if nothing arrives for MS.
 "
         }
+        Role::Pub => {
+            "\
+tiermq pub: publish each stdin message with a PUB socket.
+
+Every subscriber whose subscription (a prefix of the first frame) matches
+gets the message. A subscriber whose queue is full (--hwm) loses it; PUB
+never waits for one. With priorities, the message goes to the live
+subscribers of the most preferred tier that has one.
+A PUB sends only what someone subscribed to: start the subscribers first
+(a message published before a subscriber's subscription arrived is not
+kept for it).
+
+Usage: tiermq pub [options] --bind [PRIO@]ENDPOINT ... [--topic T] [--rate N]
+  e.g. tiermq pub --bind tcp://*:5556 --count 1000 --rate 10 --topic 'news '
+  --topic T   put T in front of every message's first frame
+  --rate N    publish at most N messages per second
+
+--count N: instead of reading stdin, publish N generated messages: the
+  decimal numbers 0 to N-1 (after --topic).
+--timeout MS: fail if a message cannot be queued within MS.
+On exit it waits (--linger) until queued messages went out.
+"
+        }
+        Role::Sub => {
+            "\
+tiermq sub: print each message published on the topics subscribed to.
+
+Usage: tiermq sub [options] --connect [PRIO@]ENDPOINT ... [--subscribe TOPIC ...] [--failover]
+  e.g. tiermq sub --failover --heartbeat 200 \\
+         --connect 1@tcp://primary:5556 --connect 2@tcp://backup:5556
+  -s, --subscribe TOPIC  receive messages whose first frame starts with
+                         TOPIC (repeatable; default: everything)
+  --failover             the hot-standby subscriber (SUB_FAILOVER): stay
+                         connected and subscribed to every publisher, but
+                         deliver only from the most preferred tier with a
+                         live publisher (connected, handshaken, not declared
+                         dead by --heartbeat); discard the others. When that
+                         tier's publishers are all gone it fails over to the
+                         next tier at once; when a better one is live again it
+                         fails back (after --failback-delay). Each failover
+                         and failback is printed on stderr.
+Without --failover, messages from more preferred publishers come first.
+
+--count N: stop after printing N messages.
+--timeout MS: fail (exit 1) if nothing arrives for MS.
+"
+        }
+        Role::Pair => {
+            "\
+tiermq pair: send stdin's messages to the one peer of a PAIR socket and
+print what it sends, independently of each other. A PAIR has exactly one
+peer: a second connection is refused.
+
+Usage: tiermq pair [options] (--bind | --connect) ENDPOINT
+  e.g. tiermq pair --bind tcp://*:5557
+
+--count N: stop after printing N messages.
+--timeout MS: after stdin ends, stop once nothing arrived for MS (default
+  1000); also fail if the peer does not take a message within MS.
+"
+        }
     }
 }
 
 const DEMO: &str = "\
-tiermq demo: a self-contained failover show on loopback tcp.
+tiermq demo: self-contained failover shows on loopback tcp.
 
+Usage: tiermq demo [push | hot-standby] [--seconds N] [--rate N] [--size BYTES]
+
+tiermq demo [push] (the default scene):
 One PUSH sends numbered messages to four PULL workers, each on its own
 thread and port: the primary at priority 1, two workers at priority 2, and a
 backup at priority 3. The show runs eight phases:
@@ -201,18 +274,43 @@ the worker reads what was sent to it, closes its socket, and the PUSH resumes
 once it has seen the disconnect. (Bytes the kernel had accepted for a
 connection that dies unannounced are lost with it; see docs/guide.md.)
 
-Usage: tiermq demo [--seconds N] [--rate N] [--size BYTES]
   --seconds N   length of the show (default 24; 2 to 3600)
   --rate N      messages per second (default 2000)
   --size BYTES  bytes per message (default 1024; at least 8)
+
+tiermq demo hot-standby:
+Two PUB publishers, the primary at priority 1 and the backup at priority 2,
+each publish numbered messages tagged with their name. One SUB with
+--failover (the hot-standby subscriber) is connected and subscribed to
+both, but delivers only the primary's messages while it is live. The show
+runs six phases:
+  1. both publishers up: the subscriber delivers the primary's messages and
+     discards the backup's
+  2. the primary is killed (its socket closed): failover to the backup
+  3. the primary is revived on its port: the subscriber reconnects,
+     replays its subscription, and fails back
+  4. both publishers are killed: nothing to deliver
+  5. both are revived: the subscriber takes the backup until the primary
+     is live again, then fails back to it
+  6. steady state
+Each second it prints how many messages the subscriber delivered from each
+publisher, and the failover and failback events. At the end it checks that
+no message came from a publisher outside the active tier, and exits 1 if
+one did.
+  --seconds N   length of the show (default 18; 2 to 3600)
+  --rate N      messages per second per publisher (default 200)
 ";
 
 const KEYGEN: &str = "\
 tiermq keygen: print a new CURVE key pair, in Z85 (40 characters each):
-  public <KEY>     give it to peers (--curve-serverkey for a server's)
-  secret <KEY>     keep it (--curve-server, or --curve-secret for a client)
+  public-key KEY
+  secret-key KEY
+The server keeps the secret key (--curve-server SECRET); its clients get the
+public key (--curve-serverkey KEY).
 
 Usage: tiermq keygen
+  e.g. tiermq keygen > server.keys
+       tiermq pull --bind tcp://*:5555 --curve-server \"$(awk '/secret/ {print $2}' server.keys)\"
 ";
 
 /// The help text for `topic` (`None`: the general help).

@@ -10,7 +10,7 @@
 //!   length-prefixed raw frames;
 //! - [`run`]: runs a parsed command and says which exit code it earned;
 //! - the subcommands themselves (`push`, `pull`, `req`, `rep`, `dealer`,
-//!   `router`, `demo`, `keygen`) behind it.
+//!   `router`, `pub`, `sub`, `pair`, `demo`, `keygen`) behind it.
 //!
 //! # Example
 //!
@@ -50,8 +50,10 @@ pub mod frames;
 pub mod help;
 mod open;
 mod pipeline;
+mod pubsub;
 mod reply;
 mod request;
+mod security;
 mod stats;
 
 pub use error::{CliError, CliResult};
@@ -91,15 +93,8 @@ pub fn execute(cmd: Command) -> CliResult<()> {
             Ok(())
         }
         Command::Demo(d) => demo::run(d),
+        Command::Keygen => security::keygen(),
         Command::Socket(s) => run_socket(&s),
-        Command::Keygen => {
-            let pair = tiermq::CurveKeyPair::new()
-                .map_err(|e| CliError::runtime(format!("no key pair: {}", error::describe(e))))?;
-            let z85 = |k: &[u8]| tiermq::z85_encode(k).unwrap_or_default();
-            println!("public {}", z85(&pair.public_key));
-            println!("secret {}", z85(&pair.secret_key));
-            Ok(())
-        }
     }
 }
 
@@ -110,9 +105,10 @@ fn format(args: &SocketArgs) -> Format {
 
 fn run_socket(args: &SocketArgs) -> CliResult<()> {
     let ctx = tiermq::Context::new();
-    open::start_zap(&ctx, &args.security)?;
+    // Bound before the socket exists, so no handshake finds it missing.
+    let zap = security::ZapHandler::start(&ctx, args.security.as_deref())?;
     let socket = open::create(&ctx, args)?;
-    let mut stats = stats::Stats::new(&socket, args.stats);
+    let mut stats = stats::Stats::new(&socket, args.stats, args.failover);
     let result = open::attach_all(&socket, args).and_then(|()| match args.role {
         Role::Push => pipeline::push(&socket, args, &mut stats),
         Role::Pull => pipeline::pull(&socket, args, &mut stats),
@@ -120,6 +116,11 @@ fn run_socket(args: &SocketArgs) -> CliResult<()> {
         Role::Rep => reply::rep(&socket, args, &mut stats),
         Role::Dealer => request::dealer(&socket, args, &mut stats),
         Role::Router => reply::router(&socket, args, &mut stats),
+        Role::Pub => pubsub::publish(&socket, args, &mut stats),
+        // A SUB prints what it receives, as a PULL does.
+        Role::Sub => pipeline::pull(&socket, args, &mut stats),
+        // A PAIR talks like a DEALER with its one peer.
+        Role::Pair => request::dealer(&socket, args, &mut stats),
     });
     stats.finish(&socket);
     if result.is_err() {
@@ -128,6 +129,7 @@ fn run_socket(args: &SocketArgs) -> CliResult<()> {
     }
     // Dropping the socket starts its linger; dropping the context waits for it.
     drop(socket);
+    drop(zap);
     drop(ctx);
     result
 }

@@ -3,7 +3,7 @@
 
 use tiermq::{Context, Error, Socket};
 
-use crate::args::{DEFAULT_PRIORITY, EndpointArg, Role, Security, SocketArgs};
+use crate::args::{DEFAULT_PRIORITY, EndpointArg, Role, SocketArgs};
 use crate::error::{CliError, CliResult, describe};
 
 /// Creates the socket for `args` and sets its options; endpoints come
@@ -65,84 +65,25 @@ fn apply_options(s: &Socket, args: &SocketArgs) -> CliResult<()> {
         opt("--resend-ivl", s.set_req_resend_ivl(ivl))?;
         opt("--resend-ivl", s.set_req_correlate(true))?;
     }
-    apply_security(s, &args.security)?;
+    if args.role == Role::Sub {
+        // Set before any connect, so every publisher gets them at once.
+        if args.subscribe.is_empty() {
+            opt("--subscribe", s.set_subscribe(b""))?;
+        }
+        for topic in &args.subscribe {
+            opt("--subscribe", s.set_subscribe(topic))?;
+        }
+        if args.failover {
+            opt("--failover", s.set_sub_failover(true))?;
+        }
+    }
+    if let Some(security) = &args.security {
+        crate::security::apply(s, security)?;
+    }
     if args.role == Role::Router {
         // Report a reply to a vanished peer instead of dropping it silently.
         opt("router", s.set_router_mandatory(true))?;
     }
-    Ok(())
-}
-
-fn apply_security(s: &Socket, security: &Security) -> CliResult<()> {
-    let opt = |name: &str, r: tiermq::Result<()>| {
-        r.map_err(|e| CliError::usage(format!("{name}: {}", describe(e))))
-    };
-    match security {
-        Security::Null => {}
-        Security::CurveServer { secret } => {
-            opt("--curve-server", s.set_curve_server(true))?;
-            opt("--curve-server", s.set_curve_secretkey(secret.as_bytes()))?;
-        }
-        Security::CurveClient { server_key, secret } => {
-            opt(
-                "--curve-serverkey",
-                s.set_curve_serverkey(server_key.as_bytes()),
-            )?;
-            let secret = match secret {
-                Some(z) => tiermq::z85_decode(z).unwrap_or_default(),
-                // No identity asked for: a fresh key pair (a server with a
-                // ZAP handler may refuse an unknown key).
-                None => tiermq::CurveKeyPair::new()
-                    .map_err(|e| CliError::runtime(format!("no CURVE key: {}", describe(e))))?
-                    .secret_key
-                    .to_vec(),
-            };
-            // tiermq derives the public key from the secret one.
-            opt("--curve-secret", s.set_curve_secretkey(&secret))?;
-        }
-        Security::PlainClient { user, pass } => {
-            opt("--plain", s.set_plain_username(Some(user)))?;
-            opt("--plain", s.set_plain_password(Some(pass)))?;
-        }
-        Security::PlainServer { .. } => opt("--plain-server", s.set_plain_server(true))?,
-    }
-    Ok(())
-}
-
-/// For `--plain-server USER:PASS`: a ZAP handler in `ctx` that admits that
-/// user only. It runs until the process ends.
-pub(crate) fn start_zap(ctx: &Context, security: &Security) -> CliResult<()> {
-    let Security::PlainServer { user, pass } = security else {
-        return Ok(());
-    };
-    let rep = ctx
-        .socket(tiermq::REP)
-        .and_then(|rep| rep.bind("inproc://zeromq.zap.01").map(|()| rep))
-        .map_err(|e| CliError::runtime(format!("cannot start the ZAP handler: {}", describe(e))))?;
-    let (user, pass) = (user.clone().into_bytes(), pass.clone().into_bytes());
-    std::thread::Builder::new()
-        .name("tiermq-cli-zap".to_owned())
-        .spawn(move || {
-            // [version, id, domain, address, identity, mechanism, user, pass]
-            while let Ok(req) = rep.recv_multipart(0) {
-                let ok = req.len() == 8 && req[5] == b"PLAIN" && req[6] == user && req[7] == pass;
-                let (code, text): (&[u8], &[u8]) = if ok {
-                    (b"200", b"OK")
-                } else {
-                    (b"400", b"bad user or password")
-                };
-                let version = req.first().cloned().unwrap_or_default();
-                let id = req.get(1).cloned().unwrap_or_default();
-                let user_id: &[u8] = if ok { &user } else { b"" };
-                if rep
-                    .send_multipart([&version[..], &id, code, text, user_id, b""], 0)
-                    .is_err()
-                {
-                    break;
-                }
-            }
-        })
-        .map_err(|_| CliError::runtime("cannot start the ZAP handler thread"))?;
     Ok(())
 }
 

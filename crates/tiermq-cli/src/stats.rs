@@ -15,17 +15,22 @@ const PERIOD: Duration = Duration::from_secs(1);
 pub(crate) struct Stats {
     /// `None` when `--stats` is off.
     monitor: Option<Monitor>,
+    /// Without `--stats`: print the failovers and failbacks anyway (the
+    /// hot-standby subscriber's switches are news to its operator).
+    tier_events: bool,
     start: Instant,
     next: Instant,
 }
 
 impl Stats {
     /// Starts watching `s` if `enabled`; call before binding and connecting
-    /// so those events show too.
-    pub(crate) fn new(s: &Socket, enabled: bool) -> Stats {
+    /// so those events show too. With `tier_events` (and without
+    /// `enabled`), only failovers and failbacks are printed.
+    pub(crate) fn new(s: &Socket, enabled: bool, tier_events: bool) -> Stats {
         let now = Instant::now();
         Stats {
             monitor: enabled.then(|| s.event_monitor()),
+            tier_events,
             start: now,
             next: now + PERIOD,
         }
@@ -34,6 +39,9 @@ impl Stats {
     /// Prints what is due. Cheap when `--stats` is off.
     pub(crate) fn tick(&mut self, s: &Socket) {
         let Some(monitor) = &self.monitor else {
+            if self.tier_events {
+                self.print_tier_events(s);
+            }
             return;
         };
         let now = Instant::now();
@@ -56,9 +64,21 @@ impl Stats {
         }
     }
 
+    fn print_tier_events(&self, s: &Socket) {
+        let at = self.start.elapsed().as_secs_f64();
+        let text: String = s
+            .take_tier_events()
+            .into_iter()
+            .map(|e| format!("tiermq: +{at:.1}s {}\n", describe_event(e)))
+            .collect();
+        if !text.is_empty() {
+            let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        }
+    }
+
     /// Prints the table now (at exit), whatever the time.
     pub(crate) fn finish(&mut self, s: &Socket) {
-        if self.monitor.is_some() {
+        if self.monitor.is_some() || self.tier_events {
             self.next = Instant::now();
             self.tick(s);
         }
@@ -74,8 +94,9 @@ pub(crate) fn describe_event(e: TierEvent) -> String {
     }
 }
 
-/// One line for a monitor event; `None` for reconnect attempts, which
-/// repeat every RECONNECT_IVL while a peer is away (the table shows them).
+/// One line for a monitor event; `None` for connect attempts in progress
+/// and reconnect attempts, which repeat every RECONNECT_IVL while a peer is
+/// away (the table shows them).
 pub(crate) fn describe_monitor(e: &MonitorEvent) -> Option<String> {
     use MonitorEventKind as K;
     let what = match &e.kind {

@@ -66,7 +66,7 @@ fn curve_with_zap_carries_messages() {
     a.zap_reply(ticket, Some(reply));
     let push = attached(&push_rx);
     let pull = attached(&pull_rx);
-    assert_eq!(pull.peer.user_id, "client-1");
+    assert_eq!(pull.peer.user_id.as_deref(), Some(&b"client-1"[..]));
     for i in 0..100 {
         send(&push.out, seq_msg(i));
     }

@@ -35,8 +35,9 @@ pub struct PeerInfo {
     pub metadata: Metadata,
     /// The peer's ZMTP version from its greeting, `(major, minor)`.
     pub version: (u8, u8),
-    /// The user id the ZAP handler gave the peer; empty without ZAP.
-    pub user_id: Bytes,
+    /// The user id the ZAP handler gave the peer (possibly empty); `None`
+    /// when no ZAP handler admitted it.
+    pub user_id: Option<Bytes>,
     /// Properties the ZAP handler attached to the peer; empty without ZAP.
     pub zap_metadata: Metadata,
 }
@@ -784,7 +785,9 @@ impl Session {
             return Err(Error::IncompatibleSocketType { ours, theirs });
         }
         let zap = self.zap_reply.take();
-        let (user_id, zap_metadata) = zap.map(|r| (r.user_id, r.metadata)).unwrap_or_default();
+        let (user_id, zap_metadata) = zap
+            .map(|r| (Some(r.user_id), r.metadata))
+            .unwrap_or_default();
         self.peer = Some(PeerInfo {
             socket_type: theirs,
             metadata,

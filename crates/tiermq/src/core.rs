@@ -35,7 +35,7 @@ use crate::handles::{InprocPeer, NetLink};
 use crate::monitor::MonitorEventKind;
 use crate::options::Options;
 use crate::peer::{Peer, PeerState};
-use crate::{Error, Result};
+use crate::{Error, Properties, Result};
 
 mod balancer;
 mod fair_queue;
@@ -192,6 +192,9 @@ pub(crate) struct Core {
     pub(crate) tx_partial: Multipart,
     /// Frames of the message being received that the caller has not taken yet.
     rx_partial: VecDeque<Bytes>,
+    /// The pipe (and its serial) the message being received came from,
+    /// for its properties: a copy per message, looked up only on request.
+    rx_from: Option<(PipeId, u64)>,
     /// A whole message taken from a pipe by `poll` (to know it is really there).
     rx_ready: Option<Incoming>,
     req: ReqState,
@@ -257,6 +260,7 @@ impl Core {
             dead: Vec::new(),
             tx_partial: Multipart::new(),
             rx_partial: VecDeque::new(),
+            rx_from: None,
             rx_ready: None,
             rcvmore: false,
             tier_events: VecDeque::new(),

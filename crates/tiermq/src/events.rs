@@ -10,6 +10,8 @@ use tiermq_pipe::{Reader, Writer};
 use tiermq_sched::PipeId;
 use tiermq_wire::{Item, Multipart, SocketType as WireType};
 
+use crate::Properties;
+
 /// Which connection a pipe belongs to, unique within the socket's `Context`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum ConnKey {
@@ -31,6 +33,9 @@ pub(crate) struct Attachment {
     pub(crate) peer_type: WireType,
     /// The peer's `Identity` (empty if it sent none).
     pub(crate) identity: Bytes,
+    /// What a tcp/ipc peer is known by, shared by every message received
+    /// from it; `None` for inproc (libzmq gives inproc messages none).
+    pub(crate) props: Option<Arc<Properties>>,
     pub(crate) out: Writer<Item>,
     pub(crate) inp: Reader<Item>,
 }

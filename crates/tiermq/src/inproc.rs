@@ -127,6 +127,7 @@ fn post(
         peer_addr: "inproc".to_owned(),
         peer_type: peer.socket_type,
         identity: peer.identity.clone(),
+        props: None,
         out,
         inp,
     }));

@@ -125,8 +125,8 @@
 //! heartbeats (a dead peer fails over like a disconnected one); tiered
 //! fan-out and the hot-standby subscriber (`set_sub_failover`); `peers()`,
 //! `active_tier()`, `event_monitor()` and the zmq-style
-//! `monitor(endpoint, events)`; the proxies. Not yet offered: raw-fd poll
-//! items (`PollItem::from_fd`) and the security mechanisms (NULL only).
+//! `monitor(endpoint, events)`; the proxies; NULL, PLAIN and CURVE with
+//! ZAP. Not yet offered: raw-fd poll items (`PollItem::from_fd`).
 
 #[cfg(test)]
 mod tests {
@@ -157,6 +157,7 @@ mod net;
 mod options;
 mod peer;
 mod poll;
+mod properties;
 mod proxy;
 mod security;
 mod shared;
@@ -173,6 +174,7 @@ pub use message::Message;
 pub use monitor::{DEFAULT_MONITOR_CAPACITY, Monitor, MonitorEvent, MonitorEventKind};
 pub use peer::{Peer, PeerState};
 pub use poll::{POLLERR, POLLIN, POLLOUT, PollEvents, PollItem, poll};
+pub use properties::Properties;
 pub use proxy::{proxy, proxy_steerable, proxy_steerable_with_capture, proxy_with_capture};
 pub use security::{CurveKeyPair, DecodeError, EncodeError, Mechanism, z85_decode, z85_encode};
 pub use socket::{DONTWAIT, SNDMORE, Sendable, Socket};

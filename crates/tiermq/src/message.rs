@@ -3,6 +3,9 @@
 use bytes::{Bytes, BytesMut};
 use std::fmt;
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+
+use crate::Properties;
 
 /// One frame of a (possibly multipart) message.
 ///
@@ -14,6 +17,9 @@ use std::ops::{Deref, DerefMut};
 pub struct Message {
     data: Data,
     more: bool,
+    /// The sender's properties, for frames received through
+    /// [`Socket::recv_msg`](crate::Socket::recv_msg) from tcp/ipc peers.
+    props: Option<Arc<Properties>>,
 }
 
 #[derive(Clone)]
@@ -39,6 +45,7 @@ impl Message {
         Message {
             data: Data::Owned(BytesMut::zeroed(len)),
             more: false,
+            props: None,
         }
     }
 
@@ -52,6 +59,33 @@ impl Message {
         self.more
     }
 
+    /// A property of the peer this frame was received from, as libzmq's
+    /// `zmq_msg_gets`; `None` if it has none by that name, if its value is
+    /// not UTF-8 (as in the zmq crate), or if the frame was not received
+    /// from a tcp or ipc peer through [`Socket::recv`](crate::Socket::recv)
+    /// or [`recv_msg`](crate::Socket::recv_msg) (inproc peers have none,
+    /// as in libzmq).
+    ///
+    /// Names (matched ignoring ASCII case; see [`Properties`]):
+    /// - `Peer-Address`: the peer's IP for tcp; the socket path for ipc;
+    /// - `User-Id` and the ZAP reply's metadata names, once a ZAP handler
+    ///   admitted the peer;
+    /// - `Socket-Type`, `Identity` and any other property of the peer's
+    ///   READY command.
+    ///
+    /// Every frame of a message answers the same. Takes `&self` where the
+    /// zmq crate takes `&mut self`, so code written for either compiles.
+    pub fn gets(&self, property: &str) -> Option<&str> {
+        self.props.as_deref()?.gets(property)
+    }
+
+    /// All the properties of the peer this frame was received from (see
+    /// [`gets`](Self::gets)), shared with its other frames; `None` where
+    /// `gets` answers nothing.
+    pub fn properties(&self) -> Option<&Arc<Properties>> {
+        self.props.as_ref()
+    }
+
     /// The frame's bytes, without copying.
     pub fn into_bytes(self) -> Bytes {
         match self.data {
@@ -61,9 +95,15 @@ impl Message {
     }
 
     pub(crate) fn from_frame(frame: Bytes, more: bool) -> Message {
+        Message::received(frame, more, None)
+    }
+
+    /// A received frame, with its sender's properties if known.
+    pub(crate) fn received(frame: Bytes, more: bool, props: Option<Arc<Properties>>) -> Message {
         Message {
             data: Data::Shared(frame),
             more,
+            props,
         }
     }
 }
@@ -122,6 +162,7 @@ impl From<BytesMut> for Message {
         Message {
             data: Data::Owned(b),
             more: false,
+            props: None,
         }
     }
 }

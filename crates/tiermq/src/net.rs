@@ -5,6 +5,7 @@ use std::sync::{Arc, Weak};
 
 use tiermq_transport::{LinkOptions, MonitorEvent as NetEvent, Notification, Sink};
 
+use crate::Properties;
 use crate::events::{Attachment, ConnKey, Event, LinkKey};
 use crate::monitor::{Hub, MonitorEventKind};
 use crate::options::{Options, hwm, timeout_ms};
@@ -54,20 +55,27 @@ impl Sink for SocketSink {
         match n {
             Notification::Attached {
                 conn,
+                endpoint,
                 peer_addr,
                 peer,
                 out,
                 inp,
                 ..
-            } => shared.post(Event::Attached(Attachment {
-                conn: ConnKey::Net(self.reactor, conn.0),
-                link: self.link,
-                peer_addr,
-                peer_type: peer.socket_type,
-                identity: peer.metadata.get("Identity").cloned().unwrap_or_default(),
-                out,
-                inp,
-            })),
+            } => {
+                let peer_type = peer.socket_type;
+                let identity = peer.identity();
+                let props = Arc::new(Properties::new(&endpoint, &peer_addr, peer));
+                shared.post(Event::Attached(Attachment {
+                    conn: ConnKey::Net(self.reactor, conn.0),
+                    link: self.link,
+                    peer_addr,
+                    peer_type,
+                    identity,
+                    props: Some(props),
+                    out,
+                    inp,
+                }));
+            }
             Notification::Detached {
                 conn,
                 unsent,

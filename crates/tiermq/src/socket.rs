@@ -22,7 +22,10 @@ use crate::options::{self, at_least, hwm, priority};
 use crate::poll::{PollEvents, PollItem};
 use crate::shared::Shared;
 use crate::zmq_monitor::ZmqMonitor;
-use crate::{Context, Error, Message, Peer, Result, SocketType};
+use crate::{Context, Error, Message, Peer, Properties, Result, SocketType};
+
+/// A received frame, whether more follow, and its sender's properties.
+type Received = (Bytes, bool, Option<Arc<Properties>>);
 
 mod security;
 mod settings;
@@ -368,10 +371,24 @@ impl Socket {
     // ----- receiving -----
 
     fn recv_frame(&self, flags: i32) -> Result<(Bytes, bool)> {
+        self.recv_frame_as(flags, |c| c.recv_frame())
+    }
+
+    /// The next frame with its sender's properties (one `Arc` clone).
+    fn recv_frame_with_props(&self, flags: i32) -> Result<Received> {
+        self.recv_frame_as(flags, |c| {
+            c.recv_frame()
+                .map(|(frame, more)| (frame, more, c.rx_props()))
+        })
+    }
+
+    /// Takes the next frame with `take` (under the core lock), waiting up
+    /// to RCVTIMEO unless `flags` has [`DONTWAIT`].
+    fn recv_frame_as<T>(&self, flags: i32, take: impl Fn(&mut Core) -> Option<T>) -> Result<T> {
         self.check_live()?;
         let (frame, rcvtimeo) = self.core(|c| {
             c.check_recv()?;
-            Ok::<_, Error>((c.recv_frame(), c.options.rcvtimeo))
+            Ok::<_, Error>((take(c), c.options.rcvtimeo))
         })?;
         if let Some(frame) = frame {
             return Ok(frame);
@@ -382,7 +399,7 @@ impl Socket {
         let deadline = deadline_after(Instant::now(), rcvtimeo);
         loop {
             let seen = self.shared.signal.generation();
-            let (frame, wake) = self.core(|c| (c.recv_frame(), c.wake_by(deadline)));
+            let (frame, wake) = self.core(|c| (take(c), c.wake_by(deadline)));
             if let Some(frame) = frame {
                 return Ok(frame);
             }
@@ -405,11 +422,15 @@ impl Socket {
     /// more preferred peer (rcvprio) come first; equal peers take turns.
     /// Blocks up to RCVTIMEO.
     ///
+    /// A frame from a tcp or ipc peer answers [`Message::gets`] with that
+    /// peer's properties (one `Arc` clone per frame; the other `recv_*`
+    /// methods skip it).
+    ///
     /// Errors: `EAGAIN` if nothing arrived (at once with [`DONTWAIT`]);
     /// `ENOTSUP` on a socket that does not receive (PUSH); `ETERM`.
     pub fn recv_msg(&self, flags: i32) -> Result<Message> {
-        let (frame, more) = self.recv_frame(flags)?;
-        Ok(Message::from_frame(frame, more))
+        let (frame, more, props) = self.recv_frame_with_props(flags)?;
+        Ok(Message::received(frame, more, props))
     }
 
     /// Receives the next frame as a vector (a copy).

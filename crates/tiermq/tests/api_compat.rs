@@ -55,6 +55,16 @@ fn pipeline(pull_endpoint: &str) -> Result<(), zmq::Error> {
     let mut msg = zmq::Message::new();
     receiver.recv(&mut msg, 0)?;
     assert_eq!(&msg[..], b"message");
+    // `zmq_msg_gets`, called as rust-zmq users do: inproc messages answer
+    // nothing, as in libzmq; tcp and ipc ones their sender's properties.
+    let socket_type = msg.gets("Socket-Type").map(str::to_owned);
+    if pull_endpoint.starts_with("inproc") {
+        assert_eq!(socket_type, None);
+    } else {
+        assert_eq!(socket_type.as_deref(), Some("PUSH"));
+        assert!(msg.gets("Peer-Address").is_some_and(|a| !a.is_empty()));
+    }
+    assert_eq!(msg.gets("User-Id"), None);
     assert_eq!(receiver.recv_bytes(0)?, vec![9, 9, 9]);
     assert_eq!(receiver.recv_string(0)?.unwrap(), "part1");
     assert!(receiver.get_rcvmore()?);

@@ -9,94 +9,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
 use std::thread;
 use std::time::Duration;
 
+use common::libzmq_peer::Peer;
 use common::*;
 use tiermq::{Context, PeerState, Socket};
-
-/// A libzmq peer process (see `tests/peers/libzmq_peer.py`).
-struct Peer {
-    child: Child,
-    lines: Receiver<String>,
-}
-
-impl Peer {
-    /// Starts `libzmq_peer.py ARGS` and waits for its "ready".
-    fn start(args: &[&str]) -> Peer {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/libzmq_peer.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 must be installed (with pyzmq: `pip install pyzmq`)");
-        let lines = read_lines(child.stdout.take().unwrap());
-        let first = lines
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| {
-                panic!(
-                    "the libzmq peer did not start: is pyzmq installed? \
-                 Run `pip install pyzmq` (status: {:?})",
-                    child.try_wait()
-                )
-            });
-        assert_eq!(first, "ready");
-        Peer { child, lines }
-    }
-
-    fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
-            .status()
-            .expect("kill(1)")
-            .success();
-        assert!(ok, "kill {sig} failed");
-    }
-
-    fn freeze(&self) {
-        self.signal("-STOP");
-    }
-
-    fn thaw(&self) {
-        self.signal("-CONT");
-    }
-
-    /// Still running (libzmq aborts on some protocol surprises).
-    fn assert_alive(&mut self) {
-        assert!(
-            self.child.try_wait().unwrap().is_none(),
-            "the libzmq peer died"
-        );
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-CONT", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn read_lines(out: ChildStdout) -> Receiver<String> {
-    let (tx, rx) = channel();
-    thread::spawn(move || {
-        for line in BufReader::new(out).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
 
 fn fast_heartbeat(s: &Socket) {
     s.set_heartbeat_ivl(50).unwrap();

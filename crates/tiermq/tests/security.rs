@@ -110,6 +110,19 @@ struct ZapHandler {
 
 impl ZapHandler {
     fn start(ctx: &Context, allow: fn(&[Vec<u8>]) -> bool) -> ZapHandler {
+        ZapHandler::start_with(ctx, allow, "admin", &[])
+    }
+
+    /// As [`start`](Self::start), admitting with user id `user` and the
+    /// ZAP metadata `metadata`.
+    fn start_with(
+        ctx: &Context,
+        allow: fn(&[Vec<u8>]) -> bool,
+        user: &str,
+        metadata: &[(&str, &str)],
+    ) -> ZapHandler {
+        let user = user.as_bytes().to_vec();
+        let metadata = encode_metadata(metadata);
         let rep = ctx.socket(tiermq::REP).unwrap();
         rep.bind("inproc://zeromq.zap.01").unwrap();
         rep.set_rcvtimeo(20).unwrap();
@@ -122,10 +135,10 @@ impl ZapHandler {
                     continue;
                 };
                 let ok = allow(&req);
-                let (code, user): (&[u8], &[u8]) = if ok {
-                    (b"200", b"admin")
+                let (code, user, metadata): (&[u8], &[u8], &[u8]) = if ok {
+                    (b"200", &user, &metadata)
                 } else {
-                    (b"400", b"")
+                    (b"400", b"", b"")
                 };
                 let reply: Vec<Vec<u8>> = vec![
                     req[0].clone(),
@@ -133,7 +146,7 @@ impl ZapHandler {
                     code.to_vec(),
                     vec![],
                     user.to_vec(),
-                    vec![],
+                    metadata.to_vec(),
                 ];
                 // Logged first: a test may look as soon as the peer is in.
                 log.lock().unwrap().push(req);
@@ -159,6 +172,18 @@ impl Drop for ZapHandler {
             let _ = t.join();
         }
     }
+}
+
+/// Properties in the ZMTP format a ZAP reply's metadata frame uses.
+fn encode_metadata(props: &[(&str, &str)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, value) in props {
+        out.push(u8::try_from(name.len()).unwrap());
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(&u32::try_from(value.len()).unwrap().to_be_bytes());
+        out.extend_from_slice(value.as_bytes());
+    }
+    out
 }
 
 /// Admits the CURVE client with `CLIENT_PUBLIC` only.
@@ -710,4 +735,149 @@ fn null_with_a_domain_asks_zap_and_enforce_domain_refuses_without_handler() {
         }
     }
     assert_eq!(ready(&client), 0);
+}
+
+/// Asserts what libzmq's `zmq_msg_gets` would give for a message from a
+/// CURVE client that a ZAP handler admitted as "alice" with `Hello: World`.
+fn assert_alice_properties(m: &tiermq::Message, endpoint: &str, peer_type: &str) {
+    assert_eq!(m.gets("User-Id"), Some("alice"));
+    assert_eq!(m.gets("Hello"), Some("World"));
+    // Names are matched ignoring case, as RFC 37 asks.
+    assert_eq!(m.gets("hello"), Some("World"));
+    assert_eq!(m.gets("Socket-Type"), Some(peer_type));
+    assert_eq!(m.gets("No-Such-Property"), None);
+    let address = m.gets("Peer-Address").expect("Peer-Address");
+    if endpoint.starts_with("tcp://") {
+        // The IP alone, as libzmq gives it.
+        assert_eq!(
+            address.parse::<std::net::IpAddr>().ok(),
+            Some([127, 0, 0, 1].into())
+        );
+    } else {
+        assert!(!address.is_empty());
+    }
+}
+
+#[test]
+fn received_messages_answer_the_zap_user_id_and_metadata() {
+    for endpoint in transports("props") {
+        let ctx = Context::new();
+        let _zap = ZapHandler::start_with(&ctx, allow_client_key, "alice", &[("Hello", "World")]);
+        let pull = ctx.socket(tiermq::PULL).unwrap();
+        curve_server(&pull);
+        pull.bind(&endpoint).unwrap();
+        let bound = pull.get_last_endpoint().unwrap().unwrap();
+        let push = ctx.socket(tiermq::PUSH).unwrap();
+        curve_client(&push, SERVER_PUBLIC);
+        push.connect(&bound).unwrap();
+        push.send_multipart(["one", "two"], 0).unwrap();
+        push.send("three", 0).unwrap();
+
+        pull.set_rcvtimeo(WAIT_MS).unwrap();
+        let first = pull.recv_msg(0).unwrap();
+        assert_eq!(&first[..], b"one");
+        assert_alice_properties(&first, &endpoint, "PUSH");
+        // Every frame of the message answers, sharing one record.
+        let mut second = tiermq::Message::new();
+        pull.recv(&mut second, 0).unwrap();
+        assert_eq!(&second[..], b"two");
+        assert_alice_properties(&second, &endpoint, "PUSH");
+        assert!(Arc::ptr_eq(
+            first.properties().unwrap(),
+            second.properties().unwrap()
+        ));
+        // recv_bytes is unchanged.
+        assert_eq!(pull.recv_bytes(0).unwrap(), b"three");
+
+        // `peers()` shows the same.
+        let peers = pull.peers();
+        let peer = peers
+            .iter()
+            .find(|p| p.peer_type == Some(tiermq::PUSH))
+            .expect("the client");
+        assert_eq!(peer.user_id.as_deref(), Some(&b"alice"[..]));
+        let props = peer.properties.as_ref().expect("properties");
+        assert!(Arc::ptr_eq(props, first.properties().unwrap()));
+        assert_eq!(
+            props.zap_metadata().collect::<Vec<_>>(),
+            [("Hello", &b"World"[..])]
+        );
+        if endpoint.starts_with("ipc://") {
+            assert_eq!(props.peer_address(), Some(peer.remote_addr.as_str()));
+        }
+    }
+}
+
+#[test]
+fn without_zap_there_is_no_user_id_and_inproc_has_no_properties() {
+    let ctx = Context::new();
+    for endpoint in ["tcp://127.0.0.1:*", "inproc://props"] {
+        let router = ctx.socket(tiermq::ROUTER).unwrap();
+        router.bind(endpoint).unwrap();
+        let bound = router.get_last_endpoint().unwrap().unwrap();
+        let dealer = ctx.socket(tiermq::DEALER).unwrap();
+        dealer.set_identity(b"bob").unwrap();
+        dealer.set_rcvtimeo(WAIT_MS).unwrap();
+        dealer.connect(&bound).unwrap();
+        dealer.send("hi", 0).unwrap();
+        router.set_rcvtimeo(WAIT_MS).unwrap();
+        let id = router.recv_msg(0).unwrap();
+        let body = router.recv_msg(0).unwrap();
+        assert_eq!((&id[..], &body[..]), (&b"bob"[..], &b"hi"[..]));
+        let peers = router.peers();
+        assert_eq!(peers.len(), 1);
+        assert_eq!(peers[0].user_id, None);
+        if endpoint.starts_with("inproc") {
+            // libzmq gives inproc messages no properties at all.
+            for m in [&id, &body] {
+                assert_eq!(m.gets("Socket-Type"), None);
+                assert_eq!(m.gets("Identity"), None);
+                assert!(m.properties().is_none());
+            }
+            assert!(peers[0].properties.is_none());
+        } else {
+            for m in [&id, &body] {
+                assert_eq!(m.gets("Socket-Type"), Some("DEALER"));
+                assert_eq!(m.gets("Identity"), Some("bob"));
+                assert_eq!(m.gets("Peer-Address"), Some("127.0.0.1"));
+                assert_eq!(m.gets("User-Id"), None);
+            }
+            assert!(peers[0].properties.is_some());
+        }
+    }
+}
+
+#[test]
+fn libzmq_curve_client_messages_answer_the_zap_user_id_and_metadata() {
+    for endpoint in transports("props-libzmq") {
+        let ctx = Context::new();
+        let _zap = ZapHandler::start_with(&ctx, allow_client_key, "alice", &[("Hello", "World")]);
+        let pull = ctx.socket(tiermq::PULL).unwrap();
+        curve_server(&pull);
+        pull.bind(&endpoint).unwrap();
+        let bound = pull.get_last_endpoint().unwrap().unwrap();
+        let _client = Peer::start(&[
+            "push",
+            "3",
+            "connect",
+            &bound,
+            "curve-client",
+            CLIENT_SECRET,
+            CLIENT_PUBLIC,
+            SERVER_PUBLIC,
+        ]);
+        pull.set_rcvtimeo(WAIT_MS).unwrap();
+        for expected in numbered(3) {
+            let m = pull.recv_msg(0).unwrap();
+            assert_eq!(m.as_str(), Some(expected.as_str()));
+            assert_alice_properties(&m, &endpoint, "PUSH");
+        }
+        let peers = pull.peers();
+        assert!(
+            peers
+                .iter()
+                .any(|p| p.user_id.as_deref() == Some(&b"alice"[..])),
+            "{peers:?}"
+        );
+    }
 }

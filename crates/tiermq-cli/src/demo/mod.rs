@@ -1,6 +1,6 @@
 //! `tiermq demo`: a PUSH and four PULL workers on loopback tcp, put through
 //! a stall, kills and revivals, with a live table and a final exactly-once
-//! check.
+//! check. `tiermq demo hot-standby` is the other scene, in [`hot_standby`].
 //!
 //! The PUSH connects to each worker with its priority (primary 1, two
 //! workers 2, backup 3), so a killed worker's port stays known: reviving it
@@ -12,6 +12,8 @@
 //! once it has seen the disconnect. So the final check can demand exactly
 //! once, with no exception for bytes that died in a kernel buffer.
 
+mod hot_standby;
+mod publisher;
 mod table;
 mod worker;
 
@@ -20,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use tiermq::{Context, DONTWAIT, Error, PUSH, PeerState, Socket, TierEvent};
 
-use crate::args::DemoArgs;
+use crate::args::{DemoArgs, Scene};
 use crate::error::{CliError, CliResult, describe};
 use crate::stats::describe_event;
 use table::{Cell, Screen, Tone};
@@ -52,8 +54,16 @@ const PHASES: [&str; 8] = [
 const PRIMARY: usize = 0;
 const TIER2: [usize; 2] = [1, 2];
 
-/// Runs the demo; `Err` if a step failed or the exactly-once check did.
+/// Runs the demo's scene; `Err` if a step failed or its check did.
 pub(crate) fn run(args: DemoArgs) -> CliResult<()> {
+    match args.scene {
+        Scene::Push => run_push(args),
+        Scene::HotStandby => hot_standby::run(args),
+    }
+}
+
+/// The push scene; `Err` if a step failed or the exactly-once check did.
+fn run_push(args: DemoArgs) -> CliResult<()> {
     let ctx = Context::new();
     let specs: [(&'static str, u8); 4] = [
         ("primary", 1),

@@ -97,6 +97,7 @@ impl Core {
             Some(frame) => frame,
             None => {
                 let m = self.next_incoming()?;
+                self.rx_from = Some(m.from);
                 self.taken(m.from, m.envelope);
                 // The first frame goes straight to the caller; only the
                 // rest of a multipart message waits in `rx_partial`.
@@ -114,6 +115,15 @@ impl Core {
             self.finished();
         }
         Some((frame, more))
+    }
+
+    /// The properties of the peer that sent the message last returned by
+    /// [`recv_frame`](Self::recv_frame): one `Arc` clone. `None` for inproc
+    /// peers, or once that pipe is gone.
+    pub(crate) fn rx_props(&self) -> Option<Arc<Properties>> {
+        let (id, serial) = self.rx_from?;
+        let rec = self.pipes.get(id.0).filter(|r| r.serial == serial)?;
+        rec.props.clone()
     }
 
     /// Whether a receive now would return a frame without waiting.

@@ -98,6 +98,7 @@ impl Core {
             rerouted: 0,
             peer_type: a.peer_type,
             routing_id,
+            props: a.props,
             in_flight: 0,
             stale_replies: 0,
         });

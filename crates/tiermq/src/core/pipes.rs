@@ -34,6 +34,8 @@ pub(super) struct PipeRec {
     pub(super) peer_type: WireType,
     /// ROUTER: the id this pipe is addressed by.
     pub(super) routing_id: Bytes,
+    /// What the peer is known by (tcp/ipc), for `Message::gets` and `peers`.
+    pub(super) props: Option<Arc<Properties>>,
     /// REQ: requests handed to this pipe's peer and not answered yet, in
     /// the order the peer answers them (see `request_reply`).
     pub(super) in_flight: u32,
@@ -110,6 +112,12 @@ impl Core {
                     changed: wall_clock(p.since),
                     peer_type: Some(crate::SocketType::from_wire(p.peer_type)),
                     routing_id: p.routing_id.clone(),
+                    user_id: p
+                        .props
+                        .as_ref()
+                        .and_then(|props| props.user_id())
+                        .map(Bytes::copy_from_slice),
+                    properties: p.props.clone(),
                 }
             })
             .chain(self.links.iter().filter_map(|l| self.idle_connect(l)))
@@ -152,6 +160,8 @@ impl Core {
             changed: wall_clock(since),
             peer_type: None,
             routing_id: Bytes::new(),
+            user_id: None,
+            properties: None,
         })
     }
 }

@@ -39,6 +39,7 @@ fn attach(core: &mut Core, id: u64, prio: u8, hwm: usize, peer: WireType) -> Con
             peer_addr: "peer".into(),
             peer_type: peer,
             identity: Bytes::new(),
+            props: None,
             out,
             inp,
         }),

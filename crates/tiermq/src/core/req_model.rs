@@ -136,6 +136,7 @@ impl World {
                 peer_addr: ep,
                 peer_type: WireType::Rep,
                 identity: Bytes::new(),
+                props: None,
                 out,
                 inp,
             }),

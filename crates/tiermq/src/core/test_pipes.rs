@@ -51,6 +51,7 @@ pub(super) fn attach_net(
             peer_addr: "peer".into(),
             peer_type,
             identity: bytes::Bytes::new(),
+            props: None,
             out,
             inp,
         }),

@@ -71,6 +71,7 @@ fn connect_as(
             peer_addr: "peer".into(),
             peer_type,
             identity: Bytes::new(),
+            props: None,
             out,
             inp,
         }),
@@ -347,6 +348,16 @@ fn pull_reads_what_a_detached_peer_sent_before_it_left() {
             link: None,
         },
     );
+    let mut peer = tiermq_wire::PeerInfo {
+        socket_type: WireType::Push,
+        metadata: tiermq_wire::Metadata::new(),
+        version: (3, 1),
+        user_id: Some(Bytes::from_static(b"alice")),
+        zap_metadata: tiermq_wire::Metadata::new(),
+    };
+    peer.metadata
+        .insert("Socket-Type", Bytes::from_static(b"PUSH"));
+    let props = Arc::new(Properties::new("tcp://x:1", "10.1.2.3:4000", peer));
     let (out, _transport_out) = new_pipe(10);
     let (transport_in, inp) = new_pipe(10);
     core.apply(
@@ -356,6 +367,7 @@ fn pull_reads_what_a_detached_peer_sent_before_it_left() {
             peer_addr: "peer".into(),
             peer_type: WireType::Push,
             identity: Bytes::new(),
+            props: Some(props.clone()),
             out,
             inp,
         }),
@@ -366,8 +378,13 @@ fn pull_reads_what_a_detached_peer_sent_before_it_left() {
         .unwrap();
     transport_in.close();
     detach(&mut core, 7, false, now);
+    // Every frame answers its sender's properties (the same `Arc`), even
+    // after the connection ended.
     assert_eq!(core.recv_frame(), Some((Bytes::from_static(b"a"), true)));
+    assert!(Arc::ptr_eq(&core.rx_props().unwrap(), &props));
     assert_eq!(core.recv_frame(), Some((Bytes::from_static(b"b"), false)));
+    assert!(Arc::ptr_eq(&core.rx_props().unwrap(), &props));
+    assert_eq!(core.rx_props().unwrap().gets("User-Id"), Some("alice"));
     assert_eq!(core.recv_frame(), None);
     assert!(core.peers().is_empty(), "the drained pipe is gone");
 }

@@ -2,6 +2,7 @@
 //! last option set, and each applies to connections made afterwards.
 
 use super::*;
+use crate::options::Security;
 use crate::security::{Mechanism, key};
 
 /// A PLAIN user name or password: at most 255 bytes.
@@ -121,13 +122,7 @@ impl Socket {
     ///
     /// Errors: `EINVAL` for any other length or bad Z85.
     pub fn set_curve_publickey(&self, value: &[u8]) -> Result<()> {
-        let k = key(value)?;
-        self.core(|c| {
-            let s = &mut c.options.security;
-            s.curve_public_key = k;
-            s.mechanism = Mechanism::ZMQ_CURVE;
-        });
-        Ok(())
+        self.set_curve_key(value, |s, k| s.curve_public_key = k)
     }
 
     /// Sets CURVE_SECRETKEY: our long-term secret key, 32 bytes or 40 Z85
@@ -135,13 +130,7 @@ impl Socket {
     ///
     /// Errors: `EINVAL` for any other length or bad Z85.
     pub fn set_curve_secretkey(&self, value: &[u8]) -> Result<()> {
-        let k = key(value)?;
-        self.core(|c| {
-            let s = &mut c.options.security;
-            s.curve_secret_key = k;
-            s.mechanism = Mechanism::ZMQ_CURVE;
-        });
-        Ok(())
+        self.set_curve_key(value, |s, k| s.curve_secret_key = k)
     }
 
     /// Sets CURVE_SERVERKEY: the server's long-term public key, 32 bytes or
@@ -149,11 +138,22 @@ impl Socket {
     ///
     /// Errors: `EINVAL` for any other length or bad Z85.
     pub fn set_curve_serverkey(&self, value: &[u8]) -> Result<()> {
+        self.set_curve_key(value, |s, k| {
+            s.curve_server_key = k;
+            s.as_server = false;
+        })
+    }
+
+    /// Parses a CURVE key option, stores it with `store`, and selects CURVE.
+    fn set_curve_key(
+        &self,
+        value: &[u8],
+        store: impl FnOnce(&mut Security, [u8; 32]),
+    ) -> Result<()> {
         let k = key(value)?;
         self.core(|c| {
             let s = &mut c.options.security;
-            s.curve_server_key = k;
-            s.as_server = false;
+            store(s, k);
             s.mechanism = Mechanism::ZMQ_CURVE;
         });
         Ok(())

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod libzmq_peer;
 pub mod zmtp;
 
 use std::collections::BTreeSet;

@@ -5,8 +5,13 @@ kill a real libzmq endpoint. Needs pyzmq (`pip install pyzmq`).
                                        answered "NAME:TAG" after MS ms.
     libzmq_peer.py pull ENDPOINT       PULL: prints each message on a line;
                                        exits after "END".
+    libzmq_peer.py pub ENDPOINT NAME   PUB: binds ENDPOINT, prints "ready"
+                                       and the endpoint bound, then every
+                                       5 ms publishes "news NAME SEQ" and
+                                       "other NAME SEQ" (SEQ counts from 0),
+                                       until killed.
 
-Both connect to ENDPOINT and print "ready" once connected.
+rep and pull connect to ENDPOINT and print "ready" once connected.
 """
 
 import sys
@@ -40,6 +45,18 @@ def main():
             print(m, flush=True)
             if m == "END":
                 break
+    elif mode == "pub":
+        name = sys.argv[3]
+        s = ctx.socket(zmq.PUB)
+        s.bind(endpoint)
+        print("ready", s.getsockopt_string(zmq.LAST_ENDPOINT), flush=True)
+        seq = 0
+        while True:
+            # A topic nobody subscribes to, to show filtering.
+            s.send(f"news {name} {seq}".encode())
+            s.send(f"other {name} {seq}".encode())
+            seq += 1
+            time.sleep(0.005)
     else:
         sys.exit(f"unknown mode {mode}")
     s.close(linger=1000)

@@ -403,6 +403,7 @@ impl World {
                 peer_addr: addr,
                 peer_type,
                 identity: Bytes::new(),
+                props: None,
                 out,
                 inp,
             }),
