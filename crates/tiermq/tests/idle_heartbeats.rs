@@ -1,0 +1,85 @@
+//! Heartbeats while the application does not call the library (issue 14's
+//! constraint on any I/O model): a peer's PINGs are still answered, and a
+//! frozen peer is still declared dead, while the application thread sleeps
+//! for seconds. Today the I/O thread does both; these tests keep it so
+//! when the calling thread takes over I/O.
+//!
+//! The second test needs python3 with pyzmq (`pip install pyzmq`);
+//! `.ci/run` installs it. A missing peer fails the test, saying what to
+//! install.
+
+mod common;
+
+use std::thread;
+use std::time::Duration;
+
+use common::libzmq_peer::Peer;
+use common::*;
+use tiermq::{Context, MonitorEventKind};
+
+/// How long the application stays away: many heartbeat timeouts.
+const AWAY: Duration = Duration::from_secs(2);
+
+/// A libzmq PULL that drops any peer silent for 300 ms keeps a tiermq PUSH
+/// that sends no PINGs of its own and makes no call for 2 s: its PONGs are
+/// what keep the connection.
+#[test]
+fn pings_are_answered_while_the_application_sleeps() {
+    let zctx = zmq::Context::new();
+    let pull = zctx.socket(zmq::PULL).unwrap();
+    pull.set_heartbeat_ivl(50).unwrap();
+    pull.set_heartbeat_timeout(300).unwrap();
+    pull.set_rcvtimeo(WAIT_MS).unwrap();
+    pull.bind("tcp://127.0.0.1:*").unwrap();
+    let endpoint = pull.get_last_endpoint().unwrap().unwrap();
+    pull.monitor(
+        "inproc://idle-monitor",
+        zmq::SocketEvent::DISCONNECTED as i32,
+    )
+    .unwrap();
+    let events = zctx.socket(zmq::PAIR).unwrap();
+    events.connect("inproc://idle-monitor").unwrap();
+
+    let ctx = Context::new();
+    let push = ctx.socket(tiermq::PUSH).unwrap();
+    push.set_heartbeat_ivl(0).unwrap(); // answer only, never ask
+    push.connect(&endpoint).unwrap();
+    push.send("before", 0).unwrap();
+    assert_eq!(pull.recv_bytes(0).unwrap(), b"before");
+
+    thread::sleep(AWAY); // no tiermq call at all
+
+    assert_eq!(
+        events.recv_multipart(zmq::DONTWAIT),
+        Err(zmq::Error::EAGAIN),
+        "libzmq dropped the connection: its PINGs went unanswered"
+    );
+    push.send("after", 0).unwrap();
+    assert_eq!(pull.recv_bytes(0).unwrap(), b"after");
+    let peers = push.peers();
+    assert_eq!(peers.len(), 1);
+    assert_eq!(peers[0].sent, 2, "one connection carried both");
+}
+
+/// A libzmq PULL frozen with SIGSTOP is declared dead by the heartbeat
+/// while the application sleeps: the Dead event is there when it wakes.
+#[test]
+fn a_frozen_peer_is_declared_dead_while_the_application_sleeps() {
+    let ctx = Context::new();
+    let push = ctx.socket(tiermq::PUSH).unwrap();
+    push.set_heartbeat_ivl(50).unwrap();
+    push.set_heartbeat_timeout(150).unwrap();
+    let events = push.event_monitor();
+    push.bind("tcp://127.0.0.1:*").unwrap();
+    let endpoint = push.get_last_endpoint().unwrap().unwrap();
+    let peer = Peer::start(&["pull", &endpoint]);
+    eventually("the peer is ready", || ready(&push) == 1);
+
+    peer.freeze();
+    thread::sleep(AWAY); // no tiermq call at all
+    let dead = events
+        .try_iter()
+        .any(|e| matches!(e.kind, MonitorEventKind::Dead));
+    peer.thaw();
+    assert!(dead, "no Dead event while the application slept");
+}
