@@ -207,6 +207,18 @@ fn curve_client(s: &Socket, server_key: &str) {
     s.set_curve_secretkey(CLIENT_SECRET.as_bytes()).unwrap();
 }
 
+/// The reason of the next HandshakeFailed event (within a generous wait).
+fn handshake_failure(events: &tiermq::Monitor) -> String {
+    loop {
+        let e = events
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a HandshakeFailed event");
+        if let MonitorEventKind::HandshakeFailed { reason } = e.kind {
+            return reason;
+        }
+    }
+}
+
 /// tcp on loopback, and ipc in a fresh temporary directory.
 fn transports(tag: &str) -> Vec<String> {
     let dir = std::env::temp_dir().join(format!("tiermq-sec-{}-{tag}", std::process::id()));
@@ -311,13 +323,9 @@ fn tiermq_curve_with_zap_admits_refuses_and_isolates_failures() {
         // The server reports both failures, each with its reason.
         let (mut refused, mut bad_box) = (false, false);
         while !(refused && bad_box) {
-            let e = events
-                .recv_timeout(Duration::from_secs(10))
-                .expect("HandshakeFailed events");
-            if let MonitorEventKind::HandshakeFailed { reason } = e.kind {
-                refused |= reason.contains("authentication refused: 400");
-                bad_box |= reason.contains("HELLO box");
-            }
+            let reason = handshake_failure(&events);
+            refused |= reason.contains("authentication refused: 400");
+            bad_box |= reason.contains("HELLO box");
         }
         // HANDSHAKE_FAILED_AUTH with the ZAP status; the wrong server key is
         // HANDSHAKE_FAILED_PROTOCOL with ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC.
@@ -367,15 +375,8 @@ fn tiermq_plain_needs_a_handler_and_checks_passwords() {
     push.set_immediate(true).unwrap();
     push.connect(&bound).unwrap();
     // No handler: refused, as libzmq 4.3 refuses.
-    loop {
-        let e = events
-            .recv_timeout(Duration::from_secs(10))
-            .expect("events");
-        if let MonitorEventKind::HandshakeFailed { reason } = e.kind {
-            assert!(reason.contains("ZAP"), "{reason}");
-            break;
-        }
-    }
+    let reason = handshake_failure(&events);
+    assert!(reason.contains("ZAP"), "{reason}");
     assert_eq!(ready(&push), 0);
     // With a handler, the right password gets in (the client reconnects).
     let _zap = ZapHandler::start(&ctx, allow_admin);
@@ -503,12 +504,8 @@ fn tiermq_zap_refuses_libzmq_strangers_and_wrong_keys_fail_alone() {
     ]);
     let mut failures = 0;
     while failures < 2 {
-        let e = events
-            .recv_timeout(Duration::from_secs(10))
-            .expect("events");
-        if matches!(e.kind, MonitorEventKind::HandshakeFailed { .. }) {
-            failures += 1;
-        }
+        handshake_failure(&events);
+        failures += 1;
     }
     let _good = Peer::start(&[
         "push",
@@ -725,15 +722,8 @@ fn null_with_a_domain_asks_zap_and_enforce_domain_refuses_without_handler() {
     curve_client(&client, SERVER_PUBLIC);
     client.set_immediate(true).unwrap();
     client.connect(&bound).unwrap();
-    loop {
-        let e = events
-            .recv_timeout(Duration::from_secs(10))
-            .expect("events");
-        if let MonitorEventKind::HandshakeFailed { reason } = e.kind {
-            assert!(reason.contains("500"), "{reason}");
-            break;
-        }
-    }
+    let reason = handshake_failure(&events);
+    assert!(reason.contains("500"), "{reason}");
     assert_eq!(ready(&client), 0);
 }
 
