@@ -24,24 +24,12 @@ impl Socket {
     /// (with no handler bound at `inproc://zeromq.zap.01`, every client is
     /// refused, as in libzmq 4.3); `false` returns to NULL.
     pub fn set_plain_server(&self, value: bool) -> Result<()> {
-        self.core(|c| {
-            let s = &mut c.options.security;
-            s.as_server = value;
-            s.mechanism = if value {
-                Mechanism::ZMQ_PLAIN
-            } else {
-                Mechanism::ZMQ_NULL
-            };
-        });
-        Ok(())
+        self.set_server(Mechanism::ZMQ_PLAIN, value)
     }
 
     /// Whether this socket is a PLAIN server.
     pub fn is_plain_server(&self) -> Result<bool> {
-        Ok(self.core(|c| {
-            let s = &c.options.security;
-            s.as_server && s.mechanism == Mechanism::ZMQ_PLAIN
-        }))
+        self.is_server(Mechanism::ZMQ_PLAIN)
     }
 
     /// Sets PLAIN_USERNAME: `Some` makes this socket a PLAIN client with
@@ -96,24 +84,12 @@ impl Socket {
     /// returns to NULL. Without a ZAP handler every client that knows the
     /// server's public key is admitted, as in libzmq.
     pub fn set_curve_server(&self, value: bool) -> Result<()> {
-        self.core(|c| {
-            let s = &mut c.options.security;
-            s.as_server = value;
-            s.mechanism = if value {
-                Mechanism::ZMQ_CURVE
-            } else {
-                Mechanism::ZMQ_NULL
-            };
-        });
-        Ok(())
+        self.set_server(Mechanism::ZMQ_CURVE, value)
     }
 
     /// Whether this socket is a CURVE server.
     pub fn is_curve_server(&self) -> Result<bool> {
-        Ok(self.core(|c| {
-            let s = &c.options.security;
-            s.as_server && s.mechanism == Mechanism::ZMQ_CURVE
-        }))
+        self.is_server(Mechanism::ZMQ_CURVE)
     }
 
     /// Sets CURVE_PUBLICKEY: our long-term public key, 32 bytes or 40 Z85
@@ -142,6 +118,29 @@ impl Socket {
             s.curve_server_key = k;
             s.as_server = false;
         })
+    }
+
+    /// PLAIN_SERVER or CURVE_SERVER: `true` selects `mechanism` as its
+    /// server, `false` returns to NULL.
+    fn set_server(&self, mechanism: Mechanism, value: bool) -> Result<()> {
+        self.core(|c| {
+            let s = &mut c.options.security;
+            s.as_server = value;
+            s.mechanism = if value {
+                mechanism
+            } else {
+                Mechanism::ZMQ_NULL
+            };
+        });
+        Ok(())
+    }
+
+    /// Whether this socket is a `mechanism` server.
+    fn is_server(&self, mechanism: Mechanism) -> Result<bool> {
+        Ok(self.core(|c| {
+            let s = &c.options.security;
+            s.as_server && s.mechanism == mechanism
+        }))
     }
 
     /// Parses a CURVE key option, stores it with `store`, and selects CURVE.
