@@ -72,6 +72,73 @@ pub fn payload(size: usize, kind: u8) -> Vec<u8> {
     p
 }
 
+/// The three payloads a publisher sends, made once in the library's own
+/// message type.
+pub(crate) struct Payloads<T> {
+    warm: T,
+    data: T,
+    end: T,
+}
+
+impl<T> Payloads<T> {
+    /// Warm-up, data and end payloads of `size` bytes, each passed through
+    /// `make`.
+    pub(crate) fn new(size: usize, make: impl Fn(Vec<u8>) -> T) -> Self {
+        let [warm, data, end] = [WARM, DATA, END].map(|k| make(payload(size, k)));
+        Self { warm, data, end }
+    }
+
+    /// The payload for `kind` ([`WARM`], [`END`], anything else is data).
+    pub(crate) fn of(&self, kind: u8) -> &T {
+        match kind {
+            WARM => &self.warm,
+            END => &self.end,
+            _ => &self.data,
+        }
+    }
+}
+
+/// Says on stderr how often the publisher waited in vain for credit, if it
+/// ever did.
+pub(crate) fn report_stalls(credit: &Credit) {
+    if credit.stalls() > 0 {
+        eprintln!(
+            "tiermq-bench pub: waited in vain for credit {} time(s)",
+            credit.stalls()
+        );
+    }
+}
+
+/// Accepts the control link for an async publisher: the returned `Notify`
+/// is woken whenever the credit moves.
+#[cfg(feature = "peers")]
+pub(crate) fn accept_waking(
+    control: ControlListener,
+    spec: &Spec,
+) -> Result<(std::sync::Arc<tokio::sync::Notify>, std::sync::Arc<Credit>), Error> {
+    let notify = std::sync::Arc::new(tokio::sync::Notify::new());
+    let waker = std::sync::Arc::clone(&notify);
+    let credit = control.accept(spec, Some(Box::new(move || waker.notify_one())))?;
+    Ok((notify, credit))
+}
+
+/// Awaits every SUB task and collects their tallies, in order.
+///
+/// Errors: the first task's error, or a task that panicked.
+#[cfg(feature = "peers")]
+pub(crate) async fn join_tallies(
+    tasks: Vec<tokio::task::JoinHandle<Result<Tally, Error>>>,
+) -> Result<Vec<Tally>, Error> {
+    let mut tallies = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        tallies.push(
+            t.await
+                .map_err(|e| Error::new(format!("a SUB task: {e}")))??,
+        );
+    }
+    Ok(tallies)
+}
+
 /// Runs a `pub` or `sub` role (see [`crate::run`]).
 ///
 /// `pub` announces, through `on_bound`, its endpoint and the control

@@ -805,6 +805,14 @@ fn si(x: f64) -> String {
     }
 }
 
+/// `num / den` to two places, or a dash when either was not measured.
+fn ratio_cell(num: Option<f64>, den: Option<f64>) -> String {
+    match (num, den) {
+        (Some(n), Some(d)) => format!("{:.2}", n / d),
+        _ => "—".into(),
+    }
+}
+
 fn rt_note(runtime: Option<&str>) -> &'static str {
     match runtime {
         Some("multi") => " (mt)",
@@ -942,14 +950,8 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
             // Not run (`--hops` runs only 16 B).
             continue;
         }
-        let ratio = match (ours, best_peer) {
-            (Some(o), Some(b)) => format!("{:.2}", o / b),
-            _ => "—".into(),
-        };
-        let vs_libzmq = match (ours, libzmq) {
-            (Some(o), Some(z)) => format!("{:.2}", o / z),
-            _ => "—".into(),
-        };
+        let ratio = ratio_cell(ours, best_peer);
+        let vs_libzmq = ratio_cell(ours, libzmq);
         let raw = match (ours, ceiling.get(transport)) {
             (Some(o), Some(c)) => format!("{:.0} %", 100.0 * o * size as f64 / 1e6 / c),
             _ => "—".into(),
@@ -998,14 +1000,8 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
                     None => cells.push("—".into()),
                 }
             }
-            let ratio = match (ours, best_peer) {
-                (Some(o), Some(b)) => format!("{:.2}", o / b),
-                _ => "—".into(),
-            };
-            let vs_raw = match (ours, raw) {
-                (Some(o), Some(r)) => format!("{:.2}", o / r),
-                _ => "—".into(),
-            };
+            let ratio = ratio_cell(ours, best_peer);
+            let vs_raw = ratio_cell(ours, raw);
             let _ = writeln!(
                 s,
                 "| {transport} | {} | {} | {ratio} | {vs_raw} |",
@@ -1160,10 +1156,7 @@ fn render_tiered(results: &BTreeMap<Case, Vec<Run>>) -> String {
         };
         let (one, tiered) = (rate(TIERED[0]), rate(TIERED[1]));
         let show = |r: Option<f64>| r.map_or("—".into(), si);
-        let ratio = match (one, tiered) {
-            (Some(o), Some(t)) => format!("{:.2}", t / o),
-            _ => "—".into(),
-        };
+        let ratio = ratio_cell(tiered, one);
         let _ = writeln!(
             s,
             "| {transport} | {} | {} | {ratio} |",
@@ -1256,10 +1249,7 @@ fn render_pubsub(results: &BTreeMap<Case, Vec<Run>>, rounds: usize) -> String {
                         None => cells.push("—".into()),
                     }
                 }
-                let ratio = match (ours, best_peer) {
-                    (Some(o), Some(b)) => format!("{:.2}", o / b),
-                    _ => "—".into(),
-                };
+                let ratio = ratio_cell(ours, best_peer);
                 let _ = writeln!(
                     s,
                     "| {size} | {subs} | {transport} | {} | {ratio} |",
