@@ -19,13 +19,28 @@ fn pair(ctx: &Context) -> Socket {
     s
 }
 
+/// A PAIR bound at `endpoint`, and the endpoint to connect to.
+fn bound_pair(ctx: &Context, endpoint: &str) -> (Socket, String) {
+    let s = pair(ctx);
+    s.bind(endpoint).unwrap();
+    let at = s.get_last_endpoint().unwrap().unwrap();
+    (s, at)
+}
+
+/// A libzmq PAIR that waits [`WAIT_MS`] for a message and lingers not at
+/// all.
+fn libzmq_pair(zctx: &zmq::Context) -> zmq::Socket {
+    let z = zctx.socket(zmq::PAIR).unwrap();
+    z.set_rcvtimeo(WAIT_MS).unwrap();
+    z.set_linger(0).unwrap();
+    z
+}
+
 /// Binds `a` at `endpoint`, connects `b`, and checks messages (multipart
 /// kept whole) both ways.
 fn both_ways(endpoint: &str) {
     let ctx = Context::new();
-    let a = pair(&ctx);
-    a.bind(endpoint).unwrap();
-    let at = a.get_last_endpoint().unwrap().unwrap();
+    let (a, at) = bound_pair(&ctx, endpoint);
     let b = pair(&ctx);
     b.connect(&at).unwrap();
     b.send_multipart(["ping", "two"], 0).unwrap();
@@ -62,9 +77,7 @@ fn pair_over_ipc() {
 /// nobody, until the first leaves.
 fn second_peer_refused(endpoint: &str) {
     let ctx = Context::new();
-    let a = pair(&ctx);
-    a.bind(endpoint).unwrap();
-    let at = a.get_last_endpoint().unwrap().unwrap();
+    let (a, at) = bound_pair(&ctx, endpoint);
     let first = pair(&ctx);
     first.connect(&at).unwrap();
     first.send("first", 0).unwrap();
@@ -173,13 +186,9 @@ fn send_blocks_at_the_peers_hwm() {
 #[test]
 fn pair_talks_to_a_libzmq_pair() {
     let ctx = Context::new();
-    let a = pair(&ctx);
-    a.bind("tcp://127.0.0.1:*").unwrap();
-    let at = a.get_last_endpoint().unwrap().unwrap();
+    let (a, at) = bound_pair(&ctx, "tcp://127.0.0.1:*");
     let zctx = zmq::Context::new();
-    let z = zctx.socket(zmq::PAIR).unwrap();
-    z.set_rcvtimeo(WAIT_MS).unwrap();
-    z.set_linger(0).unwrap();
+    let z = libzmq_pair(&zctx);
     z.connect(&at).unwrap();
     z.send_multipart(["from", "libzmq"], 0).unwrap();
     assert_eq!(
@@ -190,9 +199,7 @@ fn pair_talks_to_a_libzmq_pair() {
     assert_eq!(z.recv_bytes(0).unwrap(), b"from tiermq");
 
     // And the other way round: libzmq binds, tiermq connects.
-    let zb = zctx.socket(zmq::PAIR).unwrap();
-    zb.set_rcvtimeo(WAIT_MS).unwrap();
-    zb.set_linger(0).unwrap();
+    let zb = libzmq_pair(&zctx);
     zb.bind("tcp://127.0.0.1:*").unwrap();
     let zat = zb.get_last_endpoint().unwrap().unwrap();
     let b = pair(&ctx);
@@ -206,16 +213,10 @@ fn pair_talks_to_a_libzmq_pair() {
 #[test]
 fn a_libzmq_second_peer_is_refused() {
     let ctx = Context::new();
-    let a = pair(&ctx);
-    a.bind("tcp://127.0.0.1:*").unwrap();
-    let at = a.get_last_endpoint().unwrap().unwrap();
+    let (a, at) = bound_pair(&ctx, "tcp://127.0.0.1:*");
     let zctx = zmq::Context::new();
-    let first = zctx.socket(zmq::PAIR).unwrap();
-    let second = zctx.socket(zmq::PAIR).unwrap();
-    for z in [&first, &second] {
-        z.set_rcvtimeo(WAIT_MS).unwrap();
-        z.set_linger(0).unwrap();
-    }
+    let first = libzmq_pair(&zctx);
+    let second = libzmq_pair(&zctx);
     first.connect(&at).unwrap();
     first.send("first", 0).unwrap();
     assert_eq!(a.recv_bytes(0).unwrap(), b"first");
