@@ -109,17 +109,28 @@ pub(crate) fn report_stalls(credit: &Credit) {
     }
 }
 
-/// Accepts the control link for an async publisher: the returned `Notify`
-/// is woken whenever the credit moves.
+/// An async publisher's run on `rt`: accepts the control link (its
+/// reader wakes the credit wait), then [`publish_async`] with `send`
+/// taking each payload as `Bytes`; says how often it stalled.
+///
+/// Errors: the control link's, `send`'s, or a timeout waiting for the
+/// subscribers.
 #[cfg(feature = "peers")]
-pub(crate) fn accept_waking(
-    control: ControlListener,
+pub(crate) fn publish_bytes_on(
+    rt: &tokio::runtime::Runtime,
     spec: &Spec,
-) -> Result<(std::sync::Arc<tokio::sync::Notify>, std::sync::Arc<Credit>), Error> {
+    control: ControlListener,
+    mut send: impl AsyncFnMut(bytes::Bytes) -> Result<(), Error>,
+) -> Result<(), Error> {
     let notify = std::sync::Arc::new(tokio::sync::Notify::new());
     let waker = std::sync::Arc::clone(&notify);
     let credit = control.accept(spec, Some(Box::new(move || waker.notify_one())))?;
-    Ok((notify, credit))
+    let payloads = Payloads::new(spec.size, bytes::Bytes::from);
+    let out = rt.block_on(publish_async(spec, &credit, &notify, async |kind| {
+        send(payloads.of(kind).clone()).await
+    }));
+    report_stalls(&credit);
+    out
 }
 
 /// Awaits every SUB task and collects their tallies, in order.

@@ -6,10 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use omq_tokio::{Message, Socket, SocketType};
 
-use super::{
-    ControlListener, Fanout, Payloads, Tally, accept_waking, join_tallies, publish_async,
-    report_stalls,
-};
+use super::{ControlListener, Fanout, Tally, join_tallies, publish_bytes_on};
 use crate::omq_peer::options;
 use crate::zeromq_peer::{
     bind_endpoint, connect_endpoint, hold_while_running, loop_limit, runtime, within,
@@ -32,14 +29,9 @@ pub(crate) fn publish(
         .block_on(s.bind(bind_endpoint(spec).as_str()))?
         .to_string();
     on_bound(&ep);
-    let (notify, credit) = accept_waking(control, spec)?;
-    let payloads = Payloads::<Bytes>::new(spec.size, Bytes::from);
-    let out = rt.block_on(publish_async(spec, &credit, &notify, async |kind| {
-        let p = payloads.of(kind);
-        Ok(s.send(Message::from(p.clone())).await?)
-    }));
-    report_stalls(&credit);
-    out?;
+    publish_bytes_on(&rt, spec, control, async |p| {
+        Ok(s.send(Message::from(p)).await?)
+    })?;
     hold_while_running(&rt, hold);
     let _ = rt.block_on(s.close());
     remove_ipc_file(&ep);
