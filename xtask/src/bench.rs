@@ -805,6 +805,22 @@ fn si(x: f64) -> String {
     }
 }
 
+/// Keeps `lib`'s figure `x` as tiermq's (`ours`) or folds it into the best
+/// peer's with `better` (`f64::max` for rates, `f64::min` for latencies).
+fn record(
+    lib: &str,
+    x: f64,
+    ours: &mut Option<f64>,
+    best_peer: &mut Option<f64>,
+    better: fn(f64, f64) -> f64,
+) {
+    if lib == "tiermq" {
+        *ours = Some(x);
+    } else {
+        *best_peer = Some(best_peer.map_or(x, |b| better(b, x)));
+    }
+}
+
 /// `num / den` to two places, or a dash when either was not measured.
 fn ratio_cell(num: Option<f64>, den: Option<f64>) -> String {
     match (num, den) {
@@ -937,11 +953,7 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
                         rate * size as f64 / 1e6,
                         rt_note(rt)
                     ));
-                    if lib == "tiermq" {
-                        ours = Some(rate);
-                    } else {
-                        best_peer = Some(best_peer.map_or(rate, |b| b.max(rate)));
-                    }
+                    record(lib, rate, &mut ours, &mut best_peer, f64::max);
                 }
                 None => cells.push("—".into()),
             }
@@ -991,11 +1003,7 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
                         let us = per * 1e6;
                         let vs_raw = raw.map_or(String::new(), |r| format!(" ({:.1}×)", us / r));
                         cells.push(format!("{us:.1}{}{vs_raw}", rt_note(rt)));
-                        if lib == "tiermq" {
-                            ours = Some(us);
-                        } else {
-                            best_peer = Some(best_peer.map_or(us, |b| b.min(us)));
-                        }
+                        record(lib, us, &mut ours, &mut best_peer, f64::min);
                     }
                     None => cells.push("—".into()),
                 }
@@ -1240,11 +1248,7 @@ fn render_pubsub(results: &BTreeMap<Case, Vec<Run>>, rounds: usize) -> String {
                                 si(rate / subs as f64),
                                 rt_note(rt)
                             ));
-                            if lib == "tiermq" {
-                                ours = Some(rate);
-                            } else {
-                                best_peer = Some(best_peer.map_or(rate, |b| b.max(rate)));
-                            }
+                            record(lib, rate, &mut ours, &mut best_peer, f64::max);
                         }
                         None => cells.push("—".into()),
                     }
