@@ -36,6 +36,17 @@ fn libzmq_pair(zctx: &zmq::Context) -> zmq::Socket {
     z
 }
 
+/// Sends `n` numbered messages on `from`, then asserts `recv` yields
+/// them all, in order.
+fn send_numbered_and_expect_in_order(from: &Socket, n: u32, mut recv: impl FnMut() -> Vec<u8>) {
+    for i in 0..n {
+        from.send(&i.to_be_bytes()[..], 0).unwrap();
+    }
+    for i in 0..n {
+        assert_eq!(recv(), i.to_be_bytes(), "message {i} in order");
+    }
+}
+
 /// Binds `a` at `endpoint`, connects `b`, and checks messages (multipart
 /// kept whole) both ways.
 fn both_ways(endpoint: &str) {
@@ -50,12 +61,7 @@ fn both_ways(endpoint: &str) {
     );
     a.send("pong", 0).unwrap();
     assert_eq!(b.recv_bytes(0).unwrap(), b"pong");
-    for i in 0..100u32 {
-        a.send(&i.to_be_bytes()[..], 0).unwrap();
-    }
-    for i in 0..100u32 {
-        assert_eq!(b.recv_bytes(0).unwrap(), i.to_be_bytes(), "in order");
-    }
+    send_numbered_and_expect_in_order(&a, 100, || b.recv_bytes(0).unwrap());
 }
 
 #[test]
@@ -88,12 +94,7 @@ fn second_peer_refused(endpoint: &str) {
     // The second connects and is closed, again and again; what it sends
     // meanwhile reaches nobody.
     second.send("lost", DONTWAIT).unwrap();
-    for i in 0..20u32 {
-        a.send(&i.to_be_bytes()[..], 0).unwrap();
-    }
-    for i in 0..20u32 {
-        assert_eq!(first.recv_bytes(0).unwrap(), i.to_be_bytes());
-    }
+    send_numbered_and_expect_in_order(&a, 20, || first.recv_bytes(0).unwrap());
     first.send("still first", 0).unwrap();
     assert_eq!(
         a.recv_bytes(0).unwrap(),
@@ -222,12 +223,7 @@ fn a_libzmq_second_peer_is_refused() {
     assert_eq!(a.recv_bytes(0).unwrap(), b"first");
     second.connect(&at).unwrap();
     second.send("second", zmq::DONTWAIT).unwrap_or(());
-    for i in 0..10u32 {
-        a.send(&i.to_be_bytes()[..], 0).unwrap();
-    }
-    for i in 0..10u32 {
-        assert_eq!(first.recv_bytes(0).unwrap(), i.to_be_bytes());
-    }
+    send_numbered_and_expect_in_order(&a, 10, || first.recv_bytes(0).unwrap());
     first.send("again", 0).unwrap();
     assert_eq!(
         a.recv_bytes(0).unwrap(),
