@@ -59,6 +59,13 @@ fn bind(s: &Socket, t: Transport, name: &str) -> String {
     s.get_last_endpoint().unwrap().unwrap()
 }
 
+/// A SUB on `ctx` connected to `ep`, subscribed to nothing yet.
+fn connected_sub(ctx: &Context, ep: &str) -> Socket {
+    let sub = ctx.socket(SUB).unwrap();
+    sub.connect(ep).unwrap();
+    sub
+}
+
 /// Publishes the warm-up topic until `sub` (subscribed to it) gets one,
 /// so every subscription `sub` made before has reached `publisher`.
 fn warm_up(publisher: &Socket, sub: &Socket) {
@@ -93,8 +100,7 @@ fn prefix_matching_and_multipart(t: Transport) {
     let ctx = Context::new();
     let publisher = ctx.socket(PUB).unwrap();
     let ep = bind(&publisher, t, "prefix");
-    let sub = ctx.socket(SUB).unwrap();
-    sub.connect(&ep).unwrap();
+    let sub = connected_sub(&ctx, &ep);
     for topic in [WARM, b"a.", b"b"] {
         sub.set_subscribe(topic).unwrap();
     }
@@ -123,8 +129,7 @@ fn fan_out_to_many(t: Transport) {
     let ep = bind(&publisher, t, "fanout");
     let subs: Vec<Socket> = (0..3)
         .map(|i| {
-            let s = ctx.socket(SUB).unwrap();
-            s.connect(&ep).unwrap();
+            let s = connected_sub(&ctx, &ep);
             s.set_subscribe(WARM).unwrap();
             s.set_subscribe(if i == 0 { b"" } else { b"t" }).unwrap();
             s
@@ -160,8 +165,7 @@ fn counted_subscriptions(t: Transport) {
     let ctx = Context::new();
     let publisher = ctx.socket(PUB).unwrap();
     let ep = bind(&publisher, t, "counted");
-    let sub = ctx.socket(SUB).unwrap();
-    sub.connect(&ep).unwrap();
+    let sub = connected_sub(&ctx, &ep);
     sub.set_subscribe(WARM).unwrap();
     sub.set_subscribe(b"k").unwrap();
     sub.set_subscribe(b"k").unwrap();
@@ -291,12 +295,10 @@ fn xpub_notices(t: Transport) {
     let xpub = ctx.socket(XPUB).unwrap();
     xpub.set_rcvtimeo(WAIT_MS).unwrap();
     let ep = bind(&xpub, t, "notices");
-    let a = ctx.socket(SUB).unwrap();
-    a.connect(&ep).unwrap();
+    let a = connected_sub(&ctx, &ep);
     a.set_subscribe(b"topic").unwrap();
     assert_eq!(xpub.recv_bytes(0).unwrap(), b"\x01topic");
-    let b = ctx.socket(SUB).unwrap();
-    b.connect(&ep).unwrap();
+    let b = connected_sub(&ctx, &ep);
     b.set_subscribe(b"topic").unwrap();
     b.set_subscribe(b"other").unwrap();
     assert_eq!(
@@ -308,8 +310,7 @@ fn xpub_notices(t: Transport) {
     b.set_unsubscribe(b"topic").unwrap();
     assert_eq!(xpub.recv_bytes(0).unwrap(), b"\x00topic");
     xpub.set_xpub_verbose(true).unwrap();
-    let c = ctx.socket(SUB).unwrap();
-    c.connect(&ep).unwrap();
+    let c = connected_sub(&ctx, &ep);
     c.set_subscribe(b"other").unwrap();
     assert_eq!(xpub.recv_bytes(0).unwrap(), b"\x01other", "verbose");
     drop(b);
@@ -420,8 +421,7 @@ fn subscriptions_are_replayed_to_a_restarted_publisher() {
     let ctx = Context::new();
     let publisher = ctx.socket(PUB).unwrap();
     let ep = bind(&publisher, Tcp, "replay");
-    let sub = ctx.socket(SUB).unwrap();
-    sub.connect(&ep).unwrap();
+    let sub = connected_sub(&ctx, &ep);
     sub.set_subscribe(WARM).unwrap();
     sub.set_subscribe(b"a").unwrap();
     warm_up(&publisher, &sub);
