@@ -463,19 +463,7 @@ pub(crate) fn bench(args: &[String]) -> Result<(), &'static str> {
         write_report(&target, "bench-curve", &curve_report, &curve_csv)?;
         report.push_str(&curve_report);
     }
-    let md = target.join("bench-report.md");
-    let runs = target.join("bench-runs.csv");
-    let written = std::fs::write(&md, &report).and_then(|()| std::fs::write(&runs, &csv));
-    match written {
-        Ok(()) => {
-            println!("==> [bench] wrote {} and {}", md.display(), runs.display());
-            Ok(())
-        }
-        Err(e) => {
-            eprintln!("xtask: could not write the report: {e}");
-            Err("bench-report")
-        }
-    }
+    write_report(&target, "bench", &report, &csv)
 }
 
 /// Writes `<target>/<name>-report.md` and `<target>/<name>-runs.csv`.

@@ -8,14 +8,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
+use common::libzmq_peer::read_lines;
 use common::*;
 use tiermq::{Context, CurveKeyPair, Mechanism, MonitorEventKind, Socket, z85_decode, z85_encode};
 
@@ -44,16 +45,7 @@ impl Peer {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("python3 must be installed (with pyzmq: `pip install pyzmq`)");
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = channel();
-        thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = read_lines(child.stdout.take().unwrap());
         let first = lines
             .recv_timeout(Duration::from_secs(30))
             .unwrap_or_else(|_| {

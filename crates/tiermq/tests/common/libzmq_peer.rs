@@ -92,7 +92,8 @@ impl Drop for Peer {
     }
 }
 
-fn read_lines(out: ChildStdout) -> Receiver<String> {
+/// `out`'s lines on a channel, read on a thread of their own.
+pub fn read_lines(out: ChildStdout) -> Receiver<String> {
     let (tx, rx) = channel();
     thread::spawn(move || {
         for line in BufReader::new(out).lines() {
