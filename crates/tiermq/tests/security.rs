@@ -9,14 +9,14 @@
 mod common;
 
 use std::io::Write;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use common::libzmq_peer::read_lines;
+use common::libzmq_peer::start_python;
 use common::*;
 use tiermq::{Context, CurveKeyPair, Mechanism, MonitorEventKind, Socket, z85_decode, z85_encode};
 
@@ -36,25 +36,7 @@ struct Peer {
 
 impl Peer {
     fn start(args: &[&str]) -> Peer {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/security_peer.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 must be installed (with pyzmq: `pip install pyzmq`)");
-        let lines = read_lines(child.stdout.take().unwrap());
-        let first = lines
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| {
-                panic!(
-                    "the libzmq peer did not start: is pyzmq (with CURVE) installed? \
-                     Run `pip install pyzmq` (status: {:?})",
-                    child.try_wait()
-                )
-            });
+        let (child, lines, first) = start_python("security_peer.py", args, true);
         let endpoint = first
             .strip_prefix("ready ")
             .unwrap_or_else(|| panic!("peer said {first:?}"))
