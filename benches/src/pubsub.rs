@@ -72,6 +72,84 @@ pub fn payload(size: usize, kind: u8) -> Vec<u8> {
     p
 }
 
+/// The three payloads a publisher sends, made once in the library's own
+/// message type.
+pub(crate) struct Payloads<T> {
+    warm: T,
+    data: T,
+    end: T,
+}
+
+impl<T> Payloads<T> {
+    /// Warm-up, data and end payloads of `size` bytes, each passed through
+    /// `make`.
+    pub(crate) fn new(size: usize, make: impl Fn(Vec<u8>) -> T) -> Self {
+        let [warm, data, end] = [WARM, DATA, END].map(|k| make(payload(size, k)));
+        Self { warm, data, end }
+    }
+
+    /// The payload for `kind` ([`WARM`], [`END`], anything else is data).
+    pub(crate) fn of(&self, kind: u8) -> &T {
+        match kind {
+            WARM => &self.warm,
+            END => &self.end,
+            _ => &self.data,
+        }
+    }
+}
+
+/// Says on stderr how often the publisher waited in vain for credit, if it
+/// ever did.
+pub(crate) fn report_stalls(credit: &Credit) {
+    if credit.stalls() > 0 {
+        eprintln!(
+            "tiermq-bench pub: waited in vain for credit {} time(s)",
+            credit.stalls()
+        );
+    }
+}
+
+/// An async publisher's run on `rt`: accepts the control link (its
+/// reader wakes the credit wait), then [`publish_async`] with `send`
+/// taking each payload as `Bytes`; says how often it stalled.
+///
+/// Errors: the control link's, `send`'s, or a timeout waiting for the
+/// subscribers.
+#[cfg(feature = "peers")]
+pub(crate) fn publish_bytes_on(
+    rt: &tokio::runtime::Runtime,
+    spec: &Spec,
+    control: ControlListener,
+    mut send: impl AsyncFnMut(bytes::Bytes) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let notify = std::sync::Arc::new(tokio::sync::Notify::new());
+    let waker = std::sync::Arc::clone(&notify);
+    let credit = control.accept(spec, Some(Box::new(move || waker.notify_one())))?;
+    let payloads = Payloads::new(spec.size, bytes::Bytes::from);
+    let out = rt.block_on(publish_async(spec, &credit, &notify, async |kind| {
+        send(payloads.of(kind).clone()).await
+    }));
+    report_stalls(&credit);
+    out
+}
+
+/// Awaits every SUB task and collects their tallies, in order.
+///
+/// Errors: the first task's error, or a task that panicked.
+#[cfg(feature = "peers")]
+pub(crate) async fn join_tallies(
+    tasks: Vec<tokio::task::JoinHandle<Result<Tally, Error>>>,
+) -> Result<Vec<Tally>, Error> {
+    let mut tallies = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        tallies.push(
+            t.await
+                .map_err(|e| Error::new(format!("a SUB task: {e}")))??,
+        );
+    }
+    Ok(tallies)
+}
+
 /// Runs a `pub` or `sub` role (see [`crate::run`]).
 ///
 /// `pub` announces, through `on_bound`, its endpoint and the control

@@ -20,9 +20,25 @@ fn timeout_ms() -> i32 {
     i32::try_from(RECV_TIMEOUT.as_millis()).unwrap_or(i32::MAX)
 }
 
-fn clamp_i32(n: impl TryInto<i32>) -> i32 {
+/// `n` as the `i32` a socket option takes, saturating at `i32::MAX`.
+pub(crate) fn clamp_i32(n: impl TryInto<i32>) -> i32 {
     n.try_into().unwrap_or(i32::MAX)
 }
+
+/// Sets socket `$s`'s HWMs to the run's, and its kernel buffers when the
+/// run names them; a macro because tiermq's and libzmq's sockets share no
+/// trait. Returns early with the option's error.
+macro_rules! set_sizes {
+    ($s:expr, $spec:expr) => {{
+        $s.set_sndhwm($crate::zmq_like::clamp_i32($spec.hwm))?;
+        $s.set_rcvhwm($crate::zmq_like::clamp_i32($spec.hwm))?;
+        if $spec.buf > 0 {
+            $s.set_sndbuf($crate::zmq_like::clamp_i32($spec.buf))?;
+            $s.set_rcvbuf($crate::zmq_like::clamp_i32($spec.buf))?;
+        }
+    }};
+}
+pub(crate) use set_sizes;
 
 macro_rules! zmq_like {
     ($(#[$doc:meta])* $module:ident, $lib:ident, $payload:ty, |$p:ident| $make:expr, |$q:ident| $sendable:expr) => {
@@ -33,12 +49,7 @@ macro_rules! zmq_like {
             /// A socket of `kind` with the run's HWMs, buffers and timeouts.
             fn socket(ctx: &::$lib::Context, kind: ::$lib::SocketType, spec: &Spec) -> Result<::$lib::Socket, Error> {
                 let s = ctx.socket(kind)?;
-                s.set_sndhwm(clamp_i32(spec.hwm))?;
-                s.set_rcvhwm(clamp_i32(spec.hwm))?;
-                if spec.buf > 0 {
-                    s.set_sndbuf(clamp_i32(spec.buf))?;
-                    s.set_rcvbuf(clamp_i32(spec.buf))?;
-                }
+                set_sizes!(s, spec);
                 s.set_rcvtimeo(timeout_ms())?;
                 s.set_sndtimeo(timeout_ms())?;
                 // A role normally holds its sockets open until the run is

@@ -463,19 +463,7 @@ pub(crate) fn bench(args: &[String]) -> Result<(), &'static str> {
         write_report(&target, "bench-curve", &curve_report, &curve_csv)?;
         report.push_str(&curve_report);
     }
-    let md = target.join("bench-report.md");
-    let runs = target.join("bench-runs.csv");
-    let written = std::fs::write(&md, &report).and_then(|()| std::fs::write(&runs, &csv));
-    match written {
-        Ok(()) => {
-            println!("==> [bench] wrote {} and {}", md.display(), runs.display());
-            Ok(())
-        }
-        Err(e) => {
-            eprintln!("xtask: could not write the report: {e}");
-            Err("bench-report")
-        }
-    }
+    write_report(&target, "bench", &report, &csv)
 }
 
 /// Writes `<target>/<name>-report.md` and `<target>/<name>-runs.csv`.
@@ -805,6 +793,30 @@ fn si(x: f64) -> String {
     }
 }
 
+/// Keeps `lib`'s figure `x` as tiermq's (`ours`) or folds it into the best
+/// peer's with `better` (`f64::max` for rates, `f64::min` for latencies).
+fn record(
+    lib: &str,
+    x: f64,
+    ours: &mut Option<f64>,
+    best_peer: &mut Option<f64>,
+    better: fn(f64, f64) -> f64,
+) {
+    if lib == "tiermq" {
+        *ours = Some(x);
+    } else {
+        *best_peer = Some(best_peer.map_or(x, |b| better(b, x)));
+    }
+}
+
+/// `num / den` to two places, or a dash when either was not measured.
+fn ratio_cell(num: Option<f64>, den: Option<f64>) -> String {
+    match (num, den) {
+        (Some(n), Some(d)) => format!("{:.2}", n / d),
+        _ => "—".into(),
+    }
+}
+
 fn rt_note(runtime: Option<&str>) -> &'static str {
     match runtime {
         Some("multi") => " (mt)",
@@ -929,11 +941,7 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
                         rate * size as f64 / 1e6,
                         rt_note(rt)
                     ));
-                    if lib == "tiermq" {
-                        ours = Some(rate);
-                    } else {
-                        best_peer = Some(best_peer.map_or(rate, |b| b.max(rate)));
-                    }
+                    record(lib, rate, &mut ours, &mut best_peer, f64::max);
                 }
                 None => cells.push("—".into()),
             }
@@ -942,14 +950,8 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
             // Not run (`--hops` runs only 16 B).
             continue;
         }
-        let ratio = match (ours, best_peer) {
-            (Some(o), Some(b)) => format!("{:.2}", o / b),
-            _ => "—".into(),
-        };
-        let vs_libzmq = match (ours, libzmq) {
-            (Some(o), Some(z)) => format!("{:.2}", o / z),
-            _ => "—".into(),
-        };
+        let ratio = ratio_cell(ours, best_peer);
+        let vs_libzmq = ratio_cell(ours, libzmq);
         let raw = match (ours, ceiling.get(transport)) {
             (Some(o), Some(c)) => format!("{:.0} %", 100.0 * o * size as f64 / 1e6 / c),
             _ => "—".into(),
@@ -989,23 +991,13 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
                         let us = per * 1e6;
                         let vs_raw = raw.map_or(String::new(), |r| format!(" ({:.1}×)", us / r));
                         cells.push(format!("{us:.1}{}{vs_raw}", rt_note(rt)));
-                        if lib == "tiermq" {
-                            ours = Some(us);
-                        } else {
-                            best_peer = Some(best_peer.map_or(us, |b| b.min(us)));
-                        }
+                        record(lib, us, &mut ours, &mut best_peer, f64::min);
                     }
                     None => cells.push("—".into()),
                 }
             }
-            let ratio = match (ours, best_peer) {
-                (Some(o), Some(b)) => format!("{:.2}", o / b),
-                _ => "—".into(),
-            };
-            let vs_raw = match (ours, raw) {
-                (Some(o), Some(r)) => format!("{:.2}", o / r),
-                _ => "—".into(),
-            };
+            let ratio = ratio_cell(ours, best_peer);
+            let vs_raw = ratio_cell(ours, raw);
             let _ = writeln!(
                 s,
                 "| {transport} | {} | {} | {ratio} | {vs_raw} |",
@@ -1160,10 +1152,7 @@ fn render_tiered(results: &BTreeMap<Case, Vec<Run>>) -> String {
         };
         let (one, tiered) = (rate(TIERED[0]), rate(TIERED[1]));
         let show = |r: Option<f64>| r.map_or("—".into(), si);
-        let ratio = match (one, tiered) {
-            (Some(o), Some(t)) => format!("{:.2}", t / o),
-            _ => "—".into(),
-        };
+        let ratio = ratio_cell(tiered, one);
         let _ = writeln!(
             s,
             "| {transport} | {} | {} | {ratio} |",
@@ -1247,19 +1236,12 @@ fn render_pubsub(results: &BTreeMap<Case, Vec<Run>>, rounds: usize) -> String {
                                 si(rate / subs as f64),
                                 rt_note(rt)
                             ));
-                            if lib == "tiermq" {
-                                ours = Some(rate);
-                            } else {
-                                best_peer = Some(best_peer.map_or(rate, |b| b.max(rate)));
-                            }
+                            record(lib, rate, &mut ours, &mut best_peer, f64::max);
                         }
                         None => cells.push("—".into()),
                     }
                 }
-                let ratio = match (ours, best_peer) {
-                    (Some(o), Some(b)) => format!("{:.2}", o / b),
-                    _ => "—".into(),
-                };
+                let ratio = ratio_cell(ours, best_peer);
                 let _ = writeln!(
                     s,
                     "| {size} | {subs} | {transport} | {} | {ratio} |",

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use omq_tokio::{Message, Socket, SocketType};
 
-use super::{ControlListener, DATA, END, Fanout, Tally, WARM, publish_async};
+use super::{ControlListener, Fanout, Tally, join_tallies, publish_bytes_on};
 use crate::omq_peer::options;
 use crate::zeromq_peer::{
     bind_endpoint, connect_endpoint, hold_while_running, loop_limit, runtime, within,
@@ -29,25 +29,9 @@ pub(crate) fn publish(
         .block_on(s.bind(bind_endpoint(spec).as_str()))?
         .to_string();
     on_bound(&ep);
-    let notify = Arc::new(tokio::sync::Notify::new());
-    let waker = Arc::clone(&notify);
-    let credit = control.accept(spec, Some(Box::new(move || waker.notify_one())))?;
-    let [warm, data, end] = [WARM, DATA, END].map(|k| Bytes::from(super::payload(spec.size, k)));
-    let out = rt.block_on(publish_async(spec, &credit, &notify, async |kind| {
-        let p = match kind {
-            WARM => &warm,
-            END => &end,
-            _ => &data,
-        };
-        Ok(s.send(Message::from(p.clone())).await?)
-    }));
-    if credit.stalls() > 0 {
-        eprintln!(
-            "tiermq-bench pub: waited in vain for credit {} time(s)",
-            credit.stalls()
-        );
-    }
-    out?;
+    publish_bytes_on(&rt, spec, control, async |p| {
+        Ok(s.send(Message::from(p)).await?)
+    })?;
     hold_while_running(&rt, hold);
     let _ = rt.block_on(s.close());
     remove_ipc_file(&ep);
@@ -85,13 +69,6 @@ pub(crate) fn subscribe(spec: &Spec, fanout: &Arc<Fanout>) -> Result<Vec<Tally>,
                 out.map(|()| tally)
             }));
         }
-        let mut tallies = Vec::with_capacity(tasks.len());
-        for t in tasks {
-            tallies.push(
-                t.await
-                    .map_err(|e| Error::new(format!("a SUB task: {e}")))??,
-            );
-        }
-        Ok(tallies)
+        join_tallies(tasks).await
     })
 }

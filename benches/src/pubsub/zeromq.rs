@@ -5,10 +5,9 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use zeromq::{Socket, SocketRecv, SocketSend, ZmqMessage};
 
-use super::{ControlListener, DATA, END, Fanout, Tally, WARM, publish_async};
+use super::{ControlListener, Fanout, Tally, join_tallies, publish_bytes_on};
 use crate::zeromq_peer::{
     bind_endpoint, connect_endpoint, hold_while_running, loop_limit, runtime, within,
 };
@@ -29,25 +28,9 @@ pub(crate) fn publish(
     };
     let ep = rt.block_on(s.bind(&bind_endpoint(spec)))?.to_string();
     on_bound(&ep);
-    let notify = Arc::new(tokio::sync::Notify::new());
-    let waker = Arc::clone(&notify);
-    let credit = control.accept(spec, Some(Box::new(move || waker.notify_one())))?;
-    let [warm, data, end] = [WARM, DATA, END].map(|k| Bytes::from(super::payload(spec.size, k)));
-    let out = rt.block_on(publish_async(spec, &credit, &notify, async |kind| {
-        let p = match kind {
-            WARM => &warm,
-            END => &end,
-            _ => &data,
-        };
-        Ok(s.send(ZmqMessage::from(p.clone())).await?)
-    }));
-    if credit.stalls() > 0 {
-        eprintln!(
-            "tiermq-bench pub: waited in vain for credit {} time(s)",
-            credit.stalls()
-        );
-    }
-    out?;
+    publish_bytes_on(&rt, spec, control, async |p| {
+        Ok(s.send(ZmqMessage::from(p)).await?)
+    })?;
     hold_while_running(&rt, hold);
     let _guard = rt.enter();
     drop(s);
@@ -86,13 +69,6 @@ pub(crate) fn subscribe(spec: &Spec, fanout: &Arc<Fanout>) -> Result<Vec<Tally>,
                 out.map(|()| tally)
             }));
         }
-        let mut tallies = Vec::with_capacity(tasks.len());
-        for t in tasks {
-            tallies.push(
-                t.await
-                    .map_err(|e| Error::new(format!("a SUB task: {e}")))??,
-            );
-        }
-        Ok(tallies)
+        join_tallies(tasks).await
     })
 }

@@ -2,7 +2,8 @@
 //! [`crate::zmq_like`]: the PUB sends from one thread, the SUBs are polled
 //! from one thread and drained with `DONTWAIT`.
 
-use super::{ControlListener, DATA, END, Fanout, Tally, WARM, publish_blocking};
+use super::{ControlListener, Fanout, Payloads, Tally, publish_blocking, report_stalls};
+use crate::zmq_like::set_sizes;
 use crate::{Error, RECV_TIMEOUT, Spec, bind_endpoint, remove_ipc_file};
 
 /// LINGER for every socket, in milliseconds.
@@ -11,10 +12,6 @@ const LINGER_MS: i32 = 1000;
 /// Messages taken from one readable SUB before the next is looked at, so
 /// one busy socket doesn't starve the others.
 const BATCH: usize = 256;
-
-fn clamp_i32(n: impl TryInto<i32>) -> i32 {
-    n.try_into().unwrap_or(i32::MAX)
-}
 
 fn timeout_ms() -> i64 {
     i64::try_from(RECV_TIMEOUT.as_millis()).unwrap_or(i64::MAX)
@@ -28,19 +25,9 @@ macro_rules! zmq_like_pubsub {
 
             fn socket(ctx: &::$lib::Context, kind: ::$lib::SocketType, spec: &Spec) -> Result<::$lib::Socket, Error> {
                 let s = ctx.socket(kind)?;
-                s.set_sndhwm(clamp_i32(spec.hwm))?;
-                s.set_rcvhwm(clamp_i32(spec.hwm))?;
-                if spec.buf > 0 {
-                    s.set_sndbuf(clamp_i32(spec.buf))?;
-                    s.set_rcvbuf(clamp_i32(spec.buf))?;
-                }
+                set_sizes!(s, spec);
                 s.set_linger(LINGER_MS)?;
                 Ok(s)
-            }
-
-            fn payload(size: usize, kind: u8) -> $payload {
-                let $p = crate::pubsub::payload(size, kind);
-                $make
             }
 
             /// Binds a PUB, announces it, and publishes the run (see
@@ -60,18 +47,12 @@ macro_rules! zmq_like_pubsub {
                     .map_err(|_| Error::new("last endpoint is not UTF-8"))?;
                 on_bound(&ep);
                 let credit = control.accept(spec, None)?;
-                let [warm, data, end] = [WARM, DATA, END].map(|k| payload(spec.size, k));
+                let payloads = Payloads::new(spec.size, |$p| -> $payload { $make });
                 let out = publish_blocking(spec, &credit, |kind| {
-                    let $q = match kind {
-                        WARM => &warm,
-                        END => &end,
-                        _ => &data,
-                    };
+                    let $q = payloads.of(kind);
                     Ok(s.send($sendable, 0)?)
                 });
-                if credit.stalls() > 0 {
-                    eprintln!("tiermq-bench pub: waited in vain for credit {} time(s)", credit.stalls());
-                }
+                report_stalls(&credit);
                 out?;
                 hold();
                 drop(s);

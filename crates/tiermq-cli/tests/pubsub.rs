@@ -87,8 +87,7 @@ fn pub_publishes_stdin_with_its_topic_to_a_libzmq_sub() {
     publisher.write_lines(["hello\tworld".to_owned()]);
     let got = sub.recv_multipart(0).unwrap();
     assert_eq!(got, [b"t/hello".to_vec(), b"world".to_vec()]);
-    let (code, _, err) = publisher.finish();
-    assert_eq!(code, 0, "{err:?}");
+    assert_exits_ok(publisher);
 }
 
 #[test]
@@ -115,8 +114,7 @@ fn pub_count_generates_numbered_messages_for_a_tiermq_sub() {
             n.parse().unwrap()
         })
         .collect();
-    let (code, _, err) = sub.finish();
-    assert_eq!(code, 0, "{err:?}");
+    assert_exits_ok(sub);
     assert!(
         numbers.windows(2).all(|w| w[0] < w[1]),
         "in publishing order: {numbers:?}"
@@ -154,11 +152,10 @@ fn publisher(endpoint: &str, name: &str) -> Proc {
     ])
 }
 
-/// `sub --failover` between two `pub` processes: the primary is killed
-/// (failover, printed on stderr), a new one is started on its port
-/// (failback), and after the failback only the primary's lines come.
-#[test]
-fn sub_failover_switches_publishers_and_says_so() {
+/// A "primary" and a "backup" publisher, and a `sub --failover
+/// --heartbeat 100` with the primary as tier 1 and the backup as tier 2,
+/// already printing the primary's lines; also the primary's endpoint.
+fn failover_setup() -> (Proc, String, Proc, Proc) {
     let mut primary = publisher("tcp://127.0.0.1:0", "primary");
     let primary_ep = primary.bound_endpoint();
     let mut backup = publisher("tcp://127.0.0.1:0", "backup");
@@ -174,6 +171,15 @@ fn sub_failover_switches_publishers_and_says_so() {
         &format!("2@{backup_ep}"),
     ]);
     until_from(&mut sub, "primary");
+    (primary, primary_ep, backup, sub)
+}
+
+/// `sub --failover` between two `pub` processes: the primary is killed
+/// (failover, printed on stderr), a new one is started on its port
+/// (failback), and after the failback only the primary's lines come.
+#[test]
+fn sub_failover_switches_publishers_and_says_so() {
+    let (mut primary, primary_ep, mut backup, mut sub) = failover_setup();
 
     primary.kill();
     sub.wait_err("failover: tier 1 -> tier 2");
@@ -205,21 +211,7 @@ fn signal(p: &Proc, sig: &str) {
 /// declared dead (failover); thawed, it is live again (failback).
 #[test]
 fn sub_failover_fails_over_from_a_frozen_publisher_and_back() {
-    let mut primary = publisher("tcp://127.0.0.1:0", "primary");
-    let primary_ep = primary.bound_endpoint();
-    let mut backup = publisher("tcp://127.0.0.1:0", "backup");
-    let backup_ep = backup.bound_endpoint();
-    let mut sub = Proc::spawn(&[
-        "sub",
-        "--failover",
-        "--heartbeat",
-        "100",
-        "--connect",
-        &format!("1@{primary_ep}"),
-        "--connect",
-        &format!("2@{backup_ep}"),
-    ]);
-    until_from(&mut sub, "primary");
+    let (mut primary, _, mut backup, mut sub) = failover_setup();
     signal(&primary, "-STOP");
     sub.wait_err("failover: tier 1 -> tier 2");
     until_from(&mut sub, "backup");
@@ -257,6 +249,5 @@ fn pair_talks_to_a_libzmq_pair() {
     peer.send_multipart(["two", "frames"], 0).unwrap();
     assert_eq!(pair.next_line(), "pong");
     assert_eq!(pair.next_line(), "two\tframes");
-    let (code, _, err) = pair.finish();
-    assert_eq!(code, 0, "{err:?}");
+    assert_exits_ok(pair);
 }

@@ -76,6 +76,42 @@ impl Drop for CurvePeer {
     }
 }
 
+/// A `tiermq pull` bound to an ephemeral tcp port with the security
+/// options `security`, exiting after `count` messages; and its endpoint.
+fn bound_pull(security: &[&str], count: &str) -> (Proc, String) {
+    let mut argv = vec!["pull", "--bind", "tcp://127.0.0.1:0"];
+    argv.extend_from_slice(security);
+    argv.extend(["--count", count]);
+    let mut pull = Proc::spawn(&argv);
+    let ep = pull.bound_endpoint();
+    (pull, ep)
+}
+
+/// Runs `tiermq push --connect ep` with the security options `security`
+/// and `--timeout timeout_ms`, with `input` on stdin; the exit code and
+/// stderr.
+fn push(ep: &str, security: &[&str], timeout_ms: &str, input: &[u8]) -> (i32, String) {
+    let mut argv = vec!["push", "--connect", ep];
+    argv.extend_from_slice(security);
+    argv.extend(["--timeout", timeout_ms]);
+    let (code, _, err) = run(&argv, input);
+    (code, err)
+}
+
+/// Asserts that a push with `security` fails with no peer taking its
+/// message: the handshake never completes.
+fn assert_push_refused(ep: &str, security: &[&str], input: &[u8]) {
+    let (code, err) = push(ep, security, "500", input);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("no peer took the message"), "{err}");
+}
+
+/// Asserts that a push with `security` hands its message over and exits 0.
+fn assert_push_delivered(ep: &str, security: &[&str], input: &[u8]) {
+    let (code, err) = push(ep, security, "20000", input);
+    assert_eq!(code, 0, "{err}");
+}
+
 #[test]
 fn keygen_pairs_serve_a_libzmq_curve_client() {
     let (public, secret) = keygen();
@@ -84,21 +120,11 @@ fn keygen_pairs_serve_a_libzmq_curve_client() {
         (public.clone(), secret.clone()),
         "a new pair each run"
     );
-    let mut pull = Proc::spawn(&[
-        "pull",
-        "--bind",
-        "tcp://127.0.0.1:0",
-        "--curve-server",
-        &secret,
-        "--count",
-        "1",
-    ]);
-    let ep = pull.bound_endpoint();
+    let (mut pull, ep) = bound_pull(&["--curve-server", &secret], "1");
     let mut push = CurvePeer::start(&["push", &ep, &public, "over curve"]);
     assert_eq!(push.line(), "sent");
     assert_eq!(pull.next_line(), "over curve");
-    let (code, _, err) = pull.finish();
-    assert_eq!(code, 0, "{err:?}");
+    assert_exits_ok(pull);
 }
 
 #[test]
@@ -113,111 +139,37 @@ fn curve_client_reaches_a_libzmq_curve_server_only_with_its_key() {
 
     // Another server's key: the handshake fails, no peer ever takes the line.
     let (wrong, _) = keygen();
-    let (code, _, err) = run(
-        &[
-            "push",
-            "--connect",
-            &ep,
-            "--curve-serverkey",
-            &wrong,
-            "--timeout",
-            "500",
-        ],
-        b"never\n",
-    );
-    assert_eq!(code, 1, "{err}");
-    assert!(err.contains("no peer took the message"), "{err}");
+    assert_push_refused(&ep, &["--curve-serverkey", &wrong], b"never\n");
 
     // The right key, with a client key pair of the user's own.
     let (_, client_secret) = keygen();
-    let (code, _, err) = run(
+    assert_push_delivered(
+        &ep,
         &[
-            "push",
-            "--connect",
-            &ep,
             "--curve-serverkey",
             &server_public,
             "--curve-client",
             &client_secret,
-            "--timeout",
-            "20000",
         ],
         b"encrypted\n",
     );
-    assert_eq!(code, 0, "{err}");
     assert_eq!(pull.line(), "encrypted");
 }
 
 #[test]
 fn curve_between_tiermq_processes() {
     let (public, secret) = keygen();
-    let mut pull = Proc::spawn(&[
-        "pull",
-        "--bind",
-        "tcp://127.0.0.1:0",
-        "--curve-server",
-        &secret,
-        "--count",
-        "1",
-    ]);
-    let ep = pull.bound_endpoint();
-    let (code, _, err) = run(
-        &[
-            "push",
-            "--connect",
-            &ep,
-            "--curve-serverkey",
-            &public,
-            "--timeout",
-            "20000",
-        ],
-        b"tiermq to tiermq\n",
-    );
-    assert_eq!(code, 0, "{err}");
+    let (mut pull, ep) = bound_pull(&["--curve-server", &secret], "1");
+    assert_push_delivered(&ep, &["--curve-serverkey", &public], b"tiermq to tiermq\n");
     assert_eq!(pull.next_line(), "tiermq to tiermq");
-    let (code, _, err) = pull.finish();
-    assert_eq!(code, 0, "{err:?}");
+    assert_exits_ok(pull);
 }
 
 #[test]
 fn plain_server_admits_only_its_credentials() {
-    let mut pull = Proc::spawn(&[
-        "pull",
-        "--bind",
-        "tcp://127.0.0.1:0",
-        "--plain-server",
-        "alice:open sesame",
-        "--count",
-        "2",
-    ]);
-    let ep = pull.bound_endpoint();
-    let (code, _, err) = run(
-        &[
-            "push",
-            "--connect",
-            &ep,
-            "--plain",
-            "alice:guess",
-            "--timeout",
-            "500",
-        ],
-        b"refused\n",
-    );
-    assert_eq!(code, 1, "{err}");
-    assert!(err.contains("no peer took the message"), "{err}");
-    let (code, _, err) = run(
-        &[
-            "push",
-            "--connect",
-            &ep,
-            "--plain",
-            "alice:open sesame",
-            "--timeout",
-            "20000",
-        ],
-        b"admitted\n",
-    );
-    assert_eq!(code, 0, "{err}");
+    let (mut pull, ep) = bound_pull(&["--plain-server", "alice:open sesame"], "2");
+    assert_push_refused(&ep, &["--plain", "alice:guess"], b"refused\n");
+    assert_push_delivered(&ep, &["--plain", "alice:open sesame"], b"admitted\n");
     assert_eq!(pull.next_line(), "admitted");
 
     // A libzmq PLAIN client with the same credentials.
@@ -229,8 +181,7 @@ fn plain_server_admits_only_its_credentials() {
     push.connect(&ep).unwrap();
     push.send("from libzmq", 0).unwrap();
     assert_eq!(pull.next_line(), "from libzmq");
-    let (code, _, err) = pull.finish();
-    assert_eq!(code, 0, "{err:?}");
+    assert_exits_ok(pull);
 }
 
 #[test]

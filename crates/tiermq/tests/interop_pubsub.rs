@@ -40,11 +40,52 @@ fn warm_up(mut send: impl FnMut(), mut recv: impl FnMut() -> Option<Vec<u8>>) {
     }
 }
 
+/// The next message from `recv` that is not a warm-up.
+fn next_after_warm_up(mut recv: impl FnMut() -> Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    loop {
+        let m = recv();
+        if m != [WARM] {
+            return m;
+        }
+    }
+}
+
+/// Binds tiermq socket `s` on a fresh `kind` endpoint; returns where to
+/// connect.
+fn bind(s: &tiermq::Socket, kind: &str, name: &str) -> String {
+    s.bind(&endpoint(kind, name)).unwrap();
+    s.get_last_endpoint().unwrap().unwrap()
+}
+
+/// [`bind`] for a libzmq socket.
+fn zmq_bind(s: &zmq::Socket, kind: &str, name: &str) -> String {
+    s.bind(&endpoint(kind, name)).unwrap();
+    s.get_last_endpoint().unwrap().unwrap()
+}
+
+/// A libzmq XPUB that lingers not at all and waits [`WAIT_MS`] for a
+/// subscription.
+fn libzmq_xpub(zctx: &zmq::Context) -> zmq::Socket {
+    let xpub = zctx.socket(zmq::XPUB).unwrap();
+    xpub.set_linger(0).unwrap();
+    xpub.set_rcvtimeo(WAIT_MS).unwrap();
+    xpub
+}
+
+/// Plays a ZMTP 3.0 peer of `socket_type` on `peer`: greeting, READY and
+/// the handshake; returns the version tiermq offered.
+fn zmtp30_handshake(peer: &mut TcpStream, socket_type: &str) -> (u8, u8) {
+    peer.set_read_timeout(Some(Duration::from_millis(WAIT_MS as u64)))
+        .unwrap();
+    peer.write_all(&greeting_30(false)).unwrap();
+    peer.write_all(&ready(socket_type)).unwrap();
+    handshake(peer)
+}
+
 fn tiermq_pub_to_libzmq_sub(kind: &str) {
     let ctx = Context::new();
     let publisher = ctx.socket(PUB).unwrap();
-    publisher.bind(&endpoint(kind, "pub")).unwrap();
-    let ep = publisher.get_last_endpoint().unwrap().unwrap();
+    let ep = bind(&publisher, kind, "pub");
     let zctx = zmq::Context::new();
     let sub = zctx.socket(zmq::SUB).unwrap();
     sub.set_linger(0).unwrap();
@@ -59,13 +100,10 @@ fn tiermq_pub_to_libzmq_sub(kind: &str) {
     sub.set_rcvtimeo(WAIT_MS).unwrap();
     publisher.send("b1", 0).unwrap();
     publisher.send_multipart(["a1", "x", "y"], 0).unwrap();
-    loop {
-        let m = sub.recv_multipart(0).unwrap();
-        if m != [WARM] {
-            assert_eq!(m, [b"a1".to_vec(), b"x".to_vec(), b"y".to_vec()]);
-            break;
-        }
-    }
+    assert_eq!(
+        next_after_warm_up(|| sub.recv_multipart(0).unwrap()),
+        [b"a1".to_vec(), b"x".to_vec(), b"y".to_vec()]
+    );
 }
 
 #[test]
@@ -82,8 +120,7 @@ fn libzmq_pub_to_tiermq_sub(kind: &str) {
     let zctx = zmq::Context::new();
     let publisher = zctx.socket(zmq::PUB).unwrap();
     publisher.set_linger(0).unwrap();
-    publisher.bind(&endpoint(kind, "zpub")).unwrap();
-    let ep = publisher.get_last_endpoint().unwrap().unwrap();
+    let ep = zmq_bind(&publisher, kind, "zpub");
     let ctx = Context::new();
     let sub = ctx.socket(SUB).unwrap();
     sub.connect(&ep).unwrap();
@@ -97,13 +134,10 @@ fn libzmq_pub_to_tiermq_sub(kind: &str) {
     sub.set_rcvtimeo(WAIT_MS).unwrap();
     publisher.send("b1", 0).unwrap();
     publisher.send_multipart(["a1", "x"], 0).unwrap();
-    loop {
-        let m = sub.recv_multipart(0).unwrap();
-        if m != [WARM] {
-            assert_eq!(m, [b"a1".to_vec(), b"x".to_vec()]);
-            break;
-        }
-    }
+    assert_eq!(
+        next_after_warm_up(|| sub.recv_multipart(0).unwrap()),
+        [b"a1".to_vec(), b"x".to_vec()]
+    );
 }
 
 #[test]
@@ -120,11 +154,8 @@ fn libzmq_pub_to_tiermq_sub_ipc() {
 /// them again from the same SUB when it is restarted on the same endpoint.
 fn libzmq_xpub_sees_tiermq_sub(kind: &str) {
     let zctx = zmq::Context::new();
-    let xpub = zctx.socket(zmq::XPUB).unwrap();
-    xpub.set_linger(0).unwrap();
-    xpub.set_rcvtimeo(WAIT_MS).unwrap();
-    xpub.bind(&endpoint(kind, "zxpub")).unwrap();
-    let ep = xpub.get_last_endpoint().unwrap().unwrap();
+    let xpub = libzmq_xpub(&zctx);
+    let ep = zmq_bind(&xpub, kind, "zxpub");
     let ctx = Context::new();
     let sub = ctx.socket(SUB).unwrap();
     sub.connect(&ep).unwrap();
@@ -135,9 +166,7 @@ fn libzmq_xpub_sees_tiermq_sub(kind: &str) {
     sub.set_unsubscribe(b"topic").unwrap();
     assert_eq!(xpub.recv_bytes(0).unwrap(), b"\x00topic");
     drop(xpub);
-    let xpub = zctx.socket(zmq::XPUB).unwrap();
-    xpub.set_linger(0).unwrap();
-    xpub.set_rcvtimeo(WAIT_MS).unwrap();
+    let xpub = libzmq_xpub(&zctx);
     eventually("the endpoint is free again", || xpub.bind(&ep).is_ok());
     assert_eq!(
         xpub.recv_bytes(0).unwrap(),
@@ -162,8 +191,7 @@ fn tiermq_xpub_sees_libzmq_sub() {
         let ctx = Context::new();
         let xpub = ctx.socket(XPUB).unwrap();
         xpub.set_rcvtimeo(WAIT_MS).unwrap();
-        xpub.bind(&endpoint(kind, "xpub")).unwrap();
-        let ep = xpub.get_last_endpoint().unwrap().unwrap();
+        let ep = bind(&xpub, kind, "xpub");
         let zctx = zmq::Context::new();
         let sub = zctx.socket(zmq::SUB).unwrap();
         sub.set_linger(0).unwrap();
@@ -189,11 +217,11 @@ fn zmtp30_subscriber_uses_the_message_form() {
     let ep = publisher.get_last_endpoint().unwrap().unwrap();
     let addr = ep.trim_start_matches("tcp://");
     let mut peer = TcpStream::connect(addr).unwrap();
-    peer.set_read_timeout(Some(Duration::from_millis(WAIT_MS as u64)))
-        .unwrap();
-    peer.write_all(&greeting_30(false)).unwrap();
-    peer.write_all(&ready("SUB")).unwrap();
-    assert_eq!(handshake(&mut peer), (3, 1), "tiermq offers 3.1");
+    assert_eq!(
+        zmtp30_handshake(&mut peer, "SUB"),
+        (3, 1),
+        "tiermq offers 3.1"
+    );
     // Subscribe twice, cancel once (message form, as 3.0 has no commands).
     for f in [b"\x01t".as_slice(), b"\x01t", b"\x00t", b"\x01~warm"] {
         peer.write_all(&frame(0, f)).unwrap();
@@ -242,11 +270,7 @@ fn tiermq_sub_subscribes_a_zmtp30_publisher_with_the_message_form() {
     sub.set_subscribe(b"x").unwrap();
     sub.connect(&format!("tcp://{addr}")).unwrap();
     let (mut peer, _) = listener.accept().unwrap();
-    peer.set_read_timeout(Some(Duration::from_millis(WAIT_MS as u64)))
-        .unwrap();
-    peer.write_all(&greeting_30(false)).unwrap();
-    peer.write_all(&ready("PUB")).unwrap();
-    handshake(&mut peer);
+    zmtp30_handshake(&mut peer, "PUB");
     assert_eq!(read_frame(&mut peer), (false, b"\x01x".to_vec()));
     sub.set_subscribe(b"y").unwrap();
     assert_eq!(read_frame(&mut peer), (false, b"\x01y".to_vec()));

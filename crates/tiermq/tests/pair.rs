@@ -19,13 +19,39 @@ fn pair(ctx: &Context) -> Socket {
     s
 }
 
+/// A PAIR bound at `endpoint`, and the endpoint to connect to.
+fn bound_pair(ctx: &Context, endpoint: &str) -> (Socket, String) {
+    let s = pair(ctx);
+    s.bind(endpoint).unwrap();
+    let at = s.get_last_endpoint().unwrap().unwrap();
+    (s, at)
+}
+
+/// A libzmq PAIR that waits [`WAIT_MS`] for a message and lingers not at
+/// all.
+fn libzmq_pair(zctx: &zmq::Context) -> zmq::Socket {
+    let z = zctx.socket(zmq::PAIR).unwrap();
+    z.set_rcvtimeo(WAIT_MS).unwrap();
+    z.set_linger(0).unwrap();
+    z
+}
+
+/// Sends `n` numbered messages on `from`, then asserts `recv` yields
+/// them all, in order.
+fn send_numbered_and_expect_in_order(from: &Socket, n: u32, mut recv: impl FnMut() -> Vec<u8>) {
+    for i in 0..n {
+        from.send(&i.to_be_bytes()[..], 0).unwrap();
+    }
+    for i in 0..n {
+        assert_eq!(recv(), i.to_be_bytes(), "message {i} in order");
+    }
+}
+
 /// Binds `a` at `endpoint`, connects `b`, and checks messages (multipart
 /// kept whole) both ways.
 fn both_ways(endpoint: &str) {
     let ctx = Context::new();
-    let a = pair(&ctx);
-    a.bind(endpoint).unwrap();
-    let at = a.get_last_endpoint().unwrap().unwrap();
+    let (a, at) = bound_pair(&ctx, endpoint);
     let b = pair(&ctx);
     b.connect(&at).unwrap();
     b.send_multipart(["ping", "two"], 0).unwrap();
@@ -35,12 +61,7 @@ fn both_ways(endpoint: &str) {
     );
     a.send("pong", 0).unwrap();
     assert_eq!(b.recv_bytes(0).unwrap(), b"pong");
-    for i in 0..100u32 {
-        a.send(&i.to_be_bytes()[..], 0).unwrap();
-    }
-    for i in 0..100u32 {
-        assert_eq!(b.recv_bytes(0).unwrap(), i.to_be_bytes(), "in order");
-    }
+    send_numbered_and_expect_in_order(&a, 100, || b.recv_bytes(0).unwrap());
 }
 
 #[test]
@@ -62,9 +83,7 @@ fn pair_over_ipc() {
 /// nobody, until the first leaves.
 fn second_peer_refused(endpoint: &str) {
     let ctx = Context::new();
-    let a = pair(&ctx);
-    a.bind(endpoint).unwrap();
-    let at = a.get_last_endpoint().unwrap().unwrap();
+    let (a, at) = bound_pair(&ctx, endpoint);
     let first = pair(&ctx);
     first.connect(&at).unwrap();
     first.send("first", 0).unwrap();
@@ -75,12 +94,7 @@ fn second_peer_refused(endpoint: &str) {
     // The second connects and is closed, again and again; what it sends
     // meanwhile reaches nobody.
     second.send("lost", DONTWAIT).unwrap();
-    for i in 0..20u32 {
-        a.send(&i.to_be_bytes()[..], 0).unwrap();
-    }
-    for i in 0..20u32 {
-        assert_eq!(first.recv_bytes(0).unwrap(), i.to_be_bytes());
-    }
+    send_numbered_and_expect_in_order(&a, 20, || first.recv_bytes(0).unwrap());
     first.send("still first", 0).unwrap();
     assert_eq!(
         a.recv_bytes(0).unwrap(),
@@ -173,13 +187,9 @@ fn send_blocks_at_the_peers_hwm() {
 #[test]
 fn pair_talks_to_a_libzmq_pair() {
     let ctx = Context::new();
-    let a = pair(&ctx);
-    a.bind("tcp://127.0.0.1:*").unwrap();
-    let at = a.get_last_endpoint().unwrap().unwrap();
+    let (a, at) = bound_pair(&ctx, "tcp://127.0.0.1:*");
     let zctx = zmq::Context::new();
-    let z = zctx.socket(zmq::PAIR).unwrap();
-    z.set_rcvtimeo(WAIT_MS).unwrap();
-    z.set_linger(0).unwrap();
+    let z = libzmq_pair(&zctx);
     z.connect(&at).unwrap();
     z.send_multipart(["from", "libzmq"], 0).unwrap();
     assert_eq!(
@@ -190,9 +200,7 @@ fn pair_talks_to_a_libzmq_pair() {
     assert_eq!(z.recv_bytes(0).unwrap(), b"from tiermq");
 
     // And the other way round: libzmq binds, tiermq connects.
-    let zb = zctx.socket(zmq::PAIR).unwrap();
-    zb.set_rcvtimeo(WAIT_MS).unwrap();
-    zb.set_linger(0).unwrap();
+    let zb = libzmq_pair(&zctx);
     zb.bind("tcp://127.0.0.1:*").unwrap();
     let zat = zb.get_last_endpoint().unwrap().unwrap();
     let b = pair(&ctx);
@@ -206,27 +214,16 @@ fn pair_talks_to_a_libzmq_pair() {
 #[test]
 fn a_libzmq_second_peer_is_refused() {
     let ctx = Context::new();
-    let a = pair(&ctx);
-    a.bind("tcp://127.0.0.1:*").unwrap();
-    let at = a.get_last_endpoint().unwrap().unwrap();
+    let (a, at) = bound_pair(&ctx, "tcp://127.0.0.1:*");
     let zctx = zmq::Context::new();
-    let first = zctx.socket(zmq::PAIR).unwrap();
-    let second = zctx.socket(zmq::PAIR).unwrap();
-    for z in [&first, &second] {
-        z.set_rcvtimeo(WAIT_MS).unwrap();
-        z.set_linger(0).unwrap();
-    }
+    let first = libzmq_pair(&zctx);
+    let second = libzmq_pair(&zctx);
     first.connect(&at).unwrap();
     first.send("first", 0).unwrap();
     assert_eq!(a.recv_bytes(0).unwrap(), b"first");
     second.connect(&at).unwrap();
     second.send("second", zmq::DONTWAIT).unwrap_or(());
-    for i in 0..10u32 {
-        a.send(&i.to_be_bytes()[..], 0).unwrap();
-    }
-    for i in 0..10u32 {
-        assert_eq!(first.recv_bytes(0).unwrap(), i.to_be_bytes());
-    }
+    send_numbered_and_expect_in_order(&a, 10, || first.recv_bytes(0).unwrap());
     first.send("again", 0).unwrap();
     assert_eq!(
         a.recv_bytes(0).unwrap(),

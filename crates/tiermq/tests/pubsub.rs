@@ -28,6 +28,19 @@ use Transport::{Inproc, Ipc, Tcp};
 
 const ALL: [Transport; 3] = [Inproc, Tcp, Ipc];
 
+/// A test named `$test` that runs the scenario `$scenario(t)` for every
+/// transport `t` in [`ALL`].
+macro_rules! over_every_transport {
+    ($test:ident, $scenario:ident) => {
+        #[test]
+        fn $test() {
+            for t in ALL {
+                $scenario(t);
+            }
+        }
+    };
+}
+
 fn endpoint(t: Transport, name: &str) -> String {
     match t {
         Inproc => format!("inproc://pubsub-{name}"),
@@ -44,6 +57,13 @@ fn endpoint(t: Transport, name: &str) -> String {
 fn bind(s: &Socket, t: Transport, name: &str) -> String {
     s.bind(&endpoint(t, name)).unwrap();
     s.get_last_endpoint().unwrap().unwrap()
+}
+
+/// A SUB on `ctx` connected to `ep`, subscribed to nothing yet.
+fn connected_sub(ctx: &Context, ep: &str) -> Socket {
+    let sub = ctx.socket(SUB).unwrap();
+    sub.connect(ep).unwrap();
+    sub
 }
 
 /// Publishes the warm-up topic until `sub` (subscribed to it) gets one,
@@ -80,8 +100,7 @@ fn prefix_matching_and_multipart(t: Transport) {
     let ctx = Context::new();
     let publisher = ctx.socket(PUB).unwrap();
     let ep = bind(&publisher, t, "prefix");
-    let sub = ctx.socket(SUB).unwrap();
-    sub.connect(&ep).unwrap();
+    let sub = connected_sub(&ctx, &ep);
     for topic in [WARM, b"a.", b"b"] {
         sub.set_subscribe(topic).unwrap();
     }
@@ -99,12 +118,10 @@ fn prefix_matching_and_multipart(t: Transport) {
     assert_eq!(publisher.recv_bytes(DONTWAIT), Err(tiermq::Error::ENOTSUP));
 }
 
-#[test]
-fn prefix_matching_and_multipart_over_every_transport() {
-    for t in ALL {
-        prefix_matching_and_multipart(t);
-    }
-}
+over_every_transport!(
+    prefix_matching_and_multipart_over_every_transport,
+    prefix_matching_and_multipart
+);
 
 fn fan_out_to_many(t: Transport) {
     let ctx = Context::new();
@@ -112,8 +129,7 @@ fn fan_out_to_many(t: Transport) {
     let ep = bind(&publisher, t, "fanout");
     let subs: Vec<Socket> = (0..3)
         .map(|i| {
-            let s = ctx.socket(SUB).unwrap();
-            s.connect(&ep).unwrap();
+            let s = connected_sub(&ctx, &ep);
             s.set_subscribe(WARM).unwrap();
             s.set_subscribe(if i == 0 { b"" } else { b"t" }).unwrap();
             s
@@ -140,19 +156,16 @@ fn fan_out_to_many(t: Transport) {
     }
 }
 
-#[test]
-fn every_subscriber_gets_every_matching_message() {
-    for t in ALL {
-        fan_out_to_many(t);
-    }
-}
+over_every_transport!(
+    every_subscriber_gets_every_matching_message,
+    fan_out_to_many
+);
 
 fn counted_subscriptions(t: Transport) {
     let ctx = Context::new();
     let publisher = ctx.socket(PUB).unwrap();
     let ep = bind(&publisher, t, "counted");
-    let sub = ctx.socket(SUB).unwrap();
-    sub.connect(&ep).unwrap();
+    let sub = connected_sub(&ctx, &ep);
     sub.set_subscribe(WARM).unwrap();
     sub.set_subscribe(b"k").unwrap();
     sub.set_subscribe(b"k").unwrap();
@@ -179,12 +192,7 @@ fn counted_subscriptions(t: Transport) {
     assert_eq!(publisher.set_subscribe(b"x"), Err(tiermq::Error::EINVAL));
 }
 
-#[test]
-fn subscriptions_are_counted() {
-    for t in ALL {
-        counted_subscriptions(t);
-    }
-}
+over_every_transport!(subscriptions_are_counted, counted_subscriptions);
 
 #[test]
 fn a_slow_subscriber_loses_messages_and_never_blocks_the_publisher() {
@@ -280,24 +288,17 @@ fn nodrop(t: Transport) {
     assert_eq!(got, (0..sent + 10).collect::<Vec<_>>(), "nothing lost");
 }
 
-#[test]
-fn xpub_nodrop_pushes_back_instead_of_dropping() {
-    for t in ALL {
-        nodrop(t);
-    }
-}
+over_every_transport!(xpub_nodrop_pushes_back_instead_of_dropping, nodrop);
 
 fn xpub_notices(t: Transport) {
     let ctx = Context::new();
     let xpub = ctx.socket(XPUB).unwrap();
     xpub.set_rcvtimeo(WAIT_MS).unwrap();
     let ep = bind(&xpub, t, "notices");
-    let a = ctx.socket(SUB).unwrap();
-    a.connect(&ep).unwrap();
+    let a = connected_sub(&ctx, &ep);
     a.set_subscribe(b"topic").unwrap();
     assert_eq!(xpub.recv_bytes(0).unwrap(), b"\x01topic");
-    let b = ctx.socket(SUB).unwrap();
-    b.connect(&ep).unwrap();
+    let b = connected_sub(&ctx, &ep);
     b.set_subscribe(b"topic").unwrap();
     b.set_subscribe(b"other").unwrap();
     assert_eq!(
@@ -309,8 +310,7 @@ fn xpub_notices(t: Transport) {
     b.set_unsubscribe(b"topic").unwrap();
     assert_eq!(xpub.recv_bytes(0).unwrap(), b"\x00topic");
     xpub.set_xpub_verbose(true).unwrap();
-    let c = ctx.socket(SUB).unwrap();
-    c.connect(&ep).unwrap();
+    let c = connected_sub(&ctx, &ep);
     c.set_subscribe(b"other").unwrap();
     assert_eq!(xpub.recv_bytes(0).unwrap(), b"\x01other", "verbose");
     drop(b);
@@ -318,12 +318,7 @@ fn xpub_notices(t: Transport) {
     assert_eq!(xpub.recv_bytes(0).unwrap(), b"\x00other");
 }
 
-#[test]
-fn xpub_hands_subscriptions_to_the_application() {
-    for t in ALL {
-        xpub_notices(t);
-    }
-}
+over_every_transport!(xpub_hands_subscriptions_to_the_application, xpub_notices);
 
 fn xpub_manual_and_welcome(t: Transport) {
     let ctx = Context::new();
@@ -350,12 +345,7 @@ fn xpub_manual_and_welcome(t: Transport) {
     assert_eq!(sub.recv_bytes(0).unwrap(), b"given.1");
 }
 
-#[test]
-fn xpub_manual_and_welcome_message() {
-    for t in ALL {
-        xpub_manual_and_welcome(t);
-    }
-}
+over_every_transport!(xpub_manual_and_welcome_message, xpub_manual_and_welcome);
 
 fn xsub_to_xpub(t: Transport) {
     let ctx = Context::new();
@@ -376,12 +366,7 @@ fn xsub_to_xpub(t: Transport) {
     assert_eq!(xpub.recv_bytes(0).unwrap(), b"\x00news");
 }
 
-#[test]
-fn xsub_sends_subscriptions_as_messages() {
-    for t in ALL {
-        xsub_to_xpub(t);
-    }
-}
+over_every_transport!(xsub_sends_subscriptions_as_messages, xsub_to_xpub);
 
 fn conflate(t: Transport) {
     let ctx = Context::new();
@@ -421,12 +406,7 @@ fn conflate(t: Transport) {
     }
 }
 
-#[test]
-fn conflate_keeps_only_the_newest_message() {
-    for t in ALL {
-        conflate(t);
-    }
-}
+over_every_transport!(conflate_keeps_only_the_newest_message, conflate);
 
 /// Binds a new PUB at `ep` (an endpoint just released), retrying while it
 /// is still taken.
@@ -441,8 +421,7 @@ fn subscriptions_are_replayed_to_a_restarted_publisher() {
     let ctx = Context::new();
     let publisher = ctx.socket(PUB).unwrap();
     let ep = bind(&publisher, Tcp, "replay");
-    let sub = ctx.socket(SUB).unwrap();
-    sub.connect(&ep).unwrap();
+    let sub = connected_sub(&ctx, &ep);
     sub.set_subscribe(WARM).unwrap();
     sub.set_subscribe(b"a").unwrap();
     warm_up(&publisher, &sub);
@@ -511,12 +490,7 @@ fn hot_standby(t: Transport) {
     assert!(over < back, "{kinds:?}");
 }
 
-#[test]
-fn hot_standby_subscriber_fails_over_and_back() {
-    for t in ALL {
-        hot_standby(t);
-    }
-}
+over_every_transport!(hot_standby_subscriber_fails_over_and_back, hot_standby);
 
 fn pub_tiers(t: Transport) {
     let ctx = Context::new();
@@ -546,12 +520,7 @@ fn pub_tiers(t: Transport) {
     assert_eq!(next(&s2), "m2");
 }
 
-#[test]
-fn pub_sends_to_the_best_live_tier() {
-    for t in ALL {
-        pub_tiers(t);
-    }
-}
+over_every_transport!(pub_sends_to_the_best_live_tier, pub_tiers);
 
 /// A hot-standby SUB with heartbeats: a tier-1 publisher that goes silent
 /// (played by a raw ZMTP peer that stops answering PINGs, its connection

@@ -8,14 +8,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::io::Write;
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
+use common::libzmq_peer::start_python;
 use common::*;
 use tiermq::{Context, CurveKeyPair, Mechanism, MonitorEventKind, Socket, z85_decode, z85_encode};
 
@@ -35,34 +36,7 @@ struct Peer {
 
 impl Peer {
     fn start(args: &[&str]) -> Peer {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/security_peer.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 must be installed (with pyzmq: `pip install pyzmq`)");
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = channel();
-        thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let first = lines
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| {
-                panic!(
-                    "the libzmq peer did not start: is pyzmq (with CURVE) installed? \
-                     Run `pip install pyzmq` (status: {:?})",
-                    child.try_wait()
-                )
-            });
+        let (child, lines, first) = start_python("security_peer.py", args, true);
         let endpoint = first
             .strip_prefix("ready ")
             .unwrap_or_else(|| panic!("peer said {first:?}"))
@@ -72,6 +46,29 @@ impl Peer {
             lines,
             endpoint,
         }
+    }
+
+    /// A libzmq CURVE server PULL bound to `endpoint` with secret key
+    /// `secret`, printing what it receives.
+    fn curve_pull(endpoint: &str, secret: &str) -> Peer {
+        Peer::start(&["pull", "bind", endpoint, "curve-server", secret])
+    }
+
+    /// A libzmq CURVE client PUSH, keys `secret` and `public`, trusting
+    /// server key `server`, that connects to `endpoint` and sends
+    /// [`numbered`]`(n)`.
+    fn curve_push(n: usize, endpoint: &str, secret: &str, public: &str, server: &str) -> Peer {
+        let n = n.to_string();
+        Peer::start(&[
+            "push",
+            &n,
+            "connect",
+            endpoint,
+            "curve-client",
+            secret,
+            public,
+            server,
+        ])
     }
 
     /// The next `n` lines it prints.
@@ -199,6 +196,16 @@ fn allow_admin(req: &[Vec<u8>]) -> bool {
 fn curve_server(s: &Socket) {
     s.set_curve_server(true).unwrap();
     s.set_curve_secretkey(SERVER_SECRET.as_bytes()).unwrap();
+}
+
+/// A tiermq CURVE server PULL on `ctx` bound to `endpoint`, and the
+/// endpoint it bound.
+fn curve_pull(ctx: &Context, endpoint: &str) -> (Socket, String) {
+    let pull = ctx.socket(tiermq::PULL).unwrap();
+    curve_server(&pull);
+    pull.bind(endpoint).unwrap();
+    let bound = pull.get_last_endpoint().unwrap().unwrap();
+    (pull, bound)
 }
 
 fn curve_client(s: &Socket, server_key: &str) {
@@ -391,7 +398,7 @@ fn tiermq_plain_needs_a_handler_and_checks_passwords() {
 fn curve_interop_with_libzmq_both_directions() {
     for endpoint in transports("curve") {
         // tiermq client -> libzmq server.
-        let server = Peer::start(&["pull", "bind", &endpoint, "curve-server", SERVER_SECRET]);
+        let server = Peer::curve_pull(&endpoint, SERVER_SECRET);
         let ctx = Context::new();
         let push = ctx.socket(tiermq::PUSH).unwrap();
         curve_client(&push, SERVER_PUBLIC);
@@ -403,20 +410,8 @@ fn curve_interop_with_libzmq_both_directions() {
         drop(server);
 
         // libzmq client -> tiermq server, with a large message too.
-        let pull = ctx.socket(tiermq::PULL).unwrap();
-        curve_server(&pull);
-        pull.bind(&endpoint).unwrap();
-        let bound = pull.get_last_endpoint().unwrap().unwrap();
-        let _client = Peer::start(&[
-            "push",
-            "200",
-            "connect",
-            &bound,
-            "curve-client",
-            CLIENT_SECRET,
-            CLIENT_PUBLIC,
-            SERVER_PUBLIC,
-        ]);
+        let (pull, bound) = curve_pull(&ctx, &endpoint);
+        let _client = Peer::curve_push(200, &bound, CLIENT_SECRET, CLIENT_PUBLIC, SERVER_PUBLIC);
         for m in numbered(200) {
             assert_eq!(recv_text(&pull), m);
         }
@@ -482,41 +477,14 @@ fn tiermq_zap_refuses_libzmq_strangers_and_wrong_keys_fail_alone() {
         z85_encode(&stranger.secret_key).unwrap(),
         z85_encode(&stranger.public_key).unwrap(),
     );
-    let _refused = Peer::start(&[
-        "push",
-        "5",
-        "connect",
-        &bound,
-        "curve-client",
-        &s_secret,
-        &s_public,
-        SERVER_PUBLIC,
-    ]);
-    let _wrong = Peer::start(&[
-        "push",
-        "5",
-        "connect",
-        &bound,
-        "curve-client",
-        CLIENT_SECRET,
-        CLIENT_PUBLIC,
-        CLIENT_PUBLIC,
-    ]);
+    let _refused = Peer::curve_push(5, &bound, &s_secret, &s_public, SERVER_PUBLIC);
+    let _wrong = Peer::curve_push(5, &bound, CLIENT_SECRET, CLIENT_PUBLIC, CLIENT_PUBLIC);
     let mut failures = 0;
     while failures < 2 {
         handshake_failure(&events);
         failures += 1;
     }
-    let _good = Peer::start(&[
-        "push",
-        "50",
-        "connect",
-        &bound,
-        "curve-client",
-        CLIENT_SECRET,
-        CLIENT_PUBLIC,
-        SERVER_PUBLIC,
-    ]);
+    let _good = Peer::curve_push(50, &bound, CLIENT_SECRET, CLIENT_PUBLIC, SERVER_PUBLIC);
     for m in numbered(50) {
         assert_eq!(recv_text(&pull), m);
     }
@@ -532,22 +500,10 @@ fn tiermq_zap_refuses_libzmq_strangers_and_wrong_keys_fail_alone() {
 /// the same socket's other, correct endpoint works.
 #[test]
 fn tiermq_client_with_wrong_server_key_fails_only_that_connection() {
-    let ok = Peer::start(&[
-        "pull",
-        "bind",
-        "tcp://127.0.0.1:*",
-        "curve-server",
-        SERVER_SECRET,
-    ]);
+    let ok = Peer::curve_pull("tcp://127.0.0.1:*", SERVER_SECRET);
     let other = CurveKeyPair::new().unwrap();
     let other_secret = z85_encode(&other.secret_key).unwrap();
-    let bad = Peer::start(&[
-        "pull",
-        "bind",
-        "tcp://127.0.0.1:*",
-        "curve-server",
-        &other_secret,
-    ]);
+    let bad = Peer::curve_pull("tcp://127.0.0.1:*", &other_secret);
     let ctx = Context::new();
     let push = ctx.socket(tiermq::PUSH).unwrap();
     curve_client(&push, SERVER_PUBLIC);
@@ -569,15 +525,9 @@ fn tiermq_client_with_wrong_server_key_fails_only_that_connection() {
 fn a_peer_failing_authentication_leaves_traffic_to_the_next_tier() {
     let refusing = Context::new();
     let _zap = ZapHandler::start(&refusing, |_| false);
-    let primary = refusing.socket(tiermq::PULL).unwrap();
-    curve_server(&primary);
-    primary.bind("tcp://127.0.0.1:*").unwrap();
-    let e1 = primary.get_last_endpoint().unwrap().unwrap();
+    let (_primary, e1) = curve_pull(&refusing, "tcp://127.0.0.1:*");
     let open = Context::new();
-    let backup = open.socket(tiermq::PULL).unwrap();
-    curve_server(&backup);
-    backup.bind("tcp://127.0.0.1:*").unwrap();
-    let e2 = backup.get_last_endpoint().unwrap().unwrap();
+    let (backup, e2) = curve_pull(&open, "tcp://127.0.0.1:*");
 
     let ctx = Context::new();
     let push = ctx.socket(tiermq::PUSH).unwrap();
@@ -604,20 +554,8 @@ fn a_peer_failing_authentication_leaves_traffic_to_the_next_tier() {
 /// to the libzmq CURVE backup, and the two together got every message once.
 #[test]
 fn tier_switch_under_curve_loses_nothing() {
-    let mut primary = Peer::start(&[
-        "pull",
-        "bind",
-        "tcp://127.0.0.1:*",
-        "curve-server",
-        SERVER_SECRET,
-    ]);
-    let backup = Peer::start(&[
-        "pull",
-        "bind",
-        "tcp://127.0.0.1:*",
-        "curve-server",
-        SERVER_SECRET,
-    ]);
+    let mut primary = Peer::curve_pull("tcp://127.0.0.1:*", SERVER_SECRET);
+    let backup = Peer::curve_pull("tcp://127.0.0.1:*", SERVER_SECRET);
     let ctx = Context::new();
     let push = ctx.socket(tiermq::PUSH).unwrap();
     curve_client(&push, SERVER_PUBLIC);
@@ -662,13 +600,7 @@ fn tier_switch_under_curve_loses_nothing() {
 /// encrypted PINGs, so a quiet peer is never declared dead.
 #[test]
 fn curve_heartbeats_with_libzmq() {
-    let server = Peer::start(&[
-        "pull",
-        "bind",
-        "tcp://127.0.0.1:*",
-        "curve-server",
-        SERVER_SECRET,
-    ]);
+    let server = Peer::curve_pull("tcp://127.0.0.1:*", SERVER_SECRET);
     let ctx = Context::new();
     let push = ctx.socket(tiermq::PUSH).unwrap();
     curve_client(&push, SERVER_PUBLIC);
@@ -753,10 +685,7 @@ fn received_messages_answer_the_zap_user_id_and_metadata() {
     for endpoint in transports("props") {
         let ctx = Context::new();
         let _zap = ZapHandler::start_with(&ctx, allow_client_key, "alice", &[("Hello", "World")]);
-        let pull = ctx.socket(tiermq::PULL).unwrap();
-        curve_server(&pull);
-        pull.bind(&endpoint).unwrap();
-        let bound = pull.get_last_endpoint().unwrap().unwrap();
+        let (pull, bound) = curve_pull(&ctx, &endpoint);
         let push = ctx.socket(tiermq::PUSH).unwrap();
         curve_client(&push, SERVER_PUBLIC);
         push.connect(&bound).unwrap();
@@ -842,20 +771,8 @@ fn libzmq_curve_client_messages_answer_the_zap_user_id_and_metadata() {
     for endpoint in transports("props-libzmq") {
         let ctx = Context::new();
         let _zap = ZapHandler::start_with(&ctx, allow_client_key, "alice", &[("Hello", "World")]);
-        let pull = ctx.socket(tiermq::PULL).unwrap();
-        curve_server(&pull);
-        pull.bind(&endpoint).unwrap();
-        let bound = pull.get_last_endpoint().unwrap().unwrap();
-        let _client = Peer::start(&[
-            "push",
-            "3",
-            "connect",
-            &bound,
-            "curve-client",
-            CLIENT_SECRET,
-            CLIENT_PUBLIC,
-            SERVER_PUBLIC,
-        ]);
+        let (pull, bound) = curve_pull(&ctx, &endpoint);
+        let _client = Peer::curve_push(3, &bound, CLIENT_SECRET, CLIENT_PUBLIC, SERVER_PUBLIC);
         pull.set_rcvtimeo(WAIT_MS).unwrap();
         for expected in numbered(3) {
             let m = pull.recv_msg(0).unwrap();

@@ -21,11 +21,11 @@ fn parse(frames: &[Vec<u8>]) -> Event {
     )
 }
 
-/// Reads tiermq monitor events until one numbered `until` (inclusive).
-fn read_until(reader: &tiermq::Socket, until: SocketEvent) -> Vec<Event> {
+/// Parses events from `recv` until one numbered `until` (inclusive).
+fn events_until(mut recv: impl FnMut() -> Vec<Vec<u8>>, until: SocketEvent) -> Vec<Event> {
     let mut got = Vec::new();
     loop {
-        let e = parse(&reader.recv_multipart(0).expect("event within the timeout"));
+        let e = parse(&recv());
         let done = e.0 == until.to_raw();
         got.push(e);
         if done {
@@ -34,21 +34,24 @@ fn read_until(reader: &tiermq::Socket, until: SocketEvent) -> Vec<Event> {
     }
 }
 
+/// Reads tiermq monitor events until one numbered `until` (inclusive).
+fn read_until(reader: &tiermq::Socket, until: SocketEvent) -> Vec<Event> {
+    events_until(
+        || reader.recv_multipart(0).expect("event within the timeout"),
+        until,
+    )
+}
+
 /// Reads libzmq monitor events until one numbered `until` (inclusive).
 fn zmq_read_until(reader: &zmq::Socket, until: SocketEvent) -> Vec<Event> {
-    let mut got = Vec::new();
-    loop {
-        let e = parse(
-            &reader
+    events_until(
+        || {
+            reader
                 .recv_multipart(0)
-                .expect("libzmq event within the timeout"),
-        );
-        let done = e.0 == until.to_raw();
-        got.push(e);
-        if done {
-            return got;
-        }
-    }
+                .expect("libzmq event within the timeout")
+        },
+        until,
+    )
 }
 
 fn numbers(events: &[Event]) -> Vec<u16> {
@@ -64,14 +67,39 @@ fn reader(ctx: &Context, at: &str) -> tiermq::Socket {
 
 const ALL: i32 = SocketEvent::ALL as i32;
 
+/// Monitors every event of `s` at `at` and returns the reader.
+fn monitor_all(ctx: &Context, s: &tiermq::Socket, at: &str) -> tiermq::Socket {
+    s.monitor(at, ALL).unwrap();
+    reader(ctx, at)
+}
+
+/// [`monitor_all`] for a libzmq socket.
+fn zmq_monitor_all(zctx: &zmq::Context, s: &zmq::Socket, at: &str) -> zmq::Socket {
+    s.monitor(at, ALL).unwrap();
+    let r = zctx.socket(zmq::PAIR).unwrap();
+    r.set_rcvtimeo(WAIT_MS).unwrap();
+    r.connect(at).unwrap();
+    r
+}
+
+/// Binds `s` to an ephemeral loopback tcp port; returns the endpoint.
+fn bind_tcp(s: &tiermq::Socket) -> String {
+    s.bind("tcp://127.0.0.1:*").unwrap();
+    s.get_last_endpoint().unwrap().unwrap()
+}
+
+/// [`bind_tcp`] for a libzmq socket.
+fn zmq_bind_tcp(s: &zmq::Socket) -> String {
+    s.bind("tcp://127.0.0.1:*").unwrap();
+    s.get_last_endpoint().unwrap().unwrap()
+}
+
 #[test]
 fn a_server_reports_listening_accepted_handshake_disconnected_closed_stopped() {
     let ctx = Context::new();
     let server = ctx.socket(SocketType::REP).unwrap();
-    server.monitor("inproc://mon-server", ALL).unwrap();
-    let events = reader(&ctx, "inproc://mon-server");
-    server.bind("tcp://127.0.0.1:*").unwrap();
-    let at = server.get_last_endpoint().unwrap().unwrap();
+    let events = monitor_all(&ctx, &server, "inproc://mon-server");
+    let at = bind_tcp(&server);
     assert_eq!(
         read_until(&events, SocketEvent::LISTENING),
         vec![(8, 0, at.clone())],
@@ -101,11 +129,9 @@ fn a_server_reports_listening_accepted_handshake_disconnected_closed_stopped() {
 fn a_client_reports_connected_and_handshake_then_stops_on_request() {
     let ctx = Context::new();
     let server = ctx.socket(SocketType::REP).unwrap();
-    server.bind("tcp://127.0.0.1:*").unwrap();
-    let at = server.get_last_endpoint().unwrap().unwrap();
+    let at = bind_tcp(&server);
     let client = ctx.socket(SocketType::REQ).unwrap();
-    client.monitor("inproc://mon-client", ALL).unwrap();
-    let events = reader(&ctx, "inproc://mon-client");
+    let events = monitor_all(&ctx, &client, "inproc://mon-client");
     client.connect(&at).unwrap();
     let got = read_until(&events, SocketEvent::HANDSHAKE_SUCCEEDED);
     let connected = got
@@ -134,15 +160,13 @@ fn connect_retried_carries_the_reconnect_interval_in_ms() {
     let ctx = Context::new();
     // A port nothing listens on: bound, then closed.
     let gone = ctx.socket(SocketType::PULL).unwrap();
-    gone.bind("tcp://127.0.0.1:*").unwrap();
-    let at = gone.get_last_endpoint().unwrap().unwrap();
+    let at = bind_tcp(&gone);
     gone.unbind(&at).unwrap();
     drop(gone);
 
     let client = ctx.socket(SocketType::PUSH).unwrap();
     client.set_reconnect_ivl(250).unwrap();
-    client.monitor("inproc://mon-retry", ALL).unwrap();
-    let events = reader(&ctx, "inproc://mon-retry");
+    let events = monitor_all(&ctx, &client, "inproc://mon-retry");
     client.connect(&at).unwrap();
     let got = read_until(&events, SocketEvent::CONNECT_RETRIED);
     assert_eq!(got.last(), Some(&(4, 250, at)));
@@ -159,8 +183,7 @@ fn the_mask_selects_events() {
         )
         .unwrap();
     let events = reader(&ctx, "inproc://mon-mask");
-    server.bind("tcp://127.0.0.1:*").unwrap();
-    let at = server.get_last_endpoint().unwrap().unwrap();
+    let at = bind_tcp(&server);
     let client = ctx.socket(SocketType::PUSH).unwrap();
     client.connect(&at).unwrap();
     client.send("x", 0).unwrap();
@@ -187,10 +210,8 @@ fn the_mask_selects_events() {
 fn a_wrong_socket_type_is_a_protocol_handshake_failure() {
     let ctx = Context::new();
     let server = ctx.socket(PAIR).unwrap();
-    server.monitor("inproc://mon-proto", ALL).unwrap();
-    let events = reader(&ctx, "inproc://mon-proto");
-    server.bind("tcp://127.0.0.1:*").unwrap();
-    let at = server.get_last_endpoint().unwrap().unwrap();
+    let events = monitor_all(&ctx, &server, "inproc://mon-proto");
+    let at = bind_tcp(&server);
     read_until(&events, SocketEvent::LISTENING);
     let wrong = ctx.socket(SocketType::PUSH).unwrap();
     wrong.connect(&at).unwrap();
@@ -209,12 +230,8 @@ fn a_wrong_socket_type_is_a_protocol_handshake_failure() {
     let zctx = zmq::Context::new();
     let zserver = zctx.socket(zmq::PAIR).unwrap();
     zserver.set_linger(0).unwrap();
-    zserver.monitor("inproc://zmon-proto", ALL).unwrap();
-    let zevents = zctx.socket(zmq::PAIR).unwrap();
-    zevents.set_rcvtimeo(WAIT_MS).unwrap();
-    zevents.connect("inproc://zmon-proto").unwrap();
-    zserver.bind("tcp://127.0.0.1:*").unwrap();
-    let zat = zserver.get_last_endpoint().unwrap().unwrap();
+    let zevents = zmq_monitor_all(&zctx, &zserver, "inproc://zmon-proto");
+    let zat = zmq_bind_tcp(&zserver);
     zmq_read_until(&zevents, SocketEvent::LISTENING);
     let zwrong = zctx.socket(zmq::PUSH).unwrap();
     zwrong.set_linger(0).unwrap();
@@ -229,12 +246,8 @@ fn a_wrong_socket_type_is_a_protocol_handshake_failure() {
 fn the_same_scenario_gives_the_same_events_as_libzmq() {
     let zctx = zmq::Context::new();
     let zserver = zctx.socket(zmq::REP).unwrap();
-    zserver.monitor("inproc://zmon-same", ALL).unwrap();
-    let zevents = zctx.socket(zmq::PAIR).unwrap();
-    zevents.set_rcvtimeo(WAIT_MS).unwrap();
-    zevents.connect("inproc://zmon-same").unwrap();
-    zserver.bind("tcp://127.0.0.1:*").unwrap();
-    let zat = zserver.get_last_endpoint().unwrap().unwrap();
+    let zevents = zmq_monitor_all(&zctx, &zserver, "inproc://zmon-same");
+    let zat = zmq_bind_tcp(&zserver);
     let zclient = zctx.socket(zmq::REQ).unwrap();
     zclient.connect(&zat).unwrap();
     let mut want = zmq_read_until(&zevents, SocketEvent::HANDSHAKE_SUCCEEDED);
@@ -245,10 +258,8 @@ fn the_same_scenario_gives_the_same_events_as_libzmq() {
 
     let ctx = Context::new();
     let server = ctx.socket(SocketType::REP).unwrap();
-    server.monitor("inproc://mon-same", ALL).unwrap();
-    let events = reader(&ctx, "inproc://mon-same");
-    server.bind("tcp://127.0.0.1:*").unwrap();
-    let at = server.get_last_endpoint().unwrap().unwrap();
+    let events = monitor_all(&ctx, &server, "inproc://mon-same");
+    let at = bind_tcp(&server);
     let client = ctx.socket(SocketType::REQ).unwrap();
     client.connect(&at).unwrap();
     let mut got = read_until(&events, SocketEvent::HANDSHAKE_SUCCEEDED);
@@ -273,24 +284,18 @@ fn a_client_reports_what_a_libzmq_client_reports() {
     let zctx = zmq::Context::new();
     let zserver = zctx.socket(zmq::REP).unwrap();
     zserver.set_linger(0).unwrap();
-    zserver.bind("tcp://127.0.0.1:*").unwrap();
-    let zat = zserver.get_last_endpoint().unwrap().unwrap();
+    let zat = zmq_bind_tcp(&zserver);
     let zclient = zctx.socket(zmq::REQ).unwrap();
     zclient.set_linger(0).unwrap();
-    zclient.monitor("inproc://zmon-client", ALL).unwrap();
-    let zevents = zctx.socket(zmq::PAIR).unwrap();
-    zevents.set_rcvtimeo(WAIT_MS).unwrap();
-    zevents.connect("inproc://zmon-client").unwrap();
+    let zevents = zmq_monitor_all(&zctx, &zclient, "inproc://zmon-client");
     zclient.connect(&zat).unwrap();
     let want = zmq_read_until(&zevents, SocketEvent::HANDSHAKE_SUCCEEDED);
 
     let ctx = Context::new();
     let server = ctx.socket(SocketType::REP).unwrap();
-    server.bind("tcp://127.0.0.1:*").unwrap();
-    let at = server.get_last_endpoint().unwrap().unwrap();
+    let at = bind_tcp(&server);
     let client = ctx.socket(SocketType::REQ).unwrap();
-    client.monitor("inproc://mon-client-like", ALL).unwrap();
-    let events = reader(&ctx, "inproc://mon-client-like");
+    let events = monitor_all(&ctx, &client, "inproc://mon-client-like");
     client.connect(&at).unwrap();
     let got = read_until(&events, SocketEvent::HANDSHAKE_SUCCEEDED);
 
@@ -336,12 +341,10 @@ fn an_unread_monitor_never_blocks_the_socket() {
     unread.set_rcvhwm(1).unwrap();
     drop(client);
     for _ in 0..200 {
-        server.bind("tcp://127.0.0.1:*").unwrap();
-        let at = server.get_last_endpoint().unwrap().unwrap();
+        let at = bind_tcp(&server);
         server.unbind(&at).unwrap();
     }
-    server.bind("tcp://127.0.0.1:*").unwrap();
-    let at = server.get_last_endpoint().unwrap().unwrap();
+    let at = bind_tcp(&server);
     let push = ctx.socket(SocketType::PUSH).unwrap();
     push.connect(&at).unwrap();
     push.send("still works", 0).unwrap();

@@ -407,10 +407,7 @@ fn render(results: &BTreeMap<Case, Vec<f64>>, rounds: usize) -> String {
         for &size in sizes {
             let c = best(results, rtt, size, false, |w| w == Impl::Libzmq);
             let krate = best(results, rtt, size, false, |w| w == Impl::ZmqCrate);
-            let ratio = match (c, krate) {
-                (Some((c, _)), Some((k, _))) => format!("{:.2}", k / c),
-                _ => "—".into(),
-            };
+            let ratio = super::ratio_cell(krate.map(|(k, _)| k), c.map(|(c, _)| c));
             let _ = writeln!(
                 s,
                 "| {} | {size} | {} | {} | {ratio} |",

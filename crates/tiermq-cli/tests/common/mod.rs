@@ -164,6 +164,12 @@ impl Drop for Proc {
     }
 }
 
+/// Closes `p`'s stdin, waits for it to end and asserts it exited 0.
+pub fn assert_exits_ok(p: Proc) {
+    let (code, _, err) = p.finish();
+    assert_eq!(code, 0, "{err:?}");
+}
+
 /// Starts `tiermq args` with stdin, stdout and stderr piped.
 fn spawn_piped(args: &[&str]) -> std::process::Child {
     Command::new(bin())

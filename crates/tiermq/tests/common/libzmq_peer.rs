@@ -20,24 +20,7 @@ impl Peer {
     /// Starts `libzmq_peer.py ARGS` and waits for its "ready" line. Fails
     /// the test, saying to install pyzmq, if it does not come.
     pub fn start(args: &[&str]) -> Peer {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/libzmq_peer.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 must be installed (with pyzmq: `pip install pyzmq`)");
-        let lines = read_lines(child.stdout.take().unwrap());
-        let first = lines
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| {
-                panic!(
-                    "the libzmq peer did not start: is pyzmq installed? \
-                 Run `pip install pyzmq` (status: {:?})",
-                    child.try_wait()
-                )
-            });
+        let (child, lines, first) = start_python("libzmq_peer.py", args, false);
         let ready = match first.strip_prefix("ready") {
             Some(rest) => rest.trim().to_owned(),
             None => panic!("the libzmq peer said {first:?} instead of \"ready\""),
@@ -92,7 +75,44 @@ impl Drop for Peer {
     }
 }
 
-fn read_lines(out: ChildStdout) -> Receiver<String> {
+/// Starts `python3 tests/peers/SCRIPT ARGS`, with its stdin piped when
+/// `piped_stdin` (a peer may wait for it to close), and waits for its
+/// first stdout line; returns the process, its later lines and that first
+/// line. Fails the test, saying to install pyzmq, if no line comes.
+pub fn start_python(
+    script: &str,
+    args: &[&str],
+    piped_stdin: bool,
+) -> (Child, Receiver<String>, String) {
+    let path = format!("{}/tests/peers/{script}", env!("CARGO_MANIFEST_DIR"));
+    let stdin = if piped_stdin {
+        Stdio::piped()
+    } else {
+        Stdio::inherit()
+    };
+    let mut child = Command::new("python3")
+        .arg(path)
+        .args(args)
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("python3 must be installed (with pyzmq: `pip install pyzmq`)");
+    let lines = read_lines(child.stdout.take().unwrap());
+    let first = lines
+        .recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|_| {
+            panic!(
+                "the libzmq peer {script} did not start: is pyzmq (with CURVE) installed? \
+                 Run `pip install pyzmq` (status: {:?})",
+                child.try_wait()
+            )
+        });
+    (child, lines, first)
+}
+
+/// `out`'s lines on a channel, read on a thread of their own.
+pub fn read_lines(out: ChildStdout) -> Receiver<String> {
     let (tx, rx) = channel();
     thread::spawn(move || {
         for line in BufReader::new(out).lines() {
