@@ -313,9 +313,13 @@ mod tests {
 
     #[test]
     fn tiermq_and_libzmq_fan_out_to_four_subscribers_without_loss() {
-        for lib in ["tiermq", "libzmq"] {
+        // libzmq's PUB learns what its pipes drained only every HWM / 2
+        // messages, so under load it can drop within any credit window
+        // (docs/benchmarks.md): its HWM here is above the whole run, which
+        // leaves nothing to drop and tests the harness alone.
+        for (lib, hwm) in [("tiermq", "2000"), ("libzmq", "50000")] {
             for transport in ["tcp", "ipc"] {
-                let common = [transport, "64", "20000", "--hwm", "2000"];
+                let common = [transport, "64", "20000", "--hwm", hwm];
                 let mut p = vec!["pub", lib];
                 p.extend(common);
                 let mut s = vec!["sub", lib];
