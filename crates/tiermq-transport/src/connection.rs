@@ -423,6 +423,7 @@ impl Connection {
             link: self.link,
             endpoint: self.endpoint.clone(),
             peer_addr: self.peer_addr.clone(),
+            peer_address: self.stream.peer_address(&self.peer_addr),
             peer,
             out: out_w,
             inp: in_r,

@@ -285,6 +285,23 @@ impl Stream {
         }
     }
 
+    /// libzmq's `Peer-Address` property of this connection: the numeric
+    /// host alone for tcp (`peer_addr` `[::1]:5555` gives `::1`), and the
+    /// peer process's credentials for ipc, `localhost:UID:GID:PID` (empty if
+    /// the kernel does not tell).
+    pub(crate) fn peer_address(&self, peer_addr: &str) -> String {
+        match self {
+            Stream::Tcp(_) => host_of(peer_addr).to_owned(),
+            Stream::Ipc(s) => {
+                use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+                getsockopt(s, PeerCredentials).map_or_else(
+                    |_| String::new(),
+                    |c| format!("localhost:{}:{}:{}", c.uid(), c.gid(), c.pid()),
+                )
+            }
+        }
+    }
+
     pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Stream::Tcp(s) => s.read(buf),
@@ -312,5 +329,36 @@ impl Stream {
             Stream::Tcp(s) => registry.deregister(s),
             Stream::Ipc(s) => registry.deregister(s),
         };
+    }
+}
+
+/// The host of an `ip:port` (or `[ipv6]:port`) address, without brackets.
+fn host_of(addr: &str) -> &str {
+    let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
+#[cfg(test)]
+mod peer_address_tests {
+    use super::*;
+
+    #[test]
+    fn tcp_gives_the_host_alone() {
+        assert_eq!(host_of("[::1]:4000"), "::1");
+        assert_eq!(host_of("192.168.1.2:4000"), "192.168.1.2");
+        assert_eq!(host_of(""), "");
+    }
+
+    #[test]
+    fn ipc_gives_the_peers_credentials_as_libzmq_does() {
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let s = Stream::Ipc(UnixStream::from_std(a));
+        // This process is the peer: /proc/self is owned by its uid and gid.
+        use std::os::unix::fs::MetadataExt;
+        let me = std::fs::metadata("/proc/self").unwrap();
+        let expected = format!("localhost:{}:{}:{}", me.uid(), me.gid(), std::process::id());
+        assert_eq!(s.peer_address("ignored"), expected);
     }
 }

@@ -57,6 +57,9 @@ pub enum Notification {
         endpoint: String,
         /// The peer's address: `ip:port` for tcp, the socket path for ipc.
         peer_addr: String,
+        /// libzmq's `Peer-Address` message property: the peer's IP for tcp,
+        /// `localhost:UID:GID:PID` of the peer process for ipc.
+        peer_address: String,
         /// What the peer announced in its handshake.
         peer: PeerInfo,
         /// Messages (and subscription changes) to send to the peer.

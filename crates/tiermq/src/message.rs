@@ -67,7 +67,8 @@ impl Message {
     /// as in libzmq).
     ///
     /// Names (matched ignoring ASCII case; see [`Properties`]):
-    /// - `Peer-Address`: the peer's IP for tcp; the socket path for ipc;
+    /// - `Peer-Address`: the peer's IP for tcp; `localhost:UID:GID:PID`
+    ///   of the peer process for ipc;
     /// - `User-Id` and the ZAP reply's metadata names, once a ZAP handler
     ///   admitted the peer;
     /// - `Socket-Type`, `Identity` and any other property of the peer's

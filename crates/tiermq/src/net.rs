@@ -55,8 +55,8 @@ impl Sink for SocketSink {
         match n {
             Notification::Attached {
                 conn,
-                endpoint,
                 peer_addr,
+                peer_address,
                 peer,
                 out,
                 inp,
@@ -64,7 +64,7 @@ impl Sink for SocketSink {
             } => {
                 let peer_type = peer.socket_type;
                 let identity = peer.identity();
-                let props = Arc::new(Properties::new(&endpoint, &peer_addr, peer));
+                let props = Arc::new(Properties::new(peer_address, peer));
                 shared.post(Event::Attached(Attachment {
                     conn: ConnKey::Net(self.reactor, conn.0),
                     link: self.link,

@@ -35,9 +35,9 @@ pub struct Properties {
 impl Properties {
     /// The properties of a connection made through `endpoint`, whose peer
     /// is at `peer_addr` (as the transport reports it) and announced `peer`.
-    pub(crate) fn new(endpoint: &str, peer_addr: &str, peer: PeerInfo) -> Properties {
+    pub(crate) fn new(peer_address: String, peer: PeerInfo) -> Properties {
         Properties {
-            peer_address: peer_address(endpoint, peer_addr),
+            peer_address,
             user_id: peer.user_id,
             zap: peer.zap_metadata,
             ready: peer.metadata,
@@ -65,10 +65,9 @@ impl Properties {
         self.user_id.as_deref()
     }
 
-    /// `Peer-Address`: the peer's IP (no port) for tcp, as libzmq gives
-    /// it; the socket path for ipc (libzmq gives `localhost:UID:GID:PID`
-    /// there, from the peer's credentials, which tiermq does not read).
-    /// `None` if unknown.
+    /// `Peer-Address`, as libzmq gives it: the peer's IP (no port) for
+    /// tcp; `localhost:UID:GID:PID` of the peer process for ipc, from the
+    /// kernel's credentials of the connection. `None` if unknown.
     pub fn peer_address(&self) -> Option<&str> {
         (!self.peer_address.is_empty()).then_some(self.peer_address.as_str())
     }
@@ -99,19 +98,6 @@ impl Properties {
     }
 }
 
-/// libzmq's `Peer-Address` for a connection: the numeric host alone for
-/// tcp (`[::1]:5555` gives `::1`), the transport's address otherwise.
-fn peer_address(endpoint: &str, peer_addr: &str) -> String {
-    if !endpoint.starts_with("tcp://") {
-        return peer_addr.to_owned();
-    }
-    let host = peer_addr.rsplit_once(':').map_or(peer_addr, |(h, _)| h);
-    host.strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host)
-        .to_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,8 +124,7 @@ mod tests {
     #[test]
     fn answers_libzmq_names_case_insensitively() {
         let p = Properties::new(
-            "tcp://127.0.0.1:5555",
-            "127.0.0.1:40000",
+            "127.0.0.1".into(),
             info(Some("alice"), &[("Hello", "World")]),
         );
         assert_eq!(p.gets("Peer-Address"), Some("127.0.0.1"));
@@ -157,8 +142,7 @@ mod tests {
     #[test]
     fn first_source_wins_as_in_libzmq() {
         let p = Properties::new(
-            "tcp://h:1",
-            "10.0.0.1:1",
+            "10.0.0.1".into(),
             info(
                 Some(""),
                 &[
@@ -181,7 +165,7 @@ mod tests {
         i.metadata.insert("User-Id", Bytes::from_static(b"mallory"));
         i.metadata
             .insert("Peer-Address", Bytes::from_static(b"spoof"));
-        let p = Properties::new("tcp://h:1", "", i);
+        let p = Properties::new(String::new(), i);
         assert_eq!(p.user_id(), None);
         assert_eq!(p.gets("User-Id"), None);
         assert_eq!(p.gets("Peer-Address"), None);
@@ -192,17 +176,9 @@ mod tests {
         let mut i = info(None, &[]);
         i.metadata = Metadata::new();
         i.metadata.insert("Routing-Id", Bytes::from_static(b"rid"));
-        let p = Properties::new("ipc:///tmp/s", "/tmp/s", i);
+        let p = Properties::new("localhost:1000:1000:42".into(), i);
         assert_eq!(p.gets("Identity"), Some("rid"));
-        assert_eq!(p.gets("Peer-Address"), Some("/tmp/s"));
-    }
-
-    #[test]
-    fn tcp_peer_address_is_the_host_alone() {
-        assert_eq!(peer_address("tcp://[::1]:5", "[::1]:4000"), "::1");
-        assert_eq!(peer_address("tcp://a:5", "192.168.1.2:4000"), "192.168.1.2");
-        assert_eq!(peer_address("tcp://a:5", ""), "");
-        assert_eq!(peer_address("ipc:///x", "/x"), "/x");
+        assert_eq!(p.gets("Peer-Address"), Some("localhost:1000:1000:42"));
     }
 
     #[test]
@@ -210,7 +186,7 @@ mod tests {
         let mut i = info(None, &[]);
         i.metadata
             .insert("X-Bin", Bytes::from_static(&[0xff, 0xfe]));
-        let p = Properties::new("tcp://h:1", "1.2.3.4:5", i);
+        let p = Properties::new("1.2.3.4".into(), i);
         assert_eq!(p.get("X-Bin"), Some(&[0xff, 0xfe][..]));
         assert_eq!(p.gets("X-Bin"), None);
     }

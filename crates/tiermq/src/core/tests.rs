@@ -357,7 +357,7 @@ fn pull_reads_what_a_detached_peer_sent_before_it_left() {
     };
     peer.metadata
         .insert("Socket-Type", Bytes::from_static(b"PUSH"));
-    let props = Arc::new(Properties::new("tcp://x:1", "10.1.2.3:4000", peer));
+    let props = Arc::new(Properties::new("10.1.2.3".into(), peer));
     let (out, _transport_out) = new_pipe(10);
     let (transport_in, inp) = new_pipe(10);
     core.apply(
