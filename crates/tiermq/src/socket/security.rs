@@ -37,36 +37,14 @@ impl Socket {
     ///
     /// Errors: `EINVAL` for a name over 255 bytes.
     pub fn set_plain_username(&self, value: Option<&str>) -> Result<()> {
-        let v = credential(value)?;
-        self.core(|c| {
-            let s = &mut c.options.security;
-            s.plain_username = v;
-            s.as_server = false;
-            s.mechanism = if value.is_some() {
-                Mechanism::ZMQ_PLAIN
-            } else {
-                Mechanism::ZMQ_NULL
-            };
-        });
-        Ok(())
+        self.set_plain_credential(value, |s, v| s.plain_username = v)
     }
 
     /// Sets PLAIN_PASSWORD: as [`set_plain_username`](Socket::set_plain_username).
     ///
     /// Errors: `EINVAL` for a password over 255 bytes.
     pub fn set_plain_password(&self, value: Option<&str>) -> Result<()> {
-        let v = credential(value)?;
-        self.core(|c| {
-            let s = &mut c.options.security;
-            s.plain_password = v;
-            s.as_server = false;
-            s.mechanism = if value.is_some() {
-                Mechanism::ZMQ_PLAIN
-            } else {
-                Mechanism::ZMQ_NULL
-            };
-        });
-        Ok(())
+        self.set_plain_credential(value, |s, v| s.plain_password = v)
     }
 
     /// The PLAIN user name set; `Err` holds it if it is not UTF-8.
@@ -118,6 +96,27 @@ impl Socket {
             s.curve_server_key = k;
             s.as_server = false;
         })
+    }
+
+    /// PLAIN_USERNAME or PLAIN_PASSWORD: stores `value` with `store` and
+    /// makes this socket a PLAIN client (`Some`) or returns to NULL (`None`).
+    fn set_plain_credential(
+        &self,
+        value: Option<&str>,
+        store: impl FnOnce(&mut Security, Vec<u8>),
+    ) -> Result<()> {
+        let v = credential(value)?;
+        self.core(|c| {
+            let s = &mut c.options.security;
+            store(s, v);
+            s.as_server = false;
+            s.mechanism = if value.is_some() {
+                Mechanism::ZMQ_PLAIN
+            } else {
+                Mechanism::ZMQ_NULL
+            };
+        });
+        Ok(())
     }
 
     /// PLAIN_SERVER or CURVE_SERVER: `true` selects `mechanism` as its
