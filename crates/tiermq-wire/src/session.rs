@@ -23,6 +23,21 @@ pub const MAX_COMMAND_SIZE: u64 = 1 << 20;
 /// forgotten, so a peer that never answers cannot grow the session's state.
 pub const MAX_OUTSTANDING_PINGS: usize = 4;
 
+/// The mechanism's view of a session (`$s`): its control output, our
+/// properties, ZAP, identity and randomness. A macro, not a method, so the
+/// borrows stay per field while the handshake is borrowed too.
+macro_rules! mechanism_ctx {
+    ($s:ident) => {
+        Ctx {
+            out: $s.out.control(),
+            props: &$s.props,
+            zap: $s.config.zap,
+            identity: &$s.config.identity,
+            random: &mut *$s.random,
+        }
+    };
+}
+
 /// ERROR reason we send when the peer's socket type cannot talk to ours.
 const INCOMPATIBLE_REASON: &str = "Invalid socket type";
 
@@ -263,13 +278,7 @@ impl Session {
         let Some(hs) = self.handshake.as_mut().filter(|h| h.awaits_zap()) else {
             return Ok(());
         };
-        let mut cx = Ctx {
-            out: self.out.control(),
-            props: &self.props,
-            zap: self.config.zap,
-            identity: &self.config.identity,
-            random: &mut *self.random,
-        };
+        let mut cx = mechanism_ctx!(self);
         let result = match reply {
             None => hs
                 .on_zap_unavailable(&mut cx)
@@ -641,13 +650,7 @@ impl Session {
         self.phase = Phase::Handshake {
             version: peer.version,
         };
-        let mut cx = Ctx {
-            out: self.out.control(),
-            props: &self.props,
-            zap: self.config.zap,
-            identity: &self.config.identity,
-            random: &mut *self.random,
-        };
+        let mut cx = mechanism_ctx!(self);
         let (hs, step) = Handshake::start(&self.config.mechanism, &mut cx)?;
         self.handshake = Some(hs);
         self.after_step(step, peer.version, now)
@@ -723,13 +726,7 @@ impl Session {
                 String::from_utf8_lossy(&name).into_owned(),
             ));
         };
-        let mut cx = Ctx {
-            out: self.out.control(),
-            props: &self.props,
-            zap: self.config.zap,
-            identity: &self.config.identity,
-            random: &mut *self.random,
-        };
+        let mut cx = mechanism_ctx!(self);
         let step = hs.on_command(&name, data, &mut cx)?;
         self.after_step(step, version, now)
     }
