@@ -16,8 +16,10 @@ use proptest::prelude::*;
 use tiermq_pipe::{Reader, Writer};
 use tiermq_wire::{Item, Multipart, SocketType as WireType};
 
-use super::test_pipes::{NetEnds, attach_net, core_with_posted, detach_net, net_key, pump};
-use super::{Core, Event, Pattern};
+use super::test_pipes::{
+    NetEnds, attach_net, core_with_posted, dead_net, detach_net, pump, revive_net,
+};
+use super::{Core, Pattern};
 
 const PREFIXES: [&str; 4] = ["", "a", "ab", "b"];
 const TOPICS: [&str; 5] = ["a", "ab", "abc", "b", "c"];
@@ -101,25 +103,13 @@ fn run(steps: Vec<Step>) {
             Step::Dead { conn } => {
                 if let Some(sub) = subs.get_mut(&conn) {
                     sub.live = false;
-                    let unsent = Vec::new();
-                    core.apply(
-                        Event::Dead {
-                            conn: net_key(conn),
-                            unsent,
-                        },
-                        now(),
-                    );
+                    dead_net(&mut core, conn);
                 }
             }
             Step::Revive { conn } => {
                 if let Some(sub) = subs.get_mut(&conn) {
                     sub.live = true;
-                    core.apply(
-                        Event::Revived {
-                            conn: net_key(conn),
-                        },
-                        now(),
-                    );
+                    revive_net(&mut core, conn);
                 }
             }
             Step::Leave { conn } => {

@@ -14,15 +14,16 @@
 //! - **Once, in order**: no message twice, each publisher's in order.
 
 use std::collections::{BTreeMap, HashSet};
-use std::time::Instant;
 
 use bytes::Bytes;
 use proptest::prelude::*;
 use tiermq_pipe::Writer;
 use tiermq_wire::{Item, Multipart, SocketType as WireType};
 
-use super::test_pipes::{NetEnds, attach_net, core_with_posted, detach_net, net_key, pump};
-use super::{Core, Event, Pattern};
+use super::test_pipes::{
+    NetEnds, attach_net, core_with_posted, dead_net, detach_net, pump, revive_net,
+};
+use super::{Core, Pattern};
 
 #[derive(Clone, Debug)]
 enum Step {
@@ -83,7 +84,6 @@ fn run(steps: Vec<Step>) {
     let mut last_seen: BTreeMap<u64, u32> = BTreeMap::new();
     let mut next = 0u32;
     let mut attachments = 0u64;
-    let now = Instant::now;
     for s in steps {
         pump(&mut core, &posted);
         match s {
@@ -112,26 +112,14 @@ fn run(steps: Vec<Step>) {
             Step::Dead { conn } => {
                 if let Some(p) = pubs.get_mut(&conn).filter(|p| p.live) {
                     p.live = false;
-                    let unsent = Vec::new();
-                    core.apply(
-                        Event::Dead {
-                            conn: net_key(conn),
-                            unsent,
-                        },
-                        now(),
-                    );
+                    dead_net(&mut core, conn);
                     since_change.clear();
                 }
             }
             Step::Revive { conn } => {
                 if let Some(p) = pubs.get_mut(&conn).filter(|p| !p.live) {
                     p.live = true;
-                    core.apply(
-                        Event::Revived {
-                            conn: net_key(conn),
-                        },
-                        now(),
-                    );
+                    revive_net(&mut core, conn);
                     since_change.clear();
                 }
             }

@@ -103,3 +103,20 @@ pub(super) fn detach_net(core: &mut super::Core, conn: u64) {
     };
     core.apply(event, std::time::Instant::now());
 }
+
+/// The heartbeat declares connection `conn` dead, with nothing unsent.
+pub(super) fn dead_net(core: &mut super::Core, conn: u64) {
+    let event = super::Event::Dead {
+        conn: net_key(conn),
+        unsent: Vec::new(),
+    };
+    core.apply(event, std::time::Instant::now());
+}
+
+/// Connection `conn` shows a sign of life again.
+pub(super) fn revive_net(core: &mut super::Core, conn: u64) {
+    let event = super::Event::Revived {
+        conn: net_key(conn),
+    };
+    core.apply(event, std::time::Instant::now());
+}
