@@ -3,8 +3,8 @@
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use mio::{Registry, Token};
@@ -42,6 +42,10 @@ const OUT_BATCH: usize = 256;
 const IN_BATCH: usize = 256;
 /// Slices per `writev`.
 const IOV: usize = 64;
+/// The adaptive cork: a sender that wakes an idle connection again within
+/// this long after the last time writes through the I/O thread, which
+/// batches; a slower one writes directly (see [`Connection::write_direct`]).
+const CORK: Duration = Duration::from_micros(20);
 
 /// The pipe ends the I/O thread holds for an attached connection.
 struct Pipes {
@@ -102,6 +106,13 @@ pub(crate) struct Connection {
     /// nothing from the out pipe until it is heard from again.
     dead: bool,
     batch: Vec<Item>,
+    /// This connection as the slab holds it, for its out pipe's waker.
+    me: Weak<Mutex<Connection>>,
+    /// A failure an application thread met while writing directly: the
+    /// I/O thread's next pump returns it and closes the connection.
+    fault: Option<DetachReason>,
+    /// When the out pipe last woke this connection (the cork's clock).
+    last_out_wake: Option<Instant>,
 }
 
 impl Connection {
@@ -115,6 +126,7 @@ impl Connection {
         peer_addr: String,
         sink: Arc<dyn Sink>,
         (sndhwm, rcvhwm): (usize, usize),
+        me: Weak<Mutex<Connection>>,
     ) -> Self {
         Connection {
             id,
@@ -141,6 +153,9 @@ impl Connection {
             out_closed: false,
             dead: false,
             batch: Vec::new(),
+            me,
+            fault: None,
+            last_out_wake: None,
         }
     }
 
@@ -216,6 +231,9 @@ impl Connection {
         now: Instant,
         flow: &mut Flow,
     ) -> Result<(), DetachReason> {
+        if let Some(fault) = &self.fault {
+            return Err(fault.clone());
+        }
         if self.connecting || self.read_paused {
             return Ok(());
         }
@@ -403,6 +421,7 @@ impl Connection {
                 shared: Arc::clone(shared),
                 token: self.token,
                 direction,
+                conn: self.me.clone(),
             }) as Arc<dyn tiermq_pipe::Wake>)
         };
         out_r.set_waker(waker(Direction::Out));
@@ -435,6 +454,9 @@ impl Connection {
     /// refilling the session from the out pipe as it drains. Small messages
     /// go out packed into one `writev`; large payloads by reference.
     pub(crate) fn pump_out(&mut self, flow: &mut Flow) -> Result<(), DetachReason> {
+        if let Some(fault) = &self.fault {
+            return Err(fault.clone());
+        }
         let Connection {
             session: Some(session),
             pipes,
@@ -508,9 +530,47 @@ impl Connection {
         Ok(())
     }
 
+    /// The out pipe woke an idle connection on an application thread, the
+    /// sender's: write what it queued from that thread, sparing the I/O
+    /// thread a wake-up. Returns false when the I/O thread must take over:
+    /// the connection is not plainly established and idle, the sender
+    /// woke it again within [`CORK`] (it streams, and the I/O thread
+    /// batches better than a system call per message), the write turn ran
+    /// out, or the write failed (the fault is kept for the I/O thread,
+    /// which closes the connection). A write the kernel refused in part
+    /// needs no help: the rest stays in the session, and the socket's
+    /// WRITABLE edge brings the I/O thread.
+    pub(crate) fn write_direct(&mut self) -> bool {
+        let now = Instant::now();
+        let last = self.last_out_wake.replace(now);
+        let idle = self.fault.is_none()
+            && !self.connecting
+            && !self.write_blocked
+            && !self.dead
+            && !self.eof
+            && !self.out_closed
+            && self.pipes.is_some()
+            && !self.has_output();
+        if !idle || last.is_some_and(|t| now.duration_since(t) < CORK) {
+            return false;
+        }
+        let mut flow = Flow::default();
+        match self.pump_out(&mut flow) {
+            Ok(()) => !flow.more_write,
+            Err(reason) => {
+                self.fault = Some(reason);
+                false
+            }
+        }
+    }
+
     /// Closes the socket and the I/O side's pipe ends (what is queued stays
-    /// for the application), and tells the sink.
-    pub(crate) fn close(mut self, registry: &Registry, reason: DetachReason) {
+    /// for the application), and tells the sink. The stream's descriptor
+    /// closes when the last holder lets the connection go: the slab's
+    /// entry, or a sender writing directly at this moment (it then finds
+    /// `fault` set and stops).
+    pub(crate) fn close(&mut self, registry: &Registry, reason: DetachReason) {
+        self.fault = Some(reason.clone());
         if let (DetachReason::Wire(_), Some(session)) = (&reason, &mut self.session) {
             // A failed session offers only control bytes, such as an ERROR
             // command telling the peer why; send what the kernel takes now.
@@ -529,7 +589,6 @@ impl Connection {
             self.report_dead(Session::take_undelivered);
         }
         self.stream.deregister(registry);
-        drop(self.stream);
         let established = !self.connecting;
         // Over for good: a message cut short never reaches the peer either.
         let unsent = match (&mut self.session, &self.pipes) {
@@ -566,8 +625,8 @@ impl Connection {
                 .notify(Notification::Monitor(MonitorEvent::Disconnected {
                     link: self.link,
                     conn: self.id,
-                    endpoint: self.endpoint,
-                    peer_addr: self.peer_addr,
+                    endpoint: self.endpoint.clone(),
+                    peer_addr: self.peer_addr.clone(),
                     reason,
                 }));
         }

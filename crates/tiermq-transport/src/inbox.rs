@@ -9,10 +9,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::SyncSender;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use mio::{Token, Waker};
 
+use crate::connection::Connection;
 use crate::resolve::TcpTarget;
 use crate::{LinkId, LinkOptions, Sink};
 
@@ -154,17 +155,39 @@ pub(crate) enum Direction {
     In,
 }
 
-/// A pipe waker that posts its connection's token to the inbox.
+/// A pipe waker that posts its connection's token to the inbox. An out
+/// pipe's, fired on the sender's thread, first tries to write there
+/// ([`Connection::write_direct`]): a message to an idle connection then
+/// costs no wake-up of the I/O thread.
 pub(crate) struct PipeWaker {
     pub(crate) shared: Arc<Shared>,
     pub(crate) token: Token,
     pub(crate) direction: Direction,
+    pub(crate) conn: Weak<Mutex<Connection>>,
+}
+
+impl PipeWaker {
+    fn write_direct(&self) -> bool {
+        if crate::io_loop::on_io_thread() {
+            return false;
+        }
+        let Some(conn) = self.conn.upgrade() else {
+            return false;
+        };
+        // Never wait: the I/O thread (or another sender) has it, and
+        // serves the pipe anyway once posted.
+        let Ok(mut conn) = conn.try_lock() else {
+            return false;
+        };
+        conn.write_direct()
+    }
 }
 
 impl tiermq_pipe::Wake for PipeWaker {
     fn wake(&self) {
         let token = self.token;
         match self.direction {
+            Direction::Out if self.write_direct() => {}
             Direction::Out => self.shared.post(|i| i.writable.push(token)),
             Direction::In => self.shared.post(|i| i.readable.push(token)),
         }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -72,7 +72,9 @@ struct ListenerEntry {
 }
 
 struct ConnEntry {
-    conn: Connection,
+    /// Shared with the connection's out pipe waker, which writes from the
+    /// sender's thread when it can (`Connection::write_direct`).
+    conn: Arc<Mutex<Connection>>,
     generation: u32,
 }
 
@@ -356,17 +358,23 @@ impl IoLoop {
         let generation = self.generations.next();
         let entry = self.conns.vacant_entry();
         let token = token::conn_token(entry.key(), generation);
-        let mut conn = Connection::new(
-            ConnId(self.next_conn),
-            link_id,
-            token,
-            stream,
-            link.endpoint.clone(),
-            peer_addr,
-            Arc::clone(&link.sink),
-            (link.opts.sndhwm, link.opts.rcvhwm),
-        );
-        conn.stream.register(self.poll.registry(), token).ok()?;
+        let conn = Arc::new_cyclic(|me| {
+            Mutex::new(Connection::new(
+                ConnId(self.next_conn),
+                link_id,
+                token,
+                stream,
+                link.endpoint.clone(),
+                peer_addr,
+                Arc::clone(&link.sink),
+                (link.opts.sndhwm, link.opts.rcvhwm),
+                me.clone(),
+            ))
+        });
+        lock(&conn)
+            .stream
+            .register(self.poll.registry(), token)
+            .ok()?;
         self.next_conn += 1;
         entry.insert(ConnEntry { conn, generation });
         link.conns.push(token);
@@ -376,9 +384,10 @@ impl IoLoop {
     /// The socket is connected (accepted, or a connect completed): start the
     /// handshake.
     fn on_connected(&mut self, token: Token, now: Instant) {
-        let Some(conn) = conn_in(&mut self.conns, token) else {
+        let Some(conn) = conn_in(&self.conns, token) else {
             return;
         };
+        let mut conn = lock(&conn);
         let link_id = conn.link;
         let Some(link) = self.links.get(&link_id) else {
             return;
@@ -419,24 +428,28 @@ impl IoLoop {
                     Ok(())
                 }
             });
+        drop(conn);
         self.settle(token, result, flow, now);
     }
 
     fn conn_event(&mut self, index: usize, generation: u32, event: &Event, now: Instant) {
         let token = token::conn_token(index, generation);
         let shared = Arc::clone(&self.shared);
-        let Some(conn) = conn_in(&mut self.conns, token) else {
+        let Some(conn) = conn_in(&self.conns, token) else {
             return;
         };
+        let mut conn = lock(&conn);
         if conn.connecting {
             let result = match conn.stream.connect_state() {
                 Ok(net::ConnectState::Connected) => {
+                    drop(conn);
                     self.on_connected(token, now);
                     return;
                 }
                 Ok(net::ConnectState::Pending) => return,
                 Err(e) => Err(DetachReason::Io(e.kind())),
             };
+            drop(conn);
             self.settle(token, result, Flow::default(), now);
             return;
         }
@@ -453,15 +466,17 @@ impl IoLoop {
         if result.is_ok() && ((was_blocked && event.is_writable()) || conn.has_output()) {
             result = conn.pump_out(&mut flow);
         }
+        drop(conn);
         self.settle(token, result, flow, now);
     }
 
     /// The in pipe drained (or the read turn ran out): read again.
     fn resume_read(&mut self, token: Token, now: Instant) {
         let shared = Arc::clone(&self.shared);
-        let Some(conn) = conn_in(&mut self.conns, token) else {
+        let Some(conn) = conn_in(&self.conns, token) else {
             return;
         };
+        let mut conn = lock(&conn);
         conn.read_paused = false;
         // Edges that came while paused (or past the turn) were not read.
         conn.read_to_end = true;
@@ -470,6 +485,7 @@ impl IoLoop {
         let result = conn
             .pump_in(&shared, now, &mut flow)
             .and_then(|()| conn.pump_out(&mut flow));
+        drop(conn);
         self.settle(token, result, flow, now);
     }
 
@@ -481,33 +497,40 @@ impl IoLoop {
         now: Instant,
     ) {
         let shared = Arc::clone(&self.shared);
-        let Some(conn) = conn_in(&mut self.conns, ticket.token).filter(|c| c.id == ticket.conn)
-        else {
+        let Some(conn) = conn_in(&self.conns, ticket.token) else {
             return;
         };
+        let mut conn = lock(&conn);
+        if conn.id != ticket.conn {
+            return;
+        }
         let mut flow = Flow::default();
         let result = conn
             .zap_reply(reply, &shared, now, &mut flow)
             .and_then(|()| conn.pump_out(&mut flow));
+        drop(conn);
         self.settle(ticket.token, result, flow, now);
     }
 
     /// The out pipe has messages (or the write turn ran out): write.
     fn resume_write(&mut self, token: Token, now: Instant) {
-        let Some(conn) = conn_in(&mut self.conns, token) else {
+        let Some(conn) = conn_in(&self.conns, token) else {
             return;
         };
+        let mut conn = lock(&conn);
         let mut flow = Flow::default();
         let result = conn.pump_out(&mut flow);
+        drop(conn);
         self.settle(token, result, flow, now);
     }
 
     fn fire(&mut self, at: Instant, key: TimerKey, now: Instant) {
         match key {
             TimerKey::Conn(token) => {
-                let Some(conn) = conn_in(&mut self.conns, token) else {
+                let Some(conn) = conn_in(&self.conns, token) else {
                     return;
                 };
+                let mut conn = lock(&conn);
                 if conn.timer_at == Some(at) {
                     conn.timer_at = None;
                 }
@@ -521,6 +544,7 @@ impl IoLoop {
                 let result = conn
                     .handle_timeout(&shared, now, &mut flow)
                     .and_then(|()| conn.pump_out(&mut flow));
+                drop(conn);
                 self.settle(token, result, flow, now);
             }
             TimerKey::Accept(listener) => {
@@ -546,13 +570,14 @@ impl IoLoop {
     /// After a pump: close on error, otherwise note a completed handshake,
     /// queue unfinished turns and re-arm the connection's timer.
     fn settle(&mut self, token: Token, result: Result<(), DetachReason>, flow: Flow, now: Instant) {
-        let Some(conn) = conn_in(&mut self.conns, token) else {
-            return;
-        };
         if let Err(reason) = result {
             self.close_conn(token, reason, now);
             return;
         }
+        let Some(conn) = conn_in(&self.conns, token) else {
+            return;
+        };
+        let mut conn = lock(&conn);
         let link_id = conn.link;
         if flow.more_read {
             self.again_read.push(token);
@@ -591,8 +616,10 @@ impl IoLoop {
             return;
         }
         let conn = self.conns.remove(index).conn;
+        let mut conn = lock(&conn);
         let link_id = conn.link;
         conn.close(self.poll.registry(), reason);
+        drop(conn);
         if let Some(link) = self.links.get_mut(&link_id) {
             link.conns.retain(|&t| t != token);
             if matches!(link.kind, LinkKind::Connect { .. }) {
@@ -818,14 +845,20 @@ impl IoLoop {
 }
 
 /// The live connection `token` names, if any (a stale generation is none).
-fn conn_in(conns: &mut Slab<ConnEntry>, token: Token) -> Option<&mut Connection> {
+fn conn_in(conns: &Slab<ConnEntry>, token: Token) -> Option<Arc<Mutex<Connection>>> {
     let Some(Key::Conn { index, generation }) = token::decode(token) else {
         return None;
     };
     conns
-        .get_mut(index)
+        .get(index)
         .filter(|e| e.generation == generation)
-        .map(|e| &mut e.conn)
+        .map(|e| Arc::clone(&e.conn))
+}
+
+/// Locks a connection. Its holders never block while holding it, so the
+/// I/O thread waits at most for one write of a sender's.
+pub(crate) fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    conn.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn recycle(mut v: Vec<Token>) -> Vec<Token> {
