@@ -13,6 +13,7 @@ use tiermq_wire::{Event, Item, Session};
 
 use crate::inbox::{Direction, PipeWaker, Shared};
 use crate::net::Stream;
+use crate::socket_poll::{Ready, SocketPoll};
 use crate::{ConnId, DetachReason, LinkId, MonitorEvent, Notification, Sink, ZapTicket};
 
 /// The operating system's randomness, for CURVE's keys and nonces.
@@ -113,6 +114,10 @@ pub(crate) struct Connection {
     fault: Option<DetachReason>,
     /// When the out pipe last woke this connection (the cork's clock).
     last_out_wake: Option<Instant>,
+    /// The socket's own poll, which the connection joins once established.
+    group: Option<Arc<SocketPoll>>,
+    /// Registered in `group` rather than in the reactor's poll.
+    pub(crate) in_group: bool,
 }
 
 impl Connection {
@@ -127,6 +132,7 @@ impl Connection {
         sink: Arc<dyn Sink>,
         (sndhwm, rcvhwm): (usize, usize),
         me: Weak<Mutex<Connection>>,
+        group: Option<Arc<SocketPoll>>,
     ) -> Self {
         Connection {
             id,
@@ -156,7 +162,76 @@ impl Connection {
             me,
             fault: None,
             last_out_wake: None,
+            group,
+            in_group: false,
         }
+    }
+
+    /// This connection as the reactor's slab holds it.
+    pub(crate) fn me(&self) -> Weak<Mutex<Connection>> {
+        self.me.clone()
+    }
+
+    /// Moves an established connection from the reactor's poll into its
+    /// socket's own (if it has one and is not there yet). Returns false if
+    /// it stays where it is.
+    pub(crate) fn join_group(&mut self, reactor: &Registry) -> bool {
+        let Some(group) = self
+            .group
+            .clone()
+            .filter(|_| !self.in_group && self.pipes.is_some())
+        else {
+            return false;
+        };
+        self.stream.deregister(reactor);
+        match group.join(self) {
+            Ok(()) => self.in_group = true,
+            // Back where it was: the I/O thread keeps serving it.
+            Err(_) => {
+                let token = self.token;
+                let _ = self.stream.register(reactor, token);
+            }
+        }
+        self.in_group
+    }
+
+    /// Serves one readiness event of an established connection: reads
+    /// (and decodes, and delivers) and writes. The I/O thread and a
+    /// socket's leading caller both call it.
+    pub(crate) fn on_ready(
+        &mut self,
+        r: Ready,
+        shared: &Arc<Shared>,
+        now: Instant,
+        flow: &mut Flow,
+    ) -> Result<(), DetachReason> {
+        let was_blocked = self.write_blocked;
+        if r.writable {
+            self.write_blocked = false;
+        }
+        if r.readable || r.closing {
+            self.read_to_end = r.closing;
+            self.pump_in(shared, now, flow)?;
+        }
+        if (was_blocked && r.writable) || self.has_output() {
+            self.pump_out(flow)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the session wants a timer earlier than the one the reactor
+    /// holds for it (after work done off the I/O thread).
+    pub(crate) fn timer_needs_arming(&self) -> bool {
+        !self.read_paused
+            && self
+                .poll_timeout()
+                .is_some_and(|next| self.timer_at.is_none_or(|t| next < t))
+    }
+
+    /// Keeps a failure met off the I/O thread: the I/O thread's next pump
+    /// returns it and closes the connection.
+    pub(crate) fn fail(&mut self, reason: DetachReason) {
+        self.fault = Some(reason);
     }
 
     /// The socket is connected: start the session (which queues our
@@ -588,7 +663,10 @@ impl Connection {
             // it is still reported dead first, with what it held.
             self.report_dead(Session::take_undelivered);
         }
-        self.stream.deregister(registry);
+        match self.group.clone().filter(|_| self.in_group) {
+            Some(group) => group.leave(self),
+            None => self.stream.deregister(registry),
+        }
         let established = !self.connecting;
         // Over for good: a message cut short never reaches the peer either.
         let unsent = match (&mut self.session, &self.pipes) {

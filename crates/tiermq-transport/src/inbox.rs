@@ -4,6 +4,7 @@
 //! Both [`Reactor`](crate::Reactor) and the I/O loop use it; it uses
 //! neither.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,10 +12,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use mio::{Token, Waker};
+use mio::{Registry, Token, Waker};
 
 use crate::connection::Connection;
 use crate::resolve::TcpTarget;
+use crate::socket_poll::SocketPoll;
 use crate::{LinkId, LinkOptions, Sink};
 
 /// What the reactor is told to do.
@@ -82,6 +84,15 @@ pub(crate) struct Shared {
     /// the waker. While it runs, posts cost no syscall: it looks at
     /// `pending` before every poll.
     asleep: AtomicBool,
+    /// The sockets' own polls on this reactor, by id (see `SocketPoll`).
+    groups: Mutex<Groups>,
+}
+
+/// The socket polls, by the id their token in the reactor's poll carries.
+#[derive(Default)]
+struct Groups {
+    next: u32,
+    polls: HashMap<u32, Weak<SocketPoll>>,
 }
 
 impl Shared {
@@ -91,7 +102,34 @@ impl Shared {
             waker,
             pending: AtomicBool::new(false),
             asleep: AtomicBool::new(false),
+            groups: Mutex::new(Groups::default()),
         }
+    }
+
+    /// Makes a socket poll nested in `reactor` (the reactor's registry).
+    pub(crate) fn new_group(self: &Arc<Self>, reactor: &Registry) -> io::Result<Arc<SocketPoll>> {
+        let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+        // Drop the entries of sockets gone since.
+        groups.polls.retain(|_, g| g.strong_count() > 0);
+        let id = loop {
+            groups.next = groups.next.wrapping_add(1);
+            if !groups.polls.contains_key(&groups.next) {
+                break groups.next;
+            }
+        };
+        let group = Arc::new(SocketPoll::new(
+            Arc::clone(self),
+            reactor,
+            crate::token::group_token(id),
+        )?);
+        groups.polls.insert(id, Arc::downgrade(&group));
+        Ok(group)
+    }
+
+    /// The socket poll `id`, if it still exists.
+    pub(crate) fn group(&self, id: u32) -> Option<Arc<SocketPoll>> {
+        let groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+        groups.polls.get(&id).and_then(Weak::upgrade)
     }
 
     /// Adds work, and wakes the reactor only if it is parked in a poll.

@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use mio::event::Event;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
@@ -16,6 +15,7 @@ use crate::connection::{Connection, Flow};
 use crate::inbox::{BindTarget, Command, ConnectTarget, Inbox, Shared};
 use crate::net::{self, BufSizes, Listener};
 use crate::resolve;
+use crate::socket_poll::Ready;
 use crate::timers::{TimerKey, Timers};
 use crate::token::{self, Generations, Key};
 use crate::{ConnId, DetachReason, LinkId, LinkOptions, MonitorEvent, Notification, Sink};
@@ -157,7 +157,12 @@ impl IoLoop {
                         self.accept(index, generation, now)
                     }
                     Some(Key::Conn { index, generation }) => {
-                        self.conn_event(index, generation, event, now)
+                        self.conn_event(token::conn_token(index, generation), Ready::of(event), now)
+                    }
+                    Some(Key::Group(id)) => {
+                        for ready in self.shared.group(id).map(|g| g.drain()).unwrap_or_default() {
+                            self.conn_event(ready.token, ready, now);
+                        }
                     }
                 }
             }
@@ -369,6 +374,7 @@ impl IoLoop {
                 Arc::clone(&link.sink),
                 (link.opts.sndhwm, link.opts.rcvhwm),
                 me.clone(),
+                link.opts.socket_poll.clone(),
             ))
         });
         lock(&conn)
@@ -432,8 +438,7 @@ impl IoLoop {
         self.settle(token, result, flow, now);
     }
 
-    fn conn_event(&mut self, index: usize, generation: u32, event: &Event, now: Instant) {
-        let token = token::conn_token(index, generation);
+    fn conn_event(&mut self, token: Token, ready: Ready, now: Instant) {
         let shared = Arc::clone(&self.shared);
         let Some(conn) = conn_in(&self.conns, token) else {
             return;
@@ -454,18 +459,7 @@ impl IoLoop {
             return;
         }
         let mut flow = Flow::default();
-        let was_blocked = conn.write_blocked;
-        if event.is_writable() {
-            conn.write_blocked = false;
-        }
-        let mut result = Ok(());
-        if event.is_readable() || event.is_read_closed() || event.is_error() {
-            conn.read_to_end = event.is_read_closed() || event.is_error();
-            result = conn.pump_in(&shared, now, &mut flow);
-        }
-        if result.is_ok() && ((was_blocked && event.is_writable()) || conn.has_output()) {
-            result = conn.pump_out(&mut flow);
-        }
+        let result = conn.on_ready(ready, &shared, now, &mut flow);
         drop(conn);
         self.settle(token, result, flow, now);
     }
@@ -596,6 +590,11 @@ impl IoLoop {
                 self.timers.push(next, TimerKey::Conn(token));
             }
         }
+        if flow.attached {
+            // Established: its socket's caller may serve it from now on.
+            conn.join_group(self.poll.registry());
+        }
+        drop(conn);
         if flow.attached
             && let Some(link) = self.links.get_mut(&link_id)
             && let LinkKind::Connect { ivl, .. } = &mut link.kind

@@ -98,6 +98,7 @@ mod notify;
 mod options;
 mod reactor;
 mod resolve;
+mod socket_poll;
 mod timers;
 mod token;
 
@@ -105,6 +106,7 @@ pub use endpoint::{Endpoint, EndpointError, TcpSource};
 pub use notify::{ConnId, DetachReason, LinkId, MonitorEvent, Notification, Sink, ZapTicket};
 pub use options::LinkOptions;
 pub use reactor::Reactor;
+pub use socket_poll::{Lead, SocketPoll};
 
 /// Whether the calling thread is a reactor's I/O thread, for instance
 /// inside [`Sink::notify`] or a pipe waker the I/O thread fired. Code that

@@ -1,8 +1,11 @@
 //! `LinkOptions`: the per-bind/per-connect settings the reactor applies.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tiermq_wire::SocketType;
+
+use crate::SocketPoll;
 
 /// Settings of one bind or connect, copied from the socket's options at
 /// bind/connect time. Every connection made through the link uses them.
@@ -40,6 +43,12 @@ pub struct LinkOptions {
     /// addresses. `false` (the default): `*`, interface names and host
     /// names mean IPv4. Address literals of either family work either way.
     pub ipv6: bool,
+    /// The socket's own poll on this reactor
+    /// ([`Reactor::socket_poll`](crate::Reactor::socket_poll)): established
+    /// connections of the link move into it, so that the socket's blocked
+    /// caller can serve them itself ([`SocketPoll::lead`]). `None`: the I/O
+    /// thread serves them alone.
+    pub socket_poll: Option<Arc<SocketPoll>>,
 }
 
 impl LinkOptions {
@@ -59,6 +68,7 @@ impl LinkOptions {
             sndbuf: None,
             rcvbuf: None,
             ipv6: false,
+            socket_poll: None,
         }
     }
 

@@ -8,14 +8,14 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::Duration;
 
-use mio::{Poll, Waker};
+use mio::{Poll, Registry, Waker};
 
 use crate::inbox::{BindTarget, Command, ConnectTarget, Shared};
 use crate::io_loop::IoLoop;
 use crate::net::unique_ipc_path;
 use crate::resolve::{TcpTarget, bind_addr};
 use crate::token::WAKER;
-use crate::{Endpoint, LinkId, LinkOptions, Sink};
+use crate::{Endpoint, LinkId, LinkOptions, Sink, SocketPoll};
 
 /// One I/O thread: a mio `Poll` serving every tcp and ipc listener and
 /// connection of the links bound or connected through it.
@@ -25,6 +25,8 @@ use crate::{Endpoint, LinkId, LinkOptions, Sink};
 /// reactor shuts it down as [`shutdown`](Reactor::shutdown) does.
 pub struct Reactor {
     shared: Arc<Shared>,
+    /// The I/O thread's registry, where socket polls nest.
+    registry: Registry,
     thread: Option<JoinHandle<()>>,
     thread_id: ThreadId,
 }
@@ -45,12 +47,14 @@ impl Reactor {
         let poll = Poll::new()?;
         let waker = Waker::new(poll.registry(), WAKER)?;
         let shared = Arc::new(Shared::new(waker));
+        let registry = poll.registry().try_clone()?;
         let io_loop = IoLoop::new(poll, Arc::clone(&shared));
         let thread = thread::Builder::new()
             .name(name.to_owned())
             .spawn(move || io_loop.run())?;
         Ok(Reactor {
             shared,
+            registry,
             thread_id: thread.thread().id(),
             thread: Some(thread),
         })
@@ -183,6 +187,16 @@ impl Reactor {
     pub fn zap_reply(&self, ticket: crate::ZapTicket, reply: Option<tiermq_wire::ZapReply>) {
         self.shared
             .post(|inbox| inbox.commands.push(Command::ZapReply { ticket, reply }));
+    }
+
+    /// A poll of the socket's own on this reactor, for
+    /// [`LinkOptions::socket_poll`]: the connections of links made with it
+    /// move into it once established, and a caller of the socket that
+    /// would block can serve them itself with [`SocketPoll::lead`].
+    ///
+    /// Errors: the operating system refused a poller or a waker.
+    pub fn socket_poll(&self) -> io::Result<Arc<SocketPoll>> {
+        self.shared.new_group(&self.registry)
     }
 
     /// Unbinds or disconnects `link`: stops listening (and unlinks an ipc

@@ -11,12 +11,21 @@ const INDEX_BITS: u32 = 32;
 const GEN_BITS: u32 = 30;
 const GEN_MASK: u64 = (1 << GEN_BITS) - 1;
 const LISTENER_BIT: u64 = 1 << (INDEX_BITS + GEN_BITS);
+const GROUP_BIT: u64 = 1 << (INDEX_BITS + GEN_BITS + 1);
 
 /// What a token names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Key {
-    Conn { index: usize, generation: u32 },
-    Listener { index: usize, generation: u32 },
+    Conn {
+        index: usize,
+        generation: u32,
+    },
+    Listener {
+        index: usize,
+        generation: u32,
+    },
+    /// A socket's own poll (`SocketPoll`), by its id.
+    Group(u32),
 }
 
 /// Hands out generations: never 0 (so no token is the waker's), wrapping
@@ -33,6 +42,11 @@ impl Generations {
 
 pub(crate) fn conn_token(index: usize, generation: u32) -> Token {
     pack(index, generation, 0)
+}
+
+/// The token of socket poll `id` in the reactor's poll.
+pub(crate) fn group_token(id: u32) -> Token {
+    Token((GROUP_BIT | u64::from(id)) as usize)
 }
 
 pub(crate) fn listener_token(index: usize, generation: u32) -> Token {
@@ -52,6 +66,9 @@ pub(crate) fn decode(token: Token) -> Option<Key> {
         return None;
     }
     let raw = token.0 as u64;
+    if raw & GROUP_BIT != 0 {
+        return Some(Key::Group((raw & ((1 << INDEX_BITS) - 1)) as u32));
+    }
     let index = (raw & ((1 << INDEX_BITS) - 1)) as usize;
     let generation = ((raw >> INDEX_BITS) & GEN_MASK) as u32;
     Some(if raw & LISTENER_BIT != 0 {
@@ -84,6 +101,8 @@ mod tests {
                 generation: a
             })
         );
+        assert_eq!(decode(group_token(3)), Some(Key::Group(3)));
+        assert_ne!(group_token(0), WAKER);
         assert_ne!(conn_token(0, a), WAKER);
         assert_eq!(decode(WAKER), None);
         let mut g = Generations(GEN_MASK as u32 - 1);

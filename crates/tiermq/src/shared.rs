@@ -19,7 +19,7 @@
 //! [`post`]: Shared::post
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError, TryLockError, Weak};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError, TryLockError, Weak};
 use std::time::Instant;
 
 use crate::applier::{Applier, Pending};
@@ -29,6 +29,7 @@ use crate::handles::InprocSocket;
 use crate::inproc::Registry;
 use crate::monitor::Hub;
 pub(crate) use crate::sync::lock;
+use tiermq_transport::{Lead, Reactor, SocketPoll};
 
 /// A generation counter to sleep on until "something changed".
 #[derive(Debug, Default)]
@@ -116,6 +117,10 @@ pub(crate) struct Shared {
     watchers: Mutex<Vec<Arc<Signal>>>,
     /// Set when the socket starts closing: inproc peers stop joining it.
     closing: AtomicBool,
+    /// The socket's own poll on the reactor of its first tcp or ipc link
+    /// (by the reactor's index), where its blocked caller waits and serves
+    /// its connections itself (leader/follower, see [`Shared::wait`]).
+    socket_poll: OnceLock<(usize, Arc<SocketPoll>)>,
 }
 
 impl Shared {
@@ -137,7 +142,43 @@ impl Shared {
             signal: Signal::default(),
             watchers: Mutex::new(Vec::new()),
             closing: AtomicBool::new(false),
+            socket_poll: OnceLock::new(),
         }
+    }
+
+    /// The socket poll for a new link on reactor `index`: made on the
+    /// first link; `None` for links on another reactor (the I/O thread
+    /// alone serves those) or if the system refused a poller.
+    pub(crate) fn socket_poll(&self, index: usize, reactor: &Reactor) -> Option<Arc<SocketPoll>> {
+        if self.socket_poll.get().is_none() {
+            let made = reactor.socket_poll().ok()?;
+            let _ = self.socket_poll.set((index, made));
+        }
+        let (i, poll) = self.socket_poll.get()?;
+        (*i == index).then(|| Arc::clone(poll))
+    }
+
+    /// Waits until the signal's generation differs from `seen` or
+    /// `deadline` passes, serving the socket's connections meanwhile: the
+    /// caller leads its socket poll (reads, decodes and writes there,
+    /// sparing the I/O thread's wake-up), unless someone else does; then
+    /// it sleeps on the signal. May return early: callers check again.
+    pub(crate) fn wait(&self, seen: u64, deadline: Option<Instant>) {
+        if let Some((_, poll)) = self.socket_poll.get()
+            && poll.lead(deadline, || self.signal.generation() == seen) == Lead::Led
+        {
+            return;
+        }
+        self.signal.wait(seen, deadline);
+    }
+
+    /// Whether the owner waits in a call (on the signal or leading).
+    fn owner_waits(&self) -> bool {
+        self.signal.has_sleepers()
+            || self
+                .socket_poll
+                .get()
+                .is_some_and(|(_, poll)| poll.is_leading())
     }
 
     /// Runs `f` on the core, after applying queued events. Blocks only on this
@@ -169,7 +210,7 @@ impl Shared {
         lock(&self.inbox).push(event);
         self.pending.store(true, Ordering::SeqCst);
         if tiermq_transport::on_io_thread() {
-            let owner_waits = self.signal.has_sleepers();
+            let owner_waits = self.owner_waits();
             self.wake_waiters();
             if !owner_waits {
                 let me: Weak<dyn Pending> = self.me.clone();
@@ -239,6 +280,9 @@ impl Shared {
     /// Wakes this socket's blocked caller and any `poll` watching it.
     pub(crate) fn wake_waiters(&self) {
         self.signal.bump();
+        if let Some((_, poll)) = self.socket_poll.get() {
+            poll.wake_leader();
+        }
         for w in lock(&self.watchers).iter() {
             w.bump();
         }

@@ -230,6 +230,8 @@ impl Socket {
                     let opts = link_options(&c.options, c.wire_type);
                     (key, opts, c.options.security.clone())
                 });
+                let mut opts = opts;
+                opts.socket_poll = self.shared.socket_poll(reactor_index, &reactor);
                 let zap = opts.wire.zap.then(|| {
                     self.ctx
                         .zap_route(&reactor, security.zap_domain, security.zap_enforce_domain)
@@ -364,7 +366,7 @@ impl Socket {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(Error::EAGAIN);
             }
-            self.shared.signal.wait(seen, wake);
+            self.shared.wait(seen, wake);
         }
     }
 
@@ -408,7 +410,7 @@ impl Socket {
                 return Err(Error::EAGAIN);
             }
             // Woken early by a REQ resend or failback timer, if one is due.
-            self.shared.signal.wait(seen, wake);
+            self.shared.wait(seen, wake);
         }
     }
 

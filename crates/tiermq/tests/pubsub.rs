@@ -16,6 +16,8 @@ use common::*;
 use tiermq::{Context, DONTWAIT, MonitorEventKind, PUB, PULL, PUSH, SUB, Socket, XPUB, XSUB};
 
 const WARM: &[u8] = b"~warm";
+/// The prefix of [`warm_up`]'s topics, one per call.
+const FRESH: &[u8] = b"!warm.";
 
 #[derive(Clone, Copy, Debug)]
 enum Transport {
@@ -59,21 +61,33 @@ fn bind(s: &Socket, t: Transport, name: &str) -> String {
     s.get_last_endpoint().unwrap().unwrap()
 }
 
-/// A SUB on `ctx` connected to `ep`, subscribed to nothing yet.
+/// A SUB on `ctx` connected to `ep`, subscribed to nothing yet, its
+/// connection established: subscriptions
+/// made from now on go out in order (those made before the connection
+/// are replayed in the filter's order, as libzmq replays its trie).
 fn connected_sub(ctx: &Context, ep: &str) -> Socket {
     let sub = ctx.socket(SUB).unwrap();
     sub.connect(ep).unwrap();
+    eventually("the subscriber's connection", || ready(&sub) == 1);
     sub
 }
 
-/// Publishes the warm-up topic until `sub` (subscribed to it) gets one,
-/// so every subscription `sub` made before has reached `publisher`.
+/// Subscribes `sub` to a fresh warm-up topic (under [`FRESH`], which no
+/// test subscribes otherwise) and publishes it until `sub` gets it. A
+/// connection keeps its order, so every subscription `sub` made before
+/// has then reached `publisher`. A topic subscribed earlier (such as
+/// [`WARM`]) would prove nothing about those made after it.
 fn warm_up(publisher: &Socket, sub: &Socket) {
+    static ROUND: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let round = ROUND.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let topic = [FRESH, round.to_string().as_bytes()].concat();
+    sub.set_subscribe(&topic).unwrap();
     sub.set_rcvtimeo(20).unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        publisher.send(WARM, DONTWAIT).unwrap();
-        if sub.recv_bytes(0).is_ok() {
+        publisher.send(&topic[..], DONTWAIT).unwrap();
+        // Earlier warm-ups' messages may still come: only this one counts.
+        if sub.recv_bytes(0).is_ok_and(|m| m == topic) {
             break;
         }
         assert!(Instant::now() < deadline, "the subscription never arrived");
@@ -81,11 +95,16 @@ fn warm_up(publisher: &Socket, sub: &Socket) {
     sub.set_rcvtimeo(WAIT_MS).unwrap();
 }
 
+/// Whether `frame` is a warm-up message.
+fn is_warm(frame: &[u8]) -> bool {
+    frame.starts_with(WARM) || frame.starts_with(FRESH)
+}
+
 /// The next message that is not a warm-up, frames joined by `|`.
 fn next(sub: &Socket) -> String {
     loop {
         let frames = sub.recv_multipart(0).expect("a message within the timeout");
-        if frames.len() == 1 && frames[0] == WARM {
+        if frames.len() == 1 && is_warm(&frames[0]) {
             continue;
         }
         let texts: Vec<String> = frames
@@ -147,7 +166,7 @@ fn fan_out_to_many(t: Transport) {
         for n in 0..100u64 {
             let frames = loop {
                 let f = s.recv_bytes(0).unwrap();
-                if f != WARM {
+                if !is_warm(&f) {
                     break f;
                 }
             };
@@ -185,7 +204,7 @@ fn counted_subscriptions(t: Transport) {
         publisher.send("~second", 0).unwrap();
         match sub.recv_bytes(0) {
             Ok(m) if m == b"~second" => break,
-            Ok(m) => assert!(m == WARM, "got {:?} after the last cancel", m),
+            Ok(m) => assert!(is_warm(&m), "got {:?} after the last cancel", m),
             Err(_) => assert!(Instant::now() < deadline, "no second warm-up"),
         }
     }
@@ -238,7 +257,7 @@ fn a_slow_subscriber_loses_messages_and_never_blocks_the_publisher() {
             publisher.send(seq(n), 0).unwrap();
             continue;
         };
-        if m == WARM {
+        if is_warm(&m) {
             continue;
         }
         let i = unseq(&m);
@@ -399,7 +418,7 @@ fn conflate(t: Transport) {
     publisher.send_multipart(["head", "tail"], 0).unwrap();
     loop {
         let m = sub.recv_multipart(0).unwrap();
-        if m != [WARM] {
+        if !(m.len() == 1 && is_warm(&m[0])) {
             assert_eq!(m, [b"tail"], "a multipart message is cut to its last frame");
             break;
         }
@@ -456,11 +475,18 @@ fn hot_standby(t: Transport) {
     sub.connect(&e1).unwrap();
     eventually("the primary is live", || sub.active_tier() == Some(1));
     warm_up(&p1, &sub);
+    let before = received_from(&sub, &e2);
     for _ in 0..10 {
         p2.send("standby", 0).unwrap();
     }
     p1.send("primary", 0).unwrap();
     assert_eq!(next(&sub), "primary", "the standby's messages are dropped");
+    // Two connections keep no order between them: the standby's messages
+    // may arrive after "primary". Fail over only once they are in, so
+    // that they must have been dropped while tier 1 was active.
+    eventually("the standby's messages arrived", || {
+        received_from(&sub, &e2) >= before + 10
+    });
 
     drop(p1);
     eventually("failover", || sub.active_tier() == Some(2));

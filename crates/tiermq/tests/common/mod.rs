@@ -69,6 +69,17 @@ pub fn sent_to(s: &tiermq::Socket, endpoint: &str) -> u64 {
         .sum()
 }
 
+/// Messages the socket took from its peers at `endpoint` (delivered, or
+/// dropped by a hot-standby subscriber).
+#[allow(dead_code)]
+pub fn received_from(s: &tiermq::Socket, endpoint: &str) -> u64 {
+    s.peers()
+        .iter()
+        .filter(|p| p.endpoint == endpoint)
+        .map(|p| p.received)
+        .sum()
+}
+
 /// How many of the socket's peers are in state `PeerState::Ready`.
 #[allow(dead_code)]
 pub fn ready(s: &tiermq::Socket) -> usize {

@@ -1,0 +1,260 @@
+//! `SocketPoll`: one socket's established connections in a poll of their
+//! own, so that the socket's blocked caller can wait on them and do their
+//! I/O itself (leader/follower), instead of sleeping until the I/O thread
+//! has done it.
+//!
+//! The socket poll is an epoll instance nested in the reactor's: its
+//! descriptor sits in the reactor's poll, so while nobody leads, the I/O
+//! thread hears of every ready connection as before and drains the socket
+//! poll. A caller that would block takes the lead: it removes the socket
+//! poll from the reactor's interest (one `epoll_ctl`), waits in it, reads,
+//! decodes and writes on its own thread, and puts it back (one more
+//! `epoll_ctl`; readiness that arrived meanwhile is reported to the I/O
+//! thread then, so nothing is missed). A hop then costs one wake-up in the
+//! receiving process, a raw socket's count, instead of two (the I/O
+//! thread's, then the caller's).
+//!
+//! Connections join the socket poll only once their handshake completed:
+//! connecting, handshakes, ZAP, timers and closing stay with the I/O
+//! thread. The leader hands back anything but plain reading and writing by
+//! posting the connection's token to the I/O thread.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::{Duration, Instant};
+
+use mio::event::Event;
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
+
+use crate::connection::{Connection, Flow};
+use crate::inbox::Shared;
+
+/// The leader's waker in the socket poll: application tokens are
+/// connection tokens, never 0.
+const WAKE: Token = Token(0);
+/// Events taken from the socket poll per `epoll_wait`.
+const EVENTS: usize = 64;
+
+/// What one readiness event said about a connection, copied out of mio's
+/// `Events` so that it outlives the poll's lock.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ready {
+    pub(crate) token: Token,
+    pub(crate) readable: bool,
+    pub(crate) writable: bool,
+    /// The peer closed, or the socket failed: read to the end.
+    pub(crate) closing: bool,
+}
+
+impl Ready {
+    pub(crate) fn of(event: &Event) -> Ready {
+        Ready {
+            token: event.token(),
+            readable: event.is_readable(),
+            writable: event.is_writable(),
+            closing: event.is_read_closed() || event.is_error(),
+        }
+    }
+}
+
+/// How [`SocketPoll::lead`] went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lead {
+    /// The caller waited in the socket poll and served what became ready
+    /// (or was woken, or timed out): check the socket again.
+    Led,
+    /// Someone else has the socket poll (another caller, or the I/O
+    /// thread draining it): wait the usual way, they will wake you.
+    Busy,
+}
+
+struct Inner {
+    poll: Poll,
+    events: Events,
+}
+
+/// One socket's established tcp and ipc connections on one reactor, in a
+/// poll of their own; see the module docs. Made by
+/// [`Reactor::socket_poll`](crate::Reactor::socket_poll) and passed to the
+/// reactor in [`LinkOptions::socket_poll`](crate::LinkOptions::socket_poll).
+pub struct SocketPoll {
+    inner: Mutex<Inner>,
+    fd: RawFd,
+    /// Where the I/O thread registers the connections.
+    registry: Registry,
+    /// The reactor's registry, where this poll's descriptor sits while
+    /// nobody leads.
+    outer: Registry,
+    /// This poll's token in the reactor's poll.
+    token: Token,
+    waker: Waker,
+    /// A caller waits in the poll: wake it through `waker`.
+    leading: AtomicBool,
+    io: Arc<Shared>,
+    conns: Mutex<HashMap<Token, Weak<Mutex<Connection>>>>,
+}
+
+impl std::fmt::Debug for SocketPoll {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SocketPoll")
+            .field("fd", &self.fd)
+            .field("leading", &self.leading.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl SocketPoll {
+    pub(crate) fn new(io: Arc<Shared>, outer: &Registry, token: Token) -> io::Result<SocketPoll> {
+        let poll = Poll::new()?;
+        let waker = Waker::new(poll.registry(), WAKE)?;
+        let registry = poll.registry().try_clone()?;
+        let outer = outer.try_clone()?;
+        let fd = poll.as_raw_fd();
+        outer.register(&mut SourceFd(&fd), token, Interest::READABLE)?;
+        Ok(SocketPoll {
+            inner: Mutex::new(Inner {
+                poll,
+                events: Events::with_capacity(EVENTS),
+            }),
+            fd,
+            registry,
+            outer,
+            token,
+            waker,
+            leading: AtomicBool::new(false),
+            io,
+            conns: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Whether a caller waits in the poll now.
+    pub fn is_leading(&self) -> bool {
+        self.leading.load(Ordering::SeqCst)
+    }
+
+    /// Wakes the caller waiting in the poll, if any: something it may be
+    /// waiting for happened elsewhere (a pipe, a timer, an inproc peer).
+    /// Costs an atomic load when nobody leads.
+    pub fn wake_leader(&self) {
+        if self.leading.load(Ordering::SeqCst) {
+            let _ = self.waker.wake();
+        }
+    }
+
+    /// Waits in the poll until a connection is ready, [`wake_leader`] is
+    /// called or `deadline` passes, then reads, decodes and writes what
+    /// became ready on the calling thread (messages go into the in pipes,
+    /// whose wakers tell the socket). `still_waiting` is checked once the
+    /// caller leads: when it says no, the caller only serves what is
+    /// already ready and returns. Returns [`Lead::Busy`] at once if
+    /// someone else has the poll.
+    ///
+    /// [`wake_leader`]: SocketPoll::wake_leader
+    pub fn lead(&self, deadline: Option<Instant>, still_waiting: impl FnOnce() -> bool) -> Lead {
+        let Ok(mut inner) = self.inner.try_lock() else {
+            return Lead::Busy;
+        };
+        // Out of the reactor's interest: the I/O thread is not woken by
+        // what this caller is about to serve.
+        let _ = self.outer.deregister(&mut SourceFd(&self.fd));
+        self.leading.store(true, Ordering::SeqCst);
+        let timeout = if still_waiting() {
+            deadline.map(|d| d.saturating_duration_since(Instant::now()))
+        } else {
+            Some(Duration::ZERO)
+        };
+        let ready = poll_once(&mut inner, timeout);
+        self.leading.store(false, Ordering::SeqCst);
+        let now = Instant::now();
+        for r in ready {
+            if r.token != WAKE {
+                self.serve(r, now);
+            }
+        }
+        drop(inner);
+        // Back in: if anything became ready since the wait returned, the
+        // reactor's poll reports it now and the I/O thread drains it.
+        let _ = self
+            .outer
+            .register(&mut SourceFd(&self.fd), self.token, Interest::READABLE);
+        Lead::Led
+    }
+
+    /// The I/O thread's side: what is ready in the poll, unless a caller
+    /// leads (it serves those events itself).
+    pub(crate) fn drain(&self) -> Vec<Ready> {
+        let Ok(mut inner) = self.inner.try_lock() else {
+            return Vec::new();
+        };
+        let mut all = Vec::new();
+        loop {
+            let ready = poll_once(&mut inner, Some(Duration::ZERO));
+            let n = ready.len();
+            all.extend(ready.into_iter().filter(|r| r.token != WAKE));
+            if n < EVENTS {
+                return all;
+            }
+        }
+    }
+
+    /// An established connection joins the poll (the I/O thread moves it
+    /// here from its own poll).
+    pub(crate) fn join(&self, conn: &mut Connection) -> io::Result<()> {
+        // Known before registered: a leader may see its first event at once.
+        lock(&self.conns).insert(conn.token, conn.me());
+        conn.stream
+            .register(&self.registry, conn.token)
+            .inspect_err(|_| {
+                lock(&self.conns).remove(&conn.token);
+            })
+    }
+
+    /// A connection leaves the poll (it closes).
+    pub(crate) fn leave(&self, conn: &mut Connection) {
+        conn.stream.deregister(&self.registry);
+        lock(&self.conns).remove(&conn.token);
+    }
+
+    /// Serves one ready connection on the leader's thread: reading and
+    /// writing only. Whatever else it needs (closing after a failure, a
+    /// turn that ran out, re-arming its timer) goes to the I/O thread.
+    fn serve(&self, r: Ready, now: Instant) {
+        let Some(conn) = lock(&self.conns).get(&r.token).and_then(Weak::upgrade) else {
+            return;
+        };
+        let mut conn = crate::io_loop::lock(&conn);
+        let mut flow = Flow::default();
+        let result = conn.on_ready(r, &self.io, now, &mut flow);
+        let token = conn.token;
+        let (read_again, write_again) = match result {
+            Ok(()) => (flow.more_read || conn.timer_needs_arming(), flow.more_write),
+            Err(reason) => {
+                conn.fail(reason);
+                (false, true)
+            }
+        };
+        drop(conn);
+        if read_again {
+            self.io.post(|i| i.readable.push(token));
+        }
+        if write_again {
+            self.io.post(|i| i.writable.push(token));
+        }
+    }
+}
+
+fn poll_once(inner: &mut Inner, timeout: Option<Duration>) -> Vec<Ready> {
+    let Inner { poll, events } = inner;
+    match poll.poll(events, timeout) {
+        Ok(()) => events.iter().map(Ready::of).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
