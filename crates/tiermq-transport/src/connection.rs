@@ -43,10 +43,18 @@ const OUT_BATCH: usize = 256;
 const IN_BATCH: usize = 256;
 /// Slices per `writev`.
 const IOV: usize = 64;
-/// The adaptive cork: a sender that wakes an idle connection again within
-/// this long after the last time writes through the I/O thread, which
+/// The adaptive cork: a thread that wakes an idle connection again within
+/// this long after its last one writes through the I/O thread, which
 /// batches; a slower one writes directly (see [`Connection::write_direct`]).
-const CORK: Duration = Duration::from_micros(20);
+/// Well under a round trip on one CPU (about 10 µs raw here), well over
+/// the gap between two sends of a streaming sender (under 1 µs).
+const CORK: Duration = Duration::from_micros(5);
+
+thread_local! {
+    /// When this thread last woke an idle connection's out pipe: the
+    /// cork's clock, per thread since a sender streams per thread.
+    static LAST_WAKE: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
+}
 
 /// The pipe ends the I/O thread holds for an attached connection.
 struct Pipes {
@@ -112,8 +120,6 @@ pub(crate) struct Connection {
     /// A failure an application thread met while writing directly: the
     /// I/O thread's next pump returns it and closes the connection.
     fault: Option<DetachReason>,
-    /// When the out pipe last woke this connection (the cork's clock).
-    last_out_wake: Option<Instant>,
     /// The socket's own poll, which the connection joins once established.
     group: Option<Arc<SocketPoll>>,
     /// Registered in `group` rather than in the reactor's poll.
@@ -161,7 +167,6 @@ impl Connection {
             batch: Vec::new(),
             me,
             fault: None,
-            last_out_wake: None,
             group,
             in_group: false,
         }
@@ -608,16 +613,17 @@ impl Connection {
     /// The out pipe woke an idle connection on an application thread, the
     /// sender's: write what it queued from that thread, sparing the I/O
     /// thread a wake-up. Returns false when the I/O thread must take over:
-    /// the connection is not plainly established and idle, the sender
-    /// woke it again within [`CORK`] (it streams, and the I/O thread
-    /// batches better than a system call per message), the write turn ran
-    /// out, or the write failed (the fault is kept for the I/O thread,
-    /// which closes the connection). A write the kernel refused in part
-    /// needs no help: the rest stays in the session, and the socket's
-    /// WRITABLE edge brings the I/O thread.
+    /// the connection is not plainly established and idle, this thread
+    /// woke a connection (any) within [`CORK`] before (it streams, maybe
+    /// round-robin over many peers or fanning out to many subscribers, and
+    /// the I/O thread batches better than a system call per message), the
+    /// write turn ran out, or the write failed (the fault is kept for the
+    /// I/O thread, which closes the connection). A write the kernel
+    /// refused in part needs no help: the rest stays in the session, and
+    /// the socket's WRITABLE edge brings the I/O thread.
     pub(crate) fn write_direct(&mut self) -> bool {
         let now = Instant::now();
-        let last = self.last_out_wake.replace(now);
+        let last = LAST_WAKE.with(|last| last.replace(Some(now)));
         let idle = self.fault.is_none()
             && !self.connecting
             && !self.write_blocked
