@@ -143,6 +143,9 @@ mod tests {
 }
 
 mod applier;
+mod async_socket;
+mod async_timer;
+mod async_wake;
 mod context;
 mod core;
 mod endpoint;
@@ -157,6 +160,7 @@ mod net;
 mod options;
 mod peer;
 mod poll;
+mod poll_fd;
 mod properties;
 mod proxy;
 mod security;
@@ -167,6 +171,7 @@ mod sync;
 mod zap;
 mod zmq_monitor;
 
+pub use async_socket::{AsyncSocket, RecvMessage, SendMessage};
 pub use bytes::Bytes;
 pub use context::Context;
 pub use error::{Error, Result};

@@ -23,6 +23,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError, TryLockError, Weak};
 use std::time::Instant;
 
 use crate::applier::{Applier, Pending};
+use crate::async_wake::Wakers;
 use crate::core::{Action, Core};
 use crate::events::Event;
 use crate::handles::InprocSocket;
@@ -114,6 +115,8 @@ pub(crate) struct Shared {
     pub(crate) signal: Signal,
     /// `poll` calls waiting on this socket among others.
     watchers: Mutex<Vec<Arc<Signal>>>,
+    /// Async tasks waiting on this socket, and its `get_fd` descriptor.
+    pub(crate) wakers: Wakers,
     /// Set when the socket starts closing: inproc peers stop joining it.
     closing: AtomicBool,
 }
@@ -136,6 +139,7 @@ impl Shared {
             pending: AtomicBool::new(false),
             signal: Signal::default(),
             watchers: Mutex::new(Vec::new()),
+            wakers: Wakers::default(),
             closing: AtomicBool::new(false),
         }
     }
@@ -169,7 +173,7 @@ impl Shared {
         lock(&self.inbox).push(event);
         self.pending.store(true, Ordering::SeqCst);
         if tiermq_transport::on_io_thread() {
-            let owner_waits = self.signal.has_sleepers();
+            let owner_waits = self.signal.has_sleepers() || self.wakers.has_tasks();
             self.wake_waiters();
             if !owner_waits {
                 let me: Weak<dyn Pending> = self.me.clone();
@@ -236,12 +240,14 @@ impl Shared {
         }
     }
 
-    /// Wakes this socket's blocked caller and any `poll` watching it.
+    /// Wakes this socket's blocked caller, any `poll` watching it, its
+    /// async tasks and its `get_fd` descriptor.
     pub(crate) fn wake_waiters(&self) {
         self.signal.bump();
         for w in lock(&self.watchers).iter() {
             w.bump();
         }
+        self.wakers.wake();
     }
 
     pub(crate) fn mark_closing(&self) {
