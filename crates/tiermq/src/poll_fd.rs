@@ -3,7 +3,7 @@
 //! ([`PollItem::from_fd`](crate::PollItem::from_fd)).
 
 use std::os::fd::RawFd;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Token};
@@ -92,6 +92,11 @@ pub(crate) fn poll_with_fds(items: &mut [PollItem<'_>], deadline: Option<Instant
         }
     }
     let mut events = Events::with_capacity(regs.len().max(1));
+    // Past the deadline, epoll is asked once more (without waiting) and
+    // the items looked at once more.
+    let mut last_look = false;
+    // What the descriptors are ready for now, before any socket is looked at.
+    wait(&mut epoll, &mut events, Some(Duration::ZERO), &mut regs)?;
     loop {
         // Reset each socket's descriptor before reading its events, so a
         // later change signals it again.
@@ -115,31 +120,47 @@ pub(crate) fn poll_with_fds(items: &mut [PollItem<'_>], deadline: Option<Instant
         if terminated {
             return Err(Error::ETERM);
         }
-        let now = Instant::now();
-        if deadline.is_some_and(|d| now >= d) {
+        if last_look {
             return Ok(0);
         }
-        let timeout = wake.map(|w| w.saturating_duration_since(now));
-        match epoll.poll(&mut events, timeout) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e.into()),
+        let now = Instant::now();
+        let timeout = if deadline.is_some_and(|d| now >= d) {
+            last_look = true;
+            Some(Duration::ZERO)
+        } else {
+            wake.map(|w| w.saturating_duration_since(now))
+        };
+        wait(&mut epoll, &mut events, timeout, &mut regs)?;
+    }
+}
+
+/// Waits up to `timeout` on `epoll` and adds what it reports to `regs`.
+fn wait(
+    epoll: &mut mio::Poll,
+    events: &mut Events,
+    timeout: Option<Duration>,
+    regs: &mut [Registration],
+) -> Result<()> {
+    match epoll.poll(events, timeout) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return Ok(()),
+        Err(e) => return Err(e.into()),
+    }
+    for event in events.iter() {
+        let Some(r) = regs.get_mut(event.token().0) else {
+            continue;
+        };
+        if event.is_readable() || event.is_read_closed() {
+            r.revents |= POLLIN;
         }
-        for event in events.iter() {
-            let Some(r) = regs.get_mut(event.token().0) else {
-                continue;
-            };
-            if event.is_readable() || event.is_read_closed() {
-                r.revents |= POLLIN;
-            }
-            if event.is_writable() {
-                r.revents |= POLLOUT;
-            }
-            if event.is_error() || (event.is_read_closed() && event.is_write_closed()) {
-                r.revents |= POLLERR;
-            }
+        if event.is_writable() {
+            r.revents |= POLLOUT;
+        }
+        if event.is_error() || (event.is_read_closed() && event.is_write_closed()) {
+            r.revents |= POLLERR;
         }
     }
+    Ok(())
 }
 
 /// The epoll interest for a plain descriptor's poll events.
