@@ -1,7 +1,7 @@
 //! Project automation, run as `cargo xtask <command>`.
 //!
 //! - `ci`: everything CI checks, in order, stopping at the first failing step
-//!   and naming it.
+//!   and naming it (the async examples are run too, each must exit 0).
 //! - `fuzz [SECONDS]`: build the fuzz targets and run each for a while.
 //!   Needs the nightly toolchain (fails, naming `rustup toolchain install
 //!   nightly`, without it); installs cargo-fuzz on it when missing.
@@ -99,6 +99,17 @@ fn ci() -> Result<(), &'static str> {
     let mut c = cargo();
     c.args(["test", "--workspace", "--no-fail-fast"]);
     step("test", c)?;
+
+    // The async examples must run, not only build: each is a short
+    // exchange over tcp that exits 0.
+    for (name, example) in [
+        ("example-async-tokio", "async_tokio"),
+        ("example-async-smol", "async_smol"),
+    ] {
+        let mut c = cargo();
+        c.args(["run", "--quiet", "-p", "tiermq", "--example", example]);
+        step(name, c)?;
+    }
 
     let mut c = cargo();
     c.args(["doc", "--workspace", "--no-deps"])
