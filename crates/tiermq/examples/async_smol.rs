@@ -28,7 +28,11 @@ fn main() -> tiermq::Result<()> {
             // The Stream of whole messages.
             while let Some(msg) = poll_fn(|cx| Pin::new(&mut worker).poll_next(cx)).await {
                 let msg = msg?;
-                println!("job {} ({} frames)", msg[0].as_str().unwrap_or("?"), msg.len());
+                println!(
+                    "job {} ({} frames)",
+                    msg[0].as_str().unwrap_or("?"),
+                    msg.len()
+                );
                 done += 1;
                 if done == 5 {
                     break;

@@ -196,12 +196,19 @@ mod tests {
         assert_eq!(wakers.fd().unwrap(), fd, "made once");
         let signal = wakers.fd.get().unwrap();
         let mut buf = [0u8; 8];
-        assert!((&signal.reader).read(&mut buf).is_err(), "not signalled yet");
+        assert!(
+            (&signal.reader).read(&mut buf).is_err(),
+            "not signalled yet"
+        );
         wakers.wake();
         wakers.wake();
         wakers.drain_fd();
         assert!((&signal.reader).read(&mut buf).is_err(), "drained");
         wakers.wake();
-        assert_eq!((&signal.reader).read(&mut buf).unwrap(), 1, "signalled again");
+        assert_eq!(
+            (&signal.reader).read(&mut buf).unwrap(),
+            1,
+            "signalled again"
+        );
     }
 }

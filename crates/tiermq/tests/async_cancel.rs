@@ -54,7 +54,11 @@ fn a_dropped_recv_future_loses_no_message() {
         push.connect("inproc://dropped-recv").unwrap();
 
         // A receive that waited, registered, and was given up.
-        assert!(timeout(Duration::from_millis(30), pull.recv()).await.is_none());
+        assert!(
+            timeout(Duration::from_millis(30), pull.recv())
+                .await
+                .is_none()
+        );
         push.send_multipart(["after", "the drop"], 0).unwrap();
         assert_eq!(
             frames(&pull.recv().await.unwrap()),
@@ -104,7 +108,9 @@ fn receives_cancelled_at_any_point_lose_nothing() {
             }
             drop(sender.join().unwrap());
             assert!(
-                timeout(Duration::from_millis(50), pull.recv()).await.is_none(),
+                timeout(Duration::from_millis(50), pull.recv())
+                    .await
+                    .is_none(),
                 "{t:?}: nothing more ({dropped} receives dropped)"
             );
         }
@@ -154,7 +160,10 @@ fn a_dropped_send_future_sends_all_or_nothing() {
                 *seen.entry(msg[0].clone()).or_default() += 1;
             }
             for id in &dropped {
-                assert!(seen.get(id).copied().unwrap_or(0) <= 1, "{t:?}: at most once");
+                assert!(
+                    seen.get(id).copied().unwrap_or(0) <= 1,
+                    "{t:?}: at most once"
+                );
             }
             for id in &completed {
                 assert_eq!(seen.get(id), Some(&1), "{t:?}: completed, delivered once");
@@ -164,7 +173,11 @@ fn a_dropped_send_future_sends_all_or_nothing() {
                 .map(|m| &m[0])
                 .filter(|id| completed.contains(id))
                 .collect();
-            assert_eq!(order, completed.iter().collect::<Vec<_>>(), "{t:?}: in order");
+            assert_eq!(
+                order,
+                completed.iter().collect::<Vec<_>>(),
+                "{t:?}: in order"
+            );
         }
     });
 }
@@ -184,19 +197,23 @@ fn poll_ready_waits_for_room_and_wakes_when_the_peer_drains() {
             // Wait for the peer: until then nothing can be taken.
             poll_fn(|cx| ready(&mut push, cx)).await.unwrap();
             let mut accepted = 0u32;
-            while poll_once(poll_fn(|cx| ready(&mut push, cx))).await.is_some() {
-                Pin::new(&mut push)
-                    .start_send(["job", "x"])
-                    .unwrap();
+            while poll_once(poll_fn(|cx| ready(&mut push, cx)))
+                .await
+                .is_some()
+            {
+                Pin::new(&mut push).start_send(["job", "x"]).unwrap();
                 accepted += 1;
                 assert!(accepted < 10_000, "{rt:?} {t:?}: HWM never pushed back");
             }
             // Refused room, the sink keeps one more message until flushed.
             Pin::new(&mut push).start_send(["job", "kept"]).unwrap();
             assert!(
-                poll_once(poll_fn(|cx| Sink::<[&str; 2]>::poll_flush(Pin::new(&mut push), cx)))
-                    .await
-                    .is_none(),
+                poll_once(poll_fn(|cx| Sink::<[&str; 2]>::poll_flush(
+                    Pin::new(&mut push),
+                    cx
+                )))
+                .await
+                .is_none(),
                 "{rt:?} {t:?}: the kept message waits for room"
             );
             let reader = read_until_end(pull);

@@ -11,9 +11,7 @@ use std::time::Duration;
 
 use async_support::{Transport, frames, on_every_runtime, sleep};
 use futures_core::Stream;
-use tiermq::{
-    Context, Monitor, MonitorEventKind, PULL, PUSH, PeerState, REP, REQ, ROUTER, Socket,
-};
+use tiermq::{Context, Monitor, MonitorEventKind, PULL, PUSH, PeerState, REP, REQ, ROUTER, Socket};
 
 /// The next event of the monitor's stream (`None`: it ended).
 async fn next_event(monitor: &mut Monitor) -> Option<MonitorEventKind> {
@@ -185,7 +183,10 @@ fn the_monitor_stream_ends_with_its_socket() {
         let push = ctx.socket(PUSH).unwrap();
         let mut monitor = push.event_monitor();
         push.bind("tcp://127.0.0.1:*").unwrap();
-        assert_eq!(next_event(&mut monitor).await, Some(MonitorEventKind::Listening));
+        assert_eq!(
+            next_event(&mut monitor).await,
+            Some(MonitorEventKind::Listening)
+        );
         drop(push);
         while next_event(&mut monitor).await.is_some() {}
     });

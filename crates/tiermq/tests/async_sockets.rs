@@ -118,7 +118,10 @@ fn pub_sub_delivers_matching_topics() {
         // publish until one arrives.
         loop {
             publisher.send(["weather", "probe"]).await.unwrap();
-            if timeout(Duration::from_millis(20), sub.recv()).await.is_some() {
+            if timeout(Duration::from_millis(20), sub.recv())
+                .await
+                .is_some()
+            {
                 break;
             }
         }
@@ -208,20 +211,23 @@ fn sink_and_stream_move_a_batch() {
 }
 
 /// Runs two futures to completion in the calling task.
-async fn join<A: std::future::Future, B: std::future::Future>(a: A, b: B) -> (A::Output, B::Output) {
+async fn join<A: std::future::Future, B: std::future::Future>(
+    a: A,
+    b: B,
+) -> (A::Output, B::Output) {
     let mut a = std::pin::pin!(a);
     let mut b = std::pin::pin!(b);
     let (mut ra, mut rb) = (None, None);
     poll_fn(|cx| {
-        if ra.is_none() {
-            if let std::task::Poll::Ready(v) = a.as_mut().poll(cx) {
-                ra = Some(v);
-            }
+        if ra.is_none()
+            && let std::task::Poll::Ready(v) = a.as_mut().poll(cx)
+        {
+            ra = Some(v);
         }
-        if rb.is_none() {
-            if let std::task::Poll::Ready(v) = b.as_mut().poll(cx) {
-                rb = Some(v);
-            }
+        if rb.is_none()
+            && let std::task::Poll::Ready(v) = b.as_mut().poll(cx)
+        {
+            rb = Some(v);
         }
         if ra.is_some() && rb.is_some() {
             std::task::Poll::Ready((ra.take().unwrap(), rb.take().unwrap()))

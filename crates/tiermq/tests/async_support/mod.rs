@@ -37,9 +37,9 @@ impl Runtime {
         match self {
             Runtime::TokioCurrentThread | Runtime::TokioMultiThread => {
                 let rt = match self {
-                    Runtime::TokioCurrentThread => {
-                        tokio::runtime::Builder::new_current_thread().enable_all().build()
-                    }
+                    Runtime::TokioCurrentThread => tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build(),
                     _ => tokio::runtime::Builder::new_multi_thread()
                         .worker_threads(2)
                         .enable_all()
@@ -53,12 +53,17 @@ impl Runtime {
                 });
             }
             Runtime::Smol => smol::block_on(async {
-                smol::future::or(async { Some(body.await) }, async {
-                    smol::Timer::after(BODY_BOUND).await;
-                    None
-                })
-                .await
-                .unwrap_or_else(|| panic!("{self:?}: the test body timed out"))
+                let bounded = smol::future::or(
+                    async {
+                        body.await;
+                        true
+                    },
+                    async {
+                        smol::Timer::after(BODY_BOUND).await;
+                        false
+                    },
+                );
+                assert!(bounded.await, "{self:?}: the test body timed out");
             }),
         }
     }
