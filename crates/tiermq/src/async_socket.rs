@@ -243,8 +243,8 @@ impl AsyncSocket {
     ///
     /// Cancel-safe: dropped before it completes, the future has handed the
     /// whole message to the socket or none of it. A message with no
-    /// frames sends nothing. If frames were sent with [`SNDMORE`]
-    /// (crate::SNDMORE) on the socket, they begin this message.
+    /// frames sends nothing. If frames were sent with
+    /// [`SNDMORE`](crate::SNDMORE) on the socket, they begin this message.
     ///
     /// Errors: as [`Socket::send`], without `EAGAIN`.
     pub fn send<I, T>(&mut self, msg: I) -> SendMessage<'_>
