@@ -263,10 +263,16 @@ impl AsyncSocket {
     /// `Ready` with the next message, or `Pending` with the task
     /// registered to be woken when the socket's state changes.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Vec<Message>>> {
-        self.check_live()?;
-        let shared = self.socket.shared();
-        if let Some(msg) = shared.with_core(take_message)? {
+        let r = self.try_recv(cx);
+        if r.is_ready() {
             self.waits.deregister(Way::Recv);
+        }
+        r
+    }
+
+    fn try_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Vec<Message>>> {
+        self.check_live()?;
+        if let Some(msg) = self.socket.shared().with_core(take_message)? {
             return Poll::Ready(Ok(msg));
         }
         // Registered first, so that a message arriving after the check
@@ -277,10 +283,7 @@ impl AsyncSocket {
             .shared()
             .with_core(|c| Ok::<_, Error>((take_message(c)?, c.next_timer())))?;
         match msg {
-            Some(msg) => {
-                self.waits.deregister(Way::Recv);
-                Poll::Ready(Ok(msg))
-            }
+            Some(msg) => Poll::Ready(Ok(msg)),
             None => {
                 if let Some(at) = timer {
                     wake_at(at, cx.waker());
@@ -290,9 +293,21 @@ impl AsyncSocket {
         }
     }
 
-    /// Hands `out` to the core, or keeps it in `slot` and registers the
-    /// task while no peer can take it.
+    /// Hands the message in `slot` to the core, or keeps it there and
+    /// registers the task while no peer can take it.
     fn poll_outgoing(
+        &mut self,
+        cx: &mut Context<'_>,
+        slot: &mut Option<Outgoing>,
+    ) -> Poll<Result<()>> {
+        let r = self.try_outgoing(cx, slot);
+        if r.is_ready() {
+            self.waits.deregister(Way::Send);
+        }
+        r
+    }
+
+    fn try_outgoing(
         &mut self,
         cx: &mut Context<'_>,
         slot: &mut Option<Outgoing>,
@@ -305,18 +320,12 @@ impl AsyncSocket {
             return Poll::Ready(Err(e));
         }
         let out = match self.socket.shared().with_core(|c| out.attempt(c))? {
-            Ok(()) => {
-                self.waits.deregister(Way::Send);
-                return Poll::Ready(Ok(()));
-            }
+            Ok(()) => return Poll::Ready(Ok(())),
             Err((out, _)) => out,
         };
         self.waits.register(Way::Send, cx);
         match self.socket.shared().with_core(|c| out.attempt(c))? {
-            Ok(()) => {
-                self.waits.deregister(Way::Send);
-                Poll::Ready(Ok(()))
-            }
+            Ok(()) => Poll::Ready(Ok(())),
             Err((out, timer)) => {
                 *slot = Some(out);
                 if let Some(at) = timer {
@@ -325,6 +334,31 @@ impl AsyncSocket {
                 Poll::Pending
             }
         }
+    }
+
+    /// The sink's `poll_ready`, once no message waits in it.
+    fn poll_room(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let r = self.try_room(cx);
+        if r.is_ready() {
+            self.waits.deregister(Way::Send);
+        }
+        r
+    }
+
+    fn try_room(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.check_live()?;
+        if self.send_readiness()?.0 {
+            return Poll::Ready(Ok(()));
+        }
+        self.waits.register(Way::Send, cx);
+        let (ready, timer) = self.send_readiness()?;
+        if ready {
+            return Poll::Ready(Ok(()));
+        }
+        if let Some(at) = timer {
+            wake_at(at, cx.waker());
+        }
+        Poll::Pending
     }
 
     /// Whether a message sent now would be taken (`Ok(true)`), must wait
@@ -493,21 +527,7 @@ where
                 Poll::Ready(Ok(())) => {}
             }
         }
-        this.check_live()?;
-        if this.send_readiness()?.0 {
-            this.waits.deregister(Way::Send);
-            return Poll::Ready(Ok(()));
-        }
-        this.waits.register(Way::Send, cx);
-        let (ready, timer) = this.send_readiness()?;
-        if ready {
-            this.waits.deregister(Way::Send);
-            return Poll::Ready(Ok(()));
-        }
-        if let Some(at) = timer {
-            wake_at(at, cx.waker());
-        }
-        Poll::Pending
+        this.poll_room(cx)
     }
 
     fn start_send(self: Pin<&mut Self>, item: I) -> Result<()> {
