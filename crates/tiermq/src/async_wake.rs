@@ -11,6 +11,14 @@
 //! between its check and its return of `Pending` still wakes it. A wake
 //! takes every registration: a task that wants the next change too
 //! registers again on its next poll (as each pending poll does).
+//!
+//! While a task is registered, the I/O thread wakes it instead of handing
+//! the socket to the applier thread (see `Shared::post`): the task applies
+//! the events when it takes the core, as a blocked thread does. A future
+//! dropped while pending removes its registration and applies what is
+//! queued; a registration left by a `Stream` or `Sink` poll whose caller
+//! went away is taken by the next wake, so at most that one event waits
+//! for the next call or the next event.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
