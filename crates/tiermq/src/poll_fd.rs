@@ -2,7 +2,7 @@
 //! libzmq's ZMQ_FD), and `poll` over sockets mixed with plain descriptors
 //! ([`PollItem::from_fd`](crate::PollItem::from_fd)).
 
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
@@ -34,6 +34,15 @@ impl Socket {
     /// (`EMFILE`).
     pub fn get_fd(&self) -> Result<RawFd> {
         Ok(self.shared().wakers.fd()?)
+    }
+}
+
+/// The [`get_fd`](Socket::get_fd) descriptor, as the zmq crate's `Socket`
+/// offers it. Where it cannot be made (`EMFILE`) this is -1, which every
+/// event loop refuses to register (`EBADF`), where the zmq crate panics.
+impl AsRawFd for Socket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.get_fd().unwrap_or(-1)
     }
 }
 
