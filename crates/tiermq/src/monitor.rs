@@ -234,7 +234,8 @@ impl Drop for Hub {
 }
 
 /// A bounded stream of a socket's events, from
-/// [`Socket::monitor`](crate::Socket::event_monitor).
+/// [`Socket::monitor`](crate::Socket::event_monitor): read it blocking, or
+/// as an async [`Stream`] on any runtime.
 ///
 /// Events are kept in order. When the monitor holds `capacity` unread
 /// events, newer ones are dropped and counted ([`dropped`](Monitor::dropped)):

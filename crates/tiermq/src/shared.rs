@@ -14,7 +14,8 @@
 //!
 //! Waiting callers (blocking `send`/`recv`, `poll`, linger) sleep on a
 //! [`Signal`], a generation counter bumped after every applied event, never on
-//! the core lock itself.
+//! the core lock itself; async tasks and the `get_fd` descriptor are woken
+//! at the same points (`async_wake`).
 //!
 //! [`post`]: Shared::post
 
