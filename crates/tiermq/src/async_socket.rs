@@ -21,7 +21,7 @@ use futures_core::Stream;
 use futures_sink::Sink;
 use tiermq_wire::Multipart;
 
-use crate::async_timer::wake_at;
+use crate::async_timer::{TimerSlot, cancel, wake_at};
 use crate::async_wake::WakerKey;
 use crate::core::{Core, Pattern, Refused};
 use crate::shared::Shared;
@@ -94,17 +94,25 @@ impl std::fmt::Debug for AsyncSocket {
     }
 }
 
-/// The socket's registrations of this handle's tasks, removed when it goes.
+/// The socket's registrations of this handle's tasks (and their timer
+/// slots), removed when it goes.
 struct Waits {
     shared: Arc<Shared>,
-    recv: WakerKey,
-    send: WakerKey,
+    recv: Wait,
+    send: Wait,
+}
+
+/// One direction's registration with the socket, and its timer slot.
+#[derive(Default)]
+struct Wait {
+    task: WakerKey,
+    timer: TimerSlot,
 }
 
 impl Drop for Waits {
     fn drop(&mut self) {
-        self.shared.wakers.deregister(&mut self.recv);
-        self.shared.wakers.deregister(&mut self.send);
+        self.deregister(Way::Recv);
+        self.deregister(Way::Send);
     }
 }
 
@@ -116,22 +124,34 @@ enum Way {
 }
 
 impl Waits {
-    fn register(&mut self, way: Way, cx: &Context<'_>) {
+    fn wait(&mut self, way: Way) -> (&Shared, &mut Wait) {
         let Waits { shared, recv, send } = self;
-        let key = match way {
+        let wait = match way {
             Way::Recv => recv,
             Way::Send => send,
         };
-        shared.wakers.register(key, cx.waker());
+        (shared, wait)
+    }
+
+    fn register(&mut self, way: Way, cx: &Context<'_>) {
+        let (shared, wait) = self.wait(way);
+        shared.wakers.register(&mut wait.task, cx.waker());
+    }
+
+    /// Wakes the task at `at` too: a timer of the core is due then.
+    fn wake_at(&mut self, way: Way, at: Option<std::time::Instant>, cx: &Context<'_>) {
+        let slot = &mut self.wait(way).1.timer;
+        match at {
+            Some(at) => wake_at(slot, at, cx.waker()),
+            // The timer was cancelled (a pipe became ready first).
+            None => cancel(slot),
+        }
     }
 
     fn deregister(&mut self, way: Way) {
-        let Waits { shared, recv, send } = self;
-        let key = match way {
-            Way::Recv => recv,
-            Way::Send => send,
-        };
-        shared.wakers.deregister(key);
+        let (shared, wait) = self.wait(way);
+        shared.wakers.deregister(&mut wait.task);
+        cancel(&mut wait.timer);
     }
 
     /// A pending wait ends without completing (its future was dropped):
@@ -199,8 +219,8 @@ impl AsyncSocket {
         AsyncSocket {
             waits: Waits {
                 shared: Arc::clone(socket.shared()),
-                recv: None,
-                send: None,
+                recv: Wait::default(),
+                send: Wait::default(),
             },
             socket,
             unsent: None,
@@ -285,9 +305,7 @@ impl AsyncSocket {
         match msg {
             Some(msg) => Poll::Ready(Ok(msg)),
             None => {
-                if let Some(at) = timer {
-                    wake_at(at, cx.waker());
-                }
+                self.waits.wake_at(Way::Recv, timer, cx);
                 Poll::Pending
             }
         }
@@ -328,9 +346,7 @@ impl AsyncSocket {
             Ok(()) => Poll::Ready(Ok(())),
             Err((out, timer)) => {
                 *slot = Some(out);
-                if let Some(at) = timer {
-                    wake_at(at, cx.waker());
-                }
+                self.waits.wake_at(Way::Send, timer, cx);
                 Poll::Pending
             }
         }
@@ -355,9 +371,7 @@ impl AsyncSocket {
         if ready {
             return Poll::Ready(Ok(()));
         }
-        if let Some(at) = timer {
-            wake_at(at, cx.waker());
-        }
+        self.waits.wake_at(Way::Send, timer, cx);
         Poll::Pending
     }
 

@@ -3,44 +3,69 @@
 //! would wake them. Blocked threads sleep until such an instant; a task
 //! cannot, and tiermq brings no runtime of its own, so one thread per
 //! process, started on first use, keeps the instants.
+//!
+//! Each waiting direction of an `AsyncSocket` holds one slot here: a new
+//! instant replaces its slot's old one, and the slot goes when the wait
+//! ends. So the thread holds at most two entries per socket, however many
+//! messages wait in turn.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::task::Waker;
 use std::time::Instant;
 
 use crate::sync::lock;
 
+/// A wait's slot, held by the wait that set it.
+pub(crate) type TimerSlot = Option<u64>;
+
 #[derive(Default)]
 struct Timer {
-    due: Mutex<Vec<(Instant, Waker)>>,
+    due: Mutex<HashMap<u64, (Instant, Waker)>>,
     cv: Condvar,
+    next_slot: AtomicU64,
 }
 
 static TIMER: OnceLock<Option<&'static Timer>> = OnceLock::new();
 
-/// Wakes `waker` at `at` (at once if it has passed). If the thread cannot
-/// be started the task is woken now: it polls again, sooner than needed.
-pub(crate) fn wake_at(at: Instant, waker: &Waker) {
-    let timer = TIMER.get_or_init(|| {
+fn timer() -> Option<&'static Timer> {
+    *TIMER.get_or_init(|| {
         let timer: &'static Timer = Box::leak(Box::default());
         std::thread::Builder::new()
             .name("tiermq-timer".to_owned())
             .spawn(move || timer.run())
             .ok()
             .map(|_| timer)
-    });
-    let Some(timer) = timer else {
+    })
+}
+
+/// Wakes `waker` at `at` (at once if it has passed), in place of what
+/// `slot` asked before. If the thread cannot be started the task is woken
+/// now: it polls again, sooner than needed.
+pub(crate) fn wake_at(slot: &mut TimerSlot, at: Instant, waker: &Waker) {
+    let Some(timer) = timer() else {
         waker.wake_by_ref();
         return;
     };
+    let id = *slot.get_or_insert_with(|| timer.next_slot.fetch_add(1, Ordering::Relaxed));
     let mut due = lock(&timer.due);
-    // A task polled again before its instant asks for the same wake.
-    if due.iter().any(|(t, w)| *t == at && w.will_wake(waker)) {
-        return;
+    match due.get_mut(&id) {
+        Some((t, w)) if *t == at && w.will_wake(waker) => return,
+        Some(entry) => *entry = (at, waker.clone()),
+        None => {
+            due.insert(id, (at, waker.clone()));
+        }
     }
-    due.push((at, waker.clone()));
     drop(due);
     timer.cv.notify_one();
+}
+
+/// Forgets `slot`'s instant (its wait ended).
+pub(crate) fn cancel(slot: &mut TimerSlot) {
+    if let (Some(id), Some(timer)) = (slot.take(), TIMER.get().copied().flatten()) {
+        lock(&timer.due).remove(&id);
+    }
 }
 
 impl Timer {
@@ -48,21 +73,23 @@ impl Timer {
         let mut due = lock(&self.due);
         loop {
             let now = Instant::now();
-            let mut fired = Vec::new();
-            due.retain(|(t, w)| {
-                let keep = *t > now;
-                if !keep {
-                    fired.push(w.clone());
-                }
-                keep
-            });
+            let fired: Vec<u64> = due
+                .iter()
+                .filter(|(_, (t, _))| *t <= now)
+                .map(|(id, _)| *id)
+                .collect();
             if !fired.is_empty() {
+                let wakers: Vec<Waker> = fired
+                    .iter()
+                    .filter_map(|id| due.remove(id))
+                    .map(|(_, w)| w)
+                    .collect();
                 drop(due);
-                fired.into_iter().for_each(Waker::wake);
+                wakers.into_iter().for_each(Waker::wake);
                 due = lock(&self.due);
                 continue;
             }
-            due = match due.iter().map(|(t, _)| *t).min() {
+            due = match due.values().map(|(t, _)| *t).min() {
                 None => self
                     .cv
                     .wait(due)
@@ -75,5 +102,58 @@ impl Timer {
                 }
             };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicUsize;
+    use std::task::Wake;
+    use std::time::Duration;
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn entry(slot: TimerSlot) -> Option<Instant> {
+        let timer = timer()?;
+        lock(&timer.due).get(&slot?).map(|(t, _)| *t)
+    }
+
+    #[test]
+    fn a_slot_holds_one_instant_until_cancelled() {
+        let waker = Waker::from(Arc::new(Count(AtomicUsize::new(0))));
+        let mut slot = None;
+        let later = Instant::now() + Duration::from_secs(3600);
+        wake_at(&mut slot, later, &waker);
+        wake_at(&mut slot, later + Duration::from_secs(1), &waker);
+        assert_eq!(
+            entry(slot),
+            Some(later + Duration::from_secs(1)),
+            "replaced"
+        );
+        let id = slot;
+        cancel(&mut slot);
+        assert_eq!(slot, None);
+        assert_eq!(entry(id), None, "gone");
+    }
+
+    #[test]
+    fn a_due_instant_wakes_its_task() {
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(Arc::clone(&count));
+        let mut slot = None;
+        wake_at(&mut slot, Instant::now(), &waker);
+        let bound = Instant::now() + Duration::from_secs(30);
+        while count.0.load(Ordering::SeqCst) == 0 {
+            assert!(Instant::now() < bound, "never woken");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(entry(slot), None, "a fired instant is forgotten");
     }
 }
