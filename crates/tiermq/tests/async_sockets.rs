@@ -263,3 +263,38 @@ fn futures_are_send_and_spawnable() {
         assert_eq!(got, [b"spawned"]);
     });
 }
+
+/// A socket type that cannot do something says so at once; a receive
+/// waiting when the context is destroyed ends with `ETERM`, and the
+/// stream ends.
+#[test]
+fn errors_come_at_once_and_a_destroyed_context_ends_the_wait() {
+    on_every_runtime(|_| async {
+        let mut ctx = Context::new();
+        let mut push = ctx.socket(PUSH).unwrap().into_async();
+        let mut pull = ctx.socket(PULL).unwrap().into_async();
+        pull.bind("inproc://errors").unwrap();
+        push.connect("inproc://errors").unwrap();
+        assert_eq!(push.recv().await.unwrap_err(), tiermq::Error::ENOTSUP);
+        assert_eq!(pull.send(["x"]).await.unwrap_err(), tiermq::Error::ENOTSUP);
+        assert_eq!(
+            poll_fn(|cx| Sink::<[&str; 1]>::poll_ready(Pin::new(&mut pull), cx)).await,
+            Err(tiermq::Error::ENOTSUP)
+        );
+
+        let mut destroyer = ctx.clone();
+        let destroying = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            destroyer.destroy().unwrap();
+        });
+        assert_eq!(pull.recv().await.unwrap_err(), tiermq::Error::ETERM);
+        destroying.join().unwrap();
+        assert!(
+            poll_fn(|cx| Pin::new(&mut pull).poll_next(cx))
+                .await
+                .is_none(),
+            "the stream ended"
+        );
+        ctx.destroy().unwrap();
+    });
+}
