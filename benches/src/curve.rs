@@ -89,6 +89,7 @@ pub(crate) fn check(spec: &Spec) -> Result<(), Error> {
             "--curve: zmq.rs (zeromq 0.7) has no security mechanism",
         )),
         Lib::Raw => Err(Error::new("--curve: the raw roles have no security")),
+        Lib::TiermqAsync => Err(Error::new("--curve: the async rows measure NULL only")),
     }
 }
 

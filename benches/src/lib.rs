@@ -65,6 +65,8 @@ pub mod zmq_like;
 #[cfg(feature = "peers")]
 pub mod omq_peer;
 #[cfg(feature = "peers")]
+pub mod tiermq_async;
+#[cfg(feature = "peers")]
 pub mod zeromq_peer;
 
 pub use curve::CurveKeys;
@@ -164,8 +166,10 @@ pub fn run(
         Lib::Zeromq => zeromq_peer::run(spec, on_bound, hold)?,
         #[cfg(feature = "peers")]
         Lib::Omq => omq_peer::run(spec, on_bound, hold)?,
+        #[cfg(feature = "peers")]
+        Lib::TiermqAsync => tiermq_async::run(spec, on_bound, hold)?,
         #[cfg(not(feature = "peers"))]
-        Lib::Zeromq | Lib::Omq => {
+        Lib::Zeromq | Lib::Omq | Lib::TiermqAsync => {
             return Err(Error::new(format!(
                 "{} needs the `peers` feature of tiermq-benches",
                 spec.lib.name()

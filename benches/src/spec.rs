@@ -52,6 +52,9 @@ pub enum Lib {
     Zeromq,
     /// The `omq-tokio` crate; needs the `peers` feature.
     Omq,
+    /// tiermq's async API (`AsyncSocket`) on tokio, beside zmq.rs and omq
+    /// on the same runtime flavour; needs the `peers` feature (for tokio).
+    TiermqAsync,
     /// No messaging library: the operating system's stream sockets, the
     /// ceiling for the raw roles.
     Raw,
@@ -116,6 +119,7 @@ names!(Lib {
     Libzmq = "libzmq",
     Zeromq = "zeromq",
     Omq = "omq",
+    TiermqAsync = "tiermq-async",
     Raw = "raw",
 });
 names!(Transport {
@@ -198,7 +202,7 @@ pub struct Spec {
 pub const USAGE: &str = "usage: tiermq-bench ROLE LIB TRANSPORT SIZE COUNT \
     [--endpoint EP] [--hwm N] [--buf BYTES] [--runtime current|multi] [--fresh-payload] [--subs N] [--control ADDR] [--tiers TxP]\n  \
     ROLE: push pull req rep raw-writer raw-reader raw-ping raw-pong push-pull req-rep tiered pub sub\n  \
-    LIB: tiermq libzmq zeromq omq raw    TRANSPORT: tcp ipc inproc";
+    LIB: tiermq libzmq zeromq omq tiermq-async raw    TRANSPORT: tcp ipc inproc";
 
 impl Spec {
     /// Parses `ROLE LIB TRANSPORT SIZE COUNT [--endpoint EP] [--hwm N]
@@ -315,6 +319,13 @@ impl Spec {
         if self.role == Role::Sub && (self.control.is_none() || self.subs == 0) {
             return Err(Error::new(
                 "sub needs --control (from pub's ENDPOINT line) and --subs of at least 1",
+            ));
+        }
+        if self.lib == Lib::TiermqAsync
+            && !matches!(self.role, Role::Push | Role::Pull | Role::Req | Role::Rep)
+        {
+            return Err(Error::new(
+                "tiermq-async runs push, pull, req and rep (one per process)",
             ));
         }
         if self.transport == Transport::Inproc && self.lib == Lib::Zeromq {

@@ -3,7 +3,8 @@
 //! its own process, as users measure. `--pubsub` runs only the PUB→N SUB
 //! cases; `--curve` only the CURVE part (below);
 //! `--hops` only the rows issue 14 tracks: round trips (with the raw
-//! ping-pong), 16 B throughput pinned and not, and the tiered PUSH.
+//! ping-pong), 16 B throughput pinned and not, and the tiered PUSH;
+//! `--async` only the async rows (below).
 //!
 //! It builds `tiermq-bench` (benches crate, `--features peers`) in release,
 //! then runs every case three times, interleaved (round 1 of every case,
@@ -35,6 +36,9 @@
 //!   `pubsub` module). SNDHWM = RCVHWM = 10 000 there. These run in the
 //!   first [`PUBSUB_ROUNDS`] rounds only, to keep the suite's time.
 //!
+//! - async (see `bench/async_rows.rs`): tiermq's `AsyncSocket` against
+//!   zmq.rs and omq on the same tokio flavours, PUSH→PULL and REQ→REP over
+//!   tcp and ipc, with sync tiermq beside them.
 //! - CURVE (see `bench/curve.rs`): PUSH→PULL throughput and REQ→REP round
 //!   trips over tcp under CURVE for tiermq, libzmq with CURVE (a C peer on
 //!   the system's libzmq: `apt-get install libzmq3-dev`) and omq, with NULL
@@ -56,6 +60,7 @@ use std::time::{Duration, Instant};
 
 use crate::{cargo, root, step};
 
+mod async_rows;
 mod curve;
 
 /// How long any one run may take before it is killed and counted as failed.
@@ -361,6 +366,13 @@ pub(crate) fn bench(args: &[String]) -> Result<(), &'static str> {
     // The CURVE part runs alone (`--curve`) or after the full suite. Its C
     // peer is built first, so that a missing libzmq3-dev fails at once.
     let only_curve = args.iter().any(|a| a == "--curve");
+    let only_async = args.iter().any(|a| a == "--async");
+    if only_async {
+        let (section, csv) = async_rows::run(&bin, rounds, quick);
+        let report = async_rows::title() + &section;
+        println!("{report}");
+        return write_report(&target, "bench-async", &report, &csv);
+    }
     let c_peer = if only_curve || !(only_pubsub || only_hops) {
         Some(curve::build_c_peer(&target)?)
     } else {
@@ -454,6 +466,11 @@ pub(crate) fn bench(args: &[String]) -> Result<(), &'static str> {
     };
     if !only_hops {
         report.push_str(&render_pubsub(&results, rounds.min(PUBSUB_ROUNDS)));
+    }
+    if !(only_pubsub || only_hops) {
+        let (async_report, async_csv) = async_rows::run(&bin, rounds, quick);
+        write_report(&target, "bench-async", &async_report, &async_csv)?;
+        report.push_str(&async_report);
     }
     println!("\n{report}");
     // The CURVE part last, in rounds of its own (see `bench/curve.rs`).

@@ -1,14 +1,15 @@
 //! Project automation, run as `cargo xtask <command>`.
 //!
 //! - `ci`: everything CI checks, in order, stopping at the first failing step
-//!   and naming it.
+//!   and naming it (the async examples are run too, each must exit 0).
 //! - `fuzz [SECONDS]`: build the fuzz targets and run each for a while.
 //!   Needs the nightly toolchain (fails, naming `rustup toolchain install
 //!   nightly`, without it); installs cargo-fuzz on it when missing.
-//! - `bench [--quick] [--pubsub | --hops | --curve]`: tiermq side by side
-//!   with libzmq, zmq.rs and omq, each end in its own process (see
+//! - `bench [--quick] [--pubsub | --hops | --curve | --async]`: tiermq side
+//!   by side with libzmq, zmq.rs and omq, each end in its own process (see
 //!   `bench.rs`); `--hops` runs the round trips and 16 B rows of issue 14;
-//!   `--pubsub` runs only the PUB→N SUB part, `--curve` only the CURVE part.
+//!   `--pubsub` runs only the PUB→N SUB part, `--curve` only the CURVE
+//!   part, `--async` only the async rows.
 //!
 //! It depends on nothing but std: every step is a `cargo` command.
 
@@ -33,7 +34,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | fuzz [SECONDS] | bench [--quick] [--pubsub | --hops | --curve]>"
+                "usage: cargo xtask <ci | fuzz [SECONDS] | bench [--quick] [--pubsub | --hops | --curve | --async]>"
             );
             return ExitCode::from(2);
         }
@@ -99,6 +100,17 @@ fn ci() -> Result<(), &'static str> {
     let mut c = cargo();
     c.args(["test", "--workspace", "--no-fail-fast"]);
     step("test", c)?;
+
+    // The async examples must run, not only build: each is a short
+    // exchange over tcp that exits 0.
+    for (name, example) in [
+        ("example-async-tokio", "async_tokio"),
+        ("example-async-smol", "async_smol"),
+    ] {
+        let mut c = cargo();
+        c.args(["run", "--quiet", "-p", "tiermq", "--example", example]);
+        step(name, c)?;
+    }
 
     let mut c = cargo();
     c.args(["doc", "--workspace", "--no-deps"])

@@ -117,6 +117,18 @@
 //! and tier events that never slows the socket down when nobody reads it;
 //! [`Socket::monitor`] is the zmq crate's, libzmq's events on a PAIR.
 //!
+//! # Async and event loops
+//!
+//! [`AsyncSocket`] (from [`Socket::into_async`]) sends and receives whole
+//! multipart messages with `send(msg).await` and `recv().await`, and is a
+//! `futures_core::Stream` and a `futures_sink::Sink`, on any runtime (the
+//! socket wakes its tasks itself). Its futures are cancel-safe, and a send
+//! waits while the active tier has no room (HWM). A [`Monitor`] is a
+//! `Stream` of events too. For loops that own the waiting,
+//! [`Socket::get_fd`] is libzmq's ZMQ_FD, and [`PollItem::from_fd`] mixes
+//! plain descriptors with sockets in [`poll()`]. The guide's "Async" section
+//! has the details.
+//!
 //! # Supported so far
 //!
 //! PUSH/PULL, REQ/REP, DEALER/ROUTER, PUB/SUB/XPUB/XSUB and PAIR over tcp,
@@ -126,7 +138,7 @@
 //! fan-out and the hot-standby subscriber (`set_sub_failover`); `peers()`,
 //! `active_tier()`, `event_monitor()` and the zmq-style
 //! `monitor(endpoint, events)`; the proxies; NULL, PLAIN and CURVE with
-//! ZAP. Not yet offered: raw-fd poll items (`PollItem::from_fd`).
+//! ZAP; the async face and `get_fd`/`PollItem::from_fd`.
 
 #[cfg(test)]
 mod tests {
@@ -143,6 +155,9 @@ mod tests {
 }
 
 mod applier;
+mod async_socket;
+mod async_timer;
+mod async_wake;
 mod context;
 mod core;
 mod endpoint;
@@ -157,6 +172,7 @@ mod net;
 mod options;
 mod peer;
 mod poll;
+mod poll_fd;
 mod properties;
 mod proxy;
 mod security;
@@ -167,6 +183,7 @@ mod sync;
 mod zap;
 mod zmq_monitor;
 
+pub use async_socket::{AsyncSocket, RecvMessage, SendMessage};
 pub use bytes::Bytes;
 pub use context::Context;
 pub use error::{Error, Result};

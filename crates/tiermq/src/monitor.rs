@@ -6,9 +6,13 @@
 //! one short lock per event and nothing more.
 
 use std::collections::VecDeque;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
+
+use futures_core::Stream;
 
 use crate::sync::lock;
 
@@ -133,6 +137,18 @@ struct Queue {
     closed: AtomicBool,
     /// A waiting reader is asked to return early (see [`Monitor::wake`]).
     woken: AtomicBool,
+    /// The task polling it as a [`Stream`], if it waits.
+    task: Mutex<Option<Waker>>,
+}
+
+impl Queue {
+    /// Wakes the task waiting on the stream, if any.
+    fn wake_task(&self) {
+        let task = lock(&self.task).take();
+        if let Some(w) = task {
+            w.wake();
+        }
+    }
 }
 
 /// Where a socket's events go: every live monitor.
@@ -182,6 +198,8 @@ impl Hub {
             } else {
                 events.push_back((event.clone(), detail));
                 q.cv.notify_all();
+                drop(events);
+                q.wake_task();
             }
         }
     }
@@ -195,6 +213,7 @@ impl Hub {
             dropped: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             woken: AtomicBool::new(false),
+            task: Mutex::new(None),
         });
         lock(&self.queues).push(Arc::downgrade(&q));
         self.active.store(true, Ordering::Relaxed);
@@ -206,14 +225,17 @@ impl Drop for Hub {
     fn drop(&mut self) {
         for q in lock(&self.queues).iter().filter_map(Weak::upgrade) {
             q.closed.store(true, Ordering::SeqCst);
-            let _guard = lock(&q.events);
+            let guard = lock(&q.events);
             q.cv.notify_all();
+            drop(guard);
+            q.wake_task();
         }
     }
 }
 
 /// A bounded stream of a socket's events, from
-/// [`Socket::monitor`](crate::Socket::event_monitor).
+/// [`Socket::monitor`](crate::Socket::event_monitor): read it blocking, or
+/// as an async [`Stream`] on any runtime.
 ///
 /// Events are kept in order. When the monitor holds `capacity` unread
 /// events, newer ones are dropped and counted ([`dropped`](Monitor::dropped)):
@@ -297,8 +319,10 @@ impl Monitor {
     /// reading ends once the events already queued are read.
     pub(crate) fn close(&self) {
         self.queue.closed.store(true, Ordering::SeqCst);
-        let _guard = lock(&self.queue.events);
+        let guard = lock(&self.queue.events);
         self.queue.cv.notify_all();
+        drop(guard);
+        self.queue.wake_task();
     }
 
     /// The events waiting now, without blocking.
@@ -329,6 +353,35 @@ impl Monitor {
     /// How many events it holds at most.
     pub fn capacity(&self) -> usize {
         self.queue.capacity
+    }
+}
+
+/// The events as an async stream, for any runtime: each as it comes,
+/// ending once the socket (and its connections) are gone and every event
+/// was read. It drops and counts events as [`Monitor`] does.
+///
+/// ```
+/// use futures_core::Stream;
+/// fn is_stream<S: Stream<Item = tiermq::MonitorEvent>>() {}
+/// is_stream::<tiermq::Monitor>();
+/// ```
+impl Stream for Monitor {
+    type Item = MonitorEvent;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<MonitorEvent>> {
+        if let Some(e) = self.try_recv() {
+            return Poll::Ready(Some(e));
+        }
+        // Registered before looking again, so that an event emitted in
+        // between wakes the task.
+        *lock(&self.queue.task) = Some(cx.waker().clone());
+        if let Some(e) = self.try_recv() {
+            return Poll::Ready(Some(e));
+        }
+        if self.is_closed() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
     }
 }
 

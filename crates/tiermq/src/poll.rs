@@ -1,6 +1,7 @@
 //! `poll`: waiting for any of several sockets to become readable or writable.
 
 use std::ops::{BitAnd, BitOr, BitOrAssign};
+use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -77,18 +78,40 @@ pub const POLLOUT: PollEvents = PollEvents::POLLOUT;
 /// Poll for errors (never reported for tiermq sockets).
 pub const POLLERR: PollEvents = PollEvents::POLLERR;
 
-/// One socket and the events to wait for, made by [`Socket::as_poll_item`].
+/// One socket, or one plain file descriptor, and the events to wait for:
+/// made by [`Socket::as_poll_item`] or [`PollItem::from_fd`].
 #[derive(Debug)]
 pub struct PollItem<'a> {
-    socket: &'a Socket,
-    events: PollEvents,
-    revents: PollEvents,
+    pub(crate) source: Source<'a>,
+    pub(crate) events: PollEvents,
+    pub(crate) revents: PollEvents,
+}
+
+/// What a poll item watches.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Source<'a> {
+    Socket(&'a Socket),
+    Fd(RawFd),
 }
 
 impl<'a> PollItem<'a> {
     pub(crate) fn new(socket: &'a Socket, events: PollEvents) -> PollItem<'a> {
         PollItem {
-            socket,
+            source: Source::Socket(socket),
+            events,
+            revents: PollEvents::empty(),
+        }
+    }
+
+    /// A poll item for a plain file descriptor (a pipe, a network socket,
+    /// a timerfd, …), so that [`poll`](fn@crate::poll) waits on it beside
+    /// tiermq sockets, as libzmq's `zmq_poll` does. For it, `POLLIN` means
+    /// readable, `POLLOUT` writable, and `POLLERR` (reported whatever the
+    /// events asked for) an error or hang-up, as poll(2) says. The
+    /// descriptor must stay open while it is polled.
+    pub fn from_fd(fd: RawFd, events: PollEvents) -> PollItem<'a> {
+        PollItem {
+            source: Source::Fd(fd),
             events,
             revents: PollEvents::empty(),
         }
@@ -104,12 +127,12 @@ impl<'a> PollItem<'a> {
         self.revents
     }
 
-    /// Whether a message can be received.
+    /// Whether a message can be received (the descriptor is readable).
     pub fn is_readable(&self) -> bool {
         self.revents.contains(POLLIN)
     }
 
-    /// Whether a message can be sent.
+    /// Whether a message can be sent (the descriptor is writable).
     pub fn is_writable(&self) -> bool {
         self.revents.contains(POLLOUT)
     }
@@ -121,7 +144,12 @@ impl<'a> PollItem<'a> {
 
     /// Whether this item polls `socket`.
     pub fn has_socket(&self, socket: &Socket) -> bool {
-        std::ptr::eq(self.socket, socket)
+        matches!(self.source, Source::Socket(s) if std::ptr::eq(s, socket))
+    }
+
+    /// Whether this item polls the descriptor `fd`.
+    pub fn has_fd(&self, fd: RawFd) -> bool {
+        matches!(self.source, Source::Fd(f) if f == fd)
     }
 }
 
@@ -130,34 +158,34 @@ impl<'a> PollItem<'a> {
 /// items have events, and sets each item's revents.
 ///
 /// A readable socket really holds a message: the next `recv` with
-/// `DONTWAIT` succeeds. Only tiermq sockets can be polled (rust-zmq's
-/// `PollItem::from_fd` is not offered).
+/// `DONTWAIT` succeeds. Items may mix sockets and plain descriptors
+/// ([`PollItem::from_fd`]); the sockets are then waited on through their
+/// [`get_fd`](Socket::get_fd) descriptors, in one `epoll` with the others.
 ///
-/// Errors: `ETERM` if a socket's context was destroyed.
+/// Errors: `ETERM` if a socket's context was destroyed; with descriptors,
+/// the operating system's error if the wait itself fails.
 pub fn poll(items: &mut [PollItem<'_>], timeout_ms: i64) -> Result<i32> {
     // A timeout too large to represent is as good as none.
     let deadline = u64::try_from(timeout_ms)
         .ok()
         .and_then(|ms| Instant::now().checked_add(Duration::from_millis(ms)));
+    if items.iter().any(|i| matches!(i.source, Source::Fd(_))) {
+        return crate::poll_fd::poll_with_fds(items, deadline);
+    }
+    let sockets: Vec<&Socket> = items
+        .iter()
+        .filter_map(|i| match i.source {
+            Source::Socket(s) => Some(s),
+            Source::Fd(_) => None,
+        })
+        .collect();
     let signal = Arc::new(Signal::default());
-    for item in items.iter() {
-        item.socket.shared().watch(&signal);
+    for s in &sockets {
+        s.shared().watch(&signal);
     }
     let result = loop {
         let seen = signal.generation();
-        let mut ready = 0;
-        let mut wake = deadline;
-        let mut terminated = false;
-        for item in items.iter_mut() {
-            item.revents = item.socket.ready_events(item.events);
-            if !item.revents.is_empty() {
-                ready += 1;
-            }
-            terminated |= item.socket.context().is_terminated();
-            if let Some(t) = item.socket.next_timer() {
-                wake = Some(wake.map_or(t, |w| w.min(t)));
-            }
-        }
+        let (ready, terminated, timer) = check_sockets(items, deadline);
         if ready > 0 {
             break Ok(ready);
         }
@@ -167,10 +195,36 @@ pub fn poll(items: &mut [PollItem<'_>], timeout_ms: i64) -> Result<i32> {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             break Ok(0);
         }
-        signal.wait(seen, wake);
+        signal.wait(seen, timer);
     };
-    for item in items.iter() {
-        item.socket.shared().unwatch(&signal);
+    for s in &sockets {
+        s.shared().unwatch(&signal);
     }
     result
+}
+
+/// Sets the revents of the socket items: how many are ready, whether a
+/// context was destroyed, and when to look again at the latest (`deadline`
+/// or a socket's failback timer, whichever comes first).
+pub(crate) fn check_sockets(
+    items: &mut [PollItem<'_>],
+    deadline: Option<Instant>,
+) -> (i32, bool, Option<Instant>) {
+    let mut ready = 0;
+    let mut wake = deadline;
+    let mut terminated = false;
+    for item in items.iter_mut() {
+        let Source::Socket(socket) = item.source else {
+            continue;
+        };
+        item.revents = socket.ready_events(item.events);
+        if !item.revents.is_empty() {
+            ready += 1;
+        }
+        terminated |= socket.context().is_terminated();
+        if let Some(t) = socket.next_timer() {
+            wake = Some(wake.map_or(t, |w| w.min(t)));
+        }
+    }
+    (ready, terminated, wake)
 }

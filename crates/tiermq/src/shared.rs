@@ -14,7 +14,8 @@
 //!
 //! Waiting callers (blocking `send`/`recv`, `poll`, linger) sleep on a
 //! [`Signal`], a generation counter bumped after every applied event, never on
-//! the core lock itself.
+//! the core lock itself; async tasks and the `get_fd` descriptor are woken
+//! at the same points (`async_wake`).
 //!
 //! [`post`]: Shared::post
 
@@ -23,6 +24,7 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError, TryLockError, Weak};
 use std::time::Instant;
 
 use crate::applier::{Applier, Pending};
+use crate::async_wake::Wakers;
 use crate::core::{Action, Core};
 use crate::events::Event;
 use crate::handles::InprocSocket;
@@ -115,6 +117,8 @@ pub(crate) struct Shared {
     pub(crate) signal: Signal,
     /// `poll` calls waiting on this socket among others.
     watchers: Mutex<Vec<Arc<Signal>>>,
+    /// Async tasks waiting on this socket, and its `get_fd` descriptor.
+    pub(crate) wakers: Wakers,
     /// Set when the socket starts closing: inproc peers stop joining it.
     closing: AtomicBool,
     /// The socket's own poll on the reactor of its first tcp or ipc link
@@ -141,6 +145,7 @@ impl Shared {
             pending: AtomicBool::new(false),
             signal: Signal::default(),
             watchers: Mutex::new(Vec::new()),
+            wakers: Wakers::default(),
             closing: AtomicBool::new(false),
             socket_poll: OnceLock::new(),
         }
@@ -172,9 +177,11 @@ impl Shared {
         self.signal.wait(seen, deadline);
     }
 
-    /// Whether the owner waits in a call (on the signal or leading).
+    /// Whether the owner waits: in a call (on the signal or leading its
+    /// socket poll) or as an async task (which applies events when woken).
     fn owner_waits(&self) -> bool {
         self.signal.has_sleepers()
+            || self.wakers.has_tasks()
             || self
                 .socket_poll
                 .get()
@@ -277,7 +284,8 @@ impl Shared {
         }
     }
 
-    /// Wakes this socket's blocked caller and any `poll` watching it.
+    /// Wakes this socket's blocked caller, any `poll` watching it, its
+    /// async tasks and its `get_fd` descriptor.
     pub(crate) fn wake_waiters(&self) {
         self.signal.bump();
         if let Some((_, poll)) = self.socket_poll.get() {
@@ -286,6 +294,7 @@ impl Shared {
         for w in lock(&self.watchers).iter() {
             w.bump();
         }
+        self.wakers.wake();
     }
 
     pub(crate) fn mark_closing(&self) {

@@ -588,7 +588,10 @@ impl Socket {
 
     /// The events ready now: [`POLLIN`](crate::POLLIN) if a message can be
     /// received, [`POLLOUT`](crate::POLLOUT) if one can be sent, without blocking.
+    /// It also resets the [`get_fd`](Socket::get_fd) descriptor, as
+    /// libzmq's ZMQ_EVENTS does.
     pub fn get_events(&self) -> Result<PollEvents> {
+        self.shared.wakers.drain_fd();
         Ok(self.ready_events(PollEvents::POLLIN | PollEvents::POLLOUT))
     }
 

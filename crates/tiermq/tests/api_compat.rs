@@ -122,6 +122,32 @@ fn rust_zmq_worker_loop_with_poll_timeout() {
     assert!(items[0].has_socket(&pull));
 }
 
+/// ZMQ_FD and raw-descriptor poll items, as a rust-zmq user writes an
+/// event loop: wait on the socket's descriptor beside another one, then
+/// read `get_events`.
+#[test]
+fn rust_zmq_fd_and_raw_poll_items() {
+    use std::os::unix::io::AsRawFd;
+    let ctx = zmq::Context::new();
+    let pull = ctx.socket(zmq::PULL).unwrap();
+    pull.bind("inproc://fd-loop").unwrap();
+    let push = ctx.socket(zmq::PUSH).unwrap();
+    push.connect("inproc://fd-loop").unwrap();
+    let fd = pull.get_fd().unwrap();
+    assert_eq!(pull.as_raw_fd(), fd);
+    let (_other, unused) = std::os::unix::net::UnixStream::pair().unwrap();
+    push.send("hi", 0).unwrap();
+    let mut items = [
+        zmq::PollItem::from_fd(fd, zmq::POLLIN),
+        zmq::PollItem::from_fd(unused.as_raw_fd(), zmq::POLLIN),
+    ];
+    assert_eq!(zmq::poll(&mut items, 10_000).unwrap(), 1);
+    assert!(items[0].is_readable() && items[0].has_fd(fd));
+    assert!(!items[1].is_readable());
+    assert!(pull.get_events().unwrap().contains(zmq::POLLIN));
+    assert_eq!(pull.recv_bytes(zmq::DONTWAIT).unwrap(), b"hi");
+}
+
 /// A tcp bind to a name that resolves to nothing fails as libzmq's does,
 /// with ENODEV. A connect to it succeeds, as libzmq's does: the name is
 /// resolved again at each connect attempt, and one that fails is retried.
