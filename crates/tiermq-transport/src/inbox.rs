@@ -44,6 +44,9 @@ pub(crate) enum Command {
         addrs: io::Result<Vec<SocketAddr>>,
     },
     CloseLink(LinkId),
+    /// A caller took socket poll `id` out of the reactor's poll: check
+    /// now and then whether it is due back.
+    Lent(u32),
     /// The answer to a `Notification::ZapRequest`; `None`: no ZAP handler.
     ZapReply {
         ticket: crate::ZapTicket,
@@ -120,6 +123,7 @@ impl Shared {
         let group = Arc::new(SocketPoll::new(
             Arc::clone(self),
             reactor,
+            id,
             crate::token::group_token(id),
         )?);
         groups.polls.insert(id, Arc::downgrade(&group));

@@ -22,6 +22,10 @@ use crate::{ConnId, DetachReason, LinkId, LinkOptions, MonitorEvent, Notificatio
 
 /// How long a listener waits before accepting again after a failure.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+/// How long a socket poll stays lent to callers after the last one left
+/// it (see `SocketPoll`): while an application calls in faster than this,
+/// its connections' events wake no I/O thread.
+const LOAN: Duration = Duration::from_millis(2);
 
 /// One bind or connect.
 struct Link {
@@ -226,6 +230,7 @@ impl IoLoop {
                     addrs,
                 } => self.resolved(link, attempt, addrs, now),
                 Command::CloseLink(link) => self.close_link(link),
+                Command::Lent(id) => self.timers.push(now + LOAN, TimerKey::Loan(id)),
                 Command::ZapReply { ticket, reply } => self.zap_reply(ticket, reply, now),
                 Command::Shutdown => self.running = false,
             }
@@ -540,6 +545,15 @@ impl IoLoop {
                     .and_then(|()| conn.pump_out(&mut flow));
                 drop(conn);
                 self.settle(token, result, flow, now);
+            }
+            TimerKey::Loan(id) => {
+                let back = self
+                    .shared
+                    .group(id)
+                    .is_none_or(|g| g.return_if_idle(now, LOAN));
+                if !back {
+                    self.timers.push(now + LOAN, TimerKey::Loan(id));
+                }
             }
             TimerKey::Accept(listener) => {
                 if let Some(Key::Listener { index, generation }) = token::decode(listener) {

@@ -6,13 +6,20 @@
 //! The socket poll is an epoll instance nested in the reactor's: its
 //! descriptor sits in the reactor's poll, so while nobody leads, the I/O
 //! thread hears of every ready connection as before and drains the socket
-//! poll. A caller that would block takes the lead: it removes the socket
-//! poll from the reactor's interest (one `epoll_ctl`), waits in it, reads,
-//! decodes and writes on its own thread, and puts it back (one more
-//! `epoll_ctl`; readiness that arrived meanwhile is reported to the I/O
-//! thread then, so nothing is missed). A hop then costs one wake-up in the
-//! receiving process, a raw socket's count, instead of two (the I/O
-//! thread's, then the caller's).
+//! poll. A caller that would block takes the lead: it takes the socket
+//! poll out of the reactor's interest (one `epoll_ctl`, the first time),
+//! waits in it, and reads, decodes and writes on its own thread. A hop
+//! then costs one wake-up in the receiving process, a raw socket's count,
+//! instead of two (the I/O thread's, then the caller's).
+//!
+//! The poll stays lent to the callers after a leader leaves: a request's
+//! reply often arrives while its sender is still between `send` and
+//! `recv`, and had the poll gone back, it would wake the I/O thread. The
+//! I/O thread takes it back once no caller has led it for a couple of
+//! milliseconds (`LOAN`; readiness that arrived meanwhile is reported
+//! then, so nothing is missed), and a caller about to wait some other way
+//! (`poll`, an async task, ZMQ_FD) gives it back at once
+//! ([`SocketPoll::give_back`]).
 //!
 //! Connections join the socket poll only once their handshake completed:
 //! connecting, handshakes, ZAP, timers and closing stay with the I/O
@@ -94,6 +101,13 @@ pub struct SocketPoll {
     waker: Waker,
     /// A caller waits in the poll: wake it through `waker`.
     leading: AtomicBool,
+    /// Out of the reactor's poll, lent to the callers (changed under
+    /// `inner`'s lock).
+    lent: AtomicBool,
+    /// When the last leader left (under `inner`'s lock).
+    left: Mutex<Option<Instant>>,
+    /// This poll's id among the reactor's socket polls.
+    id: u32,
     io: Arc<Shared>,
     conns: Mutex<HashMap<Token, Weak<Mutex<Connection>>>>,
 }
@@ -108,7 +122,12 @@ impl std::fmt::Debug for SocketPoll {
 }
 
 impl SocketPoll {
-    pub(crate) fn new(io: Arc<Shared>, outer: &Registry, token: Token) -> io::Result<SocketPoll> {
+    pub(crate) fn new(
+        io: Arc<Shared>,
+        outer: &Registry,
+        id: u32,
+        token: Token,
+    ) -> io::Result<SocketPoll> {
         let poll = Poll::new()?;
         let waker = Waker::new(poll.registry(), WAKE)?;
         let registry = poll.registry().try_clone()?;
@@ -126,6 +145,9 @@ impl SocketPoll {
             token,
             waker,
             leading: AtomicBool::new(false),
+            lent: AtomicBool::new(false),
+            left: Mutex::new(None),
+            id,
             io,
             conns: Mutex::new(HashMap::new()),
         })
@@ -158,9 +180,16 @@ impl SocketPoll {
         let Ok(mut inner) = self.inner.try_lock() else {
             return Lead::Busy;
         };
-        // Out of the reactor's interest: the I/O thread is not woken by
-        // what this caller is about to serve.
-        let _ = self.outer.deregister(&mut SourceFd(&self.fd));
+        if !self.lent.load(Ordering::SeqCst) {
+            // Out of the reactor's interest: the I/O thread is not woken
+            // by what the callers are about to serve. It takes the poll
+            // back when they stop coming.
+            let _ = self.outer.deregister(&mut SourceFd(&self.fd));
+            self.lent.store(true, Ordering::SeqCst);
+            let id = self.id;
+            self.io
+                .post(|i| i.commands.push(crate::inbox::Command::Lent(id)));
+        }
         self.leading.store(true, Ordering::SeqCst);
         let timeout = if still_waiting() {
             deadline.map(|d| d.saturating_duration_since(Instant::now()))
@@ -175,13 +204,47 @@ impl SocketPoll {
                 self.serve(r, now);
             }
         }
+        *lock(&self.left) = Some(Instant::now());
         drop(inner);
-        // Back in: if anything became ready since the wait returned, the
-        // reactor's poll reports it now and the I/O thread drains it.
-        let _ = self
-            .outer
-            .register(&mut SourceFd(&self.fd), self.token, Interest::READABLE);
         Lead::Led
+    }
+
+    /// Puts a lent poll back into the reactor's, so that the I/O thread
+    /// serves its connections: for a caller about to wait some other way
+    /// (on a signal, an async waker, ZMQ_FD). If anything became ready
+    /// meanwhile, the reactor's poll reports it at once. Does nothing if
+    /// the poll is not lent, or if a caller leads it now (it serves).
+    pub fn give_back(&self) {
+        if !self.lent.load(Ordering::SeqCst) {
+            return;
+        }
+        if let Ok(inner) = self.inner.try_lock() {
+            self.put_back();
+            drop(inner);
+        }
+    }
+
+    /// The I/O thread's check on a lent poll: takes it back if no caller
+    /// has led it for `loan`. Returns whether it is back (or never lent).
+    pub(crate) fn return_if_idle(&self, now: Instant, loan: Duration) -> bool {
+        let Ok(inner) = self.inner.try_lock() else {
+            return false;
+        };
+        let idle = lock(&self.left).is_none_or(|t| now.saturating_duration_since(t) >= loan);
+        if idle {
+            self.put_back();
+        }
+        drop(inner);
+        idle || !self.lent.load(Ordering::SeqCst)
+    }
+
+    /// Registers the poll in the reactor's again (`inner`'s lock held).
+    fn put_back(&self) {
+        if self.lent.swap(false, Ordering::SeqCst) {
+            let _ = self
+                .outer
+                .register(&mut SourceFd(&self.fd), self.token, Interest::READABLE);
+        }
     }
 
     /// The I/O thread's side: what is ready in the poll, unless a caller

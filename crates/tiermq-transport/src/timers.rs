@@ -20,6 +20,8 @@ pub(crate) enum TimerKey {
     /// The listener should try accepting again after a failure (such as
     /// running out of file descriptors), since no new edge may come.
     Accept(Token),
+    /// A socket poll lent to its callers may be due back (by its id).
+    Loan(u32),
 }
 
 #[derive(Debug, Default)]

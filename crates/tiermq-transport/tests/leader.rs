@@ -135,3 +135,24 @@ fn a_wake_ends_a_leaders_wait() {
     a.shutdown();
     b.shutdown();
 }
+
+#[test]
+fn a_lent_poll_goes_back_to_the_io_thread() {
+    let (a, b, poll, push, pull) = pair("tcp://127.0.0.1:0");
+    // Lead once (nothing to read, so the wait ends at once): the poll is
+    // now lent to the callers, out of the reactor's.
+    poll.lead(Some(Instant::now()), || false);
+    // Nobody leads again: the I/O thread takes the poll back and serves
+    // the connection for a caller that only waits on the pipe.
+    for seq in 0..20 {
+        send(&push.out, seq_msg(seq));
+        assert_eq!(seq_of(&recv(&pull.inp)), seq);
+    }
+    // Given back at once, it is served as well.
+    poll.lead(Some(Instant::now()), || false);
+    poll.give_back();
+    send(&push.out, seq_msg(20));
+    assert_eq!(seq_of(&recv(&pull.inp)), 20);
+    a.shutdown();
+    b.shutdown();
+}

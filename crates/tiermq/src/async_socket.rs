@@ -136,6 +136,7 @@ impl Waits {
     fn register(&mut self, way: Way, cx: &Context<'_>) {
         let (shared, wait) = self.wait(way);
         shared.wakers.register(&mut wait.task, cx.waker());
+        shared.give_back_poll();
     }
 
     /// Wakes the task at `at` too: a timer of the core is due then.

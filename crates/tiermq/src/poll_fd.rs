@@ -33,6 +33,7 @@ impl Socket {
     /// Errors: the operating system's, if it cannot make the descriptor
     /// (`EMFILE`).
     pub fn get_fd(&self) -> Result<RawFd> {
+        self.shared().give_back_poll();
         Ok(self.shared().wakers.fd()?)
     }
 }

@@ -177,6 +177,15 @@ impl Shared {
         self.signal.wait(seen, deadline);
     }
 
+    /// The caller is about to wait some other way than leading (`poll`,
+    /// an async task, ZMQ_FD): the I/O thread must serve the connections
+    /// meanwhile, so a lent socket poll goes back to it now.
+    pub(crate) fn give_back_poll(&self) {
+        if let Some((_, poll)) = self.socket_poll.get() {
+            poll.give_back();
+        }
+    }
+
     /// Whether the owner waits: in a call (on the signal or leading its
     /// socket poll) or as an async task (which applies events when woken).
     fn owner_waits(&self) -> bool {
@@ -306,6 +315,7 @@ impl Shared {
     }
 
     pub(crate) fn watch(&self, signal: &Arc<Signal>) {
+        self.give_back_poll();
         lock(&self.watchers).push(Arc::clone(signal));
     }
 

@@ -592,6 +592,8 @@ impl Socket {
     /// libzmq's ZMQ_EVENTS does.
     pub fn get_events(&self) -> Result<PollEvents> {
         self.shared.wakers.drain_fd();
+        // A ZMQ_FD user waits on that descriptor next: the I/O thread serves.
+        self.shared.give_back_poll();
         Ok(self.ready_events(PollEvents::POLLIN | PollEvents::POLLOUT))
     }
 
