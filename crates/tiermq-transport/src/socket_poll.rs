@@ -82,6 +82,8 @@ pub enum Lead {
 struct Inner {
     poll: Poll,
     events: Events,
+    /// What the last wait reported, kept to spare an allocation per wait.
+    ready: Vec<Ready>,
 }
 
 /// One socket's established tcp and ipc connections on one reactor, in a
@@ -138,6 +140,7 @@ impl SocketPoll {
             inner: Mutex::new(Inner {
                 poll,
                 events: Events::with_capacity(EVENTS),
+                ready: Vec::with_capacity(EVENTS),
             }),
             fd,
             registry,
@@ -196,10 +199,10 @@ impl SocketPoll {
         } else {
             Some(Duration::ZERO)
         };
-        let ready = poll_once(&mut inner, timeout);
+        poll_once(&mut inner, timeout);
         self.leading.store(false, Ordering::SeqCst);
         let now = Instant::now();
-        for r in ready {
+        for r in inner.ready.drain(..) {
             if r.token != WAKE {
                 self.serve(r, now);
             }
@@ -255,9 +258,9 @@ impl SocketPoll {
         };
         let mut all = Vec::new();
         loop {
-            let ready = poll_once(&mut inner, Some(Duration::ZERO));
-            let n = ready.len();
-            all.extend(ready.into_iter().filter(|r| r.token != WAKE));
+            poll_once(&mut inner, Some(Duration::ZERO));
+            let n = inner.ready.len();
+            all.extend(inner.ready.drain(..).filter(|r| r.token != WAKE));
             if n < EVENTS {
                 return all;
             }
@@ -310,11 +313,16 @@ impl SocketPoll {
     }
 }
 
-fn poll_once(inner: &mut Inner, timeout: Option<Duration>) -> Vec<Ready> {
-    let Inner { poll, events } = inner;
-    match poll.poll(events, timeout) {
-        Ok(()) => events.iter().map(Ready::of).collect(),
-        Err(_) => Vec::new(),
+/// Waits up to `timeout` and puts what is ready in `inner.ready`.
+fn poll_once(inner: &mut Inner, timeout: Option<Duration>) {
+    let Inner {
+        poll,
+        events,
+        ready,
+    } = inner;
+    ready.clear();
+    if poll.poll(events, timeout).is_ok() {
+        ready.extend(events.iter().map(Ready::of));
     }
 }
 
