@@ -207,7 +207,7 @@ impl SocketPoll {
                 self.serve(r, now);
             }
         }
-        *lock(&self.left) = Some(Instant::now());
+        *lock(&self.left) = Some(now);
         drop(inner);
         Lead::Led
     }

@@ -567,3 +567,10 @@ fn to_sched(s: PeerState) -> PipeState {
 pub(crate) fn deadline_after(now: Instant, ms: i32) -> Option<Instant> {
     crate::options::timeout_ms(ms).and_then(|d| now.checked_add(d))
 }
+
+/// The deadline `ms` milliseconds from now (`None` for no limit), reading
+/// the clock only when there is a limit: a blocking call without one is
+/// the round-trip hot path.
+pub(crate) fn deadline_in(ms: i32) -> Option<Instant> {
+    crate::options::timeout_ms(ms).and_then(|d| Instant::now().checked_add(d))
+}

@@ -12,7 +12,7 @@ use tiermq_transport::Endpoint;
 use tiermq_wire::Multipart;
 
 use crate::context::Links;
-use crate::core::{Core, LinkKind, Pattern, Refused, deadline_after};
+use crate::core::{Core, LinkKind, Pattern, Refused, deadline_after, deadline_in};
 use crate::endpoint::{Target, link_error, parse};
 use crate::events::Poster;
 use crate::handles::{InprocPeer, InprocSocket, NetLink};
@@ -346,7 +346,7 @@ impl Socket {
         })?;
         match blocked {
             Some((msg, sndtimeo)) => {
-                self.send_blocking(msg, deadline_after(Instant::now(), sndtimeo))
+                self.send_blocking(msg, deadline_in(sndtimeo))
             }
             None => Ok(()),
         }
@@ -398,7 +398,7 @@ impl Socket {
         if flags & DONTWAIT != 0 {
             return Err(Error::EAGAIN);
         }
-        let deadline = deadline_after(Instant::now(), rcvtimeo);
+        let deadline = deadline_in(rcvtimeo);
         loop {
             let seen = self.shared.signal.generation();
             let (frame, wake) = self.core(|c| (take(c), c.wake_by(deadline)));
