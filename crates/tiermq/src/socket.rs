@@ -345,9 +345,7 @@ impl Socket {
             }
         })?;
         match blocked {
-            Some((msg, sndtimeo)) => {
-                self.send_blocking(msg, deadline_in(sndtimeo))
-            }
+            Some((msg, sndtimeo)) => self.send_blocking(msg, deadline_in(sndtimeo)),
             None => Ok(()),
         }
     }

@@ -1,0 +1,90 @@
+//! The hot path's own I/O (docs/design.md, "One wake-up per hop"): a
+//! sender writes to an idle connection itself, a blocked receiver reads
+//! its connections itself, and the I/O thread takes over whatever they
+//! leave: a write the kernel took only in part, and connections nobody
+//! waits on.
+
+mod common;
+
+use common::*;
+use tiermq::{Context, PULL, PUSH, REP, REQ};
+
+/// A payload whose every byte depends on `round` and its offset.
+fn payload(round: u8, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(round))
+        .collect()
+}
+
+/// Messages far larger than the kernel's buffers: the requester's direct
+/// write stops short and the rest goes out on WRITABLE, served by the
+/// leader or the I/O thread; every byte arrives in order.
+fn large_round_trips(endpoint: &str) {
+    let ctx = Context::new();
+    let rep = ctx.socket(REP).unwrap();
+    rep.set_sndbuf(64 * 1024).unwrap();
+    rep.set_rcvbuf(64 * 1024).unwrap();
+    rep.set_rcvtimeo(WAIT_MS).unwrap();
+    rep.bind(endpoint).unwrap();
+    let ep = rep.get_last_endpoint().unwrap().unwrap();
+    let req = ctx.socket(REQ).unwrap();
+    req.set_sndbuf(64 * 1024).unwrap();
+    req.set_rcvbuf(64 * 1024).unwrap();
+    req.set_rcvtimeo(WAIT_MS).unwrap();
+    req.connect(&ep).unwrap();
+    const LEN: usize = 4 << 20;
+    let server = std::thread::spawn(move || {
+        for _ in 0..4 {
+            let got = rep.recv_bytes(0).expect("a request");
+            // The reply is the request with every byte flipped.
+            let reply: Vec<u8> = got.iter().map(|b| !b).collect();
+            rep.send(reply, 0).unwrap();
+        }
+    });
+    for round in 0..4u8 {
+        let sent = payload(round, LEN);
+        req.send(&sent[..], 0).unwrap();
+        let reply = req.recv_bytes(0).expect("a reply");
+        assert_eq!(reply.len(), LEN);
+        assert!(
+            reply.iter().zip(&sent).all(|(r, s)| *r == !*s),
+            "round {round}: the reply is not the flipped request"
+        );
+    }
+    server.join().unwrap();
+}
+
+#[test]
+fn large_messages_over_small_buffers_tcp() {
+    large_round_trips("tcp://127.0.0.1:*");
+}
+
+#[test]
+fn large_messages_over_small_buffers_ipc() {
+    large_round_trips("ipc://*");
+}
+
+/// A receiver that led its socket poll once, then makes no call: the I/O
+/// thread takes the poll back and reads what arrives into the socket's
+/// queue meanwhile.
+#[test]
+fn the_io_thread_reads_for_a_receiver_that_stopped_calling() {
+    let ctx = Context::new();
+    let pull = ctx.socket(PULL).unwrap();
+    pull.set_rcvtimeo(WAIT_MS).unwrap();
+    pull.bind("tcp://127.0.0.1:*").unwrap();
+    let ep = pull.get_last_endpoint().unwrap().unwrap();
+    let push = ctx.socket(PUSH).unwrap();
+    push.connect(&ep).unwrap();
+    push.send(seq(0), 0).unwrap();
+    // This recv blocks, so it leads the socket poll (which stays lent).
+    assert_eq!(unseq(&pull.recv_bytes(0).unwrap()), 0);
+    for i in 1..=10 {
+        push.send(seq(i), 0).unwrap();
+    }
+    // No receive call from here on: only the I/O thread can queue them.
+    eventually("the I/O thread queued the ten messages", || {
+        pull.peers().iter().map(|p| p.queued_in).sum::<usize>() == 10
+    });
+    assert_eq!(recv_n(&pull, 10), (1..=10).collect::<Vec<_>>());
+}
