@@ -656,6 +656,31 @@ impl Drop for Proc {
     }
 }
 
+/// Runs one PUSH→PULL (or, with `rtt`, REQ→REP) pair made by `command`
+/// (role, the binder's endpoint for the connecting role) and returns the
+/// timed role's seconds per message or round trip over `count`.
+fn time_pair(
+    rtt: bool,
+    count: u64,
+    command: impl Fn(&str, Option<&str>) -> Command,
+) -> Result<f64, String> {
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    let (binder, connector) = if rtt {
+        ("rep", "req")
+    } else {
+        ("pull", "push")
+    };
+    let b = Proc::spawn(command(binder, None))?;
+    let ep_line = b.expect("ENDPOINT", deadline)?;
+    let ep = ep_line.trim_start_matches("ENDPOINT").trim();
+    let c = Proc::spawn(command(connector, Some(ep)))?;
+    let (timed, holder) = if rtt { (c, b) } else { (b, c) };
+    let result = timed.expect("RESULT", deadline);
+    holder.finish(deadline);
+    let secs = field(&result?, "secs").ok_or("no secs")?;
+    Ok(secs / count as f64)
+}
+
 fn field(line: &str, key: &str) -> Option<f64> {
     line.split_whitespace()
         .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use super::{HWM, Proc, buf, field, median, rt_note, si, throughput_count};
+use super::{HWM, buf, median, rt_note, si, throughput_count};
 
 const SIZES: [usize; 2] = [16, 4096];
 const TRANSPORTS: [&str; 2] = ["tcp", "ipc"];
@@ -94,21 +94,9 @@ fn command(bin: &Path, case: &Case, role: &str, endpoint: Option<&str>) -> Comma
 
 /// Seconds per message (throughput) or per round trip.
 fn run_case(bin: &Path, case: &Case) -> Result<f64, String> {
-    let deadline = Instant::now() + super::RUN_TIMEOUT;
-    let (binder, connector) = if case.rtt {
-        ("rep", "req")
-    } else {
-        ("pull", "push")
-    };
-    let b = Proc::spawn(command(bin, case, binder, None))?;
-    let ep_line = b.expect("ENDPOINT", deadline)?;
-    let ep = ep_line.trim_start_matches("ENDPOINT").trim();
-    let c = Proc::spawn(command(bin, case, connector, Some(ep)))?;
-    let (timed, holder) = if case.rtt { (c, b) } else { (b, c) };
-    let result = timed.expect("RESULT", deadline);
-    holder.finish(deadline);
-    let secs = field(&result?, "secs").ok_or("no secs")?;
-    Ok(secs / case.count as f64)
+    super::time_pair(case.rtt, case.count, |role, ep| {
+        command(bin, case, role, ep)
+    })
 }
 
 fn describe(case: &Case) -> String {

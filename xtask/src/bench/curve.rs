@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use super::{HWM, Proc, buf, field, median, rt_note, shell, si, throughput_count};
+use super::{HWM, buf, median, rt_note, shell, si, throughput_count};
 use crate::root;
 
 /// Both secret keys, Z85 (`tiermq-bench --curve SERVER_SECRET,CLIENT_SECRET`);
@@ -187,21 +187,9 @@ fn command(bins: &Bins<'_>, case: &Case, role: &str, endpoint: Option<&str>) -> 
 
 /// Seconds per message (throughput) or per round trip.
 fn run_case(bins: &Bins<'_>, case: &Case) -> Result<f64, String> {
-    let deadline = Instant::now() + super::RUN_TIMEOUT;
-    let (binder, connector) = if case.rtt {
-        ("rep", "req")
-    } else {
-        ("pull", "push")
-    };
-    let b = Proc::spawn(command(bins, case, binder, None))?;
-    let ep_line = b.expect("ENDPOINT", deadline)?;
-    let ep = ep_line.trim_start_matches("ENDPOINT").trim();
-    let c = Proc::spawn(command(bins, case, connector, Some(ep)))?;
-    let (timed, holder) = if case.rtt { (c, b) } else { (b, c) };
-    let result = timed.expect("RESULT", deadline);
-    holder.finish(deadline);
-    let secs = field(&result?, "secs").ok_or("no secs")?;
-    Ok(secs / case.count as f64)
+    super::time_pair(case.rtt, case.count, |role, ep| {
+        command(bins, case, role, ep)
+    })
 }
 
 fn describe(case: &Case) -> String {
