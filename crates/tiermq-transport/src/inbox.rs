@@ -110,7 +110,10 @@ impl Shared {
     }
 
     /// Makes a socket poll nested in `reactor` (the reactor's registry).
-    pub(crate) fn new_group(self: &Arc<Self>, reactor: &Registry) -> io::Result<Arc<SocketPoll>> {
+    pub(crate) fn new_group(
+        self: &Arc<Self>,
+        reactor: &Arc<Registry>,
+    ) -> io::Result<Arc<SocketPoll>> {
         let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
         // Drop the entries of sockets gone since.
         groups.polls.retain(|_, g| g.strong_count() > 0);

@@ -25,8 +25,9 @@ use crate::{Endpoint, LinkId, LinkOptions, Sink, SocketPoll};
 /// reactor shuts it down as [`shutdown`](Reactor::shutdown) does.
 pub struct Reactor {
     shared: Arc<Shared>,
-    /// The I/O thread's registry, where socket polls nest.
-    registry: Registry,
+    /// The I/O thread's registry, where socket polls nest (one descriptor
+    /// shared by all of them).
+    registry: Arc<Registry>,
     thread: Option<JoinHandle<()>>,
     thread_id: ThreadId,
 }
@@ -47,7 +48,7 @@ impl Reactor {
         let poll = Poll::new()?;
         let waker = Waker::new(poll.registry(), WAKER)?;
         let shared = Arc::new(Shared::new(waker));
-        let registry = poll.registry().try_clone()?;
+        let registry = Arc::new(poll.registry().try_clone()?);
         let io_loop = IoLoop::new(poll, Arc::clone(&shared));
         let thread = thread::Builder::new()
             .name(name.to_owned())

@@ -97,7 +97,7 @@ pub struct SocketPoll {
     registry: Registry,
     /// The reactor's registry, where this poll's descriptor sits while
     /// nobody leads.
-    outer: Registry,
+    outer: Arc<Registry>,
     /// This poll's token in the reactor's poll.
     token: Token,
     waker: Waker,
@@ -126,14 +126,14 @@ impl std::fmt::Debug for SocketPoll {
 impl SocketPoll {
     pub(crate) fn new(
         io: Arc<Shared>,
-        outer: &Registry,
+        outer: &Arc<Registry>,
         id: u32,
         token: Token,
     ) -> io::Result<SocketPoll> {
         let poll = Poll::new()?;
         let waker = Waker::new(poll.registry(), WAKE)?;
         let registry = poll.registry().try_clone()?;
-        let outer = outer.try_clone()?;
+        let outer = Arc::clone(outer);
         let fd = poll.as_raw_fd();
         outer.register(&mut SourceFd(&fd), token, Interest::READABLE)?;
         Ok(SocketPoll {
