@@ -88,3 +88,86 @@ fn the_io_thread_reads_for_a_receiver_that_stopped_calling() {
     });
     assert_eq!(recv_n(&pull, 10), (1..=10).collect::<Vec<_>>());
 }
+
+/// A socket whose blocked receives led its socket poll on one thread
+/// keeps working after it moves to another, and many sockets served from
+/// one thread each lead their own poll in turn.
+#[test]
+fn sockets_move_between_threads_and_share_one() {
+    let ctx = Context::new();
+    let rep = ctx.socket(REP).unwrap();
+    rep.set_rcvtimeo(WAIT_MS).unwrap();
+    rep.bind("tcp://127.0.0.1:*").unwrap();
+    let ep = rep.get_last_endpoint().unwrap().unwrap();
+    let server = std::thread::spawn(move || {
+        for _ in 0..40 {
+            let m = rep.recv_bytes(0).expect("a request");
+            rep.send(m, 0).unwrap();
+        }
+    });
+    let req = ctx.socket(REQ).unwrap();
+    req.set_rcvtimeo(WAIT_MS).unwrap();
+    req.connect(&ep).unwrap();
+    let round_trips = |req: &tiermq::Socket, from: u64| {
+        for i in from..from + 10 {
+            req.send(seq(i), 0).unwrap();
+            assert_eq!(unseq(&req.recv_bytes(0).expect("a reply")), i);
+        }
+    };
+    round_trips(&req, 0);
+    // On to another thread, and back.
+    let req = std::thread::spawn(move || {
+        round_trips(&req, 10);
+        req
+    })
+    .join()
+    .unwrap();
+    round_trips(&req, 20);
+    let req = std::thread::spawn(move || {
+        round_trips(&req, 30);
+        req
+    })
+    .join()
+    .unwrap();
+    server.join().unwrap();
+    drop(req);
+
+    // Twenty PULLs on one thread, each fed by its own PUSH on another.
+    let pulls: Vec<tiermq::Socket> = (0..20)
+        .map(|_| {
+            let pull = ctx.socket(PULL).unwrap();
+            pull.set_rcvtimeo(WAIT_MS).unwrap();
+            pull.bind("tcp://127.0.0.1:*").unwrap();
+            pull
+        })
+        .collect();
+    let eps: Vec<String> = pulls
+        .iter()
+        .map(|p| p.get_last_endpoint().unwrap().unwrap())
+        .collect();
+    let feeder = std::thread::spawn({
+        let ctx = ctx.clone();
+        move || {
+            let pushes: Vec<tiermq::Socket> = eps
+                .iter()
+                .map(|ep| {
+                    let push = ctx.socket(PUSH).unwrap();
+                    push.connect(ep).unwrap();
+                    push
+                })
+                .collect();
+            for round in 0..5 {
+                for push in &pushes {
+                    push.send(seq(round), 0).unwrap();
+                }
+            }
+            pushes
+        }
+    });
+    for round in 0..5 {
+        for pull in &pulls {
+            assert_eq!(unseq(&pull.recv_bytes(0).expect("a message")), round);
+        }
+    }
+    drop(feeder.join().unwrap());
+}
