@@ -50,6 +50,11 @@ const IOV: usize = 64;
 /// the gap between two sends of a streaming sender (under 1 µs).
 const CORK: Duration = Duration::from_micros(5);
 
+/// The I/O thread served this connection less than this long ago: it is
+/// busy (a streaming sender's batches), and a direct write would only cut
+/// one message out of its next batch and contend for the lock.
+const IO_BUSY: Duration = Duration::from_micros(50);
+
 thread_local! {
     /// When this thread last woke an idle connection's out pipe: the
     /// cork's clock, per thread since a sender streams per thread.
@@ -124,6 +129,8 @@ pub(crate) struct Connection {
     group: Option<Arc<SocketPoll>>,
     /// Registered in `group` rather than in the reactor's poll.
     pub(crate) in_group: bool,
+    /// When the I/O thread last served this connection.
+    pub(crate) io_served: Option<Instant>,
 }
 
 impl Connection {
@@ -169,6 +176,7 @@ impl Connection {
             fault: None,
             group,
             in_group: false,
+            io_served: None,
         }
     }
 
@@ -632,7 +640,10 @@ impl Connection {
             && !self.out_closed
             && self.pipes.is_some()
             && !self.has_output();
-        if !idle || last.is_some_and(|t| now.duration_since(t) < CORK) {
+        let io_busy = self
+            .io_served
+            .is_some_and(|t| now.saturating_duration_since(t) < IO_BUSY);
+        if !idle || io_busy || last.is_some_and(|t| now.duration_since(t) < CORK) {
             return false;
         }
         let mut flow = Flow::default();

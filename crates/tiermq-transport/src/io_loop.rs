@@ -586,6 +586,7 @@ impl IoLoop {
             return;
         };
         let mut conn = lock(&conn);
+        conn.io_served = Some(now);
         let link_id = conn.link;
         if flow.more_read {
             self.again_read.push(token);
