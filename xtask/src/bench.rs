@@ -877,9 +877,9 @@ fn shell(cmd: &str, args: &[&str]) -> String {
         .unwrap_or_else(|| "?".into())
 }
 
-/// The report's title and setting.
-fn header(rounds: usize) -> String {
-    let mut s = String::new();
+/// What every report's title says: when (UTC), which commit, and the load
+/// average at the end of the run.
+fn provenance() -> (String, String, String) {
     let date = shell("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
     let commit = shell(
         "git",
@@ -897,6 +897,59 @@ fn header(rounds: usize) -> String {
     } else {
         commit
     };
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
+    (date, commit, load.join(" "))
+}
+
+/// The title of a report of one part alone (`--async`, `--curve`).
+fn part_title(what: &str, flag: &str) -> String {
+    let (date, commit, load) = provenance();
+    format!(
+        "# tiermq {what} side by side ({date}, commit {commit})\n\n\
+         `cargo xtask bench {flag}`; load average at the end {load}.\n"
+    )
+}
+
+/// Runs every case `rounds` times, interleaved, printing progress under
+/// `tag`. Returns each case's seconds per operation, one per good run,
+/// and the CSV (`csv_header`, then `round,` + `row(case)` + `,secs` per run).
+fn run_interleaved<C: Ord + Copy>(
+    tag: &str,
+    cases: &[C],
+    rounds: usize,
+    csv_header: &str,
+    run: impl Fn(&C) -> Result<f64, String>,
+    row: impl Fn(&C) -> String,
+    describe: impl Fn(&C) -> String,
+) -> (BTreeMap<C, Vec<f64>>, String) {
+    println!(
+        "\n==> [{tag}] {} cases x {rounds} round(s), interleaved",
+        cases.len()
+    );
+    let start = Instant::now();
+    let mut results: BTreeMap<C, Vec<f64>> = BTreeMap::new();
+    let mut csv = format!("{csv_header}\n");
+    for round in 1..=rounds {
+        println!("==> [{tag}] round {round}/{rounds}");
+        for case in cases {
+            match run(case) {
+                Ok(per) => {
+                    let _ = writeln!(csv, "{round},{},{per:.9}", row(case));
+                    results.entry(*case).or_default().push(per);
+                }
+                Err(e) => eprintln!("    FAILED {}: {e}", describe(case)),
+            }
+        }
+    }
+    println!("==> [{tag}] ran in {:.0}s", start.elapsed().as_secs_f64());
+    (results, csv)
+}
+
+/// The report's title and setting.
+fn header(rounds: usize) -> String {
+    let mut s = String::new();
+    let (date, commit, load) = provenance();
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {
@@ -907,18 +960,15 @@ fn header(rounds: usize) -> String {
         })
         .unwrap_or_else(|| "?".into());
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let load: Vec<&str> = load.split_whitespace().take(3).collect();
     let _ = writeln!(
         s,
         "# tiermq side by side ({date}, commit {commit})\n\n\
-         `cargo xtask bench`; {cpus} × {cpu}; load average at the end {}. \
+         `cargo xtask bench`; {cpus} × {cpu}; load average at the end {load}. \
          Median of {rounds} interleaved run(s) per cell; each end in its own \
          process (inproc: one process, two threads). SNDHWM = RCVHWM = 1000; \
          buffers 4 MiB on tcp, 1 MiB on ipc. Peers: libzmq via `zmq` 0.10, \
          zmq.rs = `zeromq` 0.7.0, omq = `omq-tokio` 0.33.0; (ct)/(mt): the \
-         tokio runtime that won, current-thread or multi-thread.\n",
-        load.join(" ")
+         tokio runtime that won, current-thread or multi-thread.\n"
     );
     s
 }

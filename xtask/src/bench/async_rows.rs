@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Instant;
 
 use super::{HWM, buf, median, rt_note, si, throughput_count};
 
@@ -113,62 +112,30 @@ fn describe(case: &Case) -> String {
 /// The title of a report of the async part alone: when, which commit, and
 /// how loaded the machine was at the end.
 pub(super) fn title() -> String {
-    let date = super::shell("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
-    let root = crate::root();
-    let commit = super::shell(
-        "git",
-        &[
-            "-C",
-            &root.to_string_lossy(),
-            "rev-parse",
-            "--short",
-            "HEAD",
-        ],
-    );
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let load: Vec<&str> = load.split_whitespace().take(3).collect();
-    format!(
-        "# tiermq async side by side ({date}, commit {commit})\n\n\
-         `cargo xtask bench --async`; load average at the end {}.\n",
-        load.join(" ")
-    )
+    super::part_title("async", "--async")
 }
 
 /// Runs every case `rounds` times, interleaved; returns the report section
 /// and the CSV of single runs.
 pub(super) fn run(bin: &Path, rounds: usize, quick: bool) -> (String, String) {
-    let cases = cases(quick);
-    println!(
-        "\n==> [bench-async] {} cases x {rounds} round(s), interleaved",
-        cases.len()
-    );
-    let start = Instant::now();
-    let mut results: BTreeMap<Case, Vec<f64>> = BTreeMap::new();
-    let mut csv = String::from("round,workload,transport,size,lib,runtime,count,secs_per_op\n");
-    for round in 1..=rounds {
-        println!("==> [bench-async] round {round}/{rounds}");
-        for case in &cases {
-            match run_case(bin, case) {
-                Ok(per) => {
-                    let _ = writeln!(
-                        csv,
-                        "{round},{},{},{},{},{},{},{per:.9}",
-                        if case.rtt { "reqrep" } else { "pushpull" },
-                        case.transport,
-                        case.size,
-                        case.lib,
-                        case.runtime,
-                        case.count
-                    );
-                    results.entry(*case).or_default().push(per);
-                }
-                Err(e) => eprintln!("    FAILED {}: {e}", describe(case)),
-            }
-        }
-    }
-    println!(
-        "==> [bench-async] ran in {:.0}s",
-        start.elapsed().as_secs_f64()
+    let (results, csv) = super::run_interleaved(
+        "bench-async",
+        &cases(quick),
+        rounds,
+        "round,workload,transport,size,lib,runtime,count,secs_per_op",
+        |c| run_case(bin, c),
+        |c| {
+            format!(
+                "{},{},{},{},{},{}",
+                if c.rtt { "reqrep" } else { "pushpull" },
+                c.transport,
+                c.size,
+                c.lib,
+                c.runtime,
+                c.count
+            )
+        },
+        describe,
     );
     (render(&results, rounds), csv)
 }

@@ -14,9 +14,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Instant;
 
-use super::{HWM, buf, median, rt_note, shell, si, throughput_count};
+use super::{HWM, buf, median, rt_note, si, throughput_count};
 use crate::root;
 
 /// Both secret keys, Z85 (`tiermq-bench --curve SERVER_SECRET,CLIENT_SECRET`);
@@ -205,61 +204,29 @@ fn describe(case: &Case) -> String {
 /// The title of a report of the CURVE part alone: when, which commit, and
 /// how loaded the machine was at the end.
 pub(super) fn title() -> String {
-    let date = shell("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
-    let root = root();
-    let commit = shell(
-        "git",
-        &[
-            "-C",
-            &root.to_string_lossy(),
-            "rev-parse",
-            "--short",
-            "HEAD",
-        ],
-    );
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let load: Vec<&str> = load.split_whitespace().take(3).collect();
-    format!(
-        "# tiermq CURVE side by side ({date}, commit {commit})\n\n\
-         `cargo xtask bench --curve`; load average at the end {}.\n",
-        load.join(" ")
-    )
+    super::part_title("CURVE", "--curve")
 }
 
 /// Runs every case `rounds` times, interleaved; returns the report section
 /// and the CSV of single runs.
 pub(super) fn run(bins: &Bins<'_>, rounds: usize, quick: bool) -> (String, String) {
-    let cases = cases(quick);
-    println!(
-        "\n==> [bench-curve] {} cases x {rounds} round(s), interleaved",
-        cases.len()
-    );
-    let start = Instant::now();
-    let mut results: BTreeMap<Case, Vec<f64>> = BTreeMap::new();
-    let mut csv = String::from("round,workload,size,mechanism,impl,count,secs_per_op\n");
-    for round in 1..=rounds {
-        println!("==> [bench-curve] round {round}/{rounds}");
-        for case in &cases {
-            match run_case(bins, case) {
-                Ok(per) => {
-                    let _ = writeln!(
-                        csv,
-                        "{round},{},{},{},{:?},{},{per:.9}",
-                        if case.rtt { "reqrep" } else { "pushpull" },
-                        case.size,
-                        if case.curve { "curve" } else { "null" },
-                        case.who,
-                        case.count
-                    );
-                    results.entry(*case).or_default().push(per);
-                }
-                Err(e) => eprintln!("    FAILED {}: {e}", describe(case)),
-            }
-        }
-    }
-    println!(
-        "==> [bench-curve] ran in {:.0}s",
-        start.elapsed().as_secs_f64()
+    let (results, csv) = super::run_interleaved(
+        "bench-curve",
+        &cases(quick),
+        rounds,
+        "round,workload,size,mechanism,impl,count,secs_per_op",
+        |c| run_case(bins, c),
+        |c| {
+            format!(
+                "{},{},{},{:?},{}",
+                if c.rtt { "reqrep" } else { "pushpull" },
+                c.size,
+                if c.curve { "curve" } else { "null" },
+                c.who,
+                c.count
+            )
+        },
+        describe,
     );
     (render(&results, rounds), csv)
 }
