@@ -7,7 +7,7 @@
 //! With `--curve` the binding socket is omq's CURVE server (its `curve`
 //! feature, enabled for this crate only).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use omq_tokio::{
@@ -16,7 +16,7 @@ use omq_tokio::{
 
 use crate::zeromq_peer::{
     bind_endpoint, connect_endpoint, fresh_or_shared, hold_while_running, loop_limit, runtime,
-    within,
+    timed_loop, within,
 };
 use crate::{Error, RECV_TIMEOUT, Role, Spec, remove_ipc_file};
 
@@ -89,18 +89,13 @@ pub fn run(
                 })
                 .await?;
                 check(&first, spec.size)?;
-                crate::switches::begin();
-                let start = Instant::now();
-                within(loop_limit(spec.count), "the messages", async {
+                timed_loop(spec.count, "the messages", async {
                     for _ in 0..spec.count {
                         check(&s.recv().await?, spec.size)?;
                     }
                     Ok(())
                 })
-                .await?;
-                let elapsed = start.elapsed();
-                crate::switches::end();
-                Ok(Some(elapsed))
+                .await
             });
             close(&rt, s);
             remove_ipc_file(&ep);
@@ -157,19 +152,14 @@ pub fn run(
                     check(&s.recv().await?, spec.size)
                 })
                 .await?;
-                crate::switches::begin();
-                let start = Instant::now();
-                within(loop_limit(spec.count), "a reply", async {
+                timed_loop(spec.count, "a reply", async {
                     for _ in 0..spec.count {
                         s.send(Message::from(payload.clone())).await?;
                         check(&s.recv().await?, spec.size)?;
                     }
                     Ok(())
                 })
-                .await?;
-                let elapsed = start.elapsed();
-                crate::switches::end();
-                Ok(Some(elapsed))
+                .await
             });
             close(&rt, s);
             out

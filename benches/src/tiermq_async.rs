@@ -5,12 +5,12 @@
 //! The sockets get the run's HWMs and kernel buffers, as the sync tiermq
 //! roles do; payloads go out as `Bytes` clones (a reference count).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tiermq::{AsyncSocket, Context, Message, SocketType};
 
-use crate::zeromq_peer::{hold_while_running, loop_limit, runtime, within};
+use crate::zeromq_peer::{hold_while_running, loop_limit, runtime, timed_loop, within};
 use crate::zmq_like::set_sizes;
 use crate::{Error, RECV_TIMEOUT, Role, Spec, bind_endpoint, remove_ipc_file};
 
@@ -69,18 +69,13 @@ pub fn run(
                 })
                 .await?;
                 check(&first, spec.size)?;
-                crate::switches::begin();
-                let start = Instant::now();
-                within(loop_limit(spec.count), "the messages", async {
+                timed_loop(spec.count, "the messages", async {
                     for _ in 0..spec.count {
                         check(&s.recv().await?, spec.size)?;
                     }
                     Ok(())
                 })
-                .await?;
-                let elapsed = start.elapsed();
-                crate::switches::end();
-                Ok(Some(elapsed))
+                .await
             });
             drop(s);
             remove_ipc_file(&ep);
@@ -133,19 +128,14 @@ pub fn run(
                     check(&s.recv().await?, spec.size)
                 })
                 .await?;
-                crate::switches::begin();
-                let start = Instant::now();
-                within(loop_limit(spec.count), "a reply", async {
+                timed_loop(spec.count, "a reply", async {
                     for _ in 0..spec.count {
                         s.send([payload.clone()]).await?;
                         check(&s.recv().await?, spec.size)?;
                     }
                     Ok(())
                 })
-                .await?;
-                let elapsed = start.elapsed();
-                crate::switches::end();
-                Ok(Some(elapsed))
+                .await
             })
         }
         other => Err(Error::new(format!(

@@ -48,6 +48,21 @@ pub(crate) async fn within<T>(
         .unwrap_or_else(|_| Err(Error::timeout(what)))
 }
 
+/// Runs the timed loop `f` within [`loop_limit`] of `count` messages,
+/// counting its context switches; returns how long it took.
+pub(crate) async fn timed_loop(
+    count: u64,
+    what: &str,
+    f: impl Future<Output = Result<(), Error>>,
+) -> Result<Option<Duration>, Error> {
+    crate::switches::begin();
+    let start = Instant::now();
+    within(loop_limit(count), what, f).await?;
+    let elapsed = start.elapsed();
+    crate::switches::end();
+    Ok(Some(elapsed))
+}
+
 /// How long a whole loop may take: [`RECV_TIMEOUT`] per ten thousand
 /// messages, and at least that. (One timer per loop rather than per
 /// message, so the timeout costs the library nothing measurable.)
@@ -110,18 +125,13 @@ pub fn run(
                 })
                 .await?;
                 check(&first, spec.size)?;
-                crate::switches::begin();
-                let start = Instant::now();
-                within(loop_limit(spec.count), "the messages", async {
+                timed_loop(spec.count, "the messages", async {
                     for _ in 0..spec.count {
                         check(&s.recv().await?, spec.size)?;
                     }
                     Ok(())
                 })
-                .await?;
-                let elapsed = start.elapsed();
-                crate::switches::end();
-                Ok(Some(elapsed))
+                .await
             });
             close(&rt, s);
             remove_ipc_file(&ep);
@@ -176,19 +186,14 @@ pub fn run(
                     check(&s.recv().await?, spec.size)
                 })
                 .await?;
-                crate::switches::begin();
-                let start = Instant::now();
-                within(loop_limit(spec.count), "a reply", async {
+                timed_loop(spec.count, "a reply", async {
                     for _ in 0..spec.count {
                         s.send(ZmqMessage::from(payload.clone())).await?;
                         check(&s.recv().await?, spec.size)?;
                     }
                     Ok(())
                 })
-                .await?;
-                let elapsed = start.elapsed();
-                crate::switches::end();
-                Ok(Some(elapsed))
+                .await
             });
             close(&rt, s);
             out
