@@ -128,7 +128,7 @@ pub(crate) struct Connection {
     /// The socket's own poll, which the connection joins once established.
     group: Option<Arc<SocketPoll>>,
     /// Registered in `group` rather than in the reactor's poll.
-    pub(crate) in_group: bool,
+    in_group: bool,
     /// When the I/O thread last served this connection.
     pub(crate) io_served: Option<Instant>,
 }
@@ -186,15 +186,14 @@ impl Connection {
     }
 
     /// Moves an established connection from the reactor's poll into its
-    /// socket's own (if it has one and is not there yet). Returns false if
-    /// it stays where it is.
-    pub(crate) fn join_group(&mut self, reactor: &Registry) -> bool {
+    /// socket's own (if it has one and is not there yet).
+    pub(crate) fn join_group(&mut self, reactor: &Registry) {
         let Some(group) = self
             .group
             .clone()
             .filter(|_| !self.in_group && self.pipes.is_some())
         else {
-            return false;
+            return;
         };
         self.stream.deregister(reactor);
         match group.join(self) {
@@ -205,7 +204,6 @@ impl Connection {
                 let _ = self.stream.register(reactor, token);
             }
         }
-        self.in_group
     }
 
     /// Serves one readiness event of an established connection: reads
@@ -650,7 +648,7 @@ impl Connection {
         match self.pump_out(&mut flow) {
             Ok(()) => !flow.more_write,
             Err(reason) => {
-                self.fault = Some(reason);
+                self.fail(reason);
                 false
             }
         }

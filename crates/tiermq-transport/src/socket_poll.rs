@@ -84,6 +84,8 @@ struct Inner {
     events: Events,
     /// What the last wait reported, kept to spare an allocation per wait.
     ready: Vec<Ready>,
+    /// When the last leader left.
+    left: Option<Instant>,
 }
 
 /// One socket's established tcp and ipc connections on one reactor, in a
@@ -106,8 +108,6 @@ pub struct SocketPoll {
     /// Out of the reactor's poll, lent to the callers (changed under
     /// `inner`'s lock).
     lent: AtomicBool,
-    /// When the last leader left (under `inner`'s lock).
-    left: Mutex<Option<Instant>>,
     /// This poll's id among the reactor's socket polls.
     id: u32,
     io: Arc<Shared>,
@@ -141,6 +141,7 @@ impl SocketPoll {
                 poll,
                 events: Events::with_capacity(EVENTS),
                 ready: Vec::with_capacity(EVENTS),
+                left: None,
             }),
             fd,
             registry,
@@ -149,7 +150,6 @@ impl SocketPoll {
             waker,
             leading: AtomicBool::new(false),
             lent: AtomicBool::new(false),
-            left: Mutex::new(None),
             id,
             io,
             conns: Mutex::new(HashMap::new()),
@@ -207,7 +207,7 @@ impl SocketPoll {
                 self.serve(r, now);
             }
         }
-        *lock(&self.left) = Some(now);
+        inner.left = Some(now);
         drop(inner);
         Lead::Led
     }
@@ -222,8 +222,7 @@ impl SocketPoll {
             return;
         }
         if let Ok(inner) = self.inner.try_lock() {
-            self.put_back();
-            drop(inner);
+            self.put_back(&inner);
         }
     }
 
@@ -233,16 +232,18 @@ impl SocketPoll {
         let Ok(inner) = self.inner.try_lock() else {
             return false;
         };
-        let idle = lock(&self.left).is_none_or(|t| now.saturating_duration_since(t) >= loan);
+        let idle = inner
+            .left
+            .is_none_or(|t| now.saturating_duration_since(t) >= loan);
         if idle {
-            self.put_back();
+            self.put_back(&inner);
         }
-        drop(inner);
         idle || !self.lent.load(Ordering::SeqCst)
     }
 
-    /// Registers the poll in the reactor's again (`inner`'s lock held).
-    fn put_back(&self) {
+    /// Registers the poll in the reactor's again; only under `inner`'s
+    /// lock (hence the guard), so that no caller leads meanwhile.
+    fn put_back(&self, _held: &Inner) {
         if self.lent.swap(false, Ordering::SeqCst) {
             let _ = self
                 .outer
@@ -319,6 +320,7 @@ fn poll_once(inner: &mut Inner, timeout: Option<Duration>) {
         poll,
         events,
         ready,
+        ..
     } = inner;
     ready.clear();
     if poll.poll(events, timeout).is_ok() {

@@ -163,13 +163,18 @@ impl Shared {
         (*i == index).then(|| Arc::clone(poll))
     }
 
+    /// The socket poll, once a tcp or ipc link made one.
+    fn own_poll(&self) -> Option<&SocketPoll> {
+        self.socket_poll.get().map(|(_, poll)| &**poll)
+    }
+
     /// Waits until the signal's generation differs from `seen` or
     /// `deadline` passes, serving the socket's connections meanwhile: the
     /// caller leads its socket poll (reads, decodes and writes there,
     /// sparing the I/O thread's wake-up), unless someone else does; then
     /// it sleeps on the signal. May return early: callers check again.
     pub(crate) fn wait(&self, seen: u64, deadline: Option<Instant>) {
-        if let Some((_, poll)) = self.socket_poll.get()
+        if let Some(poll) = self.own_poll()
             && poll.lead(deadline, || self.signal.generation() == seen) == Lead::Led
         {
             return;
@@ -181,7 +186,7 @@ impl Shared {
     /// an async task, ZMQ_FD): the I/O thread must serve the connections
     /// meanwhile, so a lent socket poll goes back to it now.
     pub(crate) fn give_back_poll(&self) {
-        if let Some((_, poll)) = self.socket_poll.get() {
+        if let Some(poll) = self.own_poll() {
             poll.give_back();
         }
     }
@@ -191,10 +196,7 @@ impl Shared {
     fn owner_waits(&self) -> bool {
         self.signal.has_sleepers()
             || self.wakers.has_tasks()
-            || self
-                .socket_poll
-                .get()
-                .is_some_and(|(_, poll)| poll.is_leading())
+            || self.own_poll().is_some_and(SocketPoll::is_leading)
     }
 
     /// Runs `f` on the core, after applying queued events. Blocks only on this
@@ -297,7 +299,7 @@ impl Shared {
     /// async tasks and its `get_fd` descriptor.
     pub(crate) fn wake_waiters(&self) {
         self.signal.bump();
-        if let Some((_, poll)) = self.socket_poll.get() {
+        if let Some(poll) = self.own_poll() {
             poll.wake_leader();
         }
         for w in lock(&self.watchers).iter() {
