@@ -123,6 +123,8 @@ impl IoLoop {
         let mut inbox = Inbox::default();
         let mut again_read = Vec::new();
         let mut again_write = Vec::new();
+        // What a socket poll reported, reused from one event to the next.
+        let mut group_ready = Vec::new();
         while self.running {
             let mut timeout = if self.again_read.is_empty() && self.again_write.is_empty() {
                 self.timers
@@ -164,7 +166,10 @@ impl IoLoop {
                         self.conn_event(token::conn_token(index, generation), Ready::of(event), now)
                     }
                     Some(Key::Group(id)) => {
-                        for ready in self.shared.group(id).map(|g| g.drain()).unwrap_or_default() {
+                        if let Some(group) = self.shared.group(id) {
+                            group.drain(&mut group_ready);
+                        }
+                        for ready in group_ready.drain(..) {
                             self.conn_event(ready.token, ready, now);
                         }
                     }

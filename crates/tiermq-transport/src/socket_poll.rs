@@ -251,19 +251,18 @@ impl SocketPoll {
         }
     }
 
-    /// The I/O thread's side: what is ready in the poll, unless a caller
-    /// leads (it serves those events itself).
-    pub(crate) fn drain(&self) -> Vec<Ready> {
+    /// The I/O thread's side: appends what is ready in the poll to `out`,
+    /// unless a caller leads (it serves those events itself).
+    pub(crate) fn drain(&self, out: &mut Vec<Ready>) {
         let Ok(mut inner) = self.inner.try_lock() else {
-            return Vec::new();
+            return;
         };
-        let mut all = Vec::new();
         loop {
             poll_once(&mut inner, Some(Duration::ZERO));
             let n = inner.ready.len();
-            all.extend(inner.ready.drain(..).filter(|r| r.token != WAKE));
+            out.extend(inner.ready.drain(..).filter(|r| r.token != WAKE));
             if n < EVENTS {
-                return all;
+                return;
             }
         }
     }
