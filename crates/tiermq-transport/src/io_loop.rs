@@ -125,6 +125,8 @@ impl IoLoop {
         let mut again_write = Vec::new();
         // What a socket poll reported, reused from one event to the next.
         let mut group_ready = Vec::new();
+        // Whether the last round served anything: see the yield below.
+        let mut worked = false;
         while self.running {
             let mut timeout = if self.again_read.is_empty() && self.again_write.is_empty() {
                 self.timers
@@ -133,7 +135,21 @@ impl IoLoop {
             } else {
                 Some(Duration::ZERO)
             };
-            let blocking = timeout != Some(Duration::ZERO);
+            let mut blocking = timeout != Some(Duration::ZERO);
+            if blocking && worked {
+                // Before sleeping after a round of work, let the threads
+                // that share this CPU run first. A streaming sender then
+                // queues its next batch while this thread is still awake:
+                // its posts fire no eventfd, and this thread takes the
+                // batch without a sleep and a wake-up (each about 4 us of
+                // CPU between the two threads). With a CPU to itself, the
+                // yield returns at once.
+                std::thread::yield_now();
+                if self.shared.has_pending() {
+                    timeout = Some(Duration::ZERO);
+                    blocking = false;
+                }
+            }
             if blocking && !self.shared.going_to_sleep() {
                 timeout = Some(Duration::ZERO);
             }
@@ -152,7 +168,9 @@ impl IoLoop {
             std::mem::swap(&mut self.again_write, &mut again_write);
             // Posted work is served whether or not the waker fired: posts
             // made while this thread runs don't fire it.
+            worked = !events.is_empty();
             if self.shared.has_pending() {
+                worked = true;
                 self.shared.take(&mut inbox);
                 self.serve_inbox(&mut inbox, now);
             }
