@@ -95,6 +95,27 @@ impl Message {
         }
     }
 
+    /// Becomes a received frame in place. The sender's properties are
+    /// cloned only if they differ from those the message holds: receiving
+    /// into one `Message` from one peer changes no refcount for them.
+    pub(crate) fn set_received(
+        &mut self,
+        frame: Bytes,
+        more: bool,
+        props: Option<&Arc<Properties>>,
+    ) {
+        self.data = Data::Shared(frame);
+        self.more = more;
+        let same = match (&self.props, props) {
+            (Some(held), Some(new)) => Arc::ptr_eq(held, new),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            self.props = props.cloned();
+        }
+    }
+
     pub(crate) fn from_frame(frame: Bytes, more: bool) -> Message {
         Message::received(frame, more, None)
     }

@@ -384,7 +384,11 @@ impl Socket {
 
     /// Takes the next frame with `take` (under the core lock), waiting up
     /// to RCVTIMEO unless `flags` has [`DONTWAIT`].
-    fn recv_frame_as<T>(&self, flags: i32, take: impl Fn(&mut Core) -> Option<T>) -> Result<T> {
+    fn recv_frame_as<T>(
+        &self,
+        flags: i32,
+        mut take: impl FnMut(&mut Core) -> Option<T>,
+    ) -> Result<T> {
         self.check_live()?;
         let (frame, rcvtimeo) = self.core(|c| {
             c.check_recv()?;
@@ -414,8 +418,11 @@ impl Socket {
 
     /// Receives one frame into `msg` (see [`recv_msg`](Socket::recv_msg)).
     pub fn recv(&self, msg: &mut Message, flags: i32) -> Result<()> {
-        *msg = self.recv_msg(flags)?;
-        Ok(())
+        self.recv_frame_as(flags, |c| {
+            let (frame, more) = c.recv_frame()?;
+            msg.set_received(frame, more, c.rx_props_ref());
+            Some(())
+        })
     }
 
     /// Receives the next frame, without copying it. Messages waiting on a

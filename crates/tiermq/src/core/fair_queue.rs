@@ -121,9 +121,15 @@ impl Core {
     /// [`recv_frame`](Self::recv_frame): one `Arc` clone. `None` for inproc
     /// peers, or once that pipe is gone.
     pub(crate) fn rx_props(&self) -> Option<Arc<Properties>> {
+        self.rx_props_ref().cloned()
+    }
+
+    /// As [`rx_props`](Self::rx_props), borrowed: a caller that already
+    /// holds the same `Arc` keeps it, and no refcount changes.
+    pub(crate) fn rx_props_ref(&self) -> Option<&Arc<Properties>> {
         let (id, serial) = self.rx_from?;
         let rec = self.pipes.get(id.0).filter(|r| r.serial == serial)?;
-        rec.props.clone()
+        rec.props.as_ref()
     }
 
     /// Whether a receive now would return a frame without waiting.
