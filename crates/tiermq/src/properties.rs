@@ -101,6 +101,7 @@ impl Properties {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
     use tiermq_wire::SocketType;
 
     fn info(user_id: Option<&'static str>, zap: &[(&str, &'static str)]) -> PeerInfo {
@@ -119,6 +120,26 @@ mod tests {
             user_id: user_id.map(|u| Bytes::from_static(u.as_bytes())),
             zap_metadata,
         }
+    }
+
+    #[test]
+    fn a_message_received_into_keeps_or_replaces_its_peer() {
+        let a = Arc::new(Properties::new("10.0.0.1".into(), info(None, &[])));
+        let b = Arc::new(Properties::new("10.0.0.2".into(), info(None, &[])));
+        let mut msg = crate::Message::new();
+        msg.set_received(Bytes::from_static(b"1"), true, Some(&a));
+        let held = Arc::clone(msg.properties().unwrap());
+        msg.set_received(Bytes::from_static(b"2"), false, Some(&a));
+        // The same peer: still its properties, and one reference held.
+        assert!(Arc::ptr_eq(msg.properties().unwrap(), &held));
+        assert_eq!(Arc::strong_count(&a), 3);
+        assert_eq!((&msg[..], msg.get_more()), (&b"2"[..], false));
+        msg.set_received(Bytes::from_static(b"3"), false, Some(&b));
+        assert_eq!(msg.gets("Peer-Address"), Some("10.0.0.2"));
+        // From an inproc peer: no properties.
+        msg.set_received(Bytes::from_static(b"4"), false, None);
+        assert!(msg.properties().is_none());
+        assert_eq!(Arc::strong_count(&b), 1);
     }
 
     #[test]
