@@ -345,7 +345,7 @@ mod tests {
     #[cfg(feature = "peers")]
     #[test]
     fn the_async_peers_fan_out_on_both_runtimes() {
-        for lib in ["zeromq", "omq"] {
+        for lib in ["zeromq", "omq", "rzmq", "rzmq-uring"] {
             for runtime in ["current", "multi"] {
                 let common = ["tcp", "16", "3000", "--hwm", "2000", "--runtime", runtime];
                 let mut p = vec!["pub", lib];

@@ -210,3 +210,47 @@ pub fn run(
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::zmq_like::tests::two_ends;
+
+    /// Both variants run PUSH→PULL and REQ→REP over tcp and ipc on both
+    /// runtimes, with each other and with tiermq (so the rzmq ends speak
+    /// ZMTP to another implementation, not only to themselves).
+    #[test]
+    fn both_variants_run_the_four_roles() {
+        for lib in ["rzmq", "rzmq-uring"] {
+            for transport in ["tcp", "ipc"] {
+                for runtime in ["current", "multi"] {
+                    let what = format!("{lib} {transport} {runtime}");
+                    let end = |role, lib, size, count| {
+                        vec![role, lib, transport, size, count, "--runtime", runtime]
+                    };
+                    let (s, c) = two_ends(
+                        &end("pull", lib, "256", "2000"),
+                        &end("push", lib, "256", "2000"),
+                    );
+                    assert!(s.unwrap().secs.is_some(), "{what}");
+                    c.unwrap();
+                    let (s, c) =
+                        two_ends(&end("rep", lib, "16", "50"), &end("req", lib, "16", "50"));
+                    s.unwrap();
+                    assert!(c.unwrap().secs.is_some(), "{what}");
+                    let (s, c) = two_ends(
+                        &end("pull", "tiermq", "4096", "500"),
+                        &end("push", lib, "4096", "500"),
+                    );
+                    assert!(s.unwrap().secs.is_some(), "{what}");
+                    c.unwrap();
+                    let (s, c) = two_ends(
+                        &end("rep", lib, "16", "50"),
+                        &end("req", "tiermq", "16", "50"),
+                    );
+                    s.unwrap();
+                    assert!(c.unwrap().secs.is_some(), "{what}");
+                }
+            }
+        }
+    }
+}
