@@ -88,6 +88,9 @@ pub(crate) fn check(spec: &Spec) -> Result<(), Error> {
         Lib::Zeromq => Err(Error::new(
             "--curve: zmq.rs (zeromq 0.7) has no security mechanism",
         )),
+        Lib::Rzmq | Lib::RzmqUring => Err(Error::new(
+            "--curve: the rzmq rows measure NULL only (its `curve` feature is not built)",
+        )),
         Lib::Raw => Err(Error::new("--curve: the raw roles have no security")),
         Lib::TiermqAsync => Err(Error::new("--curve: the async rows measure NULL only")),
     }

@@ -59,4 +59,5 @@ from_error! {
 from_error! {
     zeromq::ZmqError => "zeromq",
     omq_tokio::Error => "omq",
+    rzmq::ZmqError => "rzmq",
 }

@@ -65,6 +65,8 @@ pub mod zmq_like;
 #[cfg(feature = "peers")]
 pub mod omq_peer;
 #[cfg(feature = "peers")]
+pub mod rzmq_peer;
+#[cfg(feature = "peers")]
 pub mod tiermq_async;
 #[cfg(feature = "peers")]
 pub mod zeromq_peer;
@@ -167,9 +169,11 @@ pub fn run(
         #[cfg(feature = "peers")]
         Lib::Omq => omq_peer::run(spec, on_bound, hold)?,
         #[cfg(feature = "peers")]
+        Lib::Rzmq | Lib::RzmqUring => rzmq_peer::run(spec, on_bound, hold)?,
+        #[cfg(feature = "peers")]
         Lib::TiermqAsync => tiermq_async::run(spec, on_bound, hold)?,
         #[cfg(not(feature = "peers"))]
-        Lib::Zeromq | Lib::Omq | Lib::TiermqAsync => {
+        Lib::Zeromq | Lib::Omq | Lib::Rzmq | Lib::RzmqUring | Lib::TiermqAsync => {
             return Err(Error::new(format!(
                 "{} needs the `peers` feature of tiermq-benches",
                 spec.lib.name()

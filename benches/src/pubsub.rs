@@ -39,6 +39,8 @@ mod zmq_like;
 #[cfg(feature = "peers")]
 mod omq;
 #[cfg(feature = "peers")]
+mod rzmq;
+#[cfg(feature = "peers")]
 mod zeromq;
 
 pub use control::{ControlListener, Credit, Fanout, MAX_STALLS, STALL};
@@ -174,6 +176,8 @@ pub fn run(
                 Lib::Zeromq => zeromq::publish(spec, control, &mut announce, hold)?,
                 #[cfg(feature = "peers")]
                 Lib::Omq => omq::publish(spec, control, &mut announce, hold)?,
+                #[cfg(feature = "peers")]
+                Lib::Rzmq | Lib::RzmqUring => rzmq::publish(spec, control, &mut announce, hold)?,
                 other => return Err(unsupported(other)),
             }
             Ok(Report {
@@ -199,6 +203,8 @@ pub fn run(
                 Lib::Zeromq => zeromq::subscribe(spec, &fanout)?,
                 #[cfg(feature = "peers")]
                 Lib::Omq => omq::subscribe(spec, &fanout)?,
+                #[cfg(feature = "peers")]
+                Lib::Rzmq | Lib::RzmqUring => rzmq::subscribe(spec, &fanout)?,
                 other => return Err(unsupported(other)),
             };
             fanout.done()?;
@@ -291,7 +297,7 @@ pub(crate) async fn publish_async(
 }
 
 fn unsupported(lib: Lib) -> Error {
-    if matches!(lib, Lib::Zeromq | Lib::Omq) {
+    if matches!(lib, Lib::Zeromq | Lib::Omq | Lib::Rzmq | Lib::RzmqUring) {
         Error::new(format!(
             "{} needs the `peers` feature of tiermq-benches",
             lib.name()
@@ -339,7 +345,7 @@ mod tests {
     #[cfg(feature = "peers")]
     #[test]
     fn the_async_peers_fan_out_on_both_runtimes() {
-        for lib in ["zeromq", "omq"] {
+        for lib in ["zeromq", "omq", "rzmq", "rzmq-uring"] {
             for runtime in ["current", "multi"] {
                 let common = ["tcp", "16", "3000", "--hwm", "2000", "--runtime", runtime];
                 let mut p = vec!["pub", lib];

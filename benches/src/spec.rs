@@ -52,6 +52,12 @@ pub enum Lib {
     Zeromq,
     /// The `omq-tokio` crate; needs the `peers` feature.
     Omq,
+    /// The `rzmq` crate on tokio's sockets; needs the `peers` feature.
+    Rzmq,
+    /// The `rzmq` crate on its io_uring backend (`initialize_uring_backend`
+    /// and `IO_URING_SESSION_ENABLED` on every socket); needs the `peers`
+    /// feature.
+    RzmqUring,
     /// tiermq's async API (`AsyncSocket`) on tokio, beside zmq.rs and omq
     /// on the same runtime flavour; needs the `peers` feature (for tokio).
     TiermqAsync,
@@ -119,6 +125,8 @@ names!(Lib {
     Libzmq = "libzmq",
     Zeromq = "zeromq",
     Omq = "omq",
+    Rzmq = "rzmq",
+    RzmqUring = "rzmq-uring",
     TiermqAsync = "tiermq-async",
     Raw = "raw",
 });
@@ -202,7 +210,7 @@ pub struct Spec {
 pub const USAGE: &str = "usage: tiermq-bench ROLE LIB TRANSPORT SIZE COUNT \
     [--endpoint EP] [--hwm N] [--buf BYTES] [--runtime current|multi] [--fresh-payload] [--subs N] [--control ADDR] [--tiers TxP]\n  \
     ROLE: push pull req rep raw-writer raw-reader raw-ping raw-pong push-pull req-rep tiered pub sub\n  \
-    LIB: tiermq libzmq zeromq omq tiermq-async raw    TRANSPORT: tcp ipc inproc";
+    LIB: tiermq libzmq zeromq omq rzmq rzmq-uring tiermq-async raw    TRANSPORT: tcp ipc inproc";
 
 impl Spec {
     /// Parses `ROLE LIB TRANSPORT SIZE COUNT [--endpoint EP] [--hwm N]
@@ -331,6 +339,11 @@ impl Spec {
         if self.transport == Transport::Inproc && self.lib == Lib::Zeromq {
             return Err(Error::new("zeromq 0.7 has no inproc transport"));
         }
+        if self.transport == Transport::Inproc && matches!(self.lib, Lib::Rzmq | Lib::RzmqUring) {
+            return Err(Error::new(
+                "rzmq runs over tcp and ipc here (its inproc feature is not built)",
+            ));
+        }
         if !self.role.binds() && !in_process && self.endpoint.is_none() {
             return Err(Error::new(format!(
                 "{} connects: it needs --endpoint",
@@ -416,6 +429,8 @@ mod tests {
             &["raw-reader", "tiermq", "tcp", "16", "10"],
             &["pull", "raw", "tcp", "16", "10"],
             &["push-pull", "zeromq", "inproc", "16", "10"],
+            &["push-pull", "rzmq", "inproc", "16", "10"],
+            &["req-rep", "rzmq-uring", "inproc", "16", "10"],
             &["pull", "tiermq", "tcp", "16", "10", "--hwm"],
             &["pull", "tiermq", "tcp", "16", "10", "--bogus", "1"],
             &["pull", "tiermq", "tcp", "16", "10", "--runtime", "fast"],
@@ -489,6 +504,17 @@ mod tests {
         let tiered =
             Spec::parse(["tiered", "tiermq", "tcp", "16", "10", "--tiers", "4x8"]).unwrap();
         assert_eq!(tiered.tiers, (4, 8));
+    }
+
+    #[test]
+    fn rzmq_runs_over_tcp_and_ipc() {
+        for lib in ["rzmq", "rzmq-uring"] {
+            for transport in ["tcp", "ipc"] {
+                let spec = Spec::parse(["pull", lib, transport, "16", "10"]).unwrap();
+                assert_eq!(spec.lib.name(), lib);
+            }
+            assert!(Spec::parse(["push-pull", lib, "inproc", "16", "10"]).is_err());
+        }
     }
 
     #[test]

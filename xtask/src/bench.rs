@@ -1,5 +1,6 @@
 //! `cargo xtask bench [--quick] [--pubsub | --hops | --curve]`: tiermq side
-//! by side with libzmq, zmq.rs (`zeromq`) and omq (`omq-tokio`), each end in
+//! by side with libzmq, zmq.rs (`zeromq`), omq (`omq-tokio`) and rzmq
+//! (`rzmq`, on tokio's sockets and on its io_uring backend), each end in
 //! its own process, as users measure. `--pubsub` runs only the PUB→N SUB
 //! cases; `--curve` only the CURVE part (below);
 //! `--hops` only the rows issue 14 tracks: round trips (with the raw
@@ -15,8 +16,8 @@
 //! `<target dir>/bench-runs.csv`.
 //!
 //! The cases:
-//! - PUSH→PULL throughput, 16 B to 64 KiB, over tcp and ipc for all four
-//!   libraries and inproc (one process, two threads) for tiermq and libzmq.
+//! - PUSH→PULL throughput, 16 B to 64 KiB, over tcp and ipc for every
+//!   library and inproc (one process, two threads) for tiermq and libzmq.
 //!   The receiver times `count` messages after the first.
 //! - the raw ceiling: one process writing 64 KiB and 256 KiB chunks to
 //!   another over the same transport with the same buffers.
@@ -48,7 +49,9 @@
 //! same kernel buffers: 4 MiB on tcp (what zmq.rs sets on its own) and
 //! 1 MiB on ipc (what omq sets on its own; zmq.rs keeps the kernel default
 //! there, as it has no option for it). The Rust peers run on a tokio
-//! current-thread and a multi-thread runtime, and the better one counts.
+//! current-thread and a multi-thread runtime, and the better one counts;
+//! rzmq's two variants (`rzmq`, `rzmq-uring`) are two columns, and both
+//! count towards the best peer. The async and CURVE parts leave rzmq out.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -152,7 +155,7 @@ const RAW: Peer = Peer {
 fn all_peers(transport: &str) -> Vec<Peer> {
     let mut peers = vec![TIERMQ, LIBZMQ];
     if transport != "inproc" {
-        for lib in ["zeromq", "omq"] {
+        for lib in ["zeromq", "omq", "rzmq", "rzmq-uring"] {
             for runtime in ["current", "multi"] {
                 peers.push(Peer {
                     lib,
@@ -164,8 +167,19 @@ fn all_peers(transport: &str) -> Vec<Peer> {
     peers
 }
 
-/// The libraries of the report's columns; the first is ours.
-const LIBS: [&str; 4] = ["tiermq", "libzmq", "zeromq", "omq"];
+/// The libraries of the report's columns; the first is ours. rzmq's two
+/// variants (tokio's sockets, its io_uring backend) get a column each, so
+/// both count towards the best peer.
+const LIBS: [&str; 6] = ["tiermq", "libzmq", "zeromq", "omq", "rzmq", "rzmq-uring"];
+
+/// The column headings of [`LIBS`], in the same order.
+const LIB_TITLES: [&str; 6] = ["tiermq", "libzmq", "zmq.rs", "omq", "rzmq", "rzmq io_uring"];
+
+/// The headings of the [`LIBS`] columns (`a | b | ...`) and their
+/// alignment row cells (`---: | ...`), for a table's header.
+fn lib_columns() -> (String, String) {
+    (LIB_TITLES.join(" | "), ["---:"; LIBS.len()].join("|"))
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Case {
@@ -967,8 +981,10 @@ fn header(rounds: usize) -> String {
          Median of {rounds} interleaved run(s) per cell; each end in its own \
          process (inproc: one process, two threads). SNDHWM = RCVHWM = 1000; \
          buffers 4 MiB on tcp, 1 MiB on ipc. Peers: libzmq via `zmq` 0.10, \
-         zmq.rs = `zeromq` 0.7.0, omq = `omq-tokio` 0.33.0; (ct)/(mt): the \
-         tokio runtime that won, current-thread or multi-thread.\n"
+         zmq.rs = `zeromq` 0.7.0, omq = `omq-tokio` 0.33.0, rzmq = `rzmq` \
+         0.5.28 on tokio's sockets and, as rzmq io_uring, on its io_uring \
+         backend; (ct)/(mt): the tokio runtime that won, current-thread or \
+         multi-thread.\n"
     );
     s
 }
@@ -999,11 +1015,12 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
         }
     }
 
+    let (libs, align) = lib_columns();
     let _ = writeln!(
         s,
         "\n## PUSH→PULL throughput (msg/s, MB/s)\n\n\
-         | size | transport | tiermq | libzmq | zmq.rs | omq | tiermq / best peer | tiermq / libzmq | tiermq / raw |\n\
-         |---:|---|---:|---:|---:|---:|---:|---:|---:|"
+         | size | transport | {libs} | tiermq / best peer | tiermq / libzmq | tiermq / raw |\n\
+         |---:|---|{align}|---:|---:|---:|"
     );
     let rows = SIZES.iter().flat_map(|&size| {
         let pinned = (size == 16 && pin)
@@ -1064,8 +1081,8 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
         "\n## REQ→REP round trip, 16 B (mean µs; × the raw ping-pong of the same row)\n\n\
          raw: two processes, one blocking 16-byte write and read each way, no \
          library, same transport and placement.\n\n\
-         | transport | CPUs | raw ping-pong | tiermq | libzmq | zmq.rs | omq | tiermq / best peer | tiermq / raw |\n\
-         |---|---|---:|---:|---:|---:|---:|---:|---:|"
+         | transport | CPUs | raw ping-pong | {libs} | tiermq / best peer | tiermq / raw |\n\
+         |---|---|---:|{align}|---:|---:|"
     );
     for transport in ["tcp", "ipc", "inproc"] {
         for cpus in Cpus::ALL {
@@ -1111,7 +1128,7 @@ fn render(results: &BTreeMap<Case, Vec<Run>>, rounds: usize, pin: bool) -> Strin
          Every message in a new buffer (`--fresh-payload`). HWM 1000 on each \
          side allows 62.5 MiB of queued payload per side (the bound); in \
          brackets, peak RSS over that bound (the goal: at most 2).\n\n\
-         | tiermq | libzmq | zmq.rs | omq |\n|---:|---:|---:|---:|"
+         | {libs} |\n|{align}|"
     );
     // What the HWMs let one side queue, in KiB.
     let bound = HWM.parse::<f64>().unwrap_or(0.0) * 64.0;
@@ -1177,6 +1194,7 @@ impl Cpus {
 /// process, for every library (its winning runtime) and the raw roles.
 fn render_switches(results: &BTreeMap<Case, Vec<Run>>, pin: bool) -> String {
     let mut s = String::new();
+    let (libs, align) = lib_columns();
     let _ = writeln!(
         s,
         "\n## Context switches (getrusage, over the timed part)\n\n\
@@ -1185,8 +1203,8 @@ fn render_switches(results: &BTreeMap<Case, Vec<Run>>, pin: bool) -> String {
          receiver / sender; round trip: REQ / REP); inproc is one process. \
          Each library's runtime is the one that won the row. raw: the 64 KiB \
          chunk ceiling is not per message, so raw shows only in round trips.\n\n\
-         | row | transport | CPUs | raw | tiermq | libzmq | zmq.rs | omq |\n\
-         |---|---|---|---:|---:|---:|---:|---:|"
+         | row | transport | CPUs | raw | {libs} |\n\
+         |---|---|---|---:|{align}|"
     );
     for (kind, what, per) in [
         (Kind::Throughput, "1000 × 16 B", 1000.0),
@@ -1295,18 +1313,19 @@ fn best_pubsub(
 /// and tiermq over the best peer.
 fn render_pubsub(results: &BTreeMap<Case, Vec<Run>>, rounds: usize) -> String {
     let mut s = String::new();
+    let (libs, align) = lib_columns();
     let _ = writeln!(
         s,
         "\n## PUB→N SUB throughput (delivered msg/s over all SUBs; per SUB in brackets)\n\n\
          One publisher process, one subscriber process holding the N SUBs \
-         (polled from one thread by tiermq and libzmq, one task each on zmq.rs \
-         and omq); SNDHWM = RCVHWM = {PUBSUB_HWM}; the publisher stays within \
+         (polled from one thread by tiermq and libzmq, one task each on zmq.rs, \
+         omq and rzmq); SNDHWM = RCVHWM = {PUBSUB_HWM}; the publisher stays within \
          512 messages of the slowest SUB (credit on a side channel), so nothing \
          should be dropped at HWM. A cell says how many messages its \
          runtime's runs lost in all; its rate is the median of the runs that \
          lost nothing, if any did. Median of {rounds} interleaved run(s).\n\n\
-         | size | N | transport | tiermq | libzmq | zmq.rs | omq | tiermq / best peer |\n\
-         |---:|---:|---|---:|---:|---:|---:|---:|"
+         | size | N | transport | {libs} | tiermq / best peer |\n\
+         |---:|---:|---|{align}|---:|"
     );
     for size in PUBSUB_SIZES {
         for subs in PUBSUB_SUBS {
@@ -1374,7 +1393,7 @@ mod tests {
         let hops: Vec<Case> = cases(false, true).into_iter().filter(is_hop_row).collect();
         for transport in ["tcp", "ipc"] {
             for cpus in Cpus::ALL {
-                for lib in ["raw", "tiermq", "libzmq", "zeromq", "omq"] {
+                for lib in std::iter::once("raw").chain(LIBS) {
                     assert!(
                         hops.iter().any(|c| c.kind == Kind::Latency
                             && c.transport == transport
@@ -1497,7 +1516,8 @@ mod tests {
         results.insert(case("current", 4), vec![run(1.0, 2)]);
         let table = render_pubsub(&results, 2);
         assert!(
-            table.contains("| 16 | 4 | tcp | — | — | — | 1.6 k (400) (mt), 9 dropped | — |"),
+            table
+                .contains("| 16 | 4 | tcp | — | — | — | 1.6 k (400) (mt), 9 dropped | — | — | — |"),
             "{table}"
         );
     }
@@ -1547,16 +1567,89 @@ mod tests {
         );
         let report = render(&results, 3, true);
         assert!(
-            report.contains("| ipc | both on CPU 0 | 10.0 | 30.0 (3.0×) | — | — | 20.0 (ct) (2.0×) | 1.50 | 3.00 |"),
+            report.contains("| ipc | both on CPU 0 | 10.0 | 30.0 (3.0×) | — | — | 20.0 (ct) (2.0×) | — | — | 1.50 | 3.00 |"),
             "{report}"
         );
         assert!(
             report.contains(
-                "| round trip | ipc | both on CPU 0 | 1.00+0.00 / 0.90+0.10 | 3.00+1.00 / 3.00+0.00 | — | — | 1.00+0.00 / 1.00+0.00 |"
+                "| round trip | ipc | both on CPU 0 | 1.00+0.00 / 0.90+0.10 | 3.00+1.00 / 3.00+0.00 | — | — | 1.00+0.00 / 1.00+0.00 | — | — |"
             ),
             "{report}"
         );
         // Nothing else ran: no empty sections.
         assert!(!report.contains("Raw ceiling") && !report.contains("Peak RSS"));
+    }
+
+    #[test]
+    fn rzmq_runs_both_variants_on_both_runtimes_outside_inproc() {
+        for transport in ["tcp", "ipc"] {
+            let peers = all_peers(transport);
+            for lib in ["rzmq", "rzmq-uring"] {
+                for runtime in ["current", "multi"] {
+                    assert!(peers.contains(&Peer {
+                        lib,
+                        runtime: Some(runtime)
+                    }));
+                }
+            }
+        }
+        assert!(
+            all_peers("inproc")
+                .iter()
+                .all(|p| !p.lib.starts_with("rzmq"))
+        );
+    }
+
+    /// Every table row has as many cells as its header, and an rzmq
+    /// variant that beats the other peers is the best peer.
+    #[test]
+    fn rzmq_columns_count_towards_the_best_peer() {
+        let case = |kind, lib, runtime| Case {
+            kind,
+            transport: "tcp",
+            size: 16,
+            cpus: Cpus::Any,
+            peer: Peer { lib, runtime },
+            count: 1000,
+            subs: 1,
+            tiers: (1, 1),
+        };
+        let run = |secs| Run {
+            secs,
+            count: 1000,
+            dropped: 0,
+            slowest: 0.0,
+            rss_timed: 1024,
+            rss_peer: 1024,
+            csw_timed: Some((1000, 0)),
+            csw_peer: Some((1000, 0)),
+        };
+        let mut results = BTreeMap::new();
+        for kind in [Kind::Latency, Kind::Throughput, Kind::Rss] {
+            results.insert(case(kind, "tiermq", None), vec![run(0.03)]);
+            results.insert(case(kind, "omq", Some("current")), vec![run(0.02)]);
+            results.insert(case(kind, "rzmq", Some("multi")), vec![run(0.025)]);
+            results.insert(case(kind, "rzmq-uring", Some("current")), vec![run(0.015)]);
+        }
+        let report = render(&results, 1, false);
+        // Round trip: tiermq 30 µs over rzmq io_uring's 15 µs.
+        assert!(
+            report.contains(
+                "| tcp | any | — | 30.0 | — | — | 20.0 (ct) | 25.0 (mt) | 15.0 (ct) | 2.00 | — |"
+            ),
+            "{report}"
+        );
+        // Throughput: 33.3 k/s over 66.7 k/s.
+        assert!(report.contains("| 0.50 | — | — |"), "{report}");
+        let mut header_cells = None;
+        for line in report.lines() {
+            if !line.starts_with('|') {
+                header_cells = None;
+                continue;
+            }
+            let cells = line.matches('|').count();
+            assert_eq!(*header_cells.get_or_insert(cells), cells, "{line}");
+        }
+        assert!(report.contains("| tiermq | libzmq | zmq.rs | omq | rzmq | rzmq io_uring |"));
     }
 }

@@ -6,10 +6,10 @@
 //!   Needs the nightly toolchain (fails, naming `rustup toolchain install
 //!   nightly`, without it); installs cargo-fuzz on it when missing.
 //! - `bench [--quick] [--pubsub | --hops | --curve | --async]`: tiermq side
-//!   by side with libzmq, zmq.rs and omq, each end in its own process (see
-//!   `bench.rs`); `--hops` runs the round trips and 16 B rows of issue 14;
-//!   `--pubsub` runs only the PUB→N SUB part, `--curve` only the CURVE
-//!   part, `--async` only the async rows.
+//!   by side with libzmq, zmq.rs, omq and rzmq, each end in its own
+//!   process (see `bench.rs`); `--hops` runs the round trips and 16 B rows
+//!   of issue 14; `--pubsub` runs only the PUB→N SUB part, `--curve` only
+//!   the CURVE part, `--async` only the async rows.
 //!
 //! It depends on nothing but std: every step is a `cargo` command.
 
