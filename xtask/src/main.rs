@@ -79,6 +79,15 @@ fn step(name: &'static str, mut cmd: Command) -> Result<(), &'static str> {
     if status.success() { Ok(()) } else { Err(name) }
 }
 
+/// The umbrella's async test targets, run again with the `tokio` feature.
+const ASYNC_TESTS: [&str; 5] = [
+    "async_sockets",
+    "async_cancel",
+    "async_failover",
+    "async_fd",
+    "async_reactor",
+];
+
 fn ci() -> Result<(), &'static str> {
     let start = Instant::now();
 
@@ -97,18 +106,51 @@ fn ci() -> Result<(), &'static str> {
     ]);
     step("clippy", c)?;
 
+    // The umbrella's optional `tokio` feature changes the async path: lint
+    // it and run the async tests (and the tokio example, below) with it.
+    let mut c = cargo();
+    c.args([
+        "clippy",
+        "-p",
+        "tiermq",
+        "--all-targets",
+        "--features",
+        "tokio",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    step("clippy-tokio", c)?;
+
     let mut c = cargo();
     c.args(["test", "--workspace", "--no-fail-fast"]);
     step("test", c)?;
 
+    let mut c = cargo();
+    c.args([
+        "test",
+        "-p",
+        "tiermq",
+        "--features",
+        "tokio",
+        "--no-fail-fast",
+    ]);
+    for test in ASYNC_TESTS {
+        c.args(["--test", test]);
+    }
+    step("test-tokio", c)?;
+
     // The async examples must run, not only build: each is a short
     // exchange over tcp that exits 0.
-    for (name, example) in [
-        ("example-async-tokio", "async_tokio"),
-        ("example-async-smol", "async_smol"),
+    for (name, example, features) in [
+        ("example-async-tokio", "async_tokio", "tokio"),
+        ("example-async-smol", "async_smol", ""),
     ] {
         let mut c = cargo();
         c.args(["run", "--quiet", "-p", "tiermq", "--example", example]);
+        if !features.is_empty() {
+            c.args(["--features", features]);
+        }
         step(name, c)?;
     }
 

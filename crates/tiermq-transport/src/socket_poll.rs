@@ -123,6 +123,14 @@ impl std::fmt::Debug for SocketPoll {
     }
 }
 
+/// The poll's epoll descriptor: readable while a connection in it has
+/// something ready. For a runtime's reactor to watch; it stays owned here.
+impl AsRawFd for SocketPoll {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd
+    }
+}
+
 impl SocketPoll {
     pub(crate) fn new(
         io: Arc<Shared>,
@@ -210,6 +218,16 @@ impl SocketPoll {
         inner.left = Some(now);
         drop(inner);
         Lead::Led
+    }
+
+    /// Leads without waiting: reads and writes what is ready now on the
+    /// calling thread, for a caller that waits elsewhere for this poll's
+    /// descriptor to become readable (an async runtime's reactor, which
+    /// watches [`as_raw_fd`](AsRawFd::as_raw_fd)). The poll stays lent to
+    /// the callers as after [`lead`](Self::lead). Does nothing if someone
+    /// else has the poll (they serve).
+    pub fn serve_ready(&self) {
+        let _ = self.lead(Some(Instant::now()), || false);
     }
 
     /// Puts a lent poll back into the reactor's, so that the I/O thread

@@ -1,7 +1,9 @@
 //! A short request-reply exchange over tcp on tokio: a REP server task and
 //! a REQ client, through tiermq's async API. Exits 0 once every reply came.
 //!
-//! `cargo run -p tiermq --example async_tokio`
+//! `cargo run -p tiermq --example async_tokio`; with `--features tokio`,
+//! tokio's reactor watches the sockets and each task reads its own
+//! connections (one wake-up per hop instead of two).
 
 use tiermq::{Context, REP, REQ};
 

@@ -1,7 +1,9 @@
 //! `AsyncSocket`: a socket's async face. Whole multipart messages go in
 //! and out through futures ([`AsyncSocket::send`], [`AsyncSocket::recv`]),
 //! a [`Stream`] and a [`Sink`], on any runtime: tasks are woken by the
-//! socket itself (see `async_wake`), never by a runtime's reactor.
+//! socket itself (see `async_wake`). With the `tokio` feature, inside a
+//! tokio runtime, the reactor also watches the socket's connections and
+//! the woken task reads them itself (see `reactor_watch`).
 //!
 //! Each poll takes the socket's core once when it can complete, and
 //! registers the task (then checks once more) when it cannot; it never
@@ -32,7 +34,10 @@ use crate::{Error, Message, Result, Socket};
 /// each message whole (every frame of a multipart message).
 ///
 /// It works on any executor (tokio, smol, async-std, a hand-written one):
-/// the socket wakes the waiting task itself. Through `Deref` the socket's
+/// the socket wakes the waiting task itself. With the crate's `tokio`
+/// feature, in a tokio runtime, the runtime's reactor watches the socket's
+/// connections and the task reads them itself: one wake-up per hop, as a
+/// blocked sync call, instead of two. Through `Deref` the socket's
 /// other methods (`bind`, `connect`, options, `peers`, …) stay at hand.
 ///
 /// # Cancellation
@@ -83,6 +88,9 @@ pub struct AsyncSocket {
     waits: Waits,
     /// A message the sink accepted that no peer could take yet.
     unsent: Option<Outgoing>,
+    /// The socket poll in the tokio runtime's reactor, once made.
+    #[cfg(feature = "tokio")]
+    watch: Option<crate::reactor_watch::ReactorWatch>,
 }
 
 impl std::fmt::Debug for AsyncSocket {
@@ -133,10 +141,16 @@ impl Waits {
         (shared, wait)
     }
 
-    fn register(&mut self, way: Way, cx: &Context<'_>) {
+    /// Registers the task for a change of the socket's state. With
+    /// `give_back`, a lent socket poll goes back to the I/O thread, which
+    /// then serves the connections while the task waits; without, the
+    /// task serves them itself (its runtime's reactor watches the poll).
+    fn register(&mut self, way: Way, cx: &Context<'_>, give_back: bool) {
         let (shared, wait) = self.wait(way);
         shared.wakers.register(&mut wait.task, cx.waker());
-        shared.give_back_poll();
+        if give_back {
+            shared.give_back_poll();
+        }
     }
 
     /// Wakes the task at `at` too: a timer of the core is due then.
@@ -225,6 +239,8 @@ impl AsyncSocket {
             },
             socket,
             unsent: None,
+            #[cfg(feature = "tokio")]
+            watch: None,
         }
     }
 
@@ -296,20 +312,81 @@ impl AsyncSocket {
         if let Some(msg) = self.socket.shared().with_core(take_message)? {
             return Poll::Ready(Ok(msg));
         }
-        // Registered first, so that a message arriving after the check
-        // below wakes this task.
-        self.waits.register(Way::Recv, cx);
-        let (msg, timer) = self
-            .socket
-            .shared()
-            .with_core(|c| Ok::<_, Error>((take_message(c)?, c.next_timer())))?;
-        match msg {
-            Some(msg) => Poll::Ready(Ok(msg)),
-            None => {
-                self.waits.wake_at(Way::Recv, timer, cx);
-                Poll::Pending
+        loop {
+            let watched = self.watch();
+            if watched {
+                // The task reads its connections itself (feature `tokio`).
+                self.serve_watched();
+            }
+            // Registered first, so that a message arriving after the check
+            // below wakes this task. A watched socket poll stays lent.
+            self.waits.register(Way::Recv, cx, !watched);
+            let (msg, timer) = self
+                .socket
+                .shared()
+                .with_core(|c| Ok::<_, Error>((take_message(c)?, c.next_timer())))?;
+            if let Some(msg) = msg {
+                return Poll::Ready(Ok(msg));
+            }
+            self.waits.wake_at(Way::Recv, timer, cx);
+            if !watched || !self.readable_again(cx) {
+                return Poll::Pending;
             }
         }
+    }
+
+    /// Whether the runtime's reactor watches the socket poll: made on the
+    /// first call inside a tokio runtime once the socket has one.
+    #[cfg(feature = "tokio")]
+    fn watch(&mut self) -> bool {
+        if self.watch.is_none() {
+            self.watch = self
+                .socket
+                .shared()
+                .shared_poll()
+                .and_then(crate::reactor_watch::ReactorWatch::new);
+        }
+        self.watch.is_some()
+    }
+
+    #[cfg(not(feature = "tokio"))]
+    fn watch(&mut self) -> bool {
+        false
+    }
+
+    #[cfg(feature = "tokio")]
+    fn serve_watched(&self) {
+        if let Some(watch) = &self.watch {
+            watch.serve();
+        }
+    }
+
+    #[cfg(not(feature = "tokio"))]
+    fn serve_watched(&self) {}
+
+    /// Whether the reactor saw the socket poll become readable since the
+    /// last serve (then serve again); if not, the task is registered with
+    /// the reactor for it. A failed watch is dropped and the socket poll
+    /// goes back to the I/O thread.
+    #[cfg(feature = "tokio")]
+    fn readable_again(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(watch) = &self.watch else {
+            return false;
+        };
+        match watch.poll_readable(cx) {
+            Poll::Ready(true) => true,
+            Poll::Ready(false) => {
+                self.watch = None;
+                self.socket.shared().give_back_poll();
+                false
+            }
+            Poll::Pending => false,
+        }
+    }
+
+    #[cfg(not(feature = "tokio"))]
+    fn readable_again(&mut self, _cx: &mut Context<'_>) -> bool {
+        false
     }
 
     /// Hands the message in `slot` to the core, or keeps it there and
@@ -342,7 +419,7 @@ impl AsyncSocket {
             Ok(()) => return Poll::Ready(Ok(())),
             Err((out, _)) => out,
         };
-        self.waits.register(Way::Send, cx);
+        self.waits.register(Way::Send, cx, true);
         match self.socket.shared().with_core(|c| out.attempt(c))? {
             Ok(()) => Poll::Ready(Ok(())),
             Err((out, timer)) => {
@@ -367,7 +444,7 @@ impl AsyncSocket {
         if self.send_readiness()?.0 {
             return Poll::Ready(Ok(()));
         }
-        self.waits.register(Way::Send, cx);
+        self.waits.register(Way::Send, cx, true);
         let (ready, timer) = self.send_readiness()?;
         if ready {
             return Poll::Ready(Ok(()));

@@ -175,6 +175,8 @@ mod poll;
 mod poll_fd;
 mod properties;
 mod proxy;
+#[cfg(feature = "tokio")]
+mod reactor_watch;
 mod security;
 mod shared;
 mod socket;

@@ -163,6 +163,13 @@ impl Shared {
         (*i == index).then(|| Arc::clone(poll))
     }
 
+    /// The socket poll, shared, once a tcp or ipc link made one: for an
+    /// async runtime's reactor to watch (feature `tokio`).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn shared_poll(&self) -> Option<Arc<SocketPoll>> {
+        self.socket_poll.get().map(|(_, poll)| Arc::clone(poll))
+    }
+
     /// The socket poll, once a tcp or ipc link made one.
     fn own_poll(&self) -> Option<&SocketPoll> {
         self.socket_poll.get().map(|(_, poll)| &**poll)

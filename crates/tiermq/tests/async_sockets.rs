@@ -8,29 +8,10 @@ use std::future::poll_fn;
 use std::pin::Pin;
 use std::time::Duration;
 
-use async_support::{Runtime, Transport, frames, on_every_runtime, timeout};
+use async_support::{Runtime, Transport, connected, frames, on_every_runtime, timeout};
 use futures_core::Stream;
 use futures_sink::Sink;
-use tiermq::{
-    AsyncSocket, Context, DEALER, PAIR, PUB, PULL, PUSH, REP, REQ, ROUTER, SUB, SocketType, XPUB,
-    XSUB,
-};
-
-/// `a` bound on a fresh endpoint of `transport`, `b` connected to it.
-fn connected(
-    ctx: &Context,
-    a: SocketType,
-    b: SocketType,
-    transport: Transport,
-    name: &str,
-) -> (AsyncSocket, AsyncSocket) {
-    let bound = ctx.socket(a).unwrap().into_async();
-    bound.bind(&transport.endpoint(name)).unwrap();
-    let at = bound.get_last_endpoint().unwrap().unwrap();
-    let conn = ctx.socket(b).unwrap().into_async();
-    conn.connect(&at).unwrap();
-    (bound, conn)
-}
+use tiermq::{Context, DEALER, PAIR, PUB, PULL, PUSH, REP, REQ, ROUTER, SUB, XPUB, XSUB};
 
 /// Runs `check` for every transport under every runtime.
 fn everywhere<F>(check: F)

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
-use tiermq::Message;
+use tiermq::{AsyncSocket, Context, Message, SocketType};
 
 /// Bound on a whole test body under one runtime: a bug fails, not hangs.
 pub const BODY_BOUND: Duration = Duration::from_secs(30);
@@ -175,4 +175,20 @@ impl Transport {
             Transport::Inproc => format!("inproc://async-{name}-{n}"),
         }
     }
+}
+
+/// `a` bound on a fresh endpoint of `transport`, `b` connected to it.
+pub fn connected(
+    ctx: &Context,
+    a: SocketType,
+    b: SocketType,
+    transport: Transport,
+    name: &str,
+) -> (AsyncSocket, AsyncSocket) {
+    let bound = ctx.socket(a).unwrap().into_async();
+    bound.bind(&transport.endpoint(name)).unwrap();
+    let at = bound.get_last_endpoint().unwrap().unwrap();
+    let conn = ctx.socket(b).unwrap().into_async();
+    conn.connect(&at).unwrap();
+    (bound, conn)
 }
