@@ -18,7 +18,8 @@
 //!   strictly increasing 8-byte counter (a replay is
 //!   [`Error::NonceNotIncreasing`]). The shared key is computed once per
 //!   connection; the server's short-term keys and cookie key are fresh for
-//!   every connection. The box is RustCrypto's `crypto_box` (`SalsaBox`).
+//!   every connection. Handshake boxes are RustCrypto's `crypto_box`
+//!   (`SalsaBox`); MESSAGE boxes are `salsabox`'s (a SIMD Salsa20).
 //!
 //! Randomness comes from the caller ([`Random`], passed to
 //! [`Session::with_random`]), so sessions stay deterministic under test.

@@ -3,8 +3,10 @@
 //!
 //! Boxes are NaCl's `crypto_box` (Curve25519, XSalsa20, Poly1305) in their
 //! wire form: the 16-byte tag, then the ciphertext. Each connection's shared
-//! key is computed once ([`SalsaBox::new`] is libsodium's "beforenm") and
-//! reused for READY, INITIATE and every MESSAGE. Short nonces are an 8-byte
+//! key is computed once (libsodium's "beforenm") and reused for READY,
+//! INITIATE and every MESSAGE: `crypto_box`'s [`SalsaBox`] boxes the
+//! handshake, `salsabox`'s `BoxKey` (the same key, a SIMD Salsa20) the
+//! MESSAGEs, where the speed is. Short nonces are an 8-byte
 //! counter that strictly increases per direction; one that does not is a
 //! protocol error.
 
@@ -16,6 +18,8 @@ use crypto_box::aead::generic_array::GenericArray;
 use crypto_box::aead::{AeadInPlace, KeyInit};
 use crypto_box::{PublicKey, SalsaBox, SecretKey};
 use crypto_secretbox::XSalsa20Poly1305;
+use curve25519_dalek::MontgomeryPoint;
+use salsabox::BoxKey;
 use std::sync::Arc;
 
 /// Nonce prefixes, exactly libzmq's.
@@ -116,10 +120,36 @@ fn short_nonce(data: &[u8]) -> u64 {
     u64::from_be_bytes(b)
 }
 
+/// The keys of one connection after the short-term key exchange, both from
+/// one X25519 shared secret: `handshake` boxes INITIATE and READY
+/// (RustCrypto's `crypto_box`), `message` every MESSAGE. The message key is
+/// `salsabox`'s, whose Salsa20 runs on SIMD (SSE4.2 to AVX-512, chosen at
+/// run time); `crypto_box` 0.9's runs portable code, the whole of CURVE's
+/// cost for large messages.
+struct Keys {
+    handshake: SalsaBox,
+    message: BoxKey,
+}
+
+impl Keys {
+    /// libsodium's `crypto_box_beforenm` for our `secret` and the peer's
+    /// `public` short-term keys. A low-order peer key (an all-zero shared
+    /// secret) is refused, as libsodium refuses it.
+    fn new(public: &PublicKey, secret: &SecretKey) -> Result<Keys, Error> {
+        let dh = MontgomeryPoint(public.to_bytes()).mul_clamped(secret.to_bytes());
+        let message = BoxKey::from_shared_secret(&dh.to_bytes())
+            .ok_or(Error::Crypto("low-order short-term key"))?;
+        Ok(Keys {
+            handshake: SalsaBox::new(public, secret),
+            message,
+        })
+    }
+}
+
 /// Encrypts outgoing frames into MESSAGE commands.
 pub(crate) struct Sealer {
     /// Shared with the `Opener`: one precomputation per connection.
-    shared: Arc<SalsaBox>,
+    shared: Arc<BoxKey>,
     prefix: &'static [u8; 16],
     next: u64,
 }
@@ -140,12 +170,10 @@ impl Sealer {
         out.put_u8(flags);
         out.put_slice(payload);
         let nonce = nonce(self.prefix, &n.to_be_bytes());
-        if let Ok(tag) = self
+        let tag = self
             .shared
-            .encrypt_in_place_detached(&nonce, b"", &mut out[start..])
-        {
-            out[tag_at..start].copy_from_slice(&tag);
-        }
+            .encrypt_detached(&nonce.into(), &mut out[start..]);
+        out[tag_at..start].copy_from_slice(&tag);
     }
 }
 
@@ -159,7 +187,7 @@ impl std::fmt::Debug for Sealer {
 
 /// Decrypts incoming MESSAGE commands.
 pub(crate) struct Opener {
-    shared: Arc<SalsaBox>,
+    shared: Arc<BoxKey>,
     prefix: &'static [u8; 16],
     last: Option<u64>,
 }
@@ -182,9 +210,10 @@ impl Opener {
         }
         let nonce = nonce(self.prefix, &body[8..16]);
         let (head, ct) = body.split_at_mut(16 + TAG);
-        let tag = GenericArray::from_slice(&head[16..]);
+        let mut tag = [0u8; TAG];
+        tag.copy_from_slice(&head[16..]);
         self.shared
-            .decrypt_in_place_detached(&nonce, b"", ct, tag)
+            .decrypt_detached(&nonce.into(), ct, &tag)
             .map_err(|_| Error::Crypto("MESSAGE box"))?;
         self.last = Some(n);
         let body = body.freeze();
@@ -199,7 +228,7 @@ enum Stage {
     },
     /// Client: INITIATE sent.
     AwaitReady {
-        shared: SalsaBox,
+        shared: Keys,
     },
     /// Server: waiting for HELLO.
     AwaitHello,
@@ -212,7 +241,7 @@ enum Stage {
     },
     /// Server: INITIATE checked, ZAP asked.
     Zap {
-        shared: SalsaBox,
+        shared: Keys,
         metadata: Metadata,
     },
     Done,
@@ -330,7 +359,7 @@ impl State {
         server_short.copy_from_slice(&plain[..32]);
         let server_short = PublicKey::from(server_short);
         let cookie = &plain[32..];
-        let shared = SalsaBox::new(&server_short, &cn_secret);
+        let shared = Keys::new(&server_short, &cn_secret)?;
 
         // The vouch: our short-term key and the server's long-term key,
         // boxed from our long-term key, proving we hold it.
@@ -353,7 +382,7 @@ impl State {
         let n = self.take_nonce();
         let mut boxed = BytesMut::new();
         seal(
-            &shared,
+            &shared.handshake,
             &nonce(INITIATE_NONCE, &n),
             &initiate_plain,
             &mut boxed,
@@ -363,13 +392,13 @@ impl State {
         Ok(Step::Wait)
     }
 
-    fn on_ready(&mut self, data: &[u8], shared: SalsaBox) -> Result<Step, Error> {
+    fn on_ready(&mut self, data: &[u8], shared: Keys) -> Result<Step, Error> {
         if data.len() < 8 + TAG {
             return Err(Error::MalformedCommand("CURVE READY size"));
         }
         advance_peer(&mut self.peer_nonce, short_nonce(data))?;
         let plain = open(
-            &shared,
+            &shared.handshake,
             &nonce(READY_NONCE, &data[..8]),
             &data[8..],
             "READY box",
@@ -453,9 +482,9 @@ impl State {
         }
         let nonce_bytes = &data[COOKIE..COOKIE + 8];
         advance_peer(&mut self.peer_nonce, short_nonce(nonce_bytes))?;
-        let shared = SalsaBox::new(client_short, cn_secret);
+        let shared = Keys::new(client_short, cn_secret)?;
         let plain = open(
-            &shared,
+            &shared.handshake,
             &nonce(INITIATE_NONCE, nonce_bytes),
             &data[COOKIE + 8..],
             "INITIATE box",
@@ -484,10 +513,15 @@ impl State {
         Ok(self.send_ready(metadata, shared, cx))
     }
 
-    fn send_ready(&mut self, metadata: Metadata, shared: SalsaBox, cx: &mut Ctx<'_>) -> Step {
+    fn send_ready(&mut self, metadata: Metadata, shared: Keys, cx: &mut Ctx<'_>) -> Step {
         let n = self.take_nonce();
         let mut boxed = BytesMut::new();
-        seal(&shared, &nonce(READY_NONCE, &n), cx.props, &mut boxed);
+        seal(
+            &shared.handshake,
+            &nonce(READY_NONCE, &n),
+            cx.props,
+            &mut boxed,
+        );
         put_command(cx.out, "READY", &[&n, &boxed]);
         self.done(metadata, shared, SERVER_MESSAGE_NONCE, CLIENT_MESSAGE_NONCE)
     }
@@ -495,12 +529,12 @@ impl State {
     fn done(
         &mut self,
         metadata: Metadata,
-        shared: SalsaBox,
+        shared: Keys,
         ours: &'static [u8; 16],
         theirs: &'static [u8; 16],
     ) -> Step {
         self.stage = Stage::Done;
-        let shared = Arc::new(shared);
+        let shared = Arc::new(shared.message);
         let sealer = Sealer {
             shared: Arc::clone(&shared),
             prefix: ours,
@@ -532,4 +566,36 @@ impl State {
 /// The public key of a 32-byte secret key (X25519 base-point multiplication).
 pub fn public_key(secret: &[u8; 32]) -> [u8; 32] {
     *SecretKey::from(*secret).public_key().as_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_message_key_is_crypto_box_s_key() {
+        let ours = SecretKey::from([7u8; 32]);
+        let theirs = SecretKey::from([9u8; 32]);
+        let keys = Keys::new(&theirs.public_key(), &ours).unwrap();
+        let n = nonce(CLIENT_MESSAGE_NONCE, &5u64.to_be_bytes());
+        let plain = b"\x00sixteen bytes!!".to_vec();
+        let mut buf = plain.clone();
+        let tag = keys.message.encrypt_detached(&n.into(), &mut buf);
+        assert_ne!(buf, plain);
+        // The peer opens it with crypto_box (libsodium's box, "afternm").
+        let peer = SalsaBox::new(&ours.public_key(), &theirs);
+        peer.decrypt_in_place_detached(&n, b"", &mut buf, GenericArray::from_slice(&tag))
+            .expect("crypto_box opens salsabox's MESSAGE box");
+        assert_eq!(buf, plain);
+    }
+
+    #[test]
+    fn a_low_order_short_term_key_is_refused() {
+        let ours = SecretKey::from([7u8; 32]);
+        let zero = PublicKey::from([0u8; 32]);
+        assert!(matches!(
+            Keys::new(&zero, &ours),
+            Err(Error::Crypto("low-order short-term key"))
+        ));
+    }
 }
