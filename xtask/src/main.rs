@@ -79,7 +79,10 @@ fn step(name: &'static str, mut cmd: Command) -> Result<(), &'static str> {
     if status.success() { Ok(()) } else { Err(name) }
 }
 
-/// The umbrella's async test targets, run again with the `tokio` feature.
+/// The umbrella's features that put async tasks on their runtime's reactor.
+const ASYNC_FEATURES: &str = "tokio,async-io";
+
+/// The umbrella's async test targets, run again with [`ASYNC_FEATURES`].
 const ASYNC_TESTS: [&str; 5] = [
     "async_sockets",
     "async_cancel",
@@ -106,8 +109,9 @@ fn ci() -> Result<(), &'static str> {
     ]);
     step("clippy", c)?;
 
-    // The umbrella's optional `tokio` feature changes the async path: lint
-    // it and run the async tests (and the tokio example, below) with it.
+    // The umbrella's optional `tokio` and `async-io` features change the
+    // async path: lint it and run the async tests (and the tokio example,
+    // below) with them.
     let mut c = cargo();
     c.args([
         "clippy",
@@ -115,12 +119,12 @@ fn ci() -> Result<(), &'static str> {
         "tiermq",
         "--all-targets",
         "--features",
-        "tokio",
+        ASYNC_FEATURES,
         "--",
         "-D",
         "warnings",
     ]);
-    step("clippy-tokio", c)?;
+    step("clippy-async-features", c)?;
 
     let mut c = cargo();
     c.args(["test", "--workspace", "--no-fail-fast"]);
@@ -132,19 +136,19 @@ fn ci() -> Result<(), &'static str> {
         "-p",
         "tiermq",
         "--features",
-        "tokio",
+        ASYNC_FEATURES,
         "--no-fail-fast",
     ]);
     for test in ASYNC_TESTS {
         c.args(["--test", test]);
     }
-    step("test-tokio", c)?;
+    step("test-async-features", c)?;
 
     // The async examples must run, not only build: each is a short
     // exchange over tcp that exits 0.
     for (name, example, features) in [
         ("example-async-tokio", "async_tokio", "tokio"),
-        ("example-async-smol", "async_smol", ""),
+        ("example-async-smol", "async_smol", "async-io"),
     ] {
         let mut c = cargo();
         c.args(["run", "--quiet", "-p", "tiermq", "--example", example]);

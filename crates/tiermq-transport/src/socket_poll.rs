@@ -28,7 +28,7 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
@@ -132,6 +132,12 @@ impl AsRawFd for SocketPoll {
 }
 
 impl SocketPoll {
+    /// A descriptor of its own for the poll's epoll instance (a `dup`),
+    /// for a runtime's reactor that owns what it watches.
+    pub fn try_clone_fd(&self) -> io::Result<OwnedFd> {
+        self.registry.as_fd().try_clone_to_owned()
+    }
+
     pub(crate) fn new(
         io: Arc<Shared>,
         outer: &Arc<Registry>,

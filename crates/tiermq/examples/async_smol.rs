@@ -2,7 +2,9 @@
 //! tier feeds a PULL task, through tiermq's async API (the `Sink` to send,
 //! the `Stream` to receive). Exits 0 once every message came.
 //!
-//! `cargo run -p tiermq --example async_smol`
+//! `cargo run -p tiermq --example async_smol`; with `--features async-io`,
+//! smol's reactor watches the sockets and each task reads its own
+//! connections.
 
 use std::future::poll_fn;
 use std::pin::Pin;

@@ -88,8 +88,8 @@ pub struct AsyncSocket {
     waits: Waits,
     /// A message the sink accepted that no peer could take yet.
     unsent: Option<Outgoing>,
-    /// The socket poll in the tokio runtime's reactor, once made.
-    #[cfg(feature = "tokio")]
+    /// The socket poll in the runtime's reactor, once made.
+    #[cfg(any(feature = "tokio", feature = "async-io"))]
     watch: Option<crate::reactor_watch::ReactorWatch>,
 }
 
@@ -239,7 +239,7 @@ impl AsyncSocket {
             },
             socket,
             unsent: None,
-            #[cfg(feature = "tokio")]
+            #[cfg(any(feature = "tokio", feature = "async-io"))]
             watch: None,
         }
     }
@@ -315,7 +315,8 @@ impl AsyncSocket {
         loop {
             let watched = self.watch();
             if watched {
-                // The task reads its connections itself (feature `tokio`).
+                // The task reads its connections itself (features `tokio`,
+                // `async-io`).
                 self.serve_watched();
             }
             // Registered first, so that a message arriving after the check
@@ -336,8 +337,8 @@ impl AsyncSocket {
     }
 
     /// Whether the runtime's reactor watches the socket poll: made on the
-    /// first call inside a tokio runtime once the socket has one.
-    #[cfg(feature = "tokio")]
+    /// first call once the socket has one (see `reactor_watch`).
+    #[cfg(any(feature = "tokio", feature = "async-io"))]
     fn watch(&mut self) -> bool {
         if self.watch.is_none() {
             self.watch = self
@@ -349,26 +350,26 @@ impl AsyncSocket {
         self.watch.is_some()
     }
 
-    #[cfg(not(feature = "tokio"))]
+    #[cfg(not(any(feature = "tokio", feature = "async-io")))]
     fn watch(&mut self) -> bool {
         false
     }
 
-    #[cfg(feature = "tokio")]
+    #[cfg(any(feature = "tokio", feature = "async-io"))]
     fn serve_watched(&self) {
         if let Some(watch) = &self.watch {
             watch.serve();
         }
     }
 
-    #[cfg(not(feature = "tokio"))]
+    #[cfg(not(any(feature = "tokio", feature = "async-io")))]
     fn serve_watched(&self) {}
 
     /// Whether the reactor saw the socket poll become readable since the
     /// last serve (then serve again); if not, the task is registered with
     /// the reactor for it. A failed watch is dropped and the socket poll
     /// goes back to the I/O thread.
-    #[cfg(feature = "tokio")]
+    #[cfg(any(feature = "tokio", feature = "async-io"))]
     fn readable_again(&mut self, cx: &mut Context<'_>) -> bool {
         let Some(watch) = &self.watch else {
             return false;
@@ -384,7 +385,7 @@ impl AsyncSocket {
         }
     }
 
-    #[cfg(not(feature = "tokio"))]
+    #[cfg(not(any(feature = "tokio", feature = "async-io")))]
     fn readable_again(&mut self, _cx: &mut Context<'_>) -> bool {
         false
     }

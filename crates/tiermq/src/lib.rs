@@ -175,7 +175,7 @@ mod poll;
 mod poll_fd;
 mod properties;
 mod proxy;
-#[cfg(feature = "tokio")]
+#[cfg(any(feature = "tokio", feature = "async-io"))]
 mod reactor_watch;
 mod security;
 mod shared;

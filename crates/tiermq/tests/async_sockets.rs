@@ -8,7 +8,7 @@ use std::future::poll_fn;
 use std::pin::Pin;
 use std::time::Duration;
 
-use async_support::{Runtime, Transport, connected, frames, on_every_runtime, timeout};
+use async_support::{Runtime, Transport, connected, frames, join, on_every_runtime, timeout};
 use futures_core::Stream;
 use futures_sink::Sink;
 use tiermq::{Context, DEALER, PAIR, PUB, PULL, PUSH, REP, REQ, ROUTER, SUB, XPUB, XSUB};
@@ -189,34 +189,6 @@ fn sink_and_stream_move_a_batch() {
         let (push, ()) = join(sending, receiving).await;
         drop(push);
     });
-}
-
-/// Runs two futures to completion in the calling task.
-async fn join<A: std::future::Future, B: std::future::Future>(
-    a: A,
-    b: B,
-) -> (A::Output, B::Output) {
-    let mut a = std::pin::pin!(a);
-    let mut b = std::pin::pin!(b);
-    let (mut ra, mut rb) = (None, None);
-    poll_fn(|cx| {
-        if ra.is_none()
-            && let std::task::Poll::Ready(v) = a.as_mut().poll(cx)
-        {
-            ra = Some(v);
-        }
-        if rb.is_none()
-            && let std::task::Poll::Ready(v) = b.as_mut().poll(cx)
-        {
-            rb = Some(v);
-        }
-        if ra.is_some() && rb.is_some() {
-            std::task::Poll::Ready((ra.take().unwrap(), rb.take().unwrap()))
-        } else {
-            std::task::Poll::Pending
-        }
-    })
-    .await
 }
 
 /// A future of an `AsyncSocket` is `Send`: it can be spawned on a
