@@ -19,7 +19,7 @@
 //!
 //! [`post`]: Shared::post
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError, TryLockError, Weak};
 use std::time::Instant;
 
@@ -117,6 +117,9 @@ pub(crate) struct Shared {
     pub(crate) signal: Signal,
     /// `poll` calls waiting on this socket among others.
     watchers: Mutex<Vec<Arc<Signal>>>,
+    /// How many `poll` calls watch now: each takes the core of every
+    /// socket it watches when woken, as a blocked caller does.
+    watching: AtomicUsize,
     /// Async tasks waiting on this socket, and its `get_fd` descriptor.
     pub(crate) wakers: Wakers,
     /// Set when the socket starts closing: inproc peers stop joining it.
@@ -145,6 +148,7 @@ impl Shared {
             pending: AtomicBool::new(false),
             signal: Signal::default(),
             watchers: Mutex::new(Vec::new()),
+            watching: AtomicUsize::new(0),
             wakers: Wakers::default(),
             closing: AtomicBool::new(false),
             socket_poll: OnceLock::new(),
@@ -199,9 +203,11 @@ impl Shared {
     }
 
     /// Whether the owner waits: in a call (on the signal or leading its
-    /// socket poll) or as an async task (which applies events when woken).
+    /// socket poll), in `poll` (which takes every watched socket's core
+    /// when woken), or as an async task (which applies events when woken).
     fn owner_waits(&self) -> bool {
         self.signal.has_sleepers()
+            || self.watching.load(Ordering::SeqCst) > 0
             || self.wakers.has_tasks()
             || self.own_poll().is_some_and(SocketPoll::is_leading)
     }
@@ -326,10 +332,16 @@ impl Shared {
     pub(crate) fn watch(&self, signal: &Arc<Signal>) {
         self.give_back_poll();
         lock(&self.watchers).push(Arc::clone(signal));
+        self.watching.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// The `poll` call is done watching. Events the I/O thread posted while
+    /// it watched were left for it (not handed to the applier); any it has
+    /// not taken yet are applied here.
     pub(crate) fn unwatch(&self, signal: &Arc<Signal>) {
         lock(&self.watchers).retain(|w| !Arc::ptr_eq(w, signal));
+        self.watching.fetch_sub(1, Ordering::SeqCst);
+        self.settle();
     }
 }
 

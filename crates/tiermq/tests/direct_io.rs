@@ -171,3 +171,34 @@ fn sockets_move_between_threads_and_share_one() {
     }
     drop(feeder.join().unwrap());
 }
+
+/// While its only user is blocked in `poll`, a socket's events are applied
+/// by the poller when woken (not by the context's applier thread): its
+/// monitor still sees a new peer's handshake, and the poll sees the
+/// peer's message.
+#[test]
+fn a_polled_socket_applies_its_events_while_the_poll_waits() {
+    let ctx = Context::new();
+    let pull = ctx.socket(PULL).unwrap();
+    pull.bind("tcp://127.0.0.1:*").unwrap();
+    let ep = pull.get_last_endpoint().unwrap().unwrap();
+    let monitor = pull.event_monitor();
+    let poller = std::thread::spawn(move || {
+        // No timeout: only the message below ends the wait.
+        let ready = pull.poll(tiermq::POLLIN, -1).unwrap();
+        assert_eq!(ready, 1);
+        pull.recv_bytes(tiermq::DONTWAIT).unwrap()
+    });
+    let push = ctx.socket(PUSH).unwrap();
+    push.connect(&ep).unwrap();
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(WAIT_MS as u64 / 1000);
+    let mut shook = false;
+    while !shook && std::time::Instant::now() < end {
+        if let Some(e) = monitor.recv_timeout(std::time::Duration::from_millis(100)) {
+            shook = e.kind == tiermq::MonitorEventKind::HandshakeSucceeded;
+        }
+    }
+    assert!(shook, "no HandshakeSucceeded while the socket was polled");
+    push.send("after the handshake", 0).unwrap();
+    assert_eq!(poller.join().unwrap(), b"after the handshake");
+}
