@@ -156,3 +156,62 @@ fn a_lent_poll_goes_back_to_the_io_thread() {
     a.shutdown();
     b.shutdown();
 }
+
+/// What an async runtime does with the poll (`tiermq`'s `tokio` and
+/// `async-io` features): it waits for the poll's descriptor to become
+/// readable in a poll of its own, then serves what is ready without
+/// waiting (`serve_ready`), on its own thread.
+fn a_reactor_watching_the_descriptor_reads_on_its_thread(endpoint: &str) {
+    use std::os::fd::AsRawFd;
+    let (a, b, poll, push, pull) = pair(endpoint);
+    let who = Arc::new(WhoDelivered::default());
+    // The runtime's reactor: edge-triggered, as tokio's and mio's are.
+    let mut reactor = mio::Poll::new().unwrap();
+    let fd = poll.as_raw_fd();
+    reactor
+        .registry()
+        .register(
+            &mut mio::unix::SourceFd(&fd),
+            mio::Token(0),
+            mio::Interest::READABLE,
+        )
+        .unwrap();
+    let mut events = mio::Events::with_capacity(8);
+    for seq in 0..50 {
+        pull.inp
+            .set_waker(Some(Arc::clone(&who) as Arc<dyn tiermq_pipe::Wake>));
+        // Takes the poll from the I/O thread (nothing is ready yet).
+        poll.serve_ready();
+        send(&push.out, seq_msg(seq));
+        let end = Instant::now() + BOUND;
+        let msg = loop {
+            if let Ok(item) = pull.inp.try_recv() {
+                break item.into_message().unwrap();
+            }
+            assert!(Instant::now() < end, "message {seq} never arrived");
+            let _ = reactor.poll(&mut events, Some(std::time::Duration::from_millis(100)));
+            poll.serve_ready();
+        };
+        assert_eq!(seq_of(&msg), seq);
+    }
+    // The I/O thread takes the poll back after a 2 ms loan, and then may
+    // serve a message; the watcher serves most of them.
+    let caller = who.caller.load(Ordering::SeqCst);
+    assert!(
+        caller > 25,
+        "the watcher delivered only {caller} of 50 messages (I/O thread: {})",
+        who.io_thread.load(Ordering::SeqCst)
+    );
+    a.shutdown();
+    b.shutdown();
+}
+
+#[test]
+fn a_reactor_watching_the_descriptor_reads_tcp_on_its_thread() {
+    a_reactor_watching_the_descriptor_reads_on_its_thread("tcp://127.0.0.1:0");
+}
+
+#[test]
+fn a_reactor_watching_the_descriptor_reads_ipc_on_its_thread() {
+    a_reactor_watching_the_descriptor_reads_on_its_thread("ipc://*");
+}
