@@ -654,6 +654,45 @@ impl Connection {
         }
     }
 
+    /// The application drained the in pipe that had paused reading: read
+    /// on its thread, the receiver's, what waited meanwhile, sparing the
+    /// I/O thread a wake-up (and the receiver the one that would follow).
+    /// `None` when the I/O thread must do it (not plainly established and
+    /// paused, or the application closed its input); else whether the I/O
+    /// thread must read on (a turn ran out, a timer to arm) and write.
+    pub(crate) fn read_direct(&mut self, shared: &Arc<Shared>) -> Option<(bool, bool)> {
+        let plain = self.fault.is_none()
+            && !self.connecting
+            && self.read_paused
+            && !self.dead
+            && !self.eof
+            && self.pipes.as_ref().is_some_and(|p| !p.inp.is_closed());
+        if !plain {
+            return None;
+        }
+        self.read_paused = false;
+        // Edges that came while paused were not read.
+        self.read_to_end = true;
+        let mut flow = Flow::default();
+        let pumped = self
+            .pump_in(shared, Instant::now(), &mut flow)
+            .and_then(|()| {
+                // What reading queued (a PONG) goes out now, as a leader's does.
+                if self.has_output() {
+                    self.pump_out(&mut flow)
+                } else {
+                    Ok(())
+                }
+            });
+        Some(match pumped {
+            Ok(()) => (flow.more_read || self.timer_needs_arming(), flow.more_write),
+            Err(reason) => {
+                self.fail(reason);
+                (false, true)
+            }
+        })
+    }
+
     /// Closes the socket and the I/O side's pipe ends (what is queued stays
     /// for the application), and tells the sink. The stream's descriptor
     /// closes when the last holder lets the connection go: the slab's

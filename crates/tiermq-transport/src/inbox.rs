@@ -228,13 +228,36 @@ impl PipeWaker {
     }
 }
 
+impl PipeWaker {
+    /// An in pipe's waker, fired on the receiver's thread once it drained
+    /// a full pipe: reads there ([`Connection::read_direct`]). `None` when
+    /// the I/O thread must.
+    fn read_direct(&self) -> Option<(bool, bool)> {
+        if crate::io_loop::on_io_thread() {
+            return None;
+        }
+        let conn = self.conn.upgrade()?;
+        // Never wait, as for writes: whoever has it serves the pipe.
+        let mut conn = conn.try_lock().ok()?;
+        conn.read_direct(&self.shared)
+    }
+}
+
 impl tiermq_pipe::Wake for PipeWaker {
     fn wake(&self) {
         let token = self.token;
         match self.direction {
             Direction::Out if self.write_direct() => {}
             Direction::Out => self.shared.post(|i| i.writable.push(token)),
-            Direction::In => self.shared.post(|i| i.readable.push(token)),
+            Direction::In => {
+                let (read_again, write_again) = self.read_direct().unwrap_or((true, false));
+                if read_again {
+                    self.shared.post(|i| i.readable.push(token));
+                }
+                if write_again {
+                    self.shared.post(|i| i.writable.push(token));
+                }
+            }
         }
     }
 }

@@ -202,3 +202,38 @@ fn a_polled_socket_applies_its_events_while_the_poll_waits() {
     push.send("after the handshake", 0).unwrap();
     assert_eq!(poller.join().unwrap(), b"after the handshake");
 }
+
+/// A stream through a tiny RCVHWM: reading pauses every few messages and
+/// the receiver's draining resumes it, on the receiver's thread (the in
+/// pipe's waker reads there). Every message arrives, in order.
+fn stream_through_a_tiny_rcvhwm(endpoint: &str) {
+    let ctx = Context::new();
+    let pull = ctx.socket(PULL).unwrap();
+    pull.set_rcvhwm(5).unwrap();
+    pull.set_rcvtimeo(WAIT_MS).unwrap();
+    pull.bind(endpoint).unwrap();
+    let ep = pull.get_last_endpoint().unwrap().unwrap();
+    let push = ctx.socket(PUSH).unwrap();
+    push.connect(&ep).unwrap();
+    const N: u32 = 20_000;
+    let sender = std::thread::spawn(move || {
+        for i in 0..N {
+            push.send(&i.to_be_bytes()[..], 0).unwrap();
+        }
+        push
+    });
+    for i in 0..N {
+        assert_eq!(pull.recv_bytes(0).expect("a message"), i.to_be_bytes());
+    }
+    drop(sender.join().unwrap());
+}
+
+#[test]
+fn a_stream_through_a_tiny_rcvhwm_tcp() {
+    stream_through_a_tiny_rcvhwm("tcp://127.0.0.1:*");
+}
+
+#[test]
+fn a_stream_through_a_tiny_rcvhwm_ipc() {
+    stream_through_a_tiny_rcvhwm("ipc://*");
+}
