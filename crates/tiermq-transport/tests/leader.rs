@@ -56,12 +56,23 @@ fn pair(
     (a, b, poll, push, pull)
 }
 
-fn leads_and_reads_on_its_own_thread(endpoint: &str) {
-    let (a, b, poll, push, pull) = pair(endpoint);
-    let who = Arc::new(WhoDelivered::default());
+/// Sends 50 messages one at a time and takes each from the in pipe,
+/// calling `before_send` first and `wait` (with the deadline) while it has
+/// not arrived; then checks that the caller's thread delivered most of
+/// them (`who`: the leader or the watcher). The I/O thread may serve a
+/// message that arrives while the caller is not serving.
+fn caller_delivers_most(
+    push: &Attached,
+    pull: &Attached,
+    who: &str,
+    mut before_send: impl FnMut(),
+    mut wait: impl FnMut(Instant),
+) {
+    let delivered = Arc::new(WhoDelivered::default());
     for seq in 0..50 {
         pull.inp
-            .set_waker(Some(Arc::clone(&who) as Arc<dyn tiermq_pipe::Wake>));
+            .set_waker(Some(Arc::clone(&delivered) as Arc<dyn tiermq_pipe::Wake>));
+        before_send();
         send(&push.out, seq_msg(seq));
         let end = Instant::now() + BOUND;
         let msg = loop {
@@ -69,20 +80,31 @@ fn leads_and_reads_on_its_own_thread(endpoint: &str) {
                 break item.into_message().unwrap();
             }
             assert!(Instant::now() < end, "message {seq} never arrived");
+            wait(end);
+        };
+        assert_eq!(seq_of(&msg), seq);
+    }
+    let caller = delivered.caller.load(Ordering::SeqCst);
+    assert!(
+        caller > 25,
+        "the {who} delivered only {caller} of 50 messages (I/O thread: {})",
+        delivered.io_thread.load(Ordering::SeqCst)
+    );
+}
+
+fn leads_and_reads_on_its_own_thread(endpoint: &str) {
+    let (a, b, poll, push, pull) = pair(endpoint);
+    caller_delivers_most(
+        &push,
+        &pull,
+        "leader",
+        || {},
+        |end| {
             // Leads unless the I/O thread is draining the poll right now.
             if poll.lead(Some(end), || pull.inp.is_empty()) == Lead::Busy {
                 std::thread::yield_now();
             }
-        };
-        assert_eq!(seq_of(&msg), seq);
-    }
-    // The I/O thread may have served a message that arrived between two
-    // leads, but a leader waiting in the poll serves most of them.
-    let caller = who.caller.load(Ordering::SeqCst);
-    assert!(
-        caller > 25,
-        "the leader delivered only {caller} of 50 messages (I/O thread: {})",
-        who.io_thread.load(Ordering::SeqCst)
+        },
     );
     a.shutdown();
     b.shutdown();
@@ -164,7 +186,6 @@ fn a_lent_poll_goes_back_to_the_io_thread() {
 fn a_reactor_watching_the_descriptor_reads_on_its_thread(endpoint: &str) {
     use std::os::fd::AsRawFd;
     let (a, b, poll, push, pull) = pair(endpoint);
-    let who = Arc::new(WhoDelivered::default());
     // The runtime's reactor: edge-triggered, as tokio's and mio's are.
     let mut reactor = mio::Poll::new().unwrap();
     let fd = poll.as_raw_fd();
@@ -177,30 +198,18 @@ fn a_reactor_watching_the_descriptor_reads_on_its_thread(endpoint: &str) {
         )
         .unwrap();
     let mut events = mio::Events::with_capacity(8);
-    for seq in 0..50 {
-        pull.inp
-            .set_waker(Some(Arc::clone(&who) as Arc<dyn tiermq_pipe::Wake>));
+    // The I/O thread takes the poll back after a 2 ms loan, and then may
+    // serve a message.
+    caller_delivers_most(
+        &push,
+        &pull,
+        "watcher",
         // Takes the poll from the I/O thread (nothing is ready yet).
-        poll.serve_ready();
-        send(&push.out, seq_msg(seq));
-        let end = Instant::now() + BOUND;
-        let msg = loop {
-            if let Ok(item) = pull.inp.try_recv() {
-                break item.into_message().unwrap();
-            }
-            assert!(Instant::now() < end, "message {seq} never arrived");
+        || poll.serve_ready(),
+        |_| {
             let _ = reactor.poll(&mut events, Some(std::time::Duration::from_millis(100)));
             poll.serve_ready();
-        };
-        assert_eq!(seq_of(&msg), seq);
-    }
-    // The I/O thread takes the poll back after a 2 ms loan, and then may
-    // serve a message; the watcher serves most of them.
-    let caller = who.caller.load(Ordering::SeqCst);
-    assert!(
-        caller > 25,
-        "the watcher delivered only {caller} of 50 messages (I/O thread: {})",
-        who.io_thread.load(Ordering::SeqCst)
+        },
     );
     a.shutdown();
     b.shutdown();
