@@ -78,6 +78,15 @@ pub(crate) struct Flow {
     pub(crate) more_write: bool,
 }
 
+/// What the I/O thread must still do for a connection served on another
+/// thread (a leader, or a receiver's direct read): read on (a turn ran out,
+/// a timer to arm) and write (more to write, or a failure to close).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Handback {
+    pub(crate) read: bool,
+    pub(crate) write: bool,
+}
+
 /// One tcp or ipc connection.
 pub(crate) struct Connection {
     pub(crate) id: ConnId,
@@ -658,9 +667,9 @@ impl Connection {
     /// on its thread, the receiver's, what waited meanwhile, sparing the
     /// I/O thread a wake-up (and the receiver the one that would follow).
     /// `None` when the I/O thread must do it (not plainly established and
-    /// paused, or the application closed its input); else whether the I/O
-    /// thread must read on (a turn ran out, a timer to arm) and write.
-    pub(crate) fn read_direct(&mut self, shared: &Arc<Shared>) -> Option<(bool, bool)> {
+    /// paused, or the application closed its input); else what is left
+    /// for the I/O thread.
+    pub(crate) fn read_direct(&mut self, shared: &Arc<Shared>) -> Option<Handback> {
         let plain = self.fault.is_none()
             && !self.connecting
             && self.read_paused
@@ -684,13 +693,26 @@ impl Connection {
                     Ok(())
                 }
             });
-        Some(match pumped {
-            Ok(()) => (flow.more_read || self.timer_needs_arming(), flow.more_write),
+        Some(self.hand_back(pumped, &flow))
+    }
+
+    /// What is left for the I/O thread after `result`, the outcome of
+    /// work done on another thread with `flow`. A failure is kept (see
+    /// [`fail`](Self::fail)) for the I/O thread to close the connection.
+    pub(crate) fn hand_back(&mut self, result: Result<(), DetachReason>, flow: &Flow) -> Handback {
+        match result {
+            Ok(()) => Handback {
+                read: flow.more_read || self.timer_needs_arming(),
+                write: flow.more_write,
+            },
             Err(reason) => {
                 self.fail(reason);
-                (false, true)
+                Handback {
+                    read: false,
+                    write: true,
+                }
             }
-        })
+        }
     }
 
     /// Closes the socket and the I/O side's pipe ends (what is queued stays

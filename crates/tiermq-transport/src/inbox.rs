@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use mio::{Registry, Token, Waker};
 
-use crate::connection::Connection;
+use crate::connection::{Connection, Handback};
 use crate::resolve::TcpTarget;
 use crate::socket_poll::SocketPoll;
 use crate::{LinkId, LinkOptions, Sink};
@@ -140,6 +140,21 @@ impl Shared {
     }
 
     /// Adds work, and wakes the reactor only if it is parked in a poll.
+    /// Posts what is left for the I/O thread of a connection served on
+    /// another thread, if anything.
+    pub(crate) fn post_handback(&self, token: Token, left: Handback) {
+        if left.read || left.write {
+            self.post(|i| {
+                if left.read {
+                    i.readable.push(token);
+                }
+                if left.write {
+                    i.writable.push(token);
+                }
+            });
+        }
+    }
+
     pub(crate) fn post(&self, add: impl FnOnce(&mut Inbox)) {
         let mut inbox = self.lock();
         add(&mut inbox);
@@ -232,7 +247,7 @@ impl PipeWaker {
     /// An in pipe's waker, fired on the receiver's thread once it drained
     /// a full pipe: reads there ([`Connection::read_direct`]). `None` when
     /// the I/O thread must.
-    fn read_direct(&self) -> Option<(bool, bool)> {
+    fn read_direct(&self) -> Option<Handback> {
         if crate::io_loop::on_io_thread() {
             return None;
         }
@@ -250,13 +265,11 @@ impl tiermq_pipe::Wake for PipeWaker {
             Direction::Out if self.write_direct() => {}
             Direction::Out => self.shared.post(|i| i.writable.push(token)),
             Direction::In => {
-                let (read_again, write_again) = self.read_direct().unwrap_or((true, false));
-                if read_again {
-                    self.shared.post(|i| i.readable.push(token));
-                }
-                if write_again {
-                    self.shared.post(|i| i.writable.push(token));
-                }
+                let left = self.read_direct().unwrap_or(Handback {
+                    read: true,
+                    write: false,
+                });
+                self.shared.post_handback(token, left);
             }
         }
     }

@@ -320,20 +320,9 @@ impl SocketPoll {
         let mut flow = Flow::default();
         let result = conn.on_ready(r, &self.io, now, &mut flow);
         let token = conn.token;
-        let (read_again, write_again) = match result {
-            Ok(()) => (flow.more_read || conn.timer_needs_arming(), flow.more_write),
-            Err(reason) => {
-                conn.fail(reason);
-                (false, true)
-            }
-        };
+        let left = conn.hand_back(result, &flow);
         drop(conn);
-        if read_again {
-            self.io.post(|i| i.readable.push(token));
-        }
-        if write_again {
-            self.io.post(|i| i.writable.push(token));
-        }
+        self.io.post_handback(token, left);
     }
 }
 
