@@ -26,6 +26,7 @@ use tiermq_wire::Multipart;
 use crate::async_timer::{TimerSlot, cancel, wake_at};
 use crate::async_wake::WakerKey;
 use crate::core::{Core, Pattern, Refused};
+use crate::reactor_watch::ReactorWatch;
 use crate::shared::Shared;
 use crate::{Error, Message, Result, Socket};
 
@@ -89,8 +90,7 @@ pub struct AsyncSocket {
     /// A message the sink accepted that no peer could take yet.
     unsent: Option<Outgoing>,
     /// The socket poll in the runtime's reactor, once made.
-    #[cfg(any(feature = "tokio", feature = "async-io"))]
-    watch: Option<crate::reactor_watch::ReactorWatch>,
+    watch: Option<ReactorWatch>,
 }
 
 impl std::fmt::Debug for AsyncSocket {
@@ -239,7 +239,6 @@ impl AsyncSocket {
             },
             socket,
             unsent: None,
-            #[cfg(any(feature = "tokio", feature = "async-io"))]
             watch: None,
         }
     }
@@ -337,39 +336,32 @@ impl AsyncSocket {
     }
 
     /// Whether the runtime's reactor watches the socket poll: made on the
-    /// first call once the socket has one (see `reactor_watch`).
-    #[cfg(any(feature = "tokio", feature = "async-io"))]
+    /// first call once the socket has one (see `reactor_watch`; never
+    /// without the `tokio` or `async-io` feature).
     fn watch(&mut self) -> bool {
+        if !ReactorWatch::BUILT {
+            return false;
+        }
         if self.watch.is_none() {
             self.watch = self
                 .socket
                 .shared()
                 .shared_poll()
-                .and_then(crate::reactor_watch::ReactorWatch::new);
+                .and_then(ReactorWatch::new);
         }
         self.watch.is_some()
     }
 
-    #[cfg(not(any(feature = "tokio", feature = "async-io")))]
-    fn watch(&mut self) -> bool {
-        false
-    }
-
-    #[cfg(any(feature = "tokio", feature = "async-io"))]
     fn serve_watched(&self) {
         if let Some(watch) = &self.watch {
             watch.serve();
         }
     }
 
-    #[cfg(not(any(feature = "tokio", feature = "async-io")))]
-    fn serve_watched(&self) {}
-
     /// Whether the reactor saw the socket poll become readable since the
     /// last serve (then serve again); if not, the task is registered with
     /// the reactor for it. A failed watch is dropped and the socket poll
     /// goes back to the I/O thread.
-    #[cfg(any(feature = "tokio", feature = "async-io"))]
     fn readable_again(&mut self, cx: &mut Context<'_>) -> bool {
         let Some(watch) = &self.watch else {
             return false;
@@ -383,11 +375,6 @@ impl AsyncSocket {
             }
             Poll::Pending => false,
         }
-    }
-
-    #[cfg(not(any(feature = "tokio", feature = "async-io")))]
-    fn readable_again(&mut self, _cx: &mut Context<'_>) -> bool {
-        false
     }
 
     /// Hands the message in `slot` to the core, or keeps it there and

@@ -175,7 +175,6 @@ mod poll;
 mod poll_fd;
 mod properties;
 mod proxy;
-#[cfg(any(feature = "tokio", feature = "async-io"))]
 mod reactor_watch;
 mod security;
 mod shared;

@@ -1,5 +1,5 @@
-//! `ReactorWatch` (features `tokio` and `async-io`): an `AsyncSocket`'s
-//! socket poll watched by the async runtime's own reactor, so that a
+//! `ReactorWatch` (features `tokio` and `async-io`; without them none is
+//! ever made): an `AsyncSocket`'s socket poll watched by the async runtime's own reactor, so that a
 //! waiting task reads its connections itself, as a blocked sync call does
 //! (leader/follower, see `tiermq_transport::SocketPoll`).
 //!
@@ -59,22 +59,16 @@ impl std::fmt::Debug for ReactorWatch {
 }
 
 impl ReactorWatch {
+    /// Whether a reactor can watch at all: built with `tokio` or
+    /// `async-io`. Without them there is no watch, and callers skip it.
+    pub(crate) const BUILT: bool = cfg!(any(feature = "tokio", feature = "async-io"));
+
     /// A watch on `poll`: tokio's reactor inside a tokio runtime, else
     /// async-io's (with that feature). `None` when neither applies or the
     /// reactor refused the descriptor.
     pub(crate) fn new(poll: Arc<SocketPoll>) -> Option<ReactorWatch> {
-        #[cfg(feature = "tokio")]
-        if let Some(watcher) = tokio_watcher(&poll) {
-            return Some(ReactorWatch { watcher, poll });
-        }
-        #[cfg(feature = "async-io")]
-        {
-            let fd = poll.try_clone_fd().ok()?;
-            let watcher = Watcher::AsyncIo(async_io::Async::new(fd).ok()?);
-            Some(ReactorWatch { watcher, poll })
-        }
-        #[cfg(not(feature = "async-io"))]
-        None
+        let watcher = watcher(&poll)?;
+        Some(ReactorWatch { watcher, poll })
     }
 
     /// Reads and writes, on this thread, what the socket poll has ready,
@@ -88,9 +82,13 @@ impl ReactorWatch {
     /// task registered for the next readiness; `Ready(false)` if the
     /// reactor failed (the caller drops the watch).
     pub(crate) fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<bool> {
-        match &self.watcher {
+        // No arm without the features: the enum is then empty, and no
+        // watch exists.
+        #[cfg(not(any(feature = "tokio", feature = "async-io")))]
+        let _ = cx;
+        match self.watcher {
             #[cfg(feature = "tokio")]
-            Watcher::Tokio(fd) => match fd.poll_read_ready(cx) {
+            Watcher::Tokio(ref fd) => match fd.poll_read_ready(cx) {
                 Poll::Ready(Ok(mut guard)) => {
                     // Cleared before serving: a readiness that comes after
                     // this point sets it again, so none is lost.
@@ -103,12 +101,30 @@ impl ReactorWatch {
             // async-io reports each readiness once, and re-arms its
             // interest when the task registers again.
             #[cfg(feature = "async-io")]
-            Watcher::AsyncIo(fd) => match fd.poll_readable(cx) {
+            Watcher::AsyncIo(ref fd) => match fd.poll_readable(cx) {
                 Poll::Ready(Ok(())) => Poll::Ready(true),
                 Poll::Ready(Err(_)) => Poll::Ready(false),
                 Poll::Pending => Poll::Pending,
             },
         }
+    }
+}
+
+/// The reactor that watches `poll` for this thread's runtime, if any.
+fn watcher(poll: &SocketPoll) -> Option<Watcher> {
+    #[cfg(feature = "tokio")]
+    if let Some(watcher) = tokio_watcher(poll) {
+        return Some(watcher);
+    }
+    #[cfg(feature = "async-io")]
+    {
+        let fd = poll.try_clone_fd().ok()?;
+        Some(Watcher::AsyncIo(async_io::Async::new(fd).ok()?))
+    }
+    #[cfg(not(feature = "async-io"))]
+    {
+        let _ = poll;
+        None
     }
 }
 

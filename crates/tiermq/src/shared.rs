@@ -169,7 +169,6 @@ impl Shared {
 
     /// The socket poll, shared, once a tcp or ipc link made one: for an
     /// async runtime's reactor to watch (features `tokio`, `async-io`).
-    #[cfg(any(feature = "tokio", feature = "async-io"))]
     pub(crate) fn shared_poll(&self) -> Option<Arc<SocketPoll>> {
         self.socket_poll.get().map(|(_, poll)| Arc::clone(poll))
     }
