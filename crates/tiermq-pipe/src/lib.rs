@@ -129,6 +129,7 @@
 
 mod config;
 mod error;
+mod queue;
 mod reader;
 mod shared;
 mod stats;
@@ -140,6 +141,7 @@ use std::sync::Arc;
 
 pub use config::Config;
 pub use error::{RecvError, Room, SendError};
+pub use queue::{Codec, EncodeBuf};
 pub use reader::Reader;
 pub use stats::Stats;
 pub use wake::Wake;
@@ -150,6 +152,25 @@ pub use writer::Writer;
 /// its two ends.
 pub fn pipe<T: Weighted + Send>(config: Config) -> (Writer<T>, Reader<T>) {
     pipe_with(config, T::weight)
+}
+
+/// Makes a pipe that holds its messages as the bytes `codec` encodes them
+/// into. The writer's `try_send` encodes on its own thread; the reader
+/// takes the bytes of many messages at once with
+/// [`Reader::recv_encoded`], or decoded messages with the other receives.
+/// High-water marks and counters count messages, as in any pipe.
+pub fn pipe_encoded<T: Send>(
+    config: Config,
+    weight: fn(&T) -> usize,
+    codec: Arc<dyn Codec<T>>,
+) -> (Writer<T>, Reader<T>) {
+    let shared = Arc::new(shared::Shared::encoded(config, weight, codec));
+    (
+        Writer {
+            shared: Arc::clone(&shared),
+        },
+        Reader { shared },
+    )
 }
 
 /// Makes a pipe whose messages weigh `weight(&msg)` bytes, for types that

@@ -46,6 +46,29 @@ impl<T> Reader<T> {
         self.shared.recv_batch(out, max)
     }
 
+    /// For a pipe made by [`pipe_encoded`](crate::pipe_encoded): appends the
+    /// bytes of whole messages, oldest first, to `out` as chunks, under a
+    /// single lock, and returns how many messages. It stops once at least
+    /// `max_bytes` are taken (every message when they fit), so it always
+    /// takes at least one. Fails as [`try_recv`](Self::try_recv) does when
+    /// nothing is queued. On a pipe of objects it takes nothing (`Ok(0)`
+    /// while messages are queued).
+    ///
+    /// The waker rule of [`recv_batch`](Self::recv_batch) applies.
+    pub fn recv_encoded(
+        &self,
+        out: &mut Vec<bytes::Bytes>,
+        max_bytes: usize,
+    ) -> Result<usize, RecvError> {
+        self.shared.recv_encoded(out, max_bytes)
+    }
+
+    /// Whether the pipe holds its messages encoded (made by
+    /// [`pipe_encoded`](crate::pipe_encoded)).
+    pub fn is_encoded(&self) -> bool {
+        self.shared.is_encoded()
+    }
+
     /// Sets (or with `None` clears) the waker that tells the reader there is
     /// something to receive.
     ///

@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
+use crate::queue::{Codec, Entry, Queue};
 use crate::{Config, RecvError, Room, SendError, Stats, Wake};
+use bytes::Bytes;
 
 /// A waker to call, and whether a blocked thread must be notified, decided
 /// under the lock and acted on after it is released.
@@ -33,15 +35,8 @@ impl Wakeup {
     }
 }
 
-/// A queued message and the pipe's `bytes_in` right after it was sent, so
-/// that a whole batch's bytes are known in O(1) from its last entry.
-struct Entry<T> {
-    msg: T,
-    bytes_end: u64,
-}
-
 struct State<T> {
-    queue: VecDeque<Entry<T>>,
+    queue: Queue<T>,
     /// Bytes of every message taken by the reader or reclaimed: the
     /// `bytes_end` of the last entry removed. Queued bytes are
     /// `bytes_in - bytes_gone`.
@@ -91,6 +86,8 @@ pub(crate) struct Shared<T> {
     full: AtomicBool,
     closed: AtomicBool,
     queued: AtomicUsize,
+    /// Whether the queue holds bytes (fixed for the pipe's life).
+    encoded: bool,
 }
 
 /// How long a thread about to block first watches for the other end without
@@ -127,9 +124,22 @@ enum Waited {
 
 impl<T> Shared<T> {
     pub(crate) fn new(config: Config, weight: fn(&T) -> usize) -> Self {
+        Self::with_queue(config, weight, Queue::Items(VecDeque::new()))
+    }
+
+    pub(crate) fn encoded(
+        config: Config,
+        weight: fn(&T) -> usize,
+        codec: Arc<dyn Codec<T>>,
+    ) -> Self {
+        Self::with_queue(config, weight, Queue::encoded(codec))
+    }
+
+    fn with_queue(config: Config, weight: fn(&T) -> usize, queue: Queue<T>) -> Self {
         Shared {
+            encoded: queue.is_encoded(),
             state: Mutex::new(State {
-                queue: VecDeque::new(),
+                queue,
                 bytes_gone: 0,
                 total_in: 0,
                 total_out: 0,
@@ -422,12 +432,13 @@ impl<T> Shared<T> {
             return Err(err);
         }
         let n = max.min(len);
-        if n == len && batch.is_empty() {
+        match st.queue.items() {
             // Take everything in O(1): the writer gets the empty spare.
-            std::mem::swap(&mut st.queue, &mut batch);
-        } else {
-            batch.extend(st.queue.drain(..n));
+            Some(queue) if n == len && batch.is_empty() => std::mem::swap(queue, &mut batch),
+            Some(queue) => batch.extend(queue.drain(..n)),
+            None => batch.extend((0..n).map_while(|_| st.queue.pop_front())),
         }
+        let n = batch.len();
         let wakeup = match batch.back() {
             Some(last) => {
                 let bytes_end = last.bytes_end;
@@ -444,11 +455,38 @@ impl<T> Shared<T> {
         Ok(n)
     }
 
+    /// Takes whole messages' bytes from an encoded queue (see
+    /// `Queue::take_encoded`). On a queue of objects it takes nothing.
+    pub(crate) fn recv_encoded(
+        &self,
+        out: &mut Vec<Bytes>,
+        max_bytes: usize,
+    ) -> Result<usize, RecvError> {
+        let mut st = self.lock();
+        if st.reader_closed {
+            return Err(RecvError::Closed);
+        }
+        let Some((n, bytes_end)) = st.queue.take_encoded(out, max_bytes) else {
+            if st.queue.is_empty() {
+                return Err(Self::nothing_taken(&mut st));
+            }
+            return Ok(0);
+        };
+        let wakeup = self.after_take(&mut st, n, bytes_end);
+        drop(st);
+        wakeup.fire(&self.writable);
+        Ok(n)
+    }
+
+    pub(crate) fn is_encoded(&self) -> bool {
+        self.encoded
+    }
+
     /// Takes back everything queued. `by_reader` says which end asks: the
     /// writer's waker fires only when the reader's action frees room.
     pub(crate) fn reclaim_unsent(&self, by_reader: bool) -> Vec<T> {
         let mut st = self.lock();
-        let taken: Vec<T> = st.queue.drain(..).map(|entry| entry.msg).collect();
+        let taken: Vec<T> = st.queue.drain_all();
         st.queue.shrink_to(KEEP_CAPACITY);
         st.bytes_gone = st.bytes_in;
         self.queued.store(0, Ordering::Release);
@@ -496,9 +534,7 @@ impl<T> Shared<T> {
                 }
             })
             .collect();
-        for entry in entries.into_iter().rev() {
-            st.queue.push_front(entry);
-        }
+        st.queue.push_front(entries);
         self.queued.store(st.queue.len(), Ordering::Release);
         if self.hwm != 0 && st.queue.len() >= self.hwm && !st.full {
             st.full = true;

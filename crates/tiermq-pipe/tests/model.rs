@@ -5,8 +5,12 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use bytes::{Buf, BufMut, Bytes};
 use proptest::prelude::*;
-use tiermq_pipe::{Config, Reader, RecvError, Room, SendError, Stats, Writer, pipe_with};
+use tiermq_pipe::{
+    Codec, Config, EncodeBuf, Reader, RecvError, Room, SendError, Stats, Writer, pipe_encoded,
+    pipe_with,
+};
 
 /// A message: its sequence number and its weight in bytes.
 type Msg = (u32, usize);
@@ -15,12 +19,45 @@ fn weight(msg: &Msg) -> usize {
     msg.1
 }
 
+/// Encodes a message as its number, its weight, and `weight` filler
+/// bytes, passed by reference from 50 bytes on (as large payloads are).
+struct TestCodec;
+
+/// Encoded length of a message.
+fn encoded_len(msg: &Msg) -> usize {
+    12 + msg.1
+}
+
+impl Codec<Msg> for TestCodec {
+    fn encode(&self, msg: Msg, buf: &mut EncodeBuf) {
+        let tail = buf.tail(12);
+        tail.put_u32(msg.0);
+        tail.put_u64(msg.1 as u64);
+        let filler = Bytes::from(vec![msg.0 as u8; msg.1]);
+        if msg.1 >= 50 {
+            buf.put_shared(filler);
+        } else {
+            buf.tail(msg.1).extend_from_slice(&filler);
+        }
+    }
+
+    fn decode(&self, mut bytes: Bytes) -> Option<Msg> {
+        let seq = bytes.get_u32();
+        let w = bytes.get_u64() as usize;
+        assert_eq!(bytes.len(), w, "a message's bytes, exactly");
+        assert!(bytes.iter().all(|b| *b == seq as u8));
+        Some((seq, w))
+    }
+}
+
 #[derive(Clone, Debug)]
 enum Op {
     Send(usize),
     SendBatch(Vec<usize>),
     Recv,
     RecvBatch(usize),
+    /// `recv_encoded` with this `max_bytes` (a batch on a pipe of objects).
+    RecvEncoded(usize),
     ReclaimWriter,
     ReclaimReader,
     CloseWriter,
@@ -34,6 +71,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => proptest::collection::vec(0usize..100, 0..6).prop_map(Op::SendBatch),
         3 => Just(Op::Recv),
         2 => (0usize..6).prop_map(Op::RecvBatch),
+        2 => (0usize..300).prop_map(Op::RecvEncoded),
         1 => Just(Op::ReclaimWriter),
         1 => Just(Op::ReclaimReader),
         1 => Just(Op::CloseWriter),
@@ -171,9 +209,30 @@ fn counter() -> (Arc<AtomicUsize>, Arc<dyn tiermq_pipe::Wake>) {
     (count, waker)
 }
 
-fn run(hwm: usize, lwm: Option<usize>, ops: Vec<Op>) -> Result<(), TestCaseError> {
+/// How many messages `recv_encoded(max_bytes)` takes from `queue`.
+fn encoded_take(queue: &VecDeque<Msg>, max_bytes: usize) -> usize {
+    if queue.iter().map(encoded_len).sum::<usize>() <= max_bytes {
+        return queue.len();
+    }
+    let (mut n, mut bytes) = (0, 0);
+    for m in queue {
+        if n > 0 && bytes >= max_bytes {
+            break;
+        }
+        n += 1;
+        bytes += encoded_len(m);
+    }
+    n
+}
+
+fn run(hwm: usize, lwm: Option<usize>, ops: Vec<Op>, encoded: bool) -> Result<(), TestCaseError> {
     let config = Config { hwm, lwm };
-    let (tx, rx): (Writer<Msg>, Reader<Msg>) = pipe_with(config, weight);
+    let (tx, rx): (Writer<Msg>, Reader<Msg>) = if encoded {
+        pipe_encoded(config, weight, Arc::new(TestCodec))
+    } else {
+        pipe_with(config, weight)
+    };
+    prop_assert_eq!(rx.is_encoded(), encoded);
     let (reader_wakes, reader_waker) = counter();
     let (writer_wakes, writer_waker) = counter();
     rx.set_waker(Some(reader_waker.clone()));
@@ -244,6 +303,32 @@ fn run(hwm: usize, lwm: Option<usize>, ops: Vec<Op>) -> Result<(), TestCaseError
                 prop_assert_eq!(&out[1..], &want[..]);
                 came_out.extend(want);
             }
+            Op::RecvEncoded(max) if encoded => {
+                let mut chunks = vec![Bytes::from_static(b"x")];
+                let got = rx.recv_encoded(&mut chunks, max);
+                let n = encoded_take(&model.queue, max);
+                let want = model.take(n);
+                prop_assert_eq!(got, want.as_ref().map(Vec::len).map_err(|e| *e));
+                prop_assert_eq!(&chunks[0][..], b"x");
+                let mut bytes: Bytes = chunks[1..].concat().into();
+                let want = want.unwrap_or_default();
+                for m in &want {
+                    let one = bytes.split_to(encoded_len(m));
+                    prop_assert_eq!(TestCodec.decode(one), Some(*m));
+                }
+                prop_assert!(bytes.is_empty());
+                came_out.extend(want);
+            }
+            Op::RecvEncoded(max) => {
+                // A pipe of objects yields no bytes.
+                let mut chunks = Vec::new();
+                let got = rx.recv_encoded(&mut chunks, max);
+                prop_assert!(chunks.is_empty());
+                match model.take(0) {
+                    Ok(_) => prop_assert_eq!(got, Ok(0)),
+                    Err(e) => prop_assert_eq!(got, Err(e)),
+                }
+            }
             Op::ReclaimWriter => {
                 let got = tx.reclaim_unsent();
                 prop_assert_eq!(&got, &model.reclaim(false));
@@ -306,7 +391,8 @@ proptest! {
         hwm in prop_oneof![Just(0usize), Just(1), 1usize..8],
         lwm in proptest::option::of(0usize..10),
         ops in proptest::collection::vec(op(), 0..200),
+        encoded in any::<bool>(),
     ) {
-        run(hwm, lwm, ops)?;
+        run(hwm, lwm, ops, encoded)?;
     }
 }

@@ -6,10 +6,10 @@ use std::io::{self, IoSlice};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use mio::{Registry, Token};
 use tiermq_pipe::{RecvError, Room};
-use tiermq_wire::{Event, Item, Session};
+use tiermq_wire::{Event, Item, Session, encoded};
 
 use crate::inbox::{Direction, PipeWaker, Shared};
 use crate::net::Stream;
@@ -65,6 +65,40 @@ thread_local! {
 struct Pipes {
     out: tiermq_pipe::Reader<Item>,
     inp: tiermq_pipe::Writer<Item>,
+    /// `out` holds the bytes the sender encoded (`ItemCodec`), taken with
+    /// `recv_encoded` and written as they are.
+    encoded: bool,
+}
+
+/// The out pipe's codec, for sessions that allow it
+/// ([`Session::encodes_ahead`]): each message is encoded on the sending
+/// thread as it enters the pipe, so whoever writes (that thread, or the
+/// I/O thread) only moves bytes, and a batch of small messages leaves the
+/// pipe as one chunk.
+struct ItemCodec {
+    zero_copy_threshold: usize,
+}
+
+impl tiermq_pipe::Codec<Item> for ItemCodec {
+    fn encode(&self, item: Item, buf: &mut tiermq_pipe::EncodeBuf) {
+        encoded::encode_item(item, self.zero_copy_threshold, &mut PipeSink(buf));
+    }
+
+    fn decode(&self, mut bytes: Bytes) -> Option<Item> {
+        encoded::decode_item(&mut bytes)
+    }
+}
+
+struct PipeSink<'a>(&'a mut tiermq_pipe::EncodeBuf);
+
+impl encoded::ItemSink for PipeSink<'_> {
+    fn buf(&mut self, additional: usize) -> &mut BytesMut {
+        self.0.tail(additional)
+    }
+
+    fn shared(&mut self, payload: Bytes) {
+        self.0.put_shared(payload);
+    }
 }
 
 /// What a pump call asks of the reactor besides its result.
@@ -129,6 +163,8 @@ pub(crate) struct Connection {
     /// nothing from the out pipe until it is heard from again.
     dead: bool,
     batch: Vec<Item>,
+    /// Chunks taken from an encoded out pipe, on their way to the session.
+    chunks: Vec<Bytes>,
     /// This connection as the slab holds it, for its out pipe's waker.
     me: Weak<Mutex<Connection>>,
     /// A failure an application thread met while writing directly: the
@@ -181,6 +217,7 @@ impl Connection {
             out_closed: false,
             dead: false,
             batch: Vec::new(),
+            chunks: Vec::new(),
             me,
             fault: None,
             group,
@@ -509,7 +546,18 @@ impl Connection {
             .cloned()
             .ok_or(DetachReason::Wire(tiermq_wire::Error::MissingSocketType))?;
         let weight: fn(&Item) -> usize = Item::byte_len;
-        let (out_w, out_r) = tiermq_pipe::pipe_with(tiermq_pipe::Config::new(self.sndhwm), weight);
+        let out_config = tiermq_pipe::Config::new(self.sndhwm);
+        let session = self.session.as_ref();
+        let encoded = session.is_some_and(Session::encodes_ahead);
+        let (out_w, out_r) = match session {
+            Some(s) if encoded => {
+                let codec = ItemCodec {
+                    zero_copy_threshold: s.zero_copy_threshold(),
+                };
+                tiermq_pipe::pipe_encoded(out_config, weight, Arc::new(codec))
+            }
+            _ => tiermq_pipe::pipe_with(out_config, weight),
+        };
         let (in_w, in_r) = tiermq_pipe::pipe_with(tiermq_pipe::Config::new(self.rcvhwm), weight);
         let waker = |direction| {
             Some(Arc::new(PipeWaker {
@@ -524,6 +572,7 @@ impl Connection {
         self.pipes = Some(Pipes {
             out: out_r,
             inp: in_w,
+            encoded,
         });
         self.sink
             .notify(Notification::Monitor(MonitorEvent::HandshakeSucceeded {
@@ -557,6 +606,7 @@ impl Connection {
             pipes,
             stream,
             batch,
+            chunks,
             out_closed,
             eof,
             dead,
@@ -574,13 +624,23 @@ impl Connection {
         loop {
             if let Some(pipes) = pipes.as_ref().filter(|_| !*out_closed && !*eof && !*dead) {
                 while session.pending_output() < OUT_BUDGET {
-                    match pipes.out.recv_batch(batch, OUT_BATCH) {
+                    let taken = if pipes.encoded {
+                        let room = OUT_BUDGET - session.pending_output();
+                        pipes.out.recv_encoded(chunks, room).inspect(|_| {
+                            session.send_encoded(chunks.drain(..));
+                        })
+                    } else {
+                        pipes.out.recv_batch(batch, OUT_BATCH).inspect(|_| {
+                            batch.drain(..).for_each(|item| match item {
+                                Item::Message(m) => session.send(m),
+                                Item::Subscribe(topic) => session.send_subscribe(topic),
+                                Item::Cancel(topic) => session.send_cancel(topic),
+                            })
+                        })
+                    };
+                    match taken {
                         Ok(0) | Err(RecvError::Empty) => break,
-                        Ok(_) => batch.drain(..).for_each(|item| match item {
-                            Item::Message(m) => session.send(m),
-                            Item::Subscribe(topic) => session.send_subscribe(topic),
-                            Item::Cancel(topic) => session.send_cancel(topic),
-                        }),
+                        Ok(_) => {}
                         Err(RecvError::Closed) => {
                             *out_closed = true;
                             break;

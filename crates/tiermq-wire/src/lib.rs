@@ -101,6 +101,7 @@ pub use bytes::{Bytes, BytesMut};
 
 mod command;
 mod config;
+pub mod encoded;
 mod error;
 mod frame;
 #[doc(hidden)]

@@ -1,10 +1,11 @@
 //! The outgoing byte stream: packs small frames into batches, passes large
 //! payloads by reference, and remembers which messages are still unwritten.
 
-use crate::Multipart;
 use crate::frame::{self, MORE};
 use crate::mechanism::Sealer;
+use crate::{Item, Multipart, encoded};
 use bytes::{Buf, Bytes, BytesMut};
+use smallvec::SmallVec;
 use std::collections::VecDeque;
 use std::io::IoSlice;
 
@@ -13,14 +14,49 @@ use std::io::IoSlice;
 /// at once (staging is cheap, but it delays `take_unsent` returning them).
 const STAGE_LIMIT: usize = 1 << 20;
 
-/// A message whose bytes are (partly) in the staged stream.
+/// Messages whose bytes are (partly) in the staged stream.
 #[derive(Debug)]
 struct InFlight {
     /// Stream offset of its first byte.
     start: u64,
     /// Stream offset just past its last byte.
     end: u64,
-    msg: Multipart,
+    span: Span,
+}
+
+/// What an `InFlight` holds, to give back what was not written.
+#[derive(Debug)]
+enum Span {
+    /// One message, encoded here.
+    Msg(Multipart),
+    /// Items encoded ahead (`push_encoded`): the chunks that hold their
+    /// bytes, decoded again only if some must be given back.
+    Encoded(SmallVec<[Bytes; 2]>),
+}
+
+/// The messages in an encoded span from `start` to `end`, each with its
+/// stream offsets. Subscription changes in it are skipped (they are not
+/// given back, as control output is not).
+fn decode_span(start: u64, end: u64, chunks: &[Bytes]) -> Vec<(u64, u64, Multipart)> {
+    let total = usize::try_from(end - start).unwrap_or(usize::MAX);
+    let mut all = BytesMut::with_capacity(total);
+    for c in chunks {
+        let room = total - all.len();
+        all.extend_from_slice(&c[..c.len().min(room)]);
+    }
+    let mut all = all.freeze();
+    let mut out = Vec::new();
+    let mut at = start;
+    while !all.is_empty() {
+        let before = all.len();
+        let item = encoded::decode_item(&mut all);
+        let next = at + (before - all.len()) as u64;
+        if let Some(Item::Message(m)) = item {
+            out.push((at, next, m));
+        }
+        at = next;
+    }
+    out
 }
 
 #[derive(Debug)]
@@ -84,6 +120,11 @@ impl Output {
         }
     }
 
+    /// Whether frames go out as CURVE MESSAGEs.
+    pub(crate) fn is_sealed(&self) -> bool {
+        self.sealed
+    }
+
     /// From now on, frames are encrypted into MESSAGE commands.
     pub(crate) fn set_sealer(&mut self, sealer: Sealer) {
         self.sealer = Some(sealer);
@@ -122,6 +163,44 @@ impl Output {
     pub(crate) fn push(&mut self, msg: Multipart) {
         self.pending_bytes += encoded_len(&msg, self.sealed);
         self.pending.push_back(msg);
+    }
+
+    /// Queues items already encoded (`encoded::encode_item`) as `chunks`,
+    /// after everything queued so far. They are written as they are; the
+    /// chunks are kept until written, to give back what was not.
+    pub(crate) fn push_encoded(&mut self, chunks: impl IntoIterator<Item = Bytes>) {
+        if !self.pending.is_empty() || self.sealed {
+            // Not the case this is for (messages waiting to be encoded here,
+            // or CURVE): keep the order and the sealing by going the slow way.
+            let mut all = BytesMut::new();
+            chunks.into_iter().for_each(|c| all.extend_from_slice(&c));
+            let mut all = all.freeze();
+            while !all.is_empty() {
+                if let Some(Item::Message(m)) = encoded::decode_item(&mut all) {
+                    self.push(m);
+                }
+            }
+            return;
+        }
+        self.seal();
+        let start = self.staged_end();
+        let mut kept = SmallVec::new();
+        for chunk in chunks {
+            if chunk.is_empty() {
+                continue;
+            }
+            self.queued_bytes += chunk.len();
+            self.queue.push_back(chunk.clone());
+            kept.push(chunk);
+        }
+        let end = self.staged_end();
+        if end > start {
+            self.in_flight.push_back(InFlight {
+                start,
+                end,
+                span: Span::Encoded(kept),
+            });
+        }
     }
 
     /// Whether `chunks` would yield bytes (`encode`: messages may be encoded).
@@ -184,7 +263,11 @@ impl Output {
                 }
             }
             let end = start + size as u64;
-            self.in_flight.push_back(InFlight { start, end, msg });
+            self.in_flight.push_back(InFlight {
+                start,
+                end,
+                span: Span::Msg(msg),
+            });
         }
     }
 
@@ -236,20 +319,52 @@ impl Output {
     /// Removes and returns every message none of whose bytes were written,
     /// in order, and drops their bytes from the staged stream.
     pub(crate) fn take_unsent(&mut self) -> Vec<Multipart> {
+        let written = self.written;
         let first = self
             .in_flight
             .iter()
-            .position(|m| m.start >= self.written)
+            .position(|m| m.end > written)
             .unwrap_or(self.in_flight.len());
-        let cut = self
-            .in_flight
-            .get(first)
-            .map_or_else(|| self.staged_end(), |m| m.start);
-        let mut out = Vec::with_capacity(self.in_flight.len() - first + self.pending.len());
-        out.extend(self.in_flight.drain(first..).map(|m| m.msg));
+        // Offsets only grow: from the first byte not written on, every
+        // message is unsent. Find where that is, and split a span there.
+        let mut cut = None;
+        let mut out = Vec::new();
+        let mut keep = self.in_flight.len();
+        for (i, rec) in self.in_flight.iter_mut().enumerate().skip(first) {
+            if rec.start >= written {
+                cut = Some(rec.start);
+                keep = i;
+                break;
+            }
+            if let Span::Encoded(chunks) = &rec.span {
+                let unsent = decode_span(rec.start, rec.end, chunks)
+                    .into_iter()
+                    .filter(|(start, _, _)| *start >= written);
+                for (start, _, m) in unsent {
+                    cut.get_or_insert(start);
+                    out.push(m);
+                }
+                if let Some(from) = cut {
+                    // Written in part: what was begun stays.
+                    rec.end = from;
+                    keep = i + 1;
+                    break;
+                }
+            }
+        }
+        for rec in self.in_flight.drain(keep..) {
+            match rec.span {
+                Span::Msg(m) => out.push(m),
+                Span::Encoded(chunks) => out.extend(
+                    decode_span(rec.start, rec.end, &chunks)
+                        .into_iter()
+                        .map(|(_, _, m)| m),
+                ),
+            }
+        }
         out.extend(self.pending.drain(..));
         self.pending_bytes = 0;
-        self.truncate(cut);
+        self.truncate(cut.unwrap_or_else(|| self.staged_end()));
         out
     }
 
@@ -258,16 +373,24 @@ impl Output {
     /// message cut short never reaches the peer (a truncated frame is
     /// dropped), so it may go elsewhere.
     pub(crate) fn take_undelivered(&mut self) -> Vec<Multipart> {
-        let first = self
-            .in_flight
-            .iter()
-            .position(|m| m.end > self.written)
-            .unwrap_or(self.in_flight.len());
-        let mut out = Vec::with_capacity(self.in_flight.len() - first + self.pending.len());
-        out.extend(self.in_flight.drain(first..).map(|m| m.msg));
+        let written = self.written;
+        let mut out = Vec::new();
+        for rec in self.in_flight.drain(..) {
+            if rec.end <= written {
+                continue;
+            }
+            match rec.span {
+                Span::Msg(m) => out.push(m),
+                Span::Encoded(chunks) => out.extend(
+                    decode_span(rec.start, rec.end, &chunks)
+                        .into_iter()
+                        .filter(|(_, end, _)| *end > written)
+                        .map(|(_, _, m)| m),
+                ),
+            }
+        }
         out.extend(self.pending.drain(..));
         self.pending_bytes = 0;
-        self.in_flight.clear();
         self.batch.clear();
         self.queue.clear();
         self.queued_bytes = 0;
@@ -399,5 +522,80 @@ mod tests {
             b"\x00\x05\x01\x01\x01\x01\x01"[1..]
         );
         assert!(out.take_unsent().is_empty());
+    }
+
+    /// `msgs` encoded ahead as a pipe would: one chunk, payloads of 20
+    /// bytes or more by reference.
+    fn encoded(msgs: &[Multipart]) -> Vec<Bytes> {
+        struct Sink(Vec<Bytes>, BytesMut);
+        impl encoded::ItemSink for Sink {
+            fn buf(&mut self, additional: usize) -> &mut BytesMut {
+                self.1.reserve(additional);
+                &mut self.1
+            }
+            fn shared(&mut self, payload: Bytes) {
+                self.0.push(self.1.split().freeze());
+                self.0.push(payload);
+            }
+        }
+        let mut sink = Sink(Vec::new(), BytesMut::new());
+        for m in msgs {
+            encoded::encode_item(Item::Message(m.clone()), 20, &mut sink);
+        }
+        let tail = sink.1.split().freeze();
+        sink.0.push(tail);
+        sink.0
+    }
+
+    #[test]
+    fn encoded_items_go_out_as_they_are_after_control() {
+        let msgs: Vec<Multipart> = (0..3u8).map(|i| msg(&[&[i; 2], &[i; 30]])).collect();
+        let mut out = Output::new(16, 20, false);
+        out.control().extend_from_slice(b"ctl");
+        out.push_encoded(encoded(&msgs[..2]));
+        out.push_encoded(encoded(&msgs[2..]));
+        let mut plain = Output::new(16, 20, false);
+        plain.control().extend_from_slice(b"ctl");
+        msgs.iter().for_each(|m| plain.push(m.clone()));
+        assert_eq!(drain(&mut out, 5), drain(&mut plain, usize::MAX));
+        assert!(out.in_flight.is_empty());
+    }
+
+    #[test]
+    fn take_unsent_splits_an_encoded_span() {
+        let msgs: Vec<Multipart> = (0..10u8).map(|i| msg(&[&[i; 5]])).collect();
+        let mut out = Output::new(16, 1024, false);
+        out.push_encoded(encoded(&msgs[..6]));
+        out.push_encoded(encoded(&msgs[6..]));
+        let mut slices = [IoSlice::new(&[]); 4];
+        assert!(out.chunks(&mut slices, true) > 0);
+        // Each message is 7 bytes; write all of #0 and one byte of #1.
+        out.advance(8);
+        assert_eq!(out.take_unsent(), msgs[2..]);
+        assert_eq!(out.pending_output(), 6);
+        assert_eq!(
+            drain(&mut out, usize::MAX),
+            b"\x00\x05\x01\x01\x01\x01\x01"[1..]
+        );
+        assert!(out.take_unsent().is_empty());
+        // Nothing written at all: everything comes back.
+        let mut out = Output::new(16, 1024, false);
+        out.push_encoded(encoded(&msgs));
+        assert_eq!(out.take_unsent(), msgs);
+        assert!(!out.has_output(true));
+    }
+
+    #[test]
+    fn take_undelivered_decodes_what_a_span_did_not_finish() {
+        // Big payloads by reference: the cut falls inside one.
+        let msgs: Vec<Multipart> = (0..4u8).map(|i| msg(&[&[i; 40]])).collect();
+        let mut out = Output::new(16, 20, false);
+        out.push_encoded(encoded(&msgs));
+        let mut slices = [IoSlice::new(&[]); 16];
+        assert!(out.chunks(&mut slices, true) > 0);
+        // #0 whole (2 + 40), #1's header and 10 bytes of its payload.
+        out.advance(42 + 12);
+        assert_eq!(out.take_undelivered(), msgs[1..].to_vec());
+        assert!(!out.has_output(true));
     }
 }

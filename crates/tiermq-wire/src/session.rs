@@ -376,6 +376,38 @@ impl Session {
         }
     }
 
+    /// Queues items already encoded by [`encoded::encode_item`], as the
+    /// chunks that hold their bytes, after everything queued so far. They
+    /// are written as they are, so this is for a session that is ready,
+    /// whose output is not sealed ([`encodes_ahead`](Self::encodes_ahead)).
+    /// Any other session decodes them and queues the messages (slower, the
+    /// same result). What is not written can still be taken back
+    /// ([`take_unsent`](Self::take_unsent)).
+    ///
+    /// [`encoded::encode_item`]: crate::encoded::encode_item
+    pub fn send_encoded(&mut self, chunks: impl IntoIterator<Item = Bytes>) {
+        self.out.push_encoded(chunks);
+    }
+
+    /// Whether items for this session may be encoded ahead, on the
+    /// sender's thread, with [`encoded::encode_item`] and handed over with
+    /// [`send_encoded`](Self::send_encoded): the handshake is complete, the
+    /// mechanism does not seal frames (NULL, PLAIN) and the peer speaks
+    /// ZMTP 3.1 (so subscriptions are commands).
+    ///
+    /// [`encoded::encode_item`]: crate::encoded::encode_item
+    pub fn encodes_ahead(&self) -> bool {
+        self.is_ready()
+            && !self.out.is_sealed()
+            && self.peer.as_ref().is_some_and(|p| p.version >= (3, 1))
+    }
+
+    /// Payloads at least this long are written by reference, not copied
+    /// (the config's `zero_copy_threshold`); for items encoded ahead too.
+    pub fn zero_copy_threshold(&self) -> usize {
+        self.config.zero_copy_threshold
+    }
+
     /// Queues a SUBSCRIBE for `topic` (held until the handshake completes;
     /// sent as a message starting with byte 1 to a ZMTP 3.0 peer).
     pub fn send_subscribe(&mut self, topic: Bytes) {
