@@ -155,6 +155,9 @@ pub(crate) struct Connection {
     inbound: VecDeque<Item>,
     /// The in pipe is full: don't read until it drains.
     pub(crate) read_paused: bool,
+    /// `rbuf` may hold whole frames not decoded yet (decoding stopped at a
+    /// batch and the in pipe filled up): decode them before reading more.
+    undecoded: bool,
     /// The peer closed its side; close once everything is delivered.
     eof: bool,
     /// The application closed the out pipe and it is drained.
@@ -213,6 +216,7 @@ impl Connection {
             read_size: MIN_READ,
             inbound: VecDeque::new(),
             read_paused: false,
+            undecoded: false,
             eof: false,
             out_closed: false,
             dead: false,
@@ -369,7 +373,12 @@ impl Connection {
         if self.connecting || self.read_paused {
             return Ok(());
         }
+        // What an earlier read left undecoded first (a full pipe paused
+        // it), then new bytes.
         if !self.deliver(shared, flow)? {
+            return Ok(());
+        }
+        if self.undecoded && !self.decode_delivering(shared, now, flow)? {
             return Ok(());
         }
         let mut turn = READ_TURN;
@@ -387,23 +396,7 @@ impl Connection {
                     return Err(DetachReason::Io(e.kind()));
                 }
             };
-            let Some(session) = self.session.as_mut() else {
-                return Ok(());
-            };
-            // The session sees only the received bytes; what it leaves (a
-            // partial frame) is rejoined with the spare room, in place
-            // since the two are adjacent in one allocation.
-            let mut data = self.rbuf.split_to(self.filled);
-            let decoded = session.handle_read(&mut data, now);
-            self.filled = data.len();
-            data.unsplit(std::mem::take(&mut self.rbuf));
-            self.rbuf = data;
-            if let Err(e) = decoded {
-                // Hand over what arrived intact before the bad bytes.
-                let _ = self.deliver(shared, flow);
-                return Err(DetachReason::Wire(e));
-            }
-            if !self.deliver(shared, flow)? {
+            if !self.decode_delivering(shared, now, flow)? {
                 return Ok(());
             }
             if n < asked && !self.read_to_end {
@@ -417,6 +410,46 @@ impl Connection {
         }
         // End of stream and everything delivered.
         Err(DetachReason::PeerClosed)
+    }
+
+    /// Decodes the bytes read so far, `IN_BATCH` messages at a time, each
+    /// batch delivered before the next is decoded (so it is still in
+    /// cache). Returns false when the in pipe filled up and reading must
+    /// pause; the rest stays undecoded until it drains.
+    fn decode_delivering(
+        &mut self,
+        shared: &Arc<Shared>,
+        now: Instant,
+        flow: &mut Flow,
+    ) -> Result<bool, DetachReason> {
+        loop {
+            let Some(session) = self.session.as_mut() else {
+                return Ok(true);
+            };
+            // The session sees only the received bytes; what it leaves (a
+            // partial frame) is rejoined with the spare room, in place
+            // since the two are adjacent in one allocation.
+            let mut data = self.rbuf.split_to(self.filled);
+            let decoded = session.handle_read_upto(&mut data, now, IN_BATCH);
+            self.filled = data.len();
+            data.unsplit(std::mem::take(&mut self.rbuf));
+            self.rbuf = data;
+            let more = match decoded {
+                Ok(more) => more,
+                Err(e) => {
+                    // Hand over what arrived intact before the bad bytes.
+                    let _ = self.deliver(shared, flow);
+                    return Err(DetachReason::Wire(e));
+                }
+            };
+            self.undecoded = more;
+            if !self.deliver(shared, flow)? {
+                return Ok(false);
+            }
+            if !more {
+                return Ok(true);
+            }
+        }
     }
 
     /// One `read` after the undecoded bytes: into the spare room while at

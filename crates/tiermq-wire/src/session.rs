@@ -150,6 +150,9 @@ pub struct Session {
     out: Output,
     held: Vec<Held>,
     events: VecDeque<Event>,
+    /// The last `handle_read_upto` stopped at its limit: the next call
+    /// continues on the same bytes, which are no new sign of life.
+    resuming: bool,
     /// Frames of the message being received.
     partial: Multipart,
     /// Bytes of the message being received.
@@ -227,6 +230,7 @@ impl Session {
             out,
             held: Vec::new(),
             events: VecDeque::new(),
+            resuming: false,
             partial: Multipart::new(),
             partial_bytes: 0,
             input: BytesMut::new(),
@@ -320,11 +324,29 @@ impl Session {
     /// Any protocol violation by the peer, or an ERROR from it; see [`Error`].
     /// Events decoded before the error stay available from `poll_event`.
     pub fn handle_read(&mut self, buf: &mut BytesMut, now: Instant) -> Result<(), Error> {
+        self.handle_read_upto(buf, now, usize::MAX).map(|_| ())
+    }
+
+    /// As [`handle_read`](Self::handle_read), but stops decoding once `max`
+    /// events wait in [`poll_event`](Self::poll_event), leaving the rest of
+    /// `buf` in place. Returns true if it stopped for that reason: drain
+    /// the events and call again (with no new bytes) for the rest. A reader
+    /// that hands each batch on before decoding the next keeps the batch
+    /// in cache, rather than decoding a whole large read ahead.
+    ///
+    /// # Errors
+    /// As `handle_read`.
+    pub fn handle_read_upto(
+        &mut self,
+        buf: &mut BytesMut,
+        now: Instant,
+        max: usize,
+    ) -> Result<bool, Error> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
-        match self.decode(buf, now) {
-            Ok(()) => Ok(()),
+        match self.decode(buf, now, max) {
+            Ok(more) => Ok(more),
             Err(e) => {
                 self.failed = Some(e.clone());
                 Err(e)
@@ -587,8 +609,8 @@ impl Session {
     }
 
     /// The decode loop behind `handle_read`.
-    fn decode(&mut self, buf: &mut BytesMut, now: Instant) -> Result<(), Error> {
-        if !buf.is_empty() {
+    fn decode(&mut self, buf: &mut BytesMut, now: Instant, max: usize) -> Result<bool, Error> {
+        if !buf.is_empty() && !std::mem::take(&mut self.resuming) {
             // Any bytes at all are a sign of life.
             self.ping_deadline = None;
             self.ttl_deadline = None;
@@ -598,19 +620,23 @@ impl Session {
         }
         if let Phase::Greeting(reader) = &mut self.phase {
             let Some(peer) = reader.feed(buf)? else {
-                return Ok(());
+                return Ok(false);
             };
             self.start_handshake(peer, now)?;
         }
         loop {
+            if self.events.len() >= max {
+                self.resuming = !buf.is_empty();
+                return Ok(self.resuming);
+            }
             let Some(header) = frame::parse(buf)? else {
-                return Ok(());
+                return Ok(false);
             };
             self.check_size(&header)?;
             // Both fit in usize: `frame::parse` bounds the size by isize::MAX.
             let total = header.header_len as u64 + header.size;
             if (buf.len() as u64) < total {
-                return Ok(());
+                return Ok(false);
             }
             buf.advance(header.header_len);
             let body = buf.split_to(header.size as usize);

@@ -39,8 +39,39 @@ fn push_stream(msgs: &[Multipart], batch: usize, threshold: usize, write: usize)
     fuzz::output(&mut push, write)
 }
 
+/// As `push_stream`, with the messages encoded ahead (`encoded::encode_item`)
+/// and handed over with `send_encoded` in groups of `group`.
+fn push_stream_encoded(
+    msgs: &[Multipart],
+    threshold: usize,
+    group: usize,
+    write: usize,
+) -> Vec<u8> {
+    let now = Instant::now();
+    let mut cfg = Config::new(SocketType::Push);
+    cfg.zero_copy_threshold = threshold;
+    let mut push = Session::new(cfg, now);
+    push.handle_input(&fuzz::peer_opening(SocketType::Pull), now)
+        .unwrap();
+    assert!(push.encodes_ahead());
+    for chunk in msgs.chunks(group.max(1)) {
+        let mut buf = BytesMut::new();
+        for m in chunk {
+            encoded::encode_item(Item::Message(m.clone()), threshold, &mut buf);
+        }
+        push.send_encoded([buf.freeze()]);
+    }
+    fuzz::output(&mut push, write)
+}
+
 /// Feeds `bytes` to a fresh PULL session cut at `cuts`; returns its events.
 fn pull_events(bytes: &[u8], cuts: &[usize]) -> Result<Vec<Event>, Error> {
+    pull_events_upto(bytes, cuts, usize::MAX)
+}
+
+/// As `pull_events`, decoding at most `max` events per call
+/// (`handle_read_upto`), as a reader that hands on each batch does.
+fn pull_events_upto(bytes: &[u8], cuts: &[usize], max: usize) -> Result<Vec<Event>, Error> {
     let now = Instant::now();
     let mut pull = Session::new(Config::new(SocketType::Pull), now);
     let mut buf = BytesMut::new();
@@ -52,8 +83,14 @@ fn pull_events(bytes: &[u8], cuts: &[usize]) -> Result<Vec<Event>, Error> {
     for cut in cuts {
         buf.extend_from_slice(&bytes[at..cut.max(at)]);
         at = cut.max(at);
-        pull.handle_read(&mut buf, now)?;
-        got.extend(events(&mut pull));
+        while pull.handle_read_upto(&mut buf, now, max)? {
+            let batch = events(&mut pull);
+            assert_eq!(batch.len(), max, "stops at the limit");
+            got.extend(batch);
+        }
+        let batch = events(&mut pull);
+        assert!(batch.len() <= max);
+        got.extend(batch);
     }
     Ok(got)
 }
@@ -75,6 +112,34 @@ proptest! {
         let mut expect = vec![Event::Ready];
         expect.extend(msgs.into_iter().map(Event::Message));
         prop_assert_eq!(events, expect);
+    }
+
+    #[test]
+    fn decoding_in_batches_yields_the_same_events(
+        msgs in messages(),
+        max in 1usize..5,
+        cuts in proptest::collection::vec(any::<usize>(), 0..20),
+    ) {
+        let msgs: Vec<Multipart> = msgs.iter().map(|m| to_multipart(m)).collect();
+        let bytes = push_stream(&msgs, 8192, 1024, usize::MAX);
+        prop_assert_eq!(
+            pull_events_upto(&bytes, &cuts, max).unwrap(),
+            pull_events(&bytes, &cuts).unwrap()
+        );
+    }
+
+    #[test]
+    fn items_encoded_ahead_make_the_same_stream(
+        msgs in messages(),
+        threshold in 1usize..4096,
+        group in 1usize..5,
+        write in 1usize..5000,
+    ) {
+        let msgs: Vec<Multipart> = msgs.iter().map(|m| to_multipart(m)).collect();
+        prop_assert_eq!(
+            push_stream_encoded(&msgs, threshold, group, write),
+            push_stream(&msgs, 8192, threshold, usize::MAX)
+        );
     }
 
     #[test]
