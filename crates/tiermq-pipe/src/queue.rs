@@ -14,8 +14,10 @@ use bytes::{Bytes, BytesMut};
 /// bytes with [`Reader::recv_encoded`](crate::Reader::recv_encoded). What
 /// is taken back (reclaimed, or received as messages) is decoded again.
 pub trait Codec<T>: Send + Sync {
-    /// Appends `msg`'s bytes to `buf`.
-    fn encode(&self, msg: T, buf: &mut EncodeBuf);
+    /// Appends `msg`'s bytes to `buf`. By reference, so that one message
+    /// sent to many pipes ([`Writer::try_send_cloned`](crate::Writer::try_send_cloned))
+    /// is never cloned for pipes that encode it.
+    fn encode(&self, msg: &T, buf: &mut EncodeBuf);
     /// The message `encode` turned into exactly `bytes`; `None` if these
     /// bytes do not hold one (it is then dropped).
     fn decode(&self, bytes: Bytes) -> Option<T>;
@@ -182,6 +184,20 @@ impl<T> Queue<T> {
         }
     }
 
+    /// Queues a copy of `msg`: its bytes when encoded, else a clone.
+    pub(crate) fn push_copy(&mut self, msg: &T, bytes_end: u64)
+    where
+        T: Clone,
+    {
+        match self {
+            Queue::Items(q) => q.push_back(Entry {
+                msg: msg.clone(),
+                bytes_end,
+            }),
+            Queue::Encoded(e) => e.push_ref(msg, bytes_end),
+        }
+    }
+
     /// Puts `entries` back at the front, in their order.
     pub(crate) fn push_front(&mut self, entries: Vec<Entry<T>>) {
         match self {
@@ -271,11 +287,15 @@ impl<T> Queue<T> {
 
 impl<T> Encoded<T> {
     fn push(&mut self, entry: Entry<T>) {
+        self.push_ref(&entry.msg, entry.bytes_end);
+    }
+
+    fn push_ref(&mut self, msg: &T, bytes_end: u64) {
         let before = self.buf.len();
-        self.codec.encode(entry.msg, &mut self.buf);
+        self.codec.encode(msg, &mut self.buf);
         self.marks.push_back(Mark {
             len: self.buf.len() - before,
-            bytes_end: entry.bytes_end,
+            bytes_end,
         });
     }
 }

@@ -262,12 +262,25 @@ impl<T> Shared<T> {
         if st.full {
             return Err(SendError::Full(msg));
         }
+        Ok(self.enqueue(st, weight, |q, bytes_end| {
+            q.push_back(Entry { msg, bytes_end });
+        }))
+    }
+
+    /// Counts a message of `weight` bytes in and queues it with `push`;
+    /// the caller checked that the pipe is open and not full.
+    fn enqueue(
+        &self,
+        st: &mut State<T>,
+        weight: usize,
+        push: impl FnOnce(&mut Queue<T>, u64),
+    ) -> (Room, Wakeup) {
         let was_empty = st.queue.is_empty();
         st.total_in += 1;
         // Wrapping: the byte counters are differences of running totals.
         st.bytes_in = st.bytes_in.wrapping_add(weight as u64);
         let bytes_end = st.bytes_in;
-        st.queue.push_back(Entry { msg, bytes_end });
+        push(&mut st.queue, bytes_end);
         self.queued.store(st.queue.len(), Ordering::Release);
         let room = if self.hwm != 0 && st.queue.len() >= self.hwm {
             st.full = true;
@@ -284,7 +297,29 @@ impl<T> Shared<T> {
             st.reader_armed = false;
             wakeup.waker = st.reader_waker.clone();
         }
-        Ok((room, wakeup))
+        (room, wakeup)
+    }
+
+    /// `try_send` of a copy of `msg`: an encoded pipe encodes it in place,
+    /// any other queues a clone.
+    pub(crate) fn try_send_cloned(&self, msg: &T) -> Result<Room, SendError<()>>
+    where
+        T: Clone,
+    {
+        let weight = (self.weight)(msg);
+        let mut st = self.lock();
+        if st.is_closed() {
+            return Err(SendError::Closed(()));
+        }
+        if st.full {
+            return Err(SendError::Full(()));
+        }
+        let (room, wakeup) = self.enqueue(&mut st, weight, |q, bytes_end| {
+            q.push_copy(msg, bytes_end);
+        });
+        drop(st);
+        wakeup.fire(&self.readable);
+        Ok(room)
     }
 
     pub(crate) fn send_deadline(

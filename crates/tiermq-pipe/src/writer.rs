@@ -30,6 +30,17 @@ impl<T> Writer<T> {
         self.shared.try_send(msg)
     }
 
+    /// Queues a copy of `msg`, as [`try_send`](Self::try_send) would queue
+    /// `msg.clone()`, for one message sent to many pipes. A pipe made by
+    /// [`pipe_encoded`](crate::pipe_encoded) encodes it from the reference
+    /// and makes no clone. On failure nothing was queued.
+    pub fn try_send_cloned(&self, msg: &T) -> Result<Room, SendError<()>>
+    where
+        T: Clone,
+    {
+        self.shared.try_send_cloned(msg)
+    }
+
     /// Queues messages from the front of `msgs`, in order, under a single
     /// lock, until `msgs` is empty or the pipe is full; what did not fit
     /// stays in `msgs`. For a producer with many messages at hand, such as

@@ -29,7 +29,7 @@ fn encoded_len(msg: &Msg) -> usize {
 }
 
 impl Codec<Msg> for TestCodec {
-    fn encode(&self, msg: Msg, buf: &mut EncodeBuf) {
+    fn encode(&self, msg: &Msg, buf: &mut EncodeBuf) {
         let tail = buf.tail(12);
         tail.put_u32(msg.0);
         tail.put_u64(msg.1 as u64);
@@ -53,6 +53,8 @@ impl Codec<Msg> for TestCodec {
 #[derive(Clone, Debug)]
 enum Op {
     Send(usize),
+    /// `try_send_cloned`: a copy goes in, the original stays here.
+    SendCloned(usize),
     SendBatch(Vec<usize>),
     Recv,
     RecvBatch(usize),
@@ -68,6 +70,7 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         6 => (0usize..100).prop_map(Op::Send),
+        2 => (0usize..100).prop_map(Op::SendCloned),
         2 => proptest::collection::vec(0usize..100, 0..6).prop_map(Op::SendBatch),
         3 => Just(Op::Recv),
         2 => (0usize..6).prop_map(Op::RecvBatch),
@@ -264,6 +267,19 @@ fn run(hwm: usize, lwm: Option<usize>, ops: Vec<Op>, encoded: bool) -> Result<()
                 next += 1;
                 let got = tx.try_send(msg);
                 let want = model.send(msg);
+                prop_assert_eq!(&got, &want);
+                if got.is_ok() {
+                    accepted.push(msg);
+                }
+            }
+            Op::SendCloned(w) => {
+                let msg = (next, w);
+                next += 1;
+                let got = tx.try_send_cloned(&msg);
+                let want = model.send(msg).map_err(|e| match e {
+                    SendError::Full(_) => SendError::Full(()),
+                    SendError::Closed(_) => SendError::Closed(()),
+                });
                 prop_assert_eq!(&got, &want);
                 if got.is_ok() {
                     accepted.push(msg);

@@ -80,7 +80,7 @@ struct ItemCodec {
 }
 
 impl tiermq_pipe::Codec<Item> for ItemCodec {
-    fn encode(&self, item: Item, buf: &mut tiermq_pipe::EncodeBuf) {
+    fn encode(&self, item: &Item, buf: &mut tiermq_pipe::EncodeBuf) {
         encoded::encode_item(item, self.zero_copy_threshold, &mut PipeSink(buf));
     }
 

@@ -25,24 +25,24 @@ pub trait ItemSink {
 /// `zero_copy_threshold` bytes into the sink's buffer, larger payloads by
 /// reference. A message with no frames produces nothing (ZMTP cannot carry
 /// one; [`decode_item`] then yields `None`).
-pub fn encode_item(item: Item, zero_copy_threshold: usize, sink: &mut impl ItemSink) {
+pub fn encode_item(item: &Item, zero_copy_threshold: usize, sink: &mut impl ItemSink) {
     match item {
         Item::Message(msg) => {
             let last = msg.len().saturating_sub(1);
-            for (i, f) in msg.into_iter().enumerate() {
+            for (i, f) in msg.frames().iter().enumerate() {
                 let flags = if i < last { MORE } else { 0 };
                 if f.len() >= zero_copy_threshold.max(1) {
                     frame::put_header(sink.buf(frame::MAX_HEADER), flags, f.len());
-                    sink.shared(f);
+                    sink.shared(f.clone());
                 } else {
                     let buf = sink.buf(frame::MAX_HEADER + f.len());
                     frame::put_header(buf, flags, f.len());
-                    buf.extend_from_slice(&f);
+                    buf.extend_from_slice(f);
                 }
             }
         }
-        Item::Subscribe(topic) => command::put_subscribe(sink.buf(16 + topic.len()), &topic),
-        Item::Cancel(topic) => command::put_cancel(sink.buf(16 + topic.len()), &topic),
+        Item::Subscribe(topic) => command::put_subscribe(sink.buf(16 + topic.len()), topic),
+        Item::Cancel(topic) => command::put_cancel(sink.buf(16 + topic.len()), topic),
     }
 }
 
@@ -128,7 +128,7 @@ mod tests {
             msg(&[&[1u8; 5000], b"tail"]),
         ];
         let mut sink = Chunks::default();
-        for item in items.clone() {
+        for item in &items {
             encode_item(item, 1024, &mut sink);
         }
         let mut all = BytesMut::new();
@@ -148,17 +148,17 @@ mod tests {
     #[test]
     fn the_bytes_are_what_the_session_writes() {
         let mut b = BytesMut::new();
-        encode_item(msg(&[b"ab", b"c"]), 1024, &mut b);
+        encode_item(&msg(&[b"ab", b"c"]), 1024, &mut b);
         assert_eq!(&b[..], b"\x01\x02ab\x00\x01c");
         let mut s = BytesMut::new();
-        encode_item(Item::Subscribe(Bytes::from_static(b"x")), 1024, &mut s);
+        encode_item(&Item::Subscribe(Bytes::from_static(b"x")), 1024, &mut s);
         assert_eq!(&s[..], b"\x04\x0b\x09SUBSCRIBEx");
     }
 
     #[test]
     fn a_truncated_item_is_none() {
         let mut b = BytesMut::new();
-        encode_item(msg(&[b"abc", b"d"]), 1024, &mut b);
+        encode_item(&msg(&[b"abc", b"d"]), 1024, &mut b);
         let mut cut = b.freeze().slice(..4);
         assert_eq!(decode_item(&mut cut), None);
         assert!(cut.is_empty());

@@ -540,7 +540,7 @@ mod tests {
         }
         let mut sink = Sink(Vec::new(), BytesMut::new());
         for m in msgs {
-            encoded::encode_item(Item::Message(m.clone()), 20, &mut sink);
+            encoded::encode_item(&Item::Message(m.clone()), 20, &mut sink);
         }
         let tail = sink.1.split().freeze();
         sink.0.push(tail);

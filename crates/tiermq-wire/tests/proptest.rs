@@ -57,7 +57,7 @@ fn push_stream_encoded(
     for chunk in msgs.chunks(group.max(1)) {
         let mut buf = BytesMut::new();
         for m in chunk {
-            encoded::encode_item(Item::Message(m.clone()), threshold, &mut buf);
+            encoded::encode_item(&Item::Message(m.clone()), threshold, &mut buf);
         }
         push.send_encoded([buf.freeze()]);
     }

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use tiermq_pipe::{Room, SendError};
+use tiermq_pipe::{Room, SendError, Writer};
 use tiermq_sched::{PipeId, PipeState};
 use tiermq_wire::{Item, Multipart};
 
@@ -44,11 +44,35 @@ impl Core {
     /// Queues `msg` on pipe `id` if it is still the one numbered `serial`
     /// and has room; otherwise drops it.
     pub(super) fn send_to(&mut self, id: PipeId, serial: u64, msg: Multipart, now: Instant) {
+        self.send_with(id, serial, now, |out| {
+            out.try_send(Item::Message(msg)).map_err(|e| match e {
+                SendError::Full(_) => SendError::Full(()),
+                SendError::Closed(_) => SendError::Closed(()),
+            })
+        });
+    }
+
+    /// As [`send_to`](Self::send_to), a copy of `item`: for one message
+    /// sent to many pipes, each encoding it from the reference
+    /// ([`Writer::try_send_cloned`]).
+    pub(super) fn send_copy_to(&mut self, id: PipeId, serial: u64, item: &Item, now: Instant) {
+        self.send_with(id, serial, now, |out| out.try_send_cloned(item));
+    }
+
+    /// Sends on pipe `id` (if it is still the one of `serial`) with `send`,
+    /// and records what came of it.
+    fn send_with(
+        &mut self,
+        id: PipeId,
+        serial: u64,
+        now: Instant,
+        send: impl FnOnce(&Writer<Item>) -> std::result::Result<Room, SendError<()>>,
+    ) {
         let Some(rec) = self.pipes.get_mut(id.0).filter(|r| r.serial == serial) else {
             return;
         };
         let Some(out) = &rec.out else { return };
-        match out.try_send(Item::Message(msg)) {
+        match send(out) {
             Ok(room) => {
                 rec.sent += 1;
                 if room == Room::Full {

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use tiermq_pipe::Writer;
 use tiermq_sched::PipeId;
-use tiermq_wire::Multipart;
+use tiermq_wire::{Item, Multipart};
 
 use crate::core::{Core, Refused};
 use crate::peer::PeerState;
@@ -37,9 +37,10 @@ impl Core {
         let r = if self.options.xpub_nodrop && targets.iter().any(|id| self.is_full(*id)) {
             Err(Refused::Wait(msg))
         } else {
+            let item = Item::Message(msg);
             for &id in &targets {
                 let serial = self.pipes[id.0].serial;
-                self.send_to(id, serial, msg.clone(), now);
+                self.send_copy_to(id, serial, &item, now);
             }
             Ok(())
         };
@@ -73,8 +74,9 @@ impl Core {
             .filter(|(_, r)| r.out.is_some())
             .map(|(k, r)| (PipeId(k), r.serial))
             .collect();
+        let item = Item::Message(msg);
         for (id, serial) in ids {
-            self.send_to(id, serial, msg.clone(), now);
+            self.send_copy_to(id, serial, &item, now);
         }
     }
 }
