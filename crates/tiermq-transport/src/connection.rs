@@ -430,7 +430,7 @@ impl Connection {
             // partial frame) is rejoined with the spare room, in place
             // since the two are adjacent in one allocation.
             let mut data = self.rbuf.split_to(self.filled);
-            let decoded = session.handle_read_upto(&mut data, now, IN_BATCH);
+            let decoded = session.handle_read_into(&mut data, now, IN_BATCH, &mut self.inbound);
             self.filled = data.len();
             data.unsplit(std::mem::take(&mut self.rbuf));
             self.rbuf = data;
@@ -485,7 +485,10 @@ impl Connection {
     /// pauses until it drains; what did not fit waits in `inbound`).
     fn deliver(&mut self, shared: &Arc<Shared>, flow: &mut Flow) -> Result<bool, DetachReason> {
         loop {
-            while self.inbound.len() < IN_BATCH {
+            // Every event first: messages decoded with `handle_read_into`
+            // wait in `inbound` already, and `Ready` must attach the pipes
+            // before they go anywhere.
+            loop {
                 let Some(event) = self.session.as_mut().and_then(Session::poll_event) else {
                     break;
                 };

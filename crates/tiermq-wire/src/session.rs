@@ -3,7 +3,7 @@
 use crate::command::{self, Command};
 use crate::mechanism::{self, Ctx, Handshake, Opener, Random, Sealer, Step, ZapReply, ZapRequest};
 use crate::output::Output;
-use crate::{Config, Error, Metadata, Multipart, SocketType, frame, greeting};
+use crate::{Config, Error, Item, Metadata, Multipart, SocketType, frame, greeting};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::io::IoSlice;
@@ -150,6 +150,9 @@ pub struct Session {
     out: Output,
     held: Vec<Held>,
     events: VecDeque<Event>,
+    /// During `handle_read_into`, the caller's queue that messages and
+    /// subscription changes go to instead of `events`.
+    items: Option<VecDeque<Item>>,
     /// The last `handle_read_upto` stopped at its limit: the next call
     /// continues on the same bytes, which are no new sign of life.
     resuming: bool,
@@ -230,6 +233,7 @@ impl Session {
             out,
             held: Vec::new(),
             events: VecDeque::new(),
+            items: None,
             resuming: false,
             partial: Multipart::new(),
             partial_bytes: 0,
@@ -325,6 +329,44 @@ impl Session {
     /// Events decoded before the error stay available from `poll_event`.
     pub fn handle_read(&mut self, buf: &mut BytesMut, now: Instant) -> Result<(), Error> {
         self.handle_read_upto(buf, now, usize::MAX).map(|_| ())
+    }
+
+    /// As [`handle_read_upto`](Self::handle_read_upto), but messages and
+    /// subscription changes go straight to `items` (as [`Item`]s, in
+    /// order) instead of [`poll_event`](Self::poll_event), which keeps the
+    /// other events; decoding stops once `items` holds `max`. Drain
+    /// `poll_event` before handing `items` on: `Ready` comes first there.
+    ///
+    /// # Errors
+    /// As `handle_read`.
+    pub fn handle_read_into(
+        &mut self,
+        buf: &mut BytesMut,
+        now: Instant,
+        max: usize,
+        items: &mut VecDeque<Item>,
+    ) -> Result<bool, Error> {
+        self.items = Some(std::mem::take(items));
+        let r = self.handle_read_upto(buf, now, max);
+        *items = self.items.take().unwrap_or_default();
+        r
+    }
+
+    /// Hands a received item to the caller's queue, or as an event.
+    fn emit(&mut self, item: Item) {
+        match &mut self.items {
+            Some(items) => items.push_back(item),
+            None => self.events.push_back(match item {
+                Item::Message(m) => Event::Message(m),
+                Item::Subscribe(t) => Event::Subscribe(t),
+                Item::Cancel(t) => Event::Cancel(t),
+            }),
+        }
+    }
+
+    /// Events and items waiting, against `handle_read_upto`'s limit.
+    fn waiting(&self) -> usize {
+        self.items.as_ref().map_or(self.events.len(), VecDeque::len)
     }
 
     /// As [`handle_read`](Self::handle_read), but stops decoding once `max`
@@ -625,7 +667,7 @@ impl Session {
             self.start_handshake(peer, now)?;
         }
         loop {
-            if self.events.len() >= max {
+            if self.waiting() >= max {
                 self.resuming = !buf.is_empty();
                 return Ok(self.resuming);
             }
@@ -737,17 +779,17 @@ impl Session {
         }
         self.partial_bytes = 0;
         let msg = std::mem::take(&mut self.partial);
-        let event = match self.subscription_message(&msg) {
-            Some(event) => event,
-            None => Event::Message(msg),
+        let item = match self.subscription_message(&msg) {
+            Some(item) => item,
+            None => Item::Message(msg),
         };
-        self.events.push_back(event);
+        self.emit(item);
         Ok(())
     }
 
     /// PUB and XPUB read subscriptions sent as messages (ZMTP 3.0 style,
     /// which libzmq also uses): one frame, first byte 1 or 0.
-    fn subscription_message(&self, msg: &Multipart) -> Option<Event> {
+    fn subscription_message(&self, msg: &Multipart) -> Option<Item> {
         if !matches!(self.config.socket_type, SocketType::Pub | SocketType::XPub) {
             return None;
         }
@@ -755,8 +797,8 @@ impl Session {
             return None;
         };
         match frame.first() {
-            Some(1) => Some(Event::Subscribe(frame.slice(1..))),
-            Some(0) => Some(Event::Cancel(frame.slice(1..))),
+            Some(1) => Some(Item::Subscribe(frame.slice(1..))),
+            Some(0) => Some(Item::Cancel(frame.slice(1..))),
             _ => None,
         }
     }
@@ -803,8 +845,8 @@ impl Session {
                 let rtt = self.ping_answered(&context, now);
                 self.events.push_back(Event::Pong { context, rtt });
             }
-            Command::Subscribe(t) => self.events.push_back(Event::Subscribe(t)),
-            Command::Cancel(t) => self.events.push_back(Event::Cancel(t)),
+            Command::Subscribe(t) => self.emit(Item::Subscribe(t)),
+            Command::Cancel(t) => self.emit(Item::Cancel(t)),
             Command::Ready(_) => return Err(Error::UnexpectedCommand("READY".into())),
             // RFC 37 leaves room for new commands; ignore them.
             Command::Other(_) | Command::Error(_) => {}

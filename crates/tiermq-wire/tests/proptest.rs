@@ -69,6 +69,39 @@ fn pull_events(bytes: &[u8], cuts: &[usize]) -> Result<Vec<Event>, Error> {
     pull_events_upto(bytes, cuts, usize::MAX)
 }
 
+/// As `pull_events`, with messages going straight to a queue of items
+/// (`handle_read_into`, at most `max` per call) and other events drained
+/// first each time, as the transport does; items become events again.
+fn pull_events_into(bytes: &[u8], cuts: &[usize], max: usize) -> Result<Vec<Event>, Error> {
+    let now = Instant::now();
+    let mut pull = Session::new(Config::new(SocketType::Pull), now);
+    let mut buf = BytesMut::new();
+    let mut items = std::collections::VecDeque::new();
+    let mut got = Vec::new();
+    let mut at = 0;
+    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+    cuts.sort_unstable();
+    cuts.push(bytes.len());
+    for cut in cuts {
+        buf.extend_from_slice(&bytes[at..cut.max(at)]);
+        at = cut.max(at);
+        loop {
+            let more = pull.handle_read_into(&mut buf, now, max, &mut items)?;
+            assert!(items.len() <= max);
+            got.extend(events(&mut pull));
+            got.extend(items.drain(..).map(|i| match i {
+                Item::Message(m) => Event::Message(m),
+                Item::Subscribe(t) => Event::Subscribe(t),
+                Item::Cancel(t) => Event::Cancel(t),
+            }));
+            if !more {
+                break;
+            }
+        }
+    }
+    Ok(got)
+}
+
 /// As `pull_events`, decoding at most `max` events per call
 /// (`handle_read_upto`), as a reader that hands on each batch does.
 fn pull_events_upto(bytes: &[u8], cuts: &[usize], max: usize) -> Result<Vec<Event>, Error> {
@@ -122,10 +155,9 @@ proptest! {
     ) {
         let msgs: Vec<Multipart> = msgs.iter().map(|m| to_multipart(m)).collect();
         let bytes = push_stream(&msgs, 8192, 1024, usize::MAX);
-        prop_assert_eq!(
-            pull_events_upto(&bytes, &cuts, max).unwrap(),
-            pull_events(&bytes, &cuts).unwrap()
-        );
+        let whole = pull_events(&bytes, &cuts).unwrap();
+        prop_assert_eq!(&pull_events_upto(&bytes, &cuts, max).unwrap(), &whole);
+        prop_assert_eq!(&pull_events_into(&bytes, &cuts, max).unwrap(), &whole);
     }
 
     #[test]
