@@ -46,6 +46,16 @@ impl<T> Reader<T> {
         self.shared.recv_batch(out, max)
     }
 
+    /// As [`recv_batch`](Self::recv_batch), appending to a `VecDeque`: for
+    /// a reader that keeps a queue of taken messages and reuses it.
+    pub fn recv_batch_deque(
+        &self,
+        out: &mut std::collections::VecDeque<T>,
+        max: usize,
+    ) -> Result<usize, RecvError> {
+        self.shared.recv_batch_deque(out, max)
+    }
+
     /// For a pipe made by [`pipe_encoded`](crate::pipe_encoded): appends the
     /// bytes of whole messages, oldest first, to `out` as chunks, under a
     /// single lock, and returns how many messages. It stops once at least

@@ -451,6 +451,30 @@ impl<T> Shared<T> {
     }
 
     pub(crate) fn recv_batch(&self, out: &mut Vec<T>, max: usize) -> Result<usize, RecvError> {
+        self.recv_batch_with(max, |taken, n| {
+            out.reserve(n);
+            out.extend(taken.drain(..).map(|entry| entry.msg));
+        })
+    }
+
+    pub(crate) fn recv_batch_deque(
+        &self,
+        out: &mut VecDeque<T>,
+        max: usize,
+    ) -> Result<usize, RecvError> {
+        self.recv_batch_with(max, |taken, n| {
+            out.reserve(n);
+            out.extend(taken.drain(..).map(|entry| entry.msg));
+        })
+    }
+
+    /// Takes up to `max` messages under one lock and hands them to `put`
+    /// (with their count) after the lock is released.
+    fn recv_batch_with(
+        &self,
+        max: usize,
+        put: impl FnOnce(&mut VecDeque<Entry<T>>, usize),
+    ) -> Result<usize, RecvError> {
         // Taken out of its mutex so that the state lock is never held while
         // waiting for the spare's (and two readers can't deadlock).
         let mut batch = std::mem::take(&mut *self.lock_spare());
@@ -483,8 +507,7 @@ impl<T> Shared<T> {
         };
         drop(st);
         wakeup.fire(&self.writable);
-        out.reserve(n);
-        out.extend(batch.drain(..).map(|entry| entry.msg));
+        put(&mut batch, n);
         batch.shrink_to(KEEP_CAPACITY);
         *self.lock_spare() = batch;
         Ok(n)

@@ -90,7 +90,7 @@ impl Core {
             rcvprio,
             out: Some(a.out),
             inp: Some(a.inp),
-            prefetch: Vec::new().into_iter(),
+            prefetch: VecDeque::new(),
             state,
             since: now,
             sent: 0,

@@ -25,7 +25,7 @@ pub(super) struct PipeRec {
     /// Messages taken from `inp` in one batch and not yet delivered: they
     /// count as the pipe's input (read before `inp`, reported in `peers`,
     /// dropped with it).
-    pub(super) prefetch: std::vec::IntoIter<Item>,
+    pub(super) prefetch: VecDeque<Item>,
     pub(super) state: PeerState,
     pub(super) since: Instant,
     pub(super) sent: u64,
@@ -64,14 +64,13 @@ impl PipeRec {
     /// The next item from the peer, message or subscription change, as
     /// [`take_input`](Self::take_input) takes it.
     pub(super) fn take_item(&mut self) -> std::result::Result<Item, RecvError> {
-        match self.prefetch.next() {
+        match self.prefetch.pop_front() {
             Some(item) => Ok(item),
             None => {
                 let inp = self.inp.as_ref().ok_or(RecvError::Closed)?;
-                let mut batch = Vec::new();
-                inp.recv_batch(&mut batch, PREFETCH)?;
-                self.prefetch = batch.into_iter();
-                self.prefetch.next().ok_or(RecvError::Empty)
+                // The same queue each time: its memory stays warm.
+                inp.recv_batch_deque(&mut self.prefetch, PREFETCH)?;
+                self.prefetch.pop_front().ok_or(RecvError::Empty)
             }
         }
     }
@@ -80,9 +79,9 @@ impl PipeRec {
 /// Closes an in pipe, handing back the messages prefetched from it and not
 /// delivered: an inproc peer reclaims them with the rest of the pipe and
 /// reroutes them, oldest first (a transport drops unread input anyway).
-pub(super) fn close_input(inp: Reader<Item>, prefetch: std::vec::IntoIter<Item>) {
+pub(super) fn close_input(inp: Reader<Item>, prefetch: VecDeque<Item>) {
     inp.set_waker(None);
-    inp.close_with_unread(prefetch.collect());
+    inp.close_with_unread(prefetch.into());
 }
 
 impl Core {
