@@ -18,6 +18,12 @@
 //! - **Visible queues** (SPEC §7). [`Stats`] counts what is queued, the room
 //!   left and the totals in and out, readable from either end at any time.
 //!
+//! A pipe made by [`pipe_encoded`] holds the bytes its [`Codec`] turns each
+//! message into, on the sender's thread, so a reader that only writes bytes
+//! out (a connection) takes many messages as a few chunks
+//! ([`Reader::recv_encoded`]). Everything above still counts messages, and
+//! what is reclaimed is decoded back.
+//!
 //! # Example
 //!
 //! ```

@@ -16,8 +16,9 @@
 //! ```text
 //!  app thread                 reactor thread                      kernel
 //!  ──────────                 ──────────────                      ──────
-//!  out: Writer ──pipe──► Reader ─► Session::send ─► chunks_vectored ─► writev
-//!  inp: Reader ◄─pipe─── Writer ◄─ poll_event ◄──── handle_read ◄───── read
+//!  out: Writer ──pipe──► Reader ─► Session::send_encoded ─► chunks_vectored ─► writev
+//!  (encodes)                       (or Session::send)
+//!  inp: Reader ◄─pipe─── Writer ◄─ inbound ◄──── handle_read_into ◄───── read
 //!  bind/connect/close_link ─► inbox + Waker ─► commands
 //!  Sink::notify ◄──────────── Attached / Detached / Monitor
 //! ```
@@ -32,7 +33,11 @@
 //! mark), never per message, and a post writes the `Waker` (an eventfd)
 //! only while the reactor is parked in its poll; a running reactor checks
 //! the inbox before every poll. Decoded messages go into the in pipe up to
-//! 256 per lock ([`tiermq_pipe::Writer::try_send_batch`]). The reactor
+//! 256 per lock ([`tiermq_pipe::Writer::try_send_batch`]), each batch
+//! before the next is decoded. An out pipe holds encoded bytes
+//! ([`tiermq_pipe::pipe_encoded`]) when the session allows it
+//! ([`tiermq_wire::Session::encodes_ahead`]): the sending thread encodes, and
+//! whoever writes only moves bytes. The reactor
 //! calls [`Sink::notify`] on its own thread, so a sink must not block.
 //!
 //! The reactor stops reading a connection whose in pipe is full (TCP flow

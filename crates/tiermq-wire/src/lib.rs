@@ -44,9 +44,14 @@
 //!
 //! - Input is zero-copy: [`Session::handle_read`] splits payloads off the
 //!   read buffer as [`Bytes`], decoding every complete frame in one call.
+//!   [`Session::handle_read_into`] decodes a bounded batch at a time,
+//!   with messages going straight to the caller's queue.
 //! - Output is zero-copy for large payloads: [`Session::chunks_vectored`]
 //!   packs headers and small frames into one batch buffer and hands large
-//!   payloads out by reference, ready for one vectored write.
+//!   payloads out by reference, ready for one vectored write. Messages may
+//!   also be encoded ahead on another thread ([`encoded::encode_item`],
+//!   when [`Session::encodes_ahead`]) and queued as bytes
+//!   ([`Session::send_encoded`]).
 //! - On disconnect, [`Session::take_unsent`] returns the messages none of
 //!   whose bytes were written, so they can be sent elsewhere.
 //! - Every error ([`Error`]) is fatal to its session and sticky; no input
