@@ -69,14 +69,16 @@ fn pull_events(bytes: &[u8], cuts: &[usize]) -> Result<Vec<Event>, Error> {
     pull_events_upto(bytes, cuts, usize::MAX)
 }
 
-/// As `pull_events`, with messages going straight to a queue of items
-/// (`handle_read_into`, at most `max` per call) and other events drained
-/// first each time, as the transport does; items become events again.
-fn pull_events_into(bytes: &[u8], cuts: &[usize], max: usize) -> Result<Vec<Event>, Error> {
+/// Feeds `bytes` to a fresh PULL session in pieces cut at `cuts`; after
+/// each piece `decode` decodes what it can and collects the events.
+fn feed_pull(
+    bytes: &[u8],
+    cuts: &[usize],
+    mut decode: impl FnMut(&mut Session, &mut BytesMut, &mut Vec<Event>) -> Result<(), Error>,
+) -> Result<Vec<Event>, Error> {
     let now = Instant::now();
     let mut pull = Session::new(Config::new(SocketType::Pull), now);
     let mut buf = BytesMut::new();
-    let mut items = std::collections::VecDeque::new();
     let mut got = Vec::new();
     let mut at = 0;
     let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
@@ -85,47 +87,49 @@ fn pull_events_into(bytes: &[u8], cuts: &[usize], max: usize) -> Result<Vec<Even
     for cut in cuts {
         buf.extend_from_slice(&bytes[at..cut.max(at)]);
         at = cut.max(at);
+        decode(&mut pull, &mut buf, &mut got)?;
+    }
+    Ok(got)
+}
+
+/// As `pull_events`, with messages going straight to a queue of items
+/// (`handle_read_into`, at most `max` per call) and other events drained
+/// first each time, as the transport does; items become events again.
+fn pull_events_into(bytes: &[u8], cuts: &[usize], max: usize) -> Result<Vec<Event>, Error> {
+    let now = Instant::now();
+    let mut items = std::collections::VecDeque::new();
+    feed_pull(bytes, cuts, |pull, buf, got| {
         loop {
-            let more = pull.handle_read_into(&mut buf, now, max, &mut items)?;
+            let more = pull.handle_read_into(buf, now, max, &mut items)?;
             assert!(items.len() <= max);
-            got.extend(events(&mut pull));
+            got.extend(events(pull));
             got.extend(items.drain(..).map(|i| match i {
                 Item::Message(m) => Event::Message(m),
                 Item::Subscribe(t) => Event::Subscribe(t),
                 Item::Cancel(t) => Event::Cancel(t),
             }));
             if !more {
-                break;
+                return Ok(());
             }
         }
-    }
-    Ok(got)
+    })
 }
 
 /// As `pull_events`, decoding at most `max` events per call
 /// (`handle_read_upto`), as a reader that hands on each batch does.
 fn pull_events_upto(bytes: &[u8], cuts: &[usize], max: usize) -> Result<Vec<Event>, Error> {
     let now = Instant::now();
-    let mut pull = Session::new(Config::new(SocketType::Pull), now);
-    let mut buf = BytesMut::new();
-    let mut got = Vec::new();
-    let mut at = 0;
-    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
-    cuts.sort_unstable();
-    cuts.push(bytes.len());
-    for cut in cuts {
-        buf.extend_from_slice(&bytes[at..cut.max(at)]);
-        at = cut.max(at);
-        while pull.handle_read_upto(&mut buf, now, max)? {
-            let batch = events(&mut pull);
+    feed_pull(bytes, cuts, |pull, buf, got| {
+        while pull.handle_read_upto(buf, now, max)? {
+            let batch = events(pull);
             assert_eq!(batch.len(), max, "stops at the limit");
             got.extend(batch);
         }
-        let batch = events(&mut pull);
+        let batch = events(pull);
         assert!(batch.len() <= max);
         got.extend(batch);
-    }
-    Ok(got)
+        Ok(())
+    })
 }
 
 proptest! {
