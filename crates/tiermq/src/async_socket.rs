@@ -479,16 +479,20 @@ fn take_message(c: &mut Core) -> Result<Option<Vec<Message>>> {
         return Ok(None);
     };
     let props = c.rx_props();
-    let mut msg = vec![Message::received(first, more, props.clone())];
+    let mut msg = Vec::with_capacity(1);
+    let mut frame = first;
+    // The last frame takes the properties themselves: one `Arc` clone per
+    // frame before it, none for a single-frame message.
     while more {
+        msg.push(Message::received(frame, true, props.clone()));
         // The rest of a message waits in the core once its first frame
         // was taken.
-        let Some((frame, m)) = c.recv_frame() else {
-            break;
+        let Some((next, m)) = c.recv_frame() else {
+            return Ok(Some(msg));
         };
-        more = m;
-        msg.push(Message::received(frame, more, props.clone()));
+        (frame, more) = (next, m);
     }
+    msg.push(Message::received(frame, false, props));
     Ok(Some(msg))
 }
 
