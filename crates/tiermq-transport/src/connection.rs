@@ -31,6 +31,10 @@ impl tiermq_wire::Random for OsRandom {
 /// syscalls.
 const MIN_READ: usize = 8 * 1024;
 const MAX_READ: usize = 128 * 1024;
+/// Retired read buffers a connection keeps for reuse (`renew_rbuf`), in
+/// the order they retired: at most this many times `MAX_READ` bytes that
+/// a busy connection may hold on to after its frames are gone.
+const SPARE_RBUFS: usize = 32;
 /// Bytes read from one connection per turn before others get theirs.
 const READ_TURN: usize = 1024 * 1024;
 /// Bytes written to one connection per turn before others get theirs.
@@ -149,6 +153,9 @@ pub(crate) struct Connection {
     /// window then costs no 8 KiB `memset`.
     rbuf: BytesMut,
     filled: usize,
+    /// Read buffers replaced while frames decoded from them were still in
+    /// use, kept to be reused once those are gone (`renew_rbuf`).
+    spare_rbufs: VecDeque<BytesMut>,
     read_size: usize,
     /// Received messages on their way to the in pipe (ones a full pipe
     /// refused are delivered first when it drains).
@@ -213,6 +220,7 @@ impl Connection {
             rcvhwm,
             rbuf: BytesMut::new(),
             filled: 0,
+            spare_rbufs: VecDeque::new(),
             read_size: MIN_READ,
             inbound: VecDeque::new(),
             read_paused: false,
@@ -462,11 +470,7 @@ impl Connection {
         let end = if room >= self.read_size / 2 {
             start + room.min(self.read_size)
         } else {
-            // Drop the old spare first so that growing copies only the
-            // undecoded bytes (into a new allocation if decoded frames
-            // still share this one).
-            self.rbuf.truncate(start);
-            self.rbuf.resize(start + self.read_size, 0);
+            self.renew_rbuf(start);
             start + self.read_size
         };
         let result = self.stream.read(&mut self.rbuf[start..end]);
@@ -476,8 +480,50 @@ impl Connection {
             self.read_size = (self.read_size * 2).min(MAX_READ);
         } else if n < self.read_size / 4 {
             self.read_size = (self.read_size / 2).max(MIN_READ);
+            if self.read_size == MIN_READ {
+                // Quiet again: give the retired buffers back.
+                self.spare_rbufs.clear();
+            }
         }
         result.map(|n| (n, end - start))
+    }
+
+    /// Gives `rbuf` room for `read_size` more bytes after its `start`
+    /// undecoded ones. Frames decoded from the old buffer may still share
+    /// its allocation (they wait in the in pipe), so it retires to
+    /// `spare_rbufs`, and the new one is a retired buffer whose frames are
+    /// all gone, if there is one: a connection streaming large messages
+    /// then reuses a few allocations instead of getting fresh pages (page
+    /// faults, and the allocator's mmap and munmap) for every read.
+    fn renew_rbuf(&mut self, start: usize) {
+        let need = start + self.read_size;
+        if self.rbuf.try_reclaim(need - self.rbuf.len().min(need)) {
+            // This buffer is free again (or has room): grow it in place.
+            self.rbuf.truncate(start);
+            self.rbuf.resize(need, 0);
+            return;
+        }
+        // Frames are consumed in order, so the oldest retired buffer is
+        // the first to be free.
+        let reusable = self
+            .spare_rbufs
+            .front_mut()
+            .is_some_and(|b| b.try_reclaim(need));
+        let mut fresh = match reusable {
+            true => self.spare_rbufs.pop_front().unwrap_or_default(),
+            false => BytesMut::with_capacity(need),
+        };
+        fresh.clear();
+        fresh.extend_from_slice(&self.rbuf[..start]);
+        fresh.resize(need, 0);
+        let mut old = std::mem::replace(&mut self.rbuf, fresh);
+        old.clear();
+        if self.read_size > MIN_READ {
+            if self.spare_rbufs.len() == SPARE_RBUFS {
+                self.spare_rbufs.pop_front();
+            }
+            self.spare_rbufs.push_back(old);
+        }
     }
 
     /// Moves the session's events into the in pipe, up to `IN_BATCH`

@@ -237,3 +237,57 @@ fn a_stream_through_a_tiny_rcvhwm_tcp() {
 fn a_stream_through_a_tiny_rcvhwm_ipc() {
     stream_through_a_tiny_rcvhwm("ipc://*");
 }
+
+/// A receiver that keeps many received frames alive while it reads on:
+/// the connection's read buffers retire while those frames still use them
+/// and are reused once they are gone (`renew_rbuf`). No frame is ever
+/// overwritten by a later read.
+fn held_frames_stay_intact(endpoint: &str) {
+    const COUNT: usize = 3000;
+    const LEN: usize = 20 * 1024;
+    const HELD: usize = 200;
+    let ctx = Context::new();
+    let pull = ctx.socket(PULL).unwrap();
+    pull.set_rcvhwm(50).unwrap();
+    pull.set_rcvtimeo(WAIT_MS).unwrap();
+    pull.bind(endpoint).unwrap();
+    let ep = pull.get_last_endpoint().unwrap().unwrap();
+    let push = ctx.socket(PUSH).unwrap();
+    push.connect(&ep).unwrap();
+    let sender = std::thread::spawn(move || {
+        for i in 0..COUNT {
+            push.send(payload(i as u8, LEN), 0).unwrap();
+        }
+        push
+    });
+    let mut held = std::collections::VecDeque::new();
+    for i in 0..COUNT {
+        let msg = pull.recv_msg(0).expect("a message");
+        assert_eq!(msg.len(), LEN, "message {i}");
+        held.push_back((i, msg));
+        if held.len() > HELD {
+            let (j, old) = held.pop_front().unwrap();
+            assert!(
+                old[..] == payload(j as u8, LEN)[..],
+                "message {j} changed while held"
+            );
+        }
+    }
+    for (j, old) in held {
+        assert!(
+            old[..] == payload(j as u8, LEN)[..],
+            "message {j} changed while held"
+        );
+    }
+    drop(sender.join().unwrap());
+}
+
+#[test]
+fn held_frames_stay_intact_tcp() {
+    held_frames_stay_intact("tcp://127.0.0.1:*");
+}
+
+#[test]
+fn held_frames_stay_intact_ipc() {
+    held_frames_stay_intact("ipc://*");
+}
