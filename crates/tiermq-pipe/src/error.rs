@@ -36,6 +36,14 @@ impl<T> SendError<T> {
     pub fn is_full(&self) -> bool {
         matches!(self, SendError::Full(_))
     }
+
+    /// The same refusal, carrying `f` of the message instead.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> SendError<U> {
+        match self {
+            SendError::Full(msg) => SendError::Full(f(msg)),
+            SendError::Closed(msg) => SendError::Closed(f(msg)),
+        }
+    }
 }
 
 impl<T> fmt::Debug for SendError<T> {

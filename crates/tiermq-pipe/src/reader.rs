@@ -53,7 +53,7 @@ impl<T> Reader<T> {
         out: &mut std::collections::VecDeque<T>,
         max: usize,
     ) -> Result<usize, RecvError> {
-        self.shared.recv_batch_deque(out, max)
+        self.shared.recv_batch(out, max)
     }
 
     /// For a pipe made by [`pipe_encoded`](crate::pipe_encoded): appends the

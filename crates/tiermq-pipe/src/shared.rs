@@ -256,15 +256,24 @@ impl<T> Shared<T> {
         msg: T,
         weight: usize,
     ) -> Result<(Room, Wakeup), SendError<T>> {
-        if st.is_closed() {
-            return Err(SendError::Closed(msg));
-        }
-        if st.full {
-            return Err(SendError::Full(msg));
+        if let Err(refused) = Self::admits(st) {
+            return Err(refused.map(|()| msg));
         }
         Ok(self.enqueue(st, weight, |q, bytes_end| {
             q.push_back(Entry { msg, bytes_end });
         }))
+    }
+
+    /// Whether a send may queue a message now: not once either end
+    /// closed, nor while the pipe is full.
+    fn admits(st: &State<T>) -> Result<(), SendError<()>> {
+        if st.is_closed() {
+            return Err(SendError::Closed(()));
+        }
+        if st.full {
+            return Err(SendError::Full(()));
+        }
+        Ok(())
     }
 
     /// Counts a message of `weight` bytes in and queues it with `push`;
@@ -308,12 +317,7 @@ impl<T> Shared<T> {
     {
         let weight = (self.weight)(msg);
         let mut st = self.lock();
-        if st.is_closed() {
-            return Err(SendError::Closed(()));
-        }
-        if st.full {
-            return Err(SendError::Full(()));
-        }
+        Self::admits(&st)?;
         let (room, wakeup) = self.enqueue(&mut st, weight, |q, bytes_end| {
             q.push_copy(msg, bytes_end);
         });
@@ -450,30 +454,13 @@ impl<T> Shared<T> {
         }
     }
 
-    pub(crate) fn recv_batch(&self, out: &mut Vec<T>, max: usize) -> Result<usize, RecvError> {
-        self.recv_batch_with(max, |taken, n| {
-            out.reserve(n);
-            out.extend(taken.drain(..).map(|entry| entry.msg));
-        })
-    }
-
-    pub(crate) fn recv_batch_deque(
+    /// Takes up to `max` messages under one lock and appends them to `out`
+    /// after the lock is released (a `Vec` or a `VecDeque`; either grows
+    /// once, from the drain's exact size hint).
+    pub(crate) fn recv_batch(
         &self,
-        out: &mut VecDeque<T>,
+        out: &mut impl Extend<T>,
         max: usize,
-    ) -> Result<usize, RecvError> {
-        self.recv_batch_with(max, |taken, n| {
-            out.reserve(n);
-            out.extend(taken.drain(..).map(|entry| entry.msg));
-        })
-    }
-
-    /// Takes up to `max` messages under one lock and hands them to `put`
-    /// (with their count) after the lock is released.
-    fn recv_batch_with(
-        &self,
-        max: usize,
-        put: impl FnOnce(&mut VecDeque<Entry<T>>, usize),
     ) -> Result<usize, RecvError> {
         // Taken out of its mutex so that the state lock is never held while
         // waiting for the spare's (and two readers can't deadlock).
@@ -507,7 +494,7 @@ impl<T> Shared<T> {
         };
         drop(st);
         wakeup.fire(&self.writable);
-        put(&mut batch, n);
+        out.extend(batch.drain(..).map(|entry| entry.msg));
         batch.shrink_to(KEEP_CAPACITY);
         *self.lock_spare() = batch;
         Ok(n)

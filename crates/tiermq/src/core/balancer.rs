@@ -45,10 +45,7 @@ impl Core {
     /// and has room; otherwise drops it.
     pub(super) fn send_to(&mut self, id: PipeId, serial: u64, msg: Multipart, now: Instant) {
         self.send_with(id, serial, now, |out| {
-            out.try_send(Item::Message(msg)).map_err(|e| match e {
-                SendError::Full(_) => SendError::Full(()),
-                SendError::Closed(_) => SendError::Closed(()),
-            })
+            out.try_send(Item::Message(msg)).map_err(|e| e.map(drop))
         });
     }
 
