@@ -172,13 +172,10 @@ impl Output {
         if !self.pending.is_empty() || self.sealed {
             // Not the case this is for (messages waiting to be encoded here,
             // or CURVE): keep the order and the sealing by going the slow way.
-            let mut all = BytesMut::new();
-            chunks.into_iter().for_each(|c| all.extend_from_slice(&c));
-            let mut all = all.freeze();
-            while !all.is_empty() {
-                if let Some(Item::Message(m)) = encoded::decode_item(&mut all) {
-                    self.push(m);
-                }
+            let chunks: Vec<Bytes> = chunks.into_iter().collect();
+            let len: usize = chunks.iter().map(Bytes::len).sum();
+            for (_, _, m) in decode_span(0, len as u64, &chunks) {
+                self.push(m);
             }
             return;
         }
@@ -559,6 +556,17 @@ mod tests {
         msgs.iter().for_each(|m| plain.push(m.clone()));
         assert_eq!(drain(&mut out, 5), drain(&mut plain, usize::MAX));
         assert!(out.in_flight.is_empty());
+    }
+
+    #[test]
+    fn encoded_items_behind_messages_not_yet_encoded_keep_their_order() {
+        let msgs: Vec<Multipart> = (0..4u8).map(|i| msg(&[&[i; 3], &[i; 25]])).collect();
+        let mut out = Output::new(16, 20, false);
+        out.push(msgs[0].clone());
+        out.push_encoded(encoded(&msgs[1..]));
+        let mut plain = Output::new(16, 20, false);
+        msgs.iter().for_each(|m| plain.push(m.clone()));
+        assert_eq!(drain(&mut out, usize::MAX), drain(&mut plain, usize::MAX));
     }
 
     #[test]

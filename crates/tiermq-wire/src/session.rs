@@ -109,6 +109,17 @@ pub enum Event {
     ZapRequest(ZapRequest),
 }
 
+/// A received item as the event [`Session::poll_event`] yields for it.
+impl From<Item> for Event {
+    fn from(item: Item) -> Event {
+        match item {
+            Item::Message(m) => Event::Message(m),
+            Item::Subscribe(t) => Event::Subscribe(t),
+            Item::Cancel(t) => Event::Cancel(t),
+        }
+    }
+}
+
 #[derive(Debug)]
 enum Phase {
     /// Reading the peer's greeting.
@@ -356,11 +367,7 @@ impl Session {
     fn emit(&mut self, item: Item) {
         match &mut self.items {
             Some(items) => items.push_back(item),
-            None => self.events.push_back(match item {
-                Item::Message(m) => Event::Message(m),
-                Item::Subscribe(t) => Event::Subscribe(t),
-                Item::Cancel(t) => Event::Cancel(t),
-            }),
+            None => self.events.push_back(item.into()),
         }
     }
 

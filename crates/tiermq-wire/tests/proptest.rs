@@ -103,11 +103,7 @@ fn pull_events_into(bytes: &[u8], cuts: &[usize], max: usize) -> Result<Vec<Even
             let more = pull.handle_read_into(buf, now, max, &mut items)?;
             assert!(items.len() <= max);
             got.extend(events(pull));
-            got.extend(items.drain(..).map(|i| match i {
-                Item::Message(m) => Event::Message(m),
-                Item::Subscribe(t) => Event::Subscribe(t),
-                Item::Cancel(t) => Event::Cancel(t),
-            }));
+            got.extend(items.drain(..).map(Event::from));
             if !more {
                 return Ok(());
             }
