@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use tiermq::{Context, PULL, PUSH, REP, REQ};
+use tiermq::{Context, PULL, PUSH, REP, REQ, Socket};
 
 /// A payload whose every byte depends on `round` and its offset.
 fn payload(round: u8, len: usize) -> Vec<u8> {
@@ -207,25 +207,38 @@ fn a_polled_socket_applies_its_events_while_the_poll_waits() {
 /// the receiver's draining resumes it, on the receiver's thread (the in
 /// pipe's waker reads there). Every message arrives, in order.
 fn stream_through_a_tiny_rcvhwm(endpoint: &str) {
+    const N: usize = 20_000;
+    let (pull, sender) = pull_fed(endpoint, 5, N, |i| (i as u32).to_be_bytes().to_vec());
+    for i in 0..N as u32 {
+        assert_eq!(pull.recv_bytes(0).expect("a message"), i.to_be_bytes());
+    }
+    drop(sender.join().unwrap());
+}
+
+/// A PULL bound at `endpoint` with RCVHWM `rcvhwm`, and a thread sending
+/// it `count` messages, message `i` being `make(i)`, from a connected
+/// PUSH; the thread hands the PUSH back, to be dropped once all arrived.
+fn pull_fed(
+    endpoint: &str,
+    rcvhwm: i32,
+    count: usize,
+    make: fn(usize) -> Vec<u8>,
+) -> (Socket, std::thread::JoinHandle<Socket>) {
     let ctx = Context::new();
     let pull = ctx.socket(PULL).unwrap();
-    pull.set_rcvhwm(5).unwrap();
+    pull.set_rcvhwm(rcvhwm).unwrap();
     pull.set_rcvtimeo(WAIT_MS).unwrap();
     pull.bind(endpoint).unwrap();
     let ep = pull.get_last_endpoint().unwrap().unwrap();
     let push = ctx.socket(PUSH).unwrap();
     push.connect(&ep).unwrap();
-    const N: u32 = 20_000;
     let sender = std::thread::spawn(move || {
-        for i in 0..N {
-            push.send(&i.to_be_bytes()[..], 0).unwrap();
+        for i in 0..count {
+            push.send(make(i), 0).unwrap();
         }
         push
     });
-    for i in 0..N {
-        assert_eq!(pull.recv_bytes(0).expect("a message"), i.to_be_bytes());
-    }
-    drop(sender.join().unwrap());
+    (pull, sender)
 }
 
 #[test]
@@ -246,20 +259,7 @@ fn held_frames_stay_intact(endpoint: &str) {
     const COUNT: usize = 3000;
     const LEN: usize = 20 * 1024;
     const HELD: usize = 200;
-    let ctx = Context::new();
-    let pull = ctx.socket(PULL).unwrap();
-    pull.set_rcvhwm(50).unwrap();
-    pull.set_rcvtimeo(WAIT_MS).unwrap();
-    pull.bind(endpoint).unwrap();
-    let ep = pull.get_last_endpoint().unwrap().unwrap();
-    let push = ctx.socket(PUSH).unwrap();
-    push.connect(&ep).unwrap();
-    let sender = std::thread::spawn(move || {
-        for i in 0..COUNT {
-            push.send(payload(i as u8, LEN), 0).unwrap();
-        }
-        push
-    });
+    let (pull, sender) = pull_fed(endpoint, 50, COUNT, |i| payload(i as u8, LEN));
     let mut held = std::collections::VecDeque::new();
     for i in 0..COUNT {
         let msg = pull.recv_msg(0).expect("a message");
