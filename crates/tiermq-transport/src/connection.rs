@@ -13,6 +13,7 @@ use tiermq_wire::{Event, Item, Session, encoded};
 
 use crate::inbox::{Direction, PipeWaker, Shared};
 use crate::net::Stream;
+use crate::recv_buf::RecvBuf;
 use crate::socket_poll::{Ready, SocketPoll};
 use crate::{ConnId, DetachReason, LinkId, MonitorEvent, Notification, Sink, ZapTicket};
 
@@ -31,10 +32,6 @@ impl tiermq_wire::Random for OsRandom {
 /// syscalls.
 const MIN_READ: usize = 8 * 1024;
 const MAX_READ: usize = 128 * 1024;
-/// Retired read buffers a connection keeps for reuse (`renew_rbuf`), in
-/// the order they retired: at most this many times `MAX_READ` bytes that
-/// a busy connection may hold on to after its frames are gone.
-const SPARE_RBUFS: usize = 32;
 /// Bytes read from one connection per turn before others get theirs.
 const READ_TURN: usize = 1024 * 1024;
 /// Bytes written to one connection per turn before others get theirs.
@@ -147,22 +144,22 @@ pub(crate) struct Connection {
     pipes: Option<Pipes>,
     sndhwm: usize,
     rcvhwm: usize,
-    /// Received bytes not yet decoded (`..filled`), then initialised spare
-    /// room that the next read fills. Room is zeroed once when it is
-    /// added, not before every read: a read of a few bytes into an 8 KiB
-    /// window then costs no 8 KiB `memset`.
-    rbuf: BytesMut,
-    filled: usize,
-    /// Read buffers replaced while frames decoded from them were still in
-    /// use, kept to be reused once those are gone (`renew_rbuf`).
-    spare_rbufs: VecDeque<BytesMut>,
+    /// Where reads go: bytes not yet handed to the session (a frame
+    /// still arriving), then room.
+    recv: RecvBuf,
+    /// Read bytes handed over (frozen) and not yet decoded: a partial
+    /// frame, or whole ones when decoding stopped at a full in pipe.
+    pending: Bytes,
+    /// The whole length of the frame `recv` holds the start of, once its
+    /// header is known: the next read makes room for all of it.
+    arriving: Option<u64>,
     read_size: usize,
     /// Received messages on their way to the in pipe (ones a full pipe
     /// refused are delivered first when it drains).
     inbound: VecDeque<Item>,
     /// The in pipe is full: don't read until it drains.
     pub(crate) read_paused: bool,
-    /// `rbuf` may hold whole frames not decoded yet (decoding stopped at a
+    /// `pending` may hold whole frames not decoded yet (decoding stopped at a
     /// batch and the in pipe filled up): decode them before reading more.
     undecoded: bool,
     /// The peer closed its side; close once everything is delivered.
@@ -218,9 +215,9 @@ impl Connection {
             pipes: None,
             sndhwm,
             rcvhwm,
-            rbuf: BytesMut::new(),
-            filled: 0,
-            spare_rbufs: VecDeque::new(),
+            recv: RecvBuf::new(),
+            pending: Bytes::new(),
+            arriving: None,
             read_size: MIN_READ,
             inbound: VecDeque::new(),
             read_paused: false,
@@ -391,7 +388,7 @@ impl Connection {
         }
         let mut turn = READ_TURN;
         while !self.eof {
-            let (n, asked) = match self.read_once() {
+            let (n, asked) = match self.read_once(now) {
                 Ok((0, _)) => {
                     self.eof = true;
                     break;
@@ -404,7 +401,9 @@ impl Connection {
                     return Err(DetachReason::Io(e.kind()));
                 }
             };
-            if !self.decode_delivering(shared, now, flow)? {
+            if !self.hand_over()? {
+                // The frame being read is not whole yet: nothing to decode.
+            } else if !self.decode_delivering(shared, now, flow)? {
                 return Ok(());
             }
             if n < asked && !self.read_to_end {
@@ -434,14 +433,8 @@ impl Connection {
             let Some(session) = self.session.as_mut() else {
                 return Ok(true);
             };
-            // The session sees only the received bytes; what it leaves (a
-            // partial frame) is rejoined with the spare room, in place
-            // since the two are adjacent in one allocation.
-            let mut data = self.rbuf.split_to(self.filled);
-            let decoded = session.handle_read_into(&mut data, now, IN_BATCH, &mut self.inbound);
-            self.filled = data.len();
-            data.unsplit(std::mem::take(&mut self.rbuf));
-            self.rbuf = data;
+            let decoded =
+                session.handle_read_into(&mut self.pending, now, IN_BATCH, &mut self.inbound);
             let more = match decoded {
                 Ok(more) => more,
                 Err(e) => {
@@ -460,70 +453,61 @@ impl Connection {
         }
     }
 
-    /// One `read` after the undecoded bytes: into the spare room while at
-    /// least half of `read_size` is left (at most `read_size`), else into
-    /// `read_size` bytes of new room. Returns how many bytes were read and
-    /// how many were asked for.
-    fn read_once(&mut self) -> io::Result<(usize, usize)> {
-        let start = self.filled;
-        let room = self.rbuf.len() - start;
-        let end = if room >= self.read_size / 2 {
-            start + room.min(self.read_size)
-        } else {
-            self.renew_rbuf(start);
-            start + self.read_size
+    /// After a read: hands what `recv` holds to `pending` for decoding
+    /// and returns true, unless it ends inside a frame that started in it
+    /// (then the frame stays there until whole, and the next read makes
+    /// room for the rest of it). Err if that frame's header is bad.
+    fn hand_over(&mut self) -> Result<bool, DetachReason> {
+        debug_assert!(self.pending.is_empty());
+        self.arriving = match &mut self.session {
+            Some(s) => s
+                .frame_incomplete(self.recv.held())
+                .map_err(DetachReason::Wire)?,
+            None => None,
         };
-        let result = self.stream.read(&mut self.rbuf[start..end]);
-        let n = *result.as_ref().unwrap_or(&0);
-        self.filled = start + n;
-        if n == self.read_size {
-            self.read_size = (self.read_size * 2).min(MAX_READ);
-        } else if n < self.read_size / 4 {
-            self.read_size = (self.read_size / 2).max(MIN_READ);
-            if self.read_size == MIN_READ {
-                // Quiet again: give the retired buffers back.
-                self.spare_rbufs.clear();
-            }
+        if self.arriving.is_some() {
+            return Ok(false);
         }
-        result.map(|n| (n, end - start))
+        self.pending = self.recv.freeze();
+        Ok(true)
     }
 
-    /// Gives `rbuf` room for `read_size` more bytes after its `start`
-    /// undecoded ones. Frames decoded from the old buffer may still share
-    /// its allocation (they wait in the in pipe), so it retires to
-    /// `spare_rbufs`, and the new one is a retired buffer whose frames are
-    /// all gone, if there is one: a connection streaming large messages
-    /// then reuses a few allocations instead of getting fresh pages (page
-    /// faults, and the allocator's mmap and munmap) for every read.
-    fn renew_rbuf(&mut self, start: usize) {
-        let need = start + self.read_size;
-        if self.rbuf.try_reclaim(need - self.rbuf.len().min(need)) {
-            // This buffer is free again (or has room): grow it in place.
-            self.rbuf.truncate(start);
-            self.rbuf.resize(need, 0);
-            return;
-        }
-        // Frames are consumed in order, so the oldest retired buffer is
-        // the first to be free.
-        let reusable = self
-            .spare_rbufs
-            .front_mut()
-            .is_some_and(|b| b.try_reclaim(need));
-        let mut fresh = match reusable {
-            true => self.spare_rbufs.pop_front().unwrap_or_default(),
-            false => BytesMut::with_capacity(need),
-        };
-        fresh.clear();
-        fresh.extend_from_slice(&self.rbuf[..start]);
-        fresh.resize(need, 0);
-        let mut old = std::mem::replace(&mut self.rbuf, fresh);
-        old.clear();
-        if self.read_size > MIN_READ {
-            if self.spare_rbufs.len() == SPARE_RBUFS {
-                self.spare_rbufs.pop_front();
+    /// One `read`, after what the last decode left (part of a frame):
+    /// `read_size` bytes, or room for the rest of a frame that is longer
+    /// than that, growing at most as fast as its bytes arrive (a peer's
+    /// claimed size reserves nothing). Returns how many bytes were read and
+    /// how many were asked for.
+    fn read_once(&mut self, now: Instant) -> io::Result<(usize, usize)> {
+        let rest = std::mem::take(&mut self.pending);
+        let held = self.recv.held().len() + rest.len();
+        let want = match self.arriving {
+            Some(total) if total > (held + self.read_size) as u64 => {
+                let rest = usize::try_from(total - held as u64).unwrap_or(usize::MAX);
+                rest.min(self.read_size.max(held))
             }
-            self.spare_rbufs.push_back(old);
+            _ => self.read_size,
+        };
+        // Buffers of twice the read size: a read fills what the last one
+        // left, and most buffers come out the same size.
+        let size = 2 * self.read_size;
+        if !rest.is_empty() {
+            self.recv.carry(&rest, want, size);
         }
+        let room = self.recv.room(want, size);
+        let asked = room.len();
+        let result = self.stream.read(room);
+        let n = *result.as_ref().unwrap_or(&0);
+        self.recv.filled(n);
+        if n == asked {
+            self.read_size = (self.read_size * 2).min(MAX_READ);
+        } else if n < self.read_size / 4 && self.read_size > MIN_READ {
+            self.read_size = (self.read_size / 2).max(MIN_READ);
+            if self.read_size == MIN_READ {
+                // Quiet again: give spare buffers back.
+                self.recv.trim(now);
+            }
+        }
+        result.map(|n| (n, asked))
     }
 
     /// Moves the session's events into the in pipe, up to `IN_BATCH`

@@ -102,6 +102,7 @@ mod net;
 mod notify;
 mod options;
 mod reactor;
+mod recv_buf;
 mod resolve;
 mod socket_poll;
 mod timers;

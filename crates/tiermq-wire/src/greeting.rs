@@ -1,7 +1,6 @@
 //! The 64-byte ZMTP greeting: building ours, reading the peer's incrementally.
 
-use crate::Error;
-use bytes::{Buf, BytesMut};
+use crate::{Error, ReadBuf};
 
 /// Length of a ZMTP 3.x greeting.
 pub(crate) const LEN: usize = 64;
@@ -52,10 +51,11 @@ impl Reader {
 
     /// Consumes greeting bytes from the front of `input`. Returns the peer's
     /// fields once the whole greeting has arrived and is valid.
-    pub(crate) fn feed(&mut self, input: &mut BytesMut) -> Result<Option<Peer>, Error> {
-        let take = (LEN - self.len).min(input.len());
+    pub(crate) fn feed(&mut self, input: &mut impl ReadBuf) -> Result<Option<Peer>, Error> {
+        let input_bytes = input.as_ref();
+        let take = (LEN - self.len).min(input_bytes.len());
         let start = self.len;
-        self.buf[start..start + take].copy_from_slice(&input[..take]);
+        self.buf[start..start + take].copy_from_slice(&input_bytes[..take]);
         input.advance(take);
         self.len += take;
         self.check(start)?;
@@ -108,6 +108,7 @@ impl Reader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::BytesMut;
 
     fn ours() -> [u8; LEN] {
         super::ours("NULL", false)

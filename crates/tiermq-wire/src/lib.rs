@@ -45,7 +45,11 @@
 //! - Input is zero-copy: [`Session::handle_read`] splits payloads off the
 //!   read buffer as [`Bytes`], decoding every complete frame in one call.
 //!   [`Session::handle_read_into`] decodes a bounded batch at a time,
-//!   with messages going straight to the caller's queue.
+//!   with messages going straight to the caller's queue. Both read from
+//!   any [`ReadBuf`]: a `BytesMut`, or a read frozen as `Bytes` (which lets
+//!   a caller lend pooled buffers to the frames);
+//!   [`Session::frame_incomplete`] tells it to keep reading a frame that
+//!   is longer than one read before handing it over.
 //! - Output is zero-copy for large payloads: [`Session::chunks_vectored`]
 //!   packs headers and small frames into one batch buffer and hands large
 //!   payloads out by reference, ready for one vectored write. Messages may
@@ -116,6 +120,7 @@ mod mechanism;
 mod metadata;
 mod multipart;
 mod output;
+mod read_buf;
 mod session;
 mod socket_type;
 pub mod z85;
@@ -125,6 +130,7 @@ pub use error::{Error, ErrorKind};
 pub use mechanism::{Mechanism, Random, ZapReply, ZapRequest, curve_public_key};
 pub use metadata::Metadata;
 pub use multipart::{Item, Multipart};
+pub use read_buf::ReadBuf;
 pub use session::{
     Event, MAX_COMMAND_SIZE, MAX_FRAMES_WITH_LIMIT, MAX_OUTSTANDING_PINGS, PeerInfo, Session,
 };

@@ -3,7 +3,7 @@
 use crate::command::{self, Command};
 use crate::mechanism::{self, Ctx, Handshake, Opener, Random, Sealer, Step, ZapReply, ZapRequest};
 use crate::output::Output;
-use crate::{Config, Error, Item, Metadata, Multipart, SocketType, frame, greeting};
+use crate::{Config, Error, Item, Metadata, Multipart, ReadBuf, SocketType, frame, greeting};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::io::IoSlice;
@@ -338,7 +338,7 @@ impl Session {
     /// # Errors
     /// Any protocol violation by the peer, or an ERROR from it; see [`Error`].
     /// Events decoded before the error stay available from `poll_event`.
-    pub fn handle_read(&mut self, buf: &mut BytesMut, now: Instant) -> Result<(), Error> {
+    pub fn handle_read(&mut self, buf: &mut impl ReadBuf, now: Instant) -> Result<(), Error> {
         self.handle_read_upto(buf, now, usize::MAX).map(|_| ())
     }
 
@@ -352,7 +352,7 @@ impl Session {
     /// As `handle_read`.
     pub fn handle_read_into(
         &mut self,
-        buf: &mut BytesMut,
+        buf: &mut impl ReadBuf,
         now: Instant,
         max: usize,
         items: &mut VecDeque<Item>,
@@ -387,7 +387,7 @@ impl Session {
     /// As `handle_read`.
     pub fn handle_read_upto(
         &mut self,
-        buf: &mut BytesMut,
+        buf: &mut impl ReadBuf,
         now: Instant,
         max: usize,
     ) -> Result<bool, Error> {
@@ -401,6 +401,46 @@ impl Session {
                 Err(e)
             }
         }
+    }
+
+    /// For a reader that keeps a frame's bytes until the whole frame has
+    /// arrived, rather than handing each read to `handle_read*` (which
+    /// would leave the partial frame for it to copy into the next read's
+    /// buffer, again and again for a frame many reads long).
+    ///
+    /// `buf` holds undecoded bytes starting at a frame boundary. Returns
+    /// the first frame's whole length (header and body) if its header is
+    /// there and the frame is not: read on, and decode once it is whole.
+    /// Otherwise (greeting, partial header, whole frame) returns None:
+    /// decode now. The header is checked as decoding would check it, so a
+    /// frame over `max_msg_size` fails as soon as its header is seen; and
+    /// the bytes count as a sign of life, as decoded ones do.
+    ///
+    /// # Errors
+    /// As `handle_read`, for a bad or too large header.
+    pub fn frame_incomplete(&mut self, buf: &[u8]) -> Result<Option<u64>, Error> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        if matches!(self.phase, Phase::Greeting(_)) {
+            return Ok(None);
+        }
+        let header = match frame::parse(buf)
+            .and_then(|h| h.map(|h| self.check_size(&h).map(|()| h)).transpose())
+        {
+            Ok(Some(header)) => header,
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                self.failed = Some(e.clone());
+                return Err(e);
+            }
+        };
+        let total = header.header_len as u64 + header.size;
+        if buf.len() as u64 >= total {
+            return Ok(None);
+        }
+        self.heard_from();
+        Ok(Some(total))
     }
 
     /// Convenience: copies `bytes` into an internal buffer, then decodes as
@@ -657,15 +697,19 @@ impl Session {
         self.out.take_undelivered()
     }
 
+    /// Bytes arrived: any at all are a sign of life.
+    fn heard_from(&mut self) {
+        self.ping_deadline = None;
+        self.ttl_deadline = None;
+        if self.linger_deadline.take().is_some() {
+            self.events.push_back(Event::Revived);
+        }
+    }
+
     /// The decode loop behind `handle_read`.
-    fn decode(&mut self, buf: &mut BytesMut, now: Instant, max: usize) -> Result<bool, Error> {
-        if !buf.is_empty() && !std::mem::take(&mut self.resuming) {
-            // Any bytes at all are a sign of life.
-            self.ping_deadline = None;
-            self.ttl_deadline = None;
-            if self.linger_deadline.take().is_some() {
-                self.events.push_back(Event::Revived);
-            }
+    fn decode(&mut self, buf: &mut impl ReadBuf, now: Instant, max: usize) -> Result<bool, Error> {
+        if buf.has_remaining() && !std::mem::take(&mut self.resuming) {
+            self.heard_from();
         }
         if let Phase::Greeting(reader) = &mut self.phase {
             let Some(peer) = reader.feed(buf)? else {
@@ -675,25 +719,25 @@ impl Session {
         }
         loop {
             if self.waiting() >= max {
-                self.resuming = !buf.is_empty();
+                self.resuming = buf.has_remaining();
                 return Ok(self.resuming);
             }
-            let Some(header) = frame::parse(buf)? else {
+            let Some(header) = frame::parse(buf.as_ref())? else {
                 return Ok(false);
             };
             self.check_size(&header)?;
             // Both fit in usize: `frame::parse` bounds the size by isize::MAX.
             let total = header.header_len as u64 + header.size;
-            if (buf.len() as u64) < total {
+            if (buf.remaining() as u64) < total {
                 return Ok(false);
             }
             buf.advance(header.header_len);
-            let body = buf.split_to(header.size as usize);
+            let size = header.size as usize;
             self.ttl_deadline = None;
             if let Some(opener) = &mut self.opener {
                 // CURVE: every frame is a MESSAGE (libzmq sends it as a
                 // data frame); the flags inside say what it carries.
-                let (flags, plain) = opener.open(body)?;
+                let (flags, plain) = opener.open(buf.split_frame_mut(size))?;
                 if flags & 0x02 != 0 {
                     self.on_command(plain, now)?;
                 } else {
@@ -701,7 +745,7 @@ impl Session {
                 }
                 continue;
             }
-            let body = body.freeze();
+            let body = buf.split_frame(size);
             if header.command() {
                 self.on_command(body, now)?;
             } else {

@@ -485,6 +485,44 @@ fn max_msg_size_applies_per_frame_and_per_message() {
     );
 }
 
+#[test]
+fn a_reader_learns_a_frames_length_from_its_header_alone() {
+    let now = Instant::now();
+    // Before the greeting is done: nothing to learn.
+    let mut fresh = Session::new(Config::new(SocketType::Pull), now);
+    assert_eq!(fresh.frame_incomplete(b"\x02\x00\x00"), Ok(None));
+    let (mut push, mut pull) = connected(SocketType::Push, SocketType::Pull, now);
+    let body = vec![9u8; 70_000];
+    push.send(msg(&[&body]));
+    let wire = output(&mut push, usize::MAX);
+    assert_eq!(wire.len(), 9 + 70_000);
+    // A partial header, then the header with part of the body.
+    assert_eq!(pull.frame_incomplete(&wire[..5]), Ok(None));
+    assert_eq!(pull.frame_incomplete(&wire[..1000]), Ok(Some(70_009)));
+    // Whole: decode it, here from frozen bytes.
+    assert_eq!(pull.frame_incomplete(&wire), Ok(None));
+    let mut frozen = Bytes::from(wire);
+    pull.handle_read(&mut frozen, now).unwrap();
+    assert!(frozen.is_empty());
+    assert_eq!(events(&mut pull), [Event::Message(msg(&[&body]))]);
+    // A header over max_msg_size fails at once, and the session stays failed.
+    let (_, mut small) = connected_with(Config::new(SocketType::Push), pull_cfg(100), now);
+    let too_big = Error::MessageTooLarge {
+        limit: 100,
+        size: 65536,
+    };
+    let header = b"\x02\x00\x00\x00\x00\x00\x01\x00\x00";
+    assert_eq!(small.frame_incomplete(header), Err(too_big.clone()));
+    assert_eq!(small.frame_incomplete(b""), Err(too_big.clone()));
+    assert_eq!(small.handle_input(b"\x00\x00", now), Err(too_big));
+    // Reserved flag bits fail as decoding would fail them.
+    let (_, mut pull) = connected(SocketType::Push, SocketType::Pull, now);
+    assert_eq!(
+        pull.frame_incomplete(b"\x80\x01"),
+        Err(Error::ReservedFlags(0x80))
+    );
+}
+
 fn pull_cfg(limit: u64) -> Config {
     let mut c = Config::new(SocketType::Pull);
     c.max_msg_size = Some(limit);

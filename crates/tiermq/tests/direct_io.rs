@@ -291,3 +291,47 @@ fn held_frames_stay_intact_tcp() {
 fn held_frames_stay_intact_ipc() {
     held_frames_stay_intact("ipc://*");
 }
+
+/// Message sizes that take the receiver's every way through its read
+/// buffers: frames within one read, frames cut off at the end of a read
+/// and carried into the next buffer, frames far longer than a read (read
+/// until whole, their buffer growing as they arrive), reads small enough
+/// to be copied out, and buffers returned by held messages and reused.
+/// Every message arrives whole, and held ones stay intact.
+fn mixed_sizes_arrive_whole(endpoint: &str) {
+    const SIZES: [usize; 9] = [1, 300, 70_000, 5, (1 << 20) + 3, 2048, 200_000, 0, 131_063];
+    const COUNT: usize = 300;
+    const HELD: usize = 40;
+    let size = |i: usize| SIZES[i % SIZES.len()];
+    let (pull, sender) = pull_fed(endpoint, 20, COUNT, |i| {
+        payload(i as u8, SIZES[i % SIZES.len()])
+    });
+    let mut held = std::collections::VecDeque::new();
+    let check = |j: usize, m: &[u8]| {
+        assert!(m == &payload(j as u8, size(j))[..], "message {j} changed");
+    };
+    for i in 0..COUNT {
+        let msg = pull.recv_msg(0).expect("a message");
+        assert_eq!(msg.len(), size(i), "message {i}");
+        check(i, &msg);
+        held.push_back((i, msg));
+        if held.len() > HELD {
+            let (j, old) = held.pop_front().unwrap();
+            check(j, &old);
+        }
+    }
+    for (j, old) in held {
+        check(j, &old);
+    }
+    drop(sender.join().unwrap());
+}
+
+#[test]
+fn mixed_sizes_arrive_whole_tcp() {
+    mixed_sizes_arrive_whole("tcp://127.0.0.1:*");
+}
+
+#[test]
+fn mixed_sizes_arrive_whole_ipc() {
+    mixed_sizes_arrive_whole("ipc://*");
+}
