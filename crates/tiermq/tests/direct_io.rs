@@ -335,3 +335,97 @@ fn mixed_sizes_arrive_whole_tcp() {
 fn mixed_sizes_arrive_whole_ipc() {
     mixed_sizes_arrive_whole("ipc://*");
 }
+
+/// One thread polls many sockets: every message from every sender
+/// arrives, in order per socket, while the set polled changes from call to
+/// call and an inproc socket (no socket poll) is sometimes among them.
+fn many_sockets_polled_from_one_thread(endpoint: &str) {
+    const SOCKETS: usize = 6;
+    const COUNT: usize = 2000;
+    let ctx = Context::new();
+    let mut pulls = Vec::new();
+    let mut senders = Vec::new();
+    for s in 0..SOCKETS {
+        let pull = ctx.socket(PULL).unwrap();
+        pull.bind(endpoint).unwrap();
+        let ep = pull.get_last_endpoint().unwrap().unwrap();
+        let push = ctx.socket(PUSH).unwrap();
+        push.connect(&ep).unwrap();
+        senders.push(std::thread::spawn(move || {
+            for i in 0..COUNT {
+                push.send(format!("{s}:{i}").as_str(), 0).unwrap();
+            }
+            push
+        }));
+        pulls.push(pull);
+    }
+    let inproc = ctx.socket(PULL).unwrap();
+    inproc.bind("inproc://many-polled").unwrap();
+    let inproc_push = ctx.socket(PUSH).unwrap();
+    inproc_push.connect("inproc://many-polled").unwrap();
+    let mut next = [0usize; SOCKETS];
+    let mut round = 0usize;
+    let mut inproc_got = 0;
+    while next.iter().any(|&n| n < COUNT) {
+        round += 1;
+        // Every third call polls a subset; the first and every fifth add
+        // the inproc socket (and a message for it).
+        let mut subset: Vec<usize> = (0..SOCKETS)
+            .filter(|s| round % 3 != 0 || s % 2 == 0)
+            .collect();
+        if subset.iter().all(|&s| next[s] == COUNT) {
+            // Nothing more will come to those.
+            subset = (0..SOCKETS).collect();
+        }
+        let with_inproc = round % 5 == 1;
+        if with_inproc {
+            inproc_push.send("in", 0).unwrap();
+        }
+        let mut items: Vec<_> = subset
+            .iter()
+            .map(|&s| pulls[s].as_poll_item(tiermq::POLLIN))
+            .collect();
+        if with_inproc {
+            items.push(inproc.as_poll_item(tiermq::POLLIN));
+        }
+        let n = tiermq::poll(&mut items, i64::from(WAIT_MS)).unwrap();
+        assert!(
+            n > 0,
+            "poll timed out at {next:?} round {round} subset {subset:?}"
+        );
+        let readable: Vec<bool> = items.iter().map(|i| i.is_readable()).collect();
+        drop(items);
+        for (k, &s) in subset.iter().enumerate() {
+            if !readable[k] {
+                continue;
+            }
+            while let Ok(msg) = pulls[s].recv_msg(tiermq::DONTWAIT) {
+                assert_eq!(msg.as_str(), Some(format!("{s}:{}", next[s]).as_str()));
+                next[s] += 1;
+            }
+        }
+        if with_inproc && readable[subset.len()] {
+            while inproc.recv_msg(tiermq::DONTWAIT).is_ok() {
+                inproc_got += 1;
+            }
+        }
+    }
+    assert_eq!(next, [COUNT; SOCKETS]);
+    assert!(
+        inproc_got > 0,
+        "the inproc socket was never reported readable"
+    );
+    for s in senders {
+        drop(s.join().unwrap());
+    }
+}
+
+#[test]
+fn many_sockets_polled_from_one_thread_tcp() {
+    many_sockets_polled_from_one_thread("tcp://127.0.0.1:*");
+}
+
+#[test]
+fn many_sockets_polled_from_one_thread_ipc() {
+    many_sockets_polled_from_one_thread("ipc://*");
+}
