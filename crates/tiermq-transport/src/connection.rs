@@ -28,12 +28,15 @@ impl tiermq_wire::Random for OsRandom {
 
 /// Smallest and largest single read, in bytes. The size adapts: it doubles
 /// after a read that filled it and halves after one that used little of it,
-/// so idle connections don't zero large buffers and busy ones make few
-/// syscalls.
+/// so a quiet connection's reads pin small buffers and a busy one makes
+/// few syscalls (a 64 KiB stream: eight messages per read).
 const MIN_READ: usize = 8 * 1024;
-const MAX_READ: usize = 128 * 1024;
-/// Bytes read from one connection per turn before others get theirs.
-const READ_TURN: usize = 1024 * 1024;
+const MAX_READ: usize = 512 * 1024;
+/// Bytes read from one connection per turn before others get theirs. A
+/// leader whose turn runs out hands the connection to the I/O thread, so
+/// a short turn splits one stream across two threads; with small messages
+/// the in pipe's HWM ends a turn long before this.
+const READ_TURN: usize = 8 * 1024 * 1024;
 /// Bytes written to one connection per turn before others get theirs.
 const WRITE_TURN: usize = 1024 * 1024;
 /// The session's queued output is refilled from the out pipe up to this.
