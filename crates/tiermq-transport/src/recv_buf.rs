@@ -101,7 +101,7 @@ impl Pool {
     fn put(&self, buf: Vec<u8>, lent: bool) {
         let mut spare = self.lock();
         if lent {
-            spare.lent -= buf.len();
+            spare.lent = spare.lent.saturating_sub(buf.len());
         }
         if spare.bytes + buf.len() <= spare.bound() {
             spare.bytes += buf.len();
