@@ -252,9 +252,9 @@ fn a_stream_through_a_tiny_rcvhwm_ipc() {
 }
 
 /// A receiver that keeps many received frames alive while it reads on:
-/// the connection's read buffers retire while those frames still use them
-/// and are reused once they are gone (`renew_rbuf`). No frame is ever
-/// overwritten by a later read.
+/// the connection's read buffers are lent to those frames and go back to
+/// its pool, to be read into again, only once they are gone (`recv_buf`).
+/// No frame is ever overwritten by a later read.
 fn held_frames_stay_intact(endpoint: &str) {
     const COUNT: usize = 3000;
     const LEN: usize = 20 * 1024;
