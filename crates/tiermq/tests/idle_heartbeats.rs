@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use common::libzmq_peer::Peer;
 use common::*;
-use tiermq::{Context, MonitorEventKind};
+use tiermq::{Context, MonitorEventKind, PeerState};
 
 /// How long the application stays away: many heartbeat timeouts.
 const AWAY: Duration = Duration::from_secs(2);
@@ -82,4 +82,64 @@ fn a_frozen_peer_is_declared_dead_while_the_application_sleeps() {
         .any(|e| matches!(e.kind, MonitorEventKind::Dead));
     peer.thaw();
     assert!(dead, "no Dead event while the application slept");
+}
+
+/// A ZMTP 3.1 NULL greeting and a READY for a PUSH, as a raw peer sends
+/// them.
+fn raw_push_opening() -> Vec<u8> {
+    let mut g = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 3, 1];
+    g.extend_from_slice(b"NULL");
+    g.resize(64, 0);
+    let mut ready = vec![5];
+    ready.extend_from_slice(b"READY");
+    ready.push(11);
+    ready.extend_from_slice(b"Socket-Type");
+    ready.extend_from_slice(&4u32.to_be_bytes());
+    ready.extend_from_slice(b"PUSH");
+    g.extend_from_slice(&[0x04, ready.len() as u8]);
+    g.extend_from_slice(&ready);
+    g
+}
+
+/// A frame far longer than one read that arrives slowly: the receiver
+/// keeps its bytes until it is whole, and they count as signs of life
+/// meanwhile, so a heartbeat timeout much shorter than the transfer never
+/// declares the peer dead, and the message arrives whole.
+#[test]
+fn a_slow_large_frame_keeps_its_peer_alive() {
+    use std::io::{Read, Write};
+    const LEN: usize = 1 << 20;
+    const CHUNKS: usize = 16;
+    let ctx = Context::new();
+    let pull = ctx.socket(tiermq::PULL).unwrap();
+    pull.set_heartbeat_ivl(50).unwrap();
+    pull.set_heartbeat_timeout(500).unwrap();
+    pull.set_rcvtimeo(WAIT_MS).unwrap();
+    pull.bind("tcp://127.0.0.1:*").unwrap();
+    let endpoint = pull.get_last_endpoint().unwrap().unwrap();
+    let addr = endpoint.trim_start_matches("tcp://").to_owned();
+    let mut peer = std::net::TcpStream::connect(&addr).unwrap();
+    peer.write_all(&raw_push_opening()).unwrap();
+    // Drain what the socket sends (its greeting, READY and PINGs).
+    let mut reader = peer.try_clone().unwrap();
+    thread::spawn(move || {
+        let mut sink = [0u8; 4096];
+        while matches!(reader.read(&mut sink), Ok(n) if n > 0) {}
+    });
+    let body: Vec<u8> = (0..LEN).map(|i| (i % 251) as u8).collect();
+    let mut header = vec![0x02];
+    header.extend_from_slice(&(LEN as u64).to_be_bytes());
+    peer.write_all(&header).unwrap();
+    // 16 chunks 100 ms apart: 1.6 s, three heartbeat timeouts, and the
+    // peer is alive all along, not dead and revived by the last byte.
+    for (i, chunk) in body.chunks(LEN / CHUNKS).enumerate() {
+        thread::sleep(Duration::from_millis(100));
+        peer.write_all(chunk).unwrap();
+        if i >= CHUNKS / 2 {
+            let states: Vec<_> = pull.peers().iter().map(|p| p.state).collect();
+            assert_eq!(states, [PeerState::Ready], "after chunk {i}");
+        }
+    }
+    let got = pull.recv_bytes(0).expect("the slow frame, whole");
+    assert!(got == body, "the frame arrived changed");
 }
