@@ -94,3 +94,33 @@ fn bad_peers_do_not_disturb_good_ones() {
     late.send(seq(100), 0).unwrap();
     assert_eq!(recv_n(&pull, 1), vec![100]);
 }
+
+/// A peer past its handshake that announces a message frame over
+/// MAXMSGSIZE is dropped on the header alone, before any of the body
+/// arrives (the receiver reserves nothing for a claimed size); a message
+/// within the limit from the same kind of peer still gets through.
+#[test]
+fn a_frame_over_maxmsgsize_is_refused_on_its_header() {
+    let ctx = tiermq::Context::new();
+    let pull = ctx.socket(tiermq::PULL).unwrap();
+    pull.set_maxmsgsize(1000).unwrap();
+    pull.set_rcvtimeo(WAIT_MS).unwrap();
+    pull.bind("tcp://127.0.0.1:*").unwrap();
+    let addr = tcp_addr(&pull.get_last_endpoint().unwrap().unwrap());
+    let opening = [zmtp::greeting(1, false), zmtp::ready("PUSH")].concat();
+
+    let mut big = TcpStream::connect(&addr).unwrap();
+    big.write_all(&opening).unwrap();
+    let mut header = vec![0x02];
+    header.extend_from_slice(&(1u64 << 40).to_be_bytes());
+    big.write_all(&header).unwrap();
+    assert_closed_by_peer("over MAXMSGSIZE", &mut big);
+
+    let mut fine = TcpStream::connect(&addr).unwrap();
+    fine.write_all(&opening).unwrap();
+    let mut frame = vec![0x02];
+    frame.extend_from_slice(&1000u64.to_be_bytes());
+    frame.extend_from_slice(&[7u8; 1000]);
+    fine.write_all(&frame).unwrap();
+    assert_eq!(pull.recv_bytes(0).unwrap(), vec![7u8; 1000]);
+}

@@ -84,23 +84,6 @@ fn a_frozen_peer_is_declared_dead_while_the_application_sleeps() {
     assert!(dead, "no Dead event while the application slept");
 }
 
-/// A ZMTP 3.1 NULL greeting and a READY for a PUSH, as a raw peer sends
-/// them.
-fn raw_push_opening() -> Vec<u8> {
-    let mut g = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 3, 1];
-    g.extend_from_slice(b"NULL");
-    g.resize(64, 0);
-    let mut ready = vec![5];
-    ready.extend_from_slice(b"READY");
-    ready.push(11);
-    ready.extend_from_slice(b"Socket-Type");
-    ready.extend_from_slice(&4u32.to_be_bytes());
-    ready.extend_from_slice(b"PUSH");
-    g.extend_from_slice(&[0x04, ready.len() as u8]);
-    g.extend_from_slice(&ready);
-    g
-}
-
 /// A frame far longer than one read that arrives slowly: the receiver
 /// keeps its bytes until it is whole, and they count as signs of life
 /// meanwhile, so a heartbeat timeout much shorter than the transfer never
@@ -119,7 +102,8 @@ fn a_slow_large_frame_keeps_its_peer_alive() {
     let endpoint = pull.get_last_endpoint().unwrap().unwrap();
     let addr = endpoint.trim_start_matches("tcp://").to_owned();
     let mut peer = std::net::TcpStream::connect(&addr).unwrap();
-    peer.write_all(&raw_push_opening()).unwrap();
+    peer.write_all(&[zmtp::greeting(1, false), zmtp::ready("PUSH")].concat())
+        .unwrap();
     // Drain what the socket sends (its greeting, READY and PINGs).
     let mut reader = peer.try_clone().unwrap();
     thread::spawn(move || {
