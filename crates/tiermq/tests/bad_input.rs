@@ -1,5 +1,6 @@
-//! Garbage, an HTTP request and a truncated greeting sent to a bound PULL
-//! close those connections only: the socket goes on serving its real peers.
+//! Garbage, an HTTP request, a truncated greeting and a frame over
+//! MAXMSGSIZE sent to a bound PULL close those connections only: the
+//! socket goes on serving its real peers.
 
 mod common;
 
