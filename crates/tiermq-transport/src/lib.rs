@@ -19,6 +19,7 @@
 //!  out: Writer ──pipe──► Reader ─► Session::send_encoded ─► chunks_vectored ─► writev
 //!  (encodes)                       (or Session::send)
 //!  inp: Reader ◄─pipe─── Writer ◄─ inbound ◄──── handle_read_into ◄───── read
+//!                                              (frames lent a pooled buffer)
 //!  bind/connect/close_link ─► inbox + Waker ─► commands
 //!  Sink::notify ◄──────────── Attached / Detached / Monitor
 //! ```
