@@ -336,17 +336,28 @@ impl Connection {
 
     /// When the session next wants `handle_timeout`.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        self.session.as_ref().and_then(Session::poll_timeout)
+        let session = self.session.as_ref().and_then(Session::poll_timeout);
+        // Spare read buffers of a connection gone idle are freed by a
+        // timer too (`RecvBuf::trim_due`); a first trim goes with the
+        // session's next timer, or now if it has none.
+        match self.recv.trim_due(session.unwrap_or_else(Instant::now)) {
+            Some(trim) => Some(session.map_or(trim, |t| t.min(trim))),
+            None => session,
+        }
     }
 
     /// Runs the session's due timers (handshake timeout, heartbeats), then
-    /// passes on what they produced (a peer declared dead).
+    /// passes on what they produced (a peer declared dead); and frees an
+    /// idle connection's spare read buffers when that is due.
     pub(crate) fn handle_timeout(
         &mut self,
         shared: &Arc<Shared>,
         now: Instant,
         flow: &mut Flow,
     ) -> Result<(), DetachReason> {
+        if self.recv.trim_due(now).is_some_and(|t| t <= now) {
+            self.recv.trim(now);
+        }
         match &mut self.session {
             Some(s) if s.poll_timeout().is_some_and(|t| t <= now) => {
                 s.handle_timeout(now).map_err(DetachReason::Wire)?;

@@ -207,6 +207,16 @@ impl RecvBuf {
         self.held = rest.len();
     }
 
+    /// When [`trim`](Self::trim) should next run so that spare buffers a
+    /// connection gone idle keeps are freed: `TRIM_EVERY` after the last
+    /// trim (now, if none yet), while more than `MIN_SPARE` is spare. The
+    /// I/O thread runs it as one of the connection's timers; a connection
+    /// that stopped reading would otherwise keep its peak for good.
+    pub(crate) fn trim_due(&self, now: Instant) -> Option<Instant> {
+        let spare = self.pool.lock();
+        (spare.bytes > MIN_SPARE).then(|| spare.last_trim.map_or(now, |t| t + TRIM_EVERY))
+    }
+
     /// The connection looks quiet: frees the spare buffers beyond what is
     /// lent now, unless it did so less than `TRIM_EVERY` ago.
     pub(crate) fn trim(&self, now: Instant) {
@@ -310,8 +320,12 @@ mod tests {
         assert_eq!(rb.pool.lock().bytes, 8 << 18);
         rb.trim(now);
         assert_eq!(rb.pool.lock().bytes, 8 << 18, "trimmed again too soon");
+        // The idle timer is due a second after the last trim, and not once
+        // nothing beyond MIN_SPARE is left to free.
+        assert_eq!(rb.trim_due(now), Some(now + TRIM_EVERY));
         rb.trim(now + TRIM_EVERY);
         assert_eq!(rb.pool.lock().bytes, MIN_SPARE);
+        assert_eq!(rb.trim_due(now + TRIM_EVERY), None);
         // Frames outliving the connection free their buffers.
         read(&mut rb, &[3u8; 200 << 10]);
         let last = rb.freeze();
