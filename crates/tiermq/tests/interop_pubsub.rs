@@ -28,7 +28,8 @@ fn endpoint(kind: &str, name: &str) -> String {
 }
 
 /// Repeats `send` until `recv` yields the warm-up topic: the subscriber's
-/// subscriptions have reached the publisher.
+/// subscriptions made before it have reached the publisher (subscribe to
+/// the warm-up topic last).
 fn warm_up(mut send: impl FnMut(), mut recv: impl FnMut() -> Option<Vec<u8>>) {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -90,8 +91,10 @@ fn tiermq_pub_to_libzmq_sub(kind: &str) {
     let sub = zctx.socket(zmq::SUB).unwrap();
     sub.set_linger(0).unwrap();
     sub.connect(&ep).unwrap();
-    sub.set_subscribe(WARM).unwrap();
+    // The warm-up topic last: subscriptions reach the publisher in order,
+    // so once it matches, "a" does too.
     sub.set_subscribe(b"a").unwrap();
+    sub.set_subscribe(WARM).unwrap();
     sub.set_rcvtimeo(20).unwrap();
     warm_up(
         || publisher.send(WARM, DONTWAIT).unwrap(),
@@ -124,8 +127,10 @@ fn libzmq_pub_to_tiermq_sub(kind: &str) {
     let ctx = Context::new();
     let sub = ctx.socket(SUB).unwrap();
     sub.connect(&ep).unwrap();
-    sub.set_subscribe(WARM).unwrap();
+    // The warm-up topic last: subscriptions reach the publisher in order,
+    // so once it matches, "a" does too.
     sub.set_subscribe(b"a").unwrap();
+    sub.set_subscribe(WARM).unwrap();
     sub.set_rcvtimeo(20).unwrap();
     warm_up(
         || publisher.send(WARM, zmq::DONTWAIT).unwrap(),
