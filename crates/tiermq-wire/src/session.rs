@@ -391,16 +391,16 @@ impl Session {
         now: Instant,
         max: usize,
     ) -> Result<bool, Error> {
+        self.sticky(|s| s.decode(buf, now, max))
+    }
+
+    /// Runs `f` unless the session already failed (then that error again),
+    /// and keeps the error `f` fails with: a bad peer stays failed.
+    fn sticky<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, Error>) -> Result<T, Error> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
-        match self.decode(buf, now, max) {
-            Ok(more) => Ok(more),
-            Err(e) => {
-                self.failed = Some(e.clone());
-                Err(e)
-            }
-        }
+        f(self).inspect_err(|e| self.failed = Some(e.clone()))
     }
 
     /// For a reader that keeps a frame's bytes until the whole frame has
@@ -419,28 +419,18 @@ impl Session {
     /// # Errors
     /// As `handle_read`, for a bad or too large header.
     pub fn frame_incomplete(&mut self, buf: &[u8]) -> Result<Option<u64>, Error> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
-        if matches!(self.phase, Phase::Greeting(_)) {
-            return Ok(None);
-        }
-        let header = match frame::parse(buf)
-            .and_then(|h| h.map(|h| self.check_size(&h).map(|()| h)).transpose())
-        {
-            Ok(Some(header)) => header,
-            Ok(None) => return Ok(None),
-            Err(e) => {
-                self.failed = Some(e.clone());
-                return Err(e);
+        self.sticky(|s| {
+            if matches!(s.phase, Phase::Greeting(_)) {
+                return Ok(None);
             }
-        };
-        let total = header.header_len as u64 + header.size;
-        if buf.len() as u64 >= total {
-            return Ok(None);
-        }
-        self.heard_from();
-        Ok(Some(total))
+            match s.next_header(buf)? {
+                Some((_, total)) if (buf.len() as u64) < total => {
+                    s.heard_from();
+                    Ok(Some(total))
+                }
+                _ => Ok(None),
+            }
+        })
     }
 
     /// Convenience: copies `bytes` into an internal buffer, then decodes as
@@ -722,12 +712,9 @@ impl Session {
                 self.resuming = buf.has_remaining();
                 return Ok(self.resuming);
             }
-            let Some(header) = frame::parse(buf.as_ref())? else {
+            let Some((header, total)) = self.next_header(buf.as_ref())? else {
                 return Ok(false);
             };
-            self.check_size(&header)?;
-            // Both fit in usize: `frame::parse` bounds the size by isize::MAX.
-            let total = header.header_len as u64 + header.size;
             if (buf.remaining() as u64) < total {
                 return Ok(false);
             }
@@ -752,6 +739,18 @@ impl Session {
                 self.on_frame(body, header.more())?;
             }
         }
+    }
+
+    /// The header at the front of `buf`, once whole, checked against the
+    /// size bounds, with its frame's whole length (header and body; both
+    /// fit in usize, as `frame::parse` bounds the size by isize::MAX).
+    fn next_header(&self, buf: &[u8]) -> Result<Option<(frame::Header, u64)>, Error> {
+        let Some(header) = frame::parse(buf)? else {
+            return Ok(None);
+        };
+        self.check_size(&header)?;
+        let total = header.header_len as u64 + header.size;
+        Ok(Some((header, total)))
     }
 
     /// Enforces the command size bound, and `max_msg_size` on a message
