@@ -415,9 +415,8 @@ impl Connection {
                     return Err(DetachReason::Io(e.kind()));
                 }
             };
-            if !self.hand_over()? {
-                // The frame being read is not whole yet: nothing to decode.
-            } else if !self.decode_delivering(shared, now, flow)? {
+            // Nothing to decode while the frame being read is not whole.
+            if self.hand_over()? && !self.decode_delivering(shared, now, flow)? {
                 return Ok(());
             }
             if n < asked && !self.read_to_end {
@@ -496,8 +495,8 @@ impl Connection {
         let held = self.recv.held().len() + rest.len();
         let want = match self.arriving {
             Some(total) if total > (held + self.read_size) as u64 => {
-                let rest = usize::try_from(total - held as u64).unwrap_or(usize::MAX);
-                rest.min(self.read_size.max(held))
+                let missing = usize::try_from(total - held as u64).unwrap_or(usize::MAX);
+                missing.min(self.read_size.max(held))
             }
             _ => self.read_size,
         };
