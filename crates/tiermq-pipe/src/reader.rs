@@ -42,17 +42,10 @@ impl<T> Reader<T> {
     /// The reader's waker fires only when the pipe goes from empty to
     /// non-empty, so a reader that leaves messages behind (because of `max`)
     /// must come back for them without waiting for a wake-up.
-    pub fn recv_batch(&self, out: &mut Vec<T>, max: usize) -> Result<usize, RecvError> {
-        self.shared.recv_batch(out, max)
-    }
-
-    /// As [`recv_batch`](Self::recv_batch), appending to a `VecDeque`: for
-    /// a reader that keeps a queue of taken messages and reuses it.
-    pub fn recv_batch_deque(
-        &self,
-        out: &mut std::collections::VecDeque<T>,
-        max: usize,
-    ) -> Result<usize, RecvError> {
+    ///
+    /// `out` is any collection that extends: a `Vec`, or a `VecDeque` that
+    /// a reader keeps as its queue of taken messages and reuses.
+    pub fn recv_batch(&self, out: &mut impl Extend<T>, max: usize) -> Result<usize, RecvError> {
         self.shared.recv_batch(out, max)
     }
 

@@ -69,7 +69,7 @@ impl PipeRec {
             None => {
                 let inp = self.inp.as_ref().ok_or(RecvError::Closed)?;
                 // The same queue each time: its memory stays warm.
-                inp.recv_batch_deque(&mut self.prefetch, PREFETCH)?;
+                inp.recv_batch(&mut self.prefetch, PREFETCH)?;
                 self.prefetch.pop_front().ok_or(RecvError::Empty)
             }
         }
