@@ -222,7 +222,7 @@ fn pull_fed(
     endpoint: &str,
     rcvhwm: i32,
     count: usize,
-    make: fn(usize) -> Vec<u8>,
+    make: impl Fn(usize) -> Vec<u8> + Send + 'static,
 ) -> (Socket, std::thread::JoinHandle<Socket>) {
     let ctx = Context::new();
     let pull = ctx.socket(PULL).unwrap();
@@ -251,35 +251,43 @@ fn a_stream_through_a_tiny_rcvhwm_ipc() {
     stream_through_a_tiny_rcvhwm("ipc://*");
 }
 
+/// Receives `count` messages whose sizes `size` gives (each payload
+/// depends on its number), keeping the last `held` alive while it reads
+/// on: each must arrive whole and stay so until it is dropped.
+fn receive_holding(
+    endpoint: &str,
+    rcvhwm: i32,
+    count: usize,
+    held: usize,
+    size: fn(usize) -> usize,
+) {
+    let (pull, sender) = pull_fed(endpoint, rcvhwm, count, move |i| payload(i as u8, size(i)));
+    let check = |j: usize, m: &[u8]| {
+        assert!(m == &payload(j as u8, size(j))[..], "message {j} changed");
+    };
+    let mut kept = std::collections::VecDeque::new();
+    for i in 0..count {
+        let msg = pull.recv_msg(0).expect("a message");
+        assert_eq!(msg.len(), size(i), "message {i}");
+        check(i, &msg);
+        kept.push_back((i, msg));
+        if kept.len() > held {
+            let (j, old) = kept.pop_front().unwrap();
+            check(j, &old);
+        }
+    }
+    for (j, old) in kept {
+        check(j, &old);
+    }
+    drop(sender.join().unwrap());
+}
+
 /// A receiver that keeps many received frames alive while it reads on:
 /// the connection's read buffers are lent to those frames and go back to
 /// its pool, to be read into again, only once they are gone (`recv_buf`).
 /// No frame is ever overwritten by a later read.
 fn held_frames_stay_intact(endpoint: &str) {
-    const COUNT: usize = 3000;
-    const LEN: usize = 20 * 1024;
-    const HELD: usize = 200;
-    let (pull, sender) = pull_fed(endpoint, 50, COUNT, |i| payload(i as u8, LEN));
-    let mut held = std::collections::VecDeque::new();
-    for i in 0..COUNT {
-        let msg = pull.recv_msg(0).expect("a message");
-        assert_eq!(msg.len(), LEN, "message {i}");
-        held.push_back((i, msg));
-        if held.len() > HELD {
-            let (j, old) = held.pop_front().unwrap();
-            assert!(
-                old[..] == payload(j as u8, LEN)[..],
-                "message {j} changed while held"
-            );
-        }
-    }
-    for (j, old) in held {
-        assert!(
-            old[..] == payload(j as u8, LEN)[..],
-            "message {j} changed while held"
-        );
-    }
-    drop(sender.join().unwrap());
+    receive_holding(endpoint, 50, 3000, 200, |_| 20 * 1024);
 }
 
 #[test]
@@ -300,30 +308,7 @@ fn held_frames_stay_intact_ipc() {
 /// Every message arrives whole, and held ones stay intact.
 fn mixed_sizes_arrive_whole(endpoint: &str) {
     const SIZES: [usize; 9] = [1, 300, 70_000, 5, (1 << 20) + 3, 2048, 200_000, 0, 131_063];
-    const COUNT: usize = 300;
-    const HELD: usize = 40;
-    let size = |i: usize| SIZES[i % SIZES.len()];
-    let (pull, sender) = pull_fed(endpoint, 20, COUNT, |i| {
-        payload(i as u8, SIZES[i % SIZES.len()])
-    });
-    let mut held = std::collections::VecDeque::new();
-    let check = |j: usize, m: &[u8]| {
-        assert!(m == &payload(j as u8, size(j))[..], "message {j} changed");
-    };
-    for i in 0..COUNT {
-        let msg = pull.recv_msg(0).expect("a message");
-        assert_eq!(msg.len(), size(i), "message {i}");
-        check(i, &msg);
-        held.push_back((i, msg));
-        if held.len() > HELD {
-            let (j, old) = held.pop_front().unwrap();
-            check(j, &old);
-        }
-    }
-    for (j, old) in held {
-        check(j, &old);
-    }
-    drop(sender.join().unwrap());
+    receive_holding(endpoint, 20, 300, 40, |i| SIZES[i % SIZES.len()]);
 }
 
 #[test]
