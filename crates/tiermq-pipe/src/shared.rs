@@ -663,6 +663,12 @@ impl<T> Shared<T> {
         }
     }
 
+    /// Runs the reader's [`Wake::drive`] outside the lock.
+    pub(crate) fn drive_reader(&self) -> bool {
+        let waker = self.lock().reader_waker.clone();
+        waker.is_some_and(|w| w.drive())
+    }
+
     /// Installs the writer's waker, calling it at once if the reader has
     /// already closed.
     pub(crate) fn set_writer_waker(&self, waker: Option<Arc<dyn Wake>>) {

@@ -9,6 +9,16 @@
 pub trait Wake: Send + Sync {
     /// Signals the transition. Spurious calls must be harmless.
     fn wake(&self);
+
+    /// The writer is blocked on a full pipe: do the reader's work now, on
+    /// the writer's thread, if that can be done without waiting (a
+    /// transport writes the queued bytes out), so the writer need not
+    /// sleep until the reader's thread gets to it. Returns whether it did;
+    /// the default does nothing. Called outside the pipe's lock, by
+    /// [`Writer::drive_reader`](crate::Writer::drive_reader).
+    fn drive(&self) -> bool {
+        false
+    }
 }
 
 impl<F: Fn() + Send + Sync> Wake for F {

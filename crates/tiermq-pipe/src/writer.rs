@@ -79,6 +79,13 @@ impl<T> Writer<T> {
         self.shared.set_writer_waker(waker);
     }
 
+    /// Asks the reader's waker to do the reader's work on this thread
+    /// ([`Wake::drive`]): for a writer about to wait for room. Returns
+    /// whether it did (then the pipe may have room again). One brief lock.
+    pub fn drive_reader(&self) -> bool {
+        self.shared.drive_reader()
+    }
+
     /// Closes the pipe from the sending side. Queued messages stay readable
     /// (the reader drains them, then sees `Closed`) and reclaimable. Wakes
     /// the reader. Closing twice does nothing.

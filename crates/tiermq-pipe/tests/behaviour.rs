@@ -337,3 +337,55 @@ fn closing_with_unread_gives_a_taken_batch_back_first() {
     assert_eq!((stats.bytes_in, stats.bytes_out), (11, 1));
     assert_eq!(stats.queued_bytes, 0);
 }
+
+/// A reader's waker that drains the pipe when driven, as a transport writes
+/// out a full pipe on the blocked sender's thread.
+struct Drainer {
+    rx: std::sync::Mutex<Option<tiermq_pipe::Reader<String>>>,
+    drained: AtomicUsize,
+}
+
+impl Wake for Drainer {
+    fn wake(&self) {}
+
+    fn drive(&self) -> bool {
+        let Some(rx) = self.rx.lock().unwrap().take() else {
+            return false;
+        };
+        let mut out = Vec::new();
+        let n = rx.recv_batch(&mut out, usize::MAX).unwrap_or(0);
+        self.drained.fetch_add(n, Ordering::SeqCst);
+        *self.rx.lock().unwrap() = Some(rx);
+        true
+    }
+}
+
+#[test]
+fn a_full_writer_drives_its_reader_and_finds_room() {
+    let (tx, rx) = pipe::<String>(Config::new(4));
+    // The default `drive` does nothing.
+    let (_, plain) = counter();
+    rx.set_waker(Some(plain));
+    assert!(!tx.drive_reader());
+    let drainer = Arc::new(Drainer {
+        rx: std::sync::Mutex::new(None),
+        drained: AtomicUsize::new(0),
+    });
+    rx.set_waker(Some(Arc::clone(&drainer) as Arc<dyn Wake>));
+    *drainer.rx.lock().unwrap() = Some(rx);
+    for i in 0..4 {
+        tx.try_send(i.to_string()).unwrap();
+    }
+    assert!(tx.is_full());
+    assert!(matches!(tx.try_send("4".into()), Err(SendError::Full(m)) if m == "4"));
+    assert!(
+        tx.drive_reader(),
+        "the reader's waker did the reader's work"
+    );
+    assert_eq!(drainer.drained.load(Ordering::SeqCst), 4);
+    assert!(!tx.is_full());
+    assert_eq!(tx.try_send("4".into()), Ok(Room::Available));
+    // Without a reader's waker there is nothing to drive.
+    drainer.rx.lock().unwrap().take().unwrap().set_waker(None);
+    assert!(!tx.drive_reader());
+}

@@ -802,6 +802,34 @@ impl Connection {
         }
     }
 
+    /// The sender's thread found the out pipe full: write out what it holds
+    /// there rather than sleep until the I/O thread has, whether or not the
+    /// sender streams (the cork of [`write_direct`](Self::write_direct)
+    /// does not apply: the pipe holds a whole batch). ipc only: a tcp
+    /// write on loopback also runs the receiver's side of the stack, and
+    /// there the I/O thread writing in parallel with the encoding sender
+    /// measured faster (docs/design.md, "A blocked sender writes").
+    /// `None` when the I/O thread must (tcp, not plainly established) or
+    /// nothing can be written now (the kernel refused the last write: its
+    /// WRITABLE edge comes to whoever polls the stream); else what is left
+    /// for the I/O thread.
+    pub(crate) fn drive_out(&mut self) -> Option<Handback> {
+        let plain = matches!(self.stream, Stream::Ipc(_))
+            && self.fault.is_none()
+            && !self.connecting
+            && !self.write_blocked
+            && !self.dead
+            && !self.eof
+            && !self.out_closed
+            && self.pipes.is_some();
+        if !plain {
+            return None;
+        }
+        let mut flow = Flow::default();
+        let pumped = self.pump_out(&mut flow);
+        Some(self.hand_back(pumped, &flow))
+    }
+
     /// The application drained the in pipe that had paused reading: read
     /// on its thread, the receiver's, what waited meanwhile, sparing the
     /// I/O thread a wake-up (and the receiver the one that would follow).

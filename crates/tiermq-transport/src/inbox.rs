@@ -259,6 +259,30 @@ impl PipeWaker {
 }
 
 impl tiermq_pipe::Wake for PipeWaker {
+    /// A sender blocked on this full out pipe writes it out on its own
+    /// thread ([`Connection::drive_out`]) rather than sleep until the I/O
+    /// thread has: the I/O thread was woken when the pipe became non-empty
+    /// and may be busy with other connections, or on another CPU.
+    fn drive(&self) -> bool {
+        if !matches!(self.direction, Direction::Out) || crate::io_loop::on_io_thread() {
+            return false;
+        }
+        let Some(conn) = self.conn.upgrade() else {
+            return false;
+        };
+        // Whoever has it now is writing it.
+        let Ok(mut conn) = conn.try_lock() else {
+            return false;
+        };
+        let Some(left) = conn.drive_out() else {
+            return false;
+        };
+        let token = conn.token;
+        drop(conn);
+        self.shared.post_handback(token, left);
+        true
+    }
+
     fn wake(&self) {
         let token = self.token;
         match self.direction {

@@ -354,7 +354,15 @@ impl Socket {
     fn send_blocking(&self, mut msg: Multipart, deadline: Option<Instant>) -> Result<()> {
         loop {
             let seen = self.shared.signal.generation();
-            let (r, wake) = self.core(|c| (c.send(msg, Instant::now()), c.wake_by(deadline)));
+            let (r, wake) = self.core(|c| {
+                let r = c.send(msg, Instant::now());
+                if matches!(r, Err(Refused::Wait(_))) {
+                    // What room this makes is posted as an event, which
+                    // `seen` makes the wait below notice.
+                    c.drive_full_outputs();
+                }
+                (r, c.wake_by(deadline))
+            });
             match r {
                 Ok(()) => return Ok(()),
                 Err(Refused::Fail(e)) => return Err(e),

@@ -41,6 +41,20 @@ impl Core {
             })
     }
 
+    /// A send must wait: the readers of the full out pipes (their
+    /// connections) write out what they hold on this thread, if they can
+    /// without waiting, so that room comes back without a wake-up of the
+    /// I/O thread and another of this one. Returns whether any did.
+    pub(crate) fn drive_full_outputs(&self) -> bool {
+        let mut drove = false;
+        for (_, p) in self.pipes.iter() {
+            if let Some(out) = p.out.as_ref().filter(|o| o.is_full()) {
+                drove |= out.drive_reader();
+            }
+        }
+        drove
+    }
+
     /// Queues `msg` on pipe `id` if it is still the one numbered `serial`
     /// and has room; otherwise drops it.
     pub(super) fn send_to(&mut self, id: PipeId, serial: u64, msg: Multipart, now: Instant) {
