@@ -609,7 +609,9 @@ impl IoLoop {
             return;
         };
         let mut conn = lock(&conn);
-        conn.io_served = Some(now);
+        // When the pump ended, not began: a long write (hundreds of KiB over
+        // tcp) must not make the connection look idle to a direct writer.
+        conn.io_served = Some(Instant::now());
         let link_id = conn.link;
         if flow.more_read {
             self.again_read.push(token);
