@@ -217,7 +217,13 @@ impl Outgoing {
             }
             self.checked = true;
         }
-        match c.send(self.msg, now) {
+        let r = match c.send(self.msg, now) {
+            // Full pipes written out on this thread make room without a
+            // wake-up: try once more (see `Core::drive_full_outputs`).
+            Err(Refused::Wait(msg)) if c.drive_full_outputs() => c.send(msg, now),
+            r => r,
+        };
+        match r {
             Ok(()) => Ok(Ok(())),
             Err(Refused::Fail(e)) => Err(e),
             Err(Refused::Wait(msg)) => {

@@ -75,7 +75,8 @@ fn connected_sub(ctx: &Context, ep: &str) -> Socket {
 /// Subscribes `sub` to a fresh warm-up topic (under [`FRESH`], which no
 /// test subscribes otherwise) and publishes it until `sub` gets it. A
 /// connection keeps its order, so every subscription `sub` made before
-/// has then reached `publisher`. A topic subscribed earlier (such as
+/// has then reached `publisher`, provided the connection was up when
+/// this one was made (a reconnection replays them in the trie's order). A topic subscribed earlier (such as
 /// [`WARM`]) would prove nothing about those made after it.
 fn warm_up(publisher: &Socket, sub: &Socket) {
     static ROUND: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -445,7 +446,12 @@ fn subscriptions_are_replayed_to_a_restarted_publisher() {
     sub.set_subscribe(b"a").unwrap();
     warm_up(&publisher, &sub);
     drop(publisher);
+    eventually("the publisher's loss", || ready(&sub) == 0);
     let publisher = rebind_pub(&ctx, &ep);
+    // A replay goes out in the trie's order, where the warm-up's fresh
+    // topic ("!warm.N") comes before "a": only a topic subscribed once the
+    // replay is queued proves that "a" got there.
+    eventually("the reconnection", || ready(&sub) == 1);
     warm_up(&publisher, &sub);
     publisher.send("b", 0).unwrap();
     publisher.send("a1", 0).unwrap();
