@@ -21,33 +21,52 @@ impl Multipart {
     }
 
     /// A single-frame message.
+    #[inline]
     pub fn single(frame: Bytes) -> Self {
         let mut frames = SmallVec::new();
         frames.push(frame);
         Self { frames }
     }
 
+    /// The frame of a single-frame message, or the message back if it has
+    /// none or several: the receive path's common case without an
+    /// iterator.
+    #[inline]
+    pub fn into_single(mut self) -> Result<Bytes, Multipart> {
+        if self.frames.len() == 1
+            && let Some(frame) = self.frames.pop()
+        {
+            return Ok(frame);
+        }
+        Err(self)
+    }
+
     /// Appends a frame.
+    #[inline]
     pub fn push(&mut self, frame: Bytes) {
         self.frames.push(frame);
     }
 
     /// The frames, in order.
+    #[inline]
     pub fn frames(&self) -> &[Bytes] {
         &self.frames
     }
 
     /// Number of frames.
+    #[inline]
     pub fn len(&self) -> usize {
         self.frames.len()
     }
 
     /// True when the message has no frames.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.frames.is_empty()
     }
 
     /// Sum of the frames' payload sizes, in bytes (framing not included).
+    #[inline]
     pub fn byte_len(&self) -> usize {
         self.frames.iter().map(Bytes::len).sum()
     }
@@ -79,6 +98,7 @@ impl IntoIterator for Multipart {
     type Item = Bytes;
     type IntoIter = smallvec::IntoIter<[Bytes; 2]>;
 
+    #[inline]
     fn into_iter(self) -> Self::IntoIter {
         self.frames.into_iter()
     }
@@ -133,6 +153,7 @@ pub enum Item {
 
 impl Item {
     /// The message, if this is one.
+    #[inline]
     pub fn into_message(self) -> Option<Multipart> {
         match self {
             Item::Message(m) => Some(m),
@@ -141,6 +162,7 @@ impl Item {
     }
 
     /// Bytes it weighs in a pipe: the message's payload, or the topic's.
+    #[inline]
     pub fn byte_len(&self) -> usize {
         match self {
             Item::Message(m) => m.byte_len(),

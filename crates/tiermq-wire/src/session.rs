@@ -822,13 +822,19 @@ impl Session {
         if !matches!(self.phase, Phase::Ready) {
             return Err(Error::UnexpectedMessage);
         }
-        self.partial_bytes += body.len() as u64;
-        self.partial.push(body);
         if more {
+            self.partial_bytes += body.len() as u64;
+            self.partial.push(body);
             return Ok(());
         }
         self.partial_bytes = 0;
-        let msg = std::mem::take(&mut self.partial);
+        // A single-frame message, the common case, skips the partial one.
+        let msg = if self.partial.is_empty() {
+            Multipart::single(body)
+        } else {
+            self.partial.push(body);
+            std::mem::take(&mut self.partial)
+        };
         let item = match self.subscription_message(&msg) {
             Some(item) => item,
             None => Item::Message(msg),

@@ -332,11 +332,16 @@ impl Socket {
             if dontwait && more && c.tx_partial.is_empty() && !c.can_send(now) {
                 return Err(Error::EAGAIN);
             }
-            c.tx_partial.push(frame);
             if more {
+                c.tx_partial.push(frame);
                 return Ok(None);
             }
-            let msg = std::mem::take(&mut c.tx_partial);
+            let msg = if c.tx_partial.is_empty() {
+                Multipart::single(frame)
+            } else {
+                c.tx_partial.push(frame);
+                std::mem::take(&mut c.tx_partial)
+            };
             match c.send(msg, now) {
                 Ok(()) => Ok(None),
                 Err(Refused::Fail(e)) => Err(e),

@@ -101,12 +101,15 @@ impl Core {
                 self.taken(m.from, m.envelope);
                 // The first frame goes straight to the caller; only the
                 // rest of a multipart message waits in `rx_partial`.
-                let mut frames = m.body.into_iter();
-                let first = frames.next()?;
-                if frames.len() > 0 {
-                    self.rx_partial.extend(frames);
+                match m.body.into_single() {
+                    Ok(frame) => frame,
+                    Err(body) => {
+                        let mut frames = body.into_iter();
+                        let first = frames.next()?;
+                        self.rx_partial.extend(frames);
+                        first
+                    }
                 }
-                first
             }
         };
         let more = !self.rx_partial.is_empty();
