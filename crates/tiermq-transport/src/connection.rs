@@ -638,11 +638,17 @@ impl Connection {
             _ => tiermq_pipe::pipe_with(out_config, weight),
         };
         let (in_w, in_r) = tiermq_pipe::pipe_with(tiermq_pipe::Config::new(self.rcvhwm), weight);
+        // A blocked sender writes its full pipe itself on ipc only: a tcp
+        // write on loopback also runs the receiver's side of the stack,
+        // and there the I/O thread writing in parallel with the encoding
+        // sender measured faster (docs/design.md, "A blocked sender writes").
+        let drives = matches!(self.stream, Stream::Ipc(_));
         let waker = |direction| {
             Some(Arc::new(PipeWaker {
                 shared: Arc::clone(shared),
                 token: self.token,
                 direction,
+                drives: drives && matches!(direction, Direction::Out),
                 conn: self.me.clone(),
             }) as Arc<dyn tiermq_pipe::Wake>)
         };
@@ -805,17 +811,14 @@ impl Connection {
     /// The sender's thread found the out pipe full: write out what it holds
     /// there rather than sleep until the I/O thread has, whether or not the
     /// sender streams (the cork of [`write_direct`](Self::write_direct)
-    /// does not apply: the pipe holds a whole batch). ipc only: a tcp
-    /// write on loopback also runs the receiver's side of the stack, and
-    /// there the I/O thread writing in parallel with the encoding sender
-    /// measured faster (docs/design.md, "A blocked sender writes").
-    /// `None` when the I/O thread must (tcp, not plainly established) or
+    /// does not apply: the pipe holds a whole batch). Only ipc
+    /// connections' wakers call it (see `attach`).
+    /// `None` when the I/O thread must (not plainly established) or
     /// nothing can be written now (the kernel refused the last write: its
     /// WRITABLE edge comes to whoever polls the stream); else what is left
     /// for the I/O thread.
     pub(crate) fn drive_out(&mut self) -> Option<Handback> {
-        let plain = matches!(self.stream, Stream::Ipc(_))
-            && self.fault.is_none()
+        let plain = self.fault.is_none()
             && !self.connecting
             && !self.write_blocked
             && !self.dead

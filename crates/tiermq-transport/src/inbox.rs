@@ -223,6 +223,9 @@ pub(crate) struct PipeWaker {
     pub(crate) shared: Arc<Shared>,
     pub(crate) token: Token,
     pub(crate) direction: Direction,
+    /// An out pipe's waker that writes the pipe out on a blocked sender's
+    /// thread ([`Wake::drive`](tiermq_pipe::Wake::drive)).
+    pub(crate) drives: bool,
     pub(crate) conn: Weak<Mutex<Connection>>,
 }
 
@@ -264,7 +267,7 @@ impl tiermq_pipe::Wake for PipeWaker {
     /// thread has: the I/O thread was woken when the pipe became non-empty
     /// and may be busy with other connections, or on another CPU.
     fn drive(&self) -> bool {
-        if !matches!(self.direction, Direction::Out) || crate::io_loop::on_io_thread() {
+        if !self.drives || crate::io_loop::on_io_thread() {
             return false;
         }
         let Some(conn) = self.conn.upgrade() else {
