@@ -179,6 +179,9 @@ pub fn poll(items: &mut [PollItem<'_>], timeout_ms: i64) -> Result<i32> {
             Source::Fd(_) => None,
         })
         .collect();
+    if let [socket] = sockets[..] {
+        return poll_one(items, socket, deadline);
+    }
     let signal = Arc::new(Signal::default());
     for s in &sockets {
         s.shared().watch(&signal);
@@ -201,6 +204,27 @@ pub fn poll(items: &mut [PollItem<'_>], timeout_ms: i64) -> Result<i32> {
         s.shared().unwatch(&signal);
     }
     result
+}
+
+/// `poll` on one socket waits as a blocked `recv` or `send` on it does: on
+/// the socket's own signal, leading its connections (reading them on this
+/// thread) when it can, so a message costs one wake-up here rather than
+/// the I/O thread's and then this thread's.
+fn poll_one(items: &mut [PollItem<'_>], socket: &Socket, deadline: Option<Instant>) -> Result<i32> {
+    loop {
+        let seen = socket.shared().signal.generation();
+        let (ready, terminated, timer) = check_sockets(items, deadline);
+        if ready > 0 {
+            return Ok(ready);
+        }
+        if terminated {
+            return Err(Error::ETERM);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(0);
+        }
+        socket.shared().wait(seen, timer);
+    }
 }
 
 /// Sets the revents of the socket items: how many are ready, whether a

@@ -241,6 +241,38 @@ fn pull_fed(
     (pull, sender)
 }
 
+/// The same stream taken through `poll` on the one socket, which leads its
+/// connections as a blocked `recv` does: every message arrives, in order,
+/// and the poll never reports a message that is not there.
+fn stream_polled_on_one_socket(endpoint: &str) {
+    const N: usize = 20_000;
+    let (pull, sender) = pull_fed(endpoint, 5, N, |i| (i as u32).to_be_bytes().to_vec());
+    let mut next = 0u32;
+    while next < N as u32 {
+        let mut items = [pull.as_poll_item(tiermq::POLLIN)];
+        assert_eq!(tiermq::poll(&mut items, i64::from(WAIT_MS)).unwrap(), 1);
+        assert!(items[0].is_readable());
+        let first = pull.recv_bytes(tiermq::DONTWAIT).expect("a polled message");
+        assert_eq!(first, next.to_be_bytes());
+        next += 1;
+        while let Ok(m) = pull.recv_bytes(tiermq::DONTWAIT) {
+            assert_eq!(m, next.to_be_bytes());
+            next += 1;
+        }
+    }
+    drop(sender.join().unwrap());
+}
+
+#[test]
+fn a_stream_polled_on_one_socket_tcp() {
+    stream_polled_on_one_socket("tcp://127.0.0.1:*");
+}
+
+#[test]
+fn a_stream_polled_on_one_socket_ipc() {
+    stream_polled_on_one_socket("ipc://*");
+}
+
 #[test]
 fn a_stream_through_a_tiny_rcvhwm_tcp() {
     stream_through_a_tiny_rcvhwm("tcp://127.0.0.1:*");
