@@ -45,8 +45,11 @@ const OUT_BUDGET: usize = 256 * 1024;
 const OUT_BATCH: usize = 256;
 /// Received messages handed to the in pipe per lock.
 const IN_BATCH: usize = 256;
-/// Slices per `writev`.
-const IOV: usize = 64;
+/// Slices per `writev`. A message above the zero-copy threshold takes two
+/// (its header, its payload); with 64, a writev carried 32 messages of 4
+/// KiB, and over loopback tcp each writev woke the receiver again, which
+/// the sender pays for: 256 measured 0.90–1.09 M msg/s against 0.66–0.85.
+const IOV: usize = 256;
 /// The adaptive cork: a thread that wakes an idle connection again within
 /// this long after its last one writes through the I/O thread, which
 /// batches; a slower one writes directly (see [`Connection::write_direct`]).
