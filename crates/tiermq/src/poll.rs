@@ -237,16 +237,18 @@ pub(crate) fn check_sockets(
     let mut ready = 0;
     let mut wake = deadline;
     let mut terminated = false;
+    let mut now = None;
     for item in items.iter_mut() {
         let Source::Socket(socket) = item.source else {
             continue;
         };
-        item.revents = socket.ready_events(item.events);
+        let (revents, timer) = socket.readiness(item.events, &mut now);
+        item.revents = revents;
         if !item.revents.is_empty() {
             ready += 1;
         }
         terminated |= socket.context().is_terminated();
-        if let Some(t) = socket.next_timer() {
+        if let Some(t) = timer {
             wake = Some(wake.map_or(t, |w| w.min(t)));
         }
     }

@@ -617,22 +617,31 @@ impl Socket {
 
     /// Which of `events` are ready now.
     pub(crate) fn ready_events(&self, events: PollEvents) -> PollEvents {
-        let now = Instant::now();
+        self.readiness(events, &mut None).0
+    }
+
+    /// Which of `events` are ready now, and when this socket's timer (a
+    /// failback, a REQ resend) is due, for `poll` to look again: one core
+    /// lock. `now` is read from the clock only if a send must be checked,
+    /// and kept for the caller's next socket.
+    pub(crate) fn readiness(
+        &self,
+        events: PollEvents,
+        now: &mut Option<Instant>,
+    ) -> (PollEvents, Option<Instant>) {
         self.core(|c| {
             let mut ready = PollEvents::empty();
             if events.contains(PollEvents::POLLIN) && c.can_recv() {
                 ready |= PollEvents::POLLIN;
             }
-            if events.contains(PollEvents::POLLOUT) && c.sends() && c.can_send(now) {
-                ready |= PollEvents::POLLOUT;
+            if events.contains(PollEvents::POLLOUT) && c.sends() {
+                let now = *now.get_or_insert_with(Instant::now);
+                if c.can_send(now) {
+                    ready |= PollEvents::POLLOUT;
+                }
             }
-            ready
+            (ready, c.next_timer())
         })
-    }
-
-    /// When this socket's failback timer is due, for `poll` to re-check.
-    pub(crate) fn next_timer(&self) -> Option<Instant> {
-        self.core(|c| c.next_timer())
     }
 
     pub(crate) fn context(&self) -> &Context {
