@@ -57,9 +57,13 @@ const IOV: usize = 256;
 /// the gap between two sends of a streaming sender (under 1 µs).
 const CORK: Duration = Duration::from_micros(5);
 
-/// The I/O thread served this connection less than this long ago: it is
-/// busy (a streaming sender's batches), and a direct write would only cut
-/// one message out of its next batch and contend for the lock.
+/// The I/O thread wrote a batch (more than one message) for this
+/// connection less than this long ago: it is busy with a streaming
+/// sender's batches, and a direct write would only cut one message out of
+/// its next batch and contend for the lock. A single message it wrote does
+/// not count: a request/reply peer whose one send went through the I/O
+/// thread would otherwise send every next one that way too, each within
+/// this window of the last.
 const IO_BUSY: Duration = Duration::from_micros(50);
 
 thread_local! {
@@ -117,6 +121,8 @@ pub(crate) struct Flow {
     pub(crate) more_read: bool,
     /// The write turn ran out with more to write: come back soon.
     pub(crate) more_write: bool,
+    /// Messages taken from the out pipe.
+    pub(crate) taken: usize,
 }
 
 /// What the I/O thread must still do for a connection served on another
@@ -187,7 +193,8 @@ pub(crate) struct Connection {
     group: Option<Arc<SocketPoll>>,
     /// Registered in `group` rather than in the reactor's poll.
     in_group: bool,
-    /// When the I/O thread last served this connection.
+    /// When the I/O thread last wrote a batch for this connection (see
+    /// [`IO_BUSY`]).
     pub(crate) io_served: Option<Instant>,
 }
 
@@ -728,7 +735,7 @@ impl Connection {
                     };
                     match taken {
                         Ok(0) | Err(RecvError::Empty) => break,
-                        Ok(_) => {}
+                        Ok(n) => flow.taken += n,
                         Err(RecvError::Closed) => {
                             *out_closed = true;
                             break;

@@ -609,9 +609,12 @@ impl IoLoop {
             return;
         };
         let mut conn = lock(&conn);
-        // When the pump ended, not began: a long write (hundreds of KiB over
-        // tcp) must not make the connection look idle to a direct writer.
-        conn.io_served = Some(Instant::now());
+        if flow.taken > 1 {
+            // When the pump ended, not began: a long write (hundreds of KiB
+            // over tcp) must not make the connection look idle to a direct
+            // writer. A single message is no batch (see `IO_BUSY`).
+            conn.io_served = Some(Instant::now());
+        }
         let link_id = conn.link;
         if flow.more_read {
             self.again_read.push(token);
