@@ -180,39 +180,48 @@ pub fn poll(items: &mut [PollItem<'_>], timeout_ms: i64) -> Result<i32> {
         })
         .collect();
     if let [socket] = sockets[..] {
-        return poll_one(items, socket, deadline);
+        // One socket waits as a blocked `recv` or `send` on it does: on the
+        // socket's own signal, leading its connections (reading them on
+        // this thread) when it can, so a message costs one wake-up here
+        // rather than the I/O thread's and then this thread's.
+        let shared = socket.shared();
+        return wait_ready(
+            items,
+            deadline,
+            || shared.signal.generation(),
+            |seen, timer| shared.wait(seen, timer),
+        );
     }
     let signal = Arc::new(Signal::default());
     for s in &sockets {
         s.shared().watch(&signal);
     }
-    let result = loop {
-        let seen = signal.generation();
-        let (ready, terminated, timer) = check_sockets(items, deadline);
-        if ready > 0 {
-            break Ok(ready);
-        }
-        if terminated {
-            break Err(Error::ETERM);
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            break Ok(0);
-        }
-        signal.wait(seen, timer);
-    };
+    let result = wait_ready(
+        items,
+        deadline,
+        || signal.generation(),
+        |seen, timer| {
+            signal.wait(seen, timer);
+        },
+    );
     for s in &sockets {
         s.shared().unwatch(&signal);
     }
     result
 }
 
-/// `poll` on one socket waits as a blocked `recv` or `send` on it does: on
-/// the socket's own signal, leading its connections (reading them on this
-/// thread) when it can, so a message costs one wake-up here rather than
-/// the I/O thread's and then this thread's.
-fn poll_one(items: &mut [PollItem<'_>], socket: &Socket, deadline: Option<Instant>) -> Result<i32> {
+/// Looks at the socket items until one is ready, a context was destroyed
+/// or `deadline` passes; in between, `wait(seen, timer)` sleeps until the
+/// count `generation` gives moves on from `seen` (or `timer`, a socket's
+/// timer, is due).
+fn wait_ready(
+    items: &mut [PollItem<'_>],
+    deadline: Option<Instant>,
+    generation: impl Fn() -> u64,
+    wait: impl Fn(u64, Option<Instant>),
+) -> Result<i32> {
     loop {
-        let seen = socket.shared().signal.generation();
+        let seen = generation();
         let (ready, terminated, timer) = check_sockets(items, deadline);
         if ready > 0 {
             return Ok(ready);
@@ -223,7 +232,7 @@ fn poll_one(items: &mut [PollItem<'_>], socket: &Socket, deadline: Option<Instan
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Ok(0);
         }
-        socket.shared().wait(seen, timer);
+        wait(seen, timer);
     }
 }
 
