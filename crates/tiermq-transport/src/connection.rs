@@ -780,6 +780,19 @@ impl Connection {
         Ok(())
     }
 
+    /// Whether an application thread may write this connection's output:
+    /// it is established and attached, not failed, dead, ended or closed
+    /// for output, and the kernel did not refuse its last write.
+    fn writes_plainly(&self) -> bool {
+        self.fault.is_none()
+            && !self.connecting
+            && !self.write_blocked
+            && !self.dead
+            && !self.eof
+            && !self.out_closed
+            && self.pipes.is_some()
+    }
+
     /// The out pipe woke an idle connection on an application thread, the
     /// sender's: write what it queued from that thread, sparing the I/O
     /// thread a wake-up. Returns false when the I/O thread must take over:
@@ -794,14 +807,7 @@ impl Connection {
     pub(crate) fn write_direct(&mut self) -> bool {
         let now = Instant::now();
         let last = LAST_WAKE.with(|last| last.replace(Some(now)));
-        let idle = self.fault.is_none()
-            && !self.connecting
-            && !self.write_blocked
-            && !self.dead
-            && !self.eof
-            && !self.out_closed
-            && self.pipes.is_some()
-            && !self.has_output();
+        let idle = self.writes_plainly() && !self.has_output();
         let io_busy = self
             .io_served
             .is_some_and(|t| now.saturating_duration_since(t) < IO_BUSY);
@@ -828,14 +834,7 @@ impl Connection {
     /// WRITABLE edge comes to whoever polls the stream); else what is left
     /// for the I/O thread.
     pub(crate) fn drive_out(&mut self) -> Option<Handback> {
-        let plain = self.fault.is_none()
-            && !self.connecting
-            && !self.write_blocked
-            && !self.dead
-            && !self.eof
-            && !self.out_closed
-            && self.pipes.is_some();
-        if !plain {
+        if !self.writes_plainly() {
             return None;
         }
         let mut flow = Flow::default();

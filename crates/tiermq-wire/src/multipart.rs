@@ -41,6 +41,19 @@ impl Multipart {
         Err(self)
     }
 
+    /// Ends this partly built message with its `last` frame and takes it,
+    /// leaving `self` empty for the next one. A single-frame message, the
+    /// common case, is built from `last` alone, without going through
+    /// `self`.
+    #[inline]
+    pub fn finish_with(&mut self, last: Bytes) -> Multipart {
+        if self.frames.is_empty() {
+            return Multipart::single(last);
+        }
+        self.frames.push(last);
+        std::mem::take(self)
+    }
+
     /// Appends a frame.
     #[inline]
     pub fn push(&mut self, frame: Bytes) {
@@ -116,6 +129,23 @@ impl<'a> IntoIterator for &'a Multipart {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_partial_message_finishes_with_its_last_frame() {
+        let mut partial = Multipart::new();
+        let one = partial.finish_with(Bytes::from_static(b"only"));
+        assert_eq!(one.frames(), [Bytes::from_static(b"only")]);
+        assert!(partial.is_empty());
+        partial.push(Bytes::from_static(b"a"));
+        let two = partial.finish_with(Bytes::from_static(b"b"));
+        assert_eq!(
+            two.frames(),
+            [Bytes::from_static(b"a"), Bytes::from_static(b"b")]
+        );
+        assert!(partial.is_empty(), "left empty for the next message");
+        assert_eq!(two.clone().into_single(), Err(two));
+        assert_eq!(one.into_single(), Ok(Bytes::from_static(b"only")));
+    }
 
     #[test]
     fn builds_and_measures() {

@@ -828,13 +828,7 @@ impl Session {
             return Ok(());
         }
         self.partial_bytes = 0;
-        // A single-frame message, the common case, skips the partial one.
-        let msg = if self.partial.is_empty() {
-            Multipart::single(body)
-        } else {
-            self.partial.push(body);
-            std::mem::take(&mut self.partial)
-        };
+        let msg = self.partial.finish_with(body);
         let item = match self.subscription_message(&msg) {
             Some(item) => item,
             None => Item::Message(msg),

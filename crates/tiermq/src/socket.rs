@@ -336,12 +336,7 @@ impl Socket {
                 c.tx_partial.push(frame);
                 return Ok(None);
             }
-            let msg = if c.tx_partial.is_empty() {
-                Multipart::single(frame)
-            } else {
-                c.tx_partial.push(frame);
-                std::mem::take(&mut c.tx_partial)
-            };
+            let msg = c.tx_partial.finish_with(frame);
             match c.send(msg, now) {
                 Ok(()) => Ok(None),
                 Err(Refused::Fail(e)) => Err(e),
