@@ -461,10 +461,6 @@ fn stalled_router(
 /// cut in the middle of (bytes the kernel had taken die with it).
 #[test]
 fn dead_dealer_peer_loses_nothing_tiermq_held() {
-    // Enough that the stalled peer's share overflows what the kernels'
-    // buffers take on loopback (autotuned to megabytes): tiermq then still
-    // holds some of it when the peer is declared dead.
-    const N: u64 = 20_000;
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let e1 = format!("tcp://{}", listener.local_addr().unwrap());
     let (hs_tx, hs_rx) = std::sync::mpsc::channel();
@@ -504,18 +500,27 @@ fn dead_dealer_peer_loses_nothing_tiermq_held() {
             }
         }
     });
+    // Sends until the stalled peer is declared dead, so that tiermq holds
+    // some of its share then, however much the kernels' buffers took on
+    // loopback (autotuned to megabytes): the preferred peer's pipe refills
+    // whenever it has room. A fixed count finished too soon on a fast run,
+    // everything the peer got sat in the kernels, and nothing was left to
+    // reroute.
     let payload = vec![0u8; 1024];
-    for n in 0..N {
-        let mut msg = seq(n);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut events = Vec::new();
+    let mut sent = 0u64;
+    while !in_order(&events, &[(K::Busy, e1.as_str()), (K::Dead, e1.as_str())]) {
+        assert!(Instant::now() < deadline, "no death after {sent} messages");
+        let mut msg = seq(sent);
         msg.extend_from_slice(&payload);
         dealer.send(msg, 0).unwrap();
+        sent += 1;
+        events.extend(m.try_iter());
     }
-    let events = collect_until(&m, |ev| {
-        in_order(ev, &[(K::Busy, e1.as_str()), (K::Dead, e1.as_str())])
-            && ev
-                .iter()
-                .any(|e| matches!(e.kind, K::Rerouted { .. }) && e.endpoint == e1)
-    });
+    let rerouted_e1 = |e: &MonitorEvent| matches!(e.kind, K::Rerouted { .. }) && e.endpoint == e1;
+    let rest = collect_until(&m, |ev| events.iter().chain(ev).any(rerouted_e1));
+    events.extend(rest);
     let rerouted: u64 = events
         .iter()
         .filter(|e| e.endpoint == e1)
@@ -528,7 +533,7 @@ fn dead_dealer_peer_loses_nothing_tiermq_held() {
     release_tx.send(()).unwrap();
     let at_stalled = stalled.join().unwrap();
     eventually("all but at most one message arrived", || {
-        at_backup.lock().unwrap().len() + at_stalled.len() >= N as usize - 1
+        at_backup.lock().unwrap().len() + at_stalled.len() >= sent as usize - 1
     });
     stop.store(true, Ordering::SeqCst);
     collector.join().unwrap();
@@ -537,7 +542,7 @@ fn dead_dealer_peer_loses_nothing_tiermq_held() {
     for &n in at_stalled.iter().chain(&at_backup) {
         assert!(seen.insert(n), "message {n} delivered twice");
     }
-    let missing: Vec<u64> = (0..N).filter(|n| !seen.contains(n)).collect();
+    let missing: Vec<u64> = (0..sent).filter(|n| !seen.contains(n)).collect();
     eprintln!(
         "{} at the stalled peer, {} at the backup, {rerouted} rerouted, missing {missing:?}",
         at_stalled.len(),
