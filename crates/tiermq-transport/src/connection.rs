@@ -815,7 +815,12 @@ impl Connection {
             return false;
         }
         let mut flow = Flow::default();
-        match self.pump_out(&mut flow) {
+        let pumped = self.pump_out(&mut flow);
+        // The cork's clock runs from the end of this write: a write that
+        // outlasts CORK (a CURVE box, a large frame) would otherwise make
+        // every next send of a stream look idle, one system call each.
+        LAST_WAKE.with(|last| last.set(Some(Instant::now())));
+        match pumped {
             Ok(()) => !flow.more_write,
             Err(reason) => {
                 self.fail(reason);
