@@ -222,15 +222,19 @@ impl Output {
         }
     }
 
-    /// Encodes pending messages until a batch is full, `max_chunks` chunks
-    /// are queued, or `STAGE_LIMIT` bytes are staged; always at least one
-    /// message if nothing is staged, so any `max_chunks` makes progress.
+    /// Encodes pending messages until `max_chunks` chunks are queued or
+    /// `STAGE_LIMIT` bytes are staged; always at least one message if
+    /// nothing is staged, so any `max_chunks` makes progress. A full batch
+    /// is sealed and a new one begun, so one vectored write carries many
+    /// batches (sealed CURVE frames all go through the batch).
     fn encode(&mut self, max_chunks: usize) {
         loop {
+            if self.batch.len() >= self.batch_size {
+                self.seal();
+            }
             let staged = self.queued_bytes > 0 || !self.batch.is_empty();
-            let room = self.batch.len() < self.batch_size
-                && self.queue.len() + 2 < max_chunks
-                && self.queued_bytes < STAGE_LIMIT;
+            let room = self.queue.len() + 2 < max_chunks
+                && self.queued_bytes + self.batch.len() < STAGE_LIMIT;
             if staged && !room {
                 break;
             }
@@ -450,6 +454,23 @@ mod tests {
         assert_eq!(slices[1].as_ptr(), big.as_ptr());
     }
 
+
+    #[test]
+    fn one_call_stages_many_full_batches() {
+        // 100 copied frames of 20 bytes, batches of 64: one `chunks` call
+        // hands the writer every batch (a CURVE stream, whose frames are
+        // all copied, once went out one 8 KiB batch per system call).
+        let mut out = Output::new(64, 1024, false);
+        for i in 0..100u8 {
+            out.push(msg(&[&[i; 20]]));
+        }
+        let mut slices = [IoSlice::new(&[]); 256];
+        let n = out.chunks(&mut slices, true);
+        assert!(n > 1, "more than one batch");
+        assert!(slices[..n].iter().all(|s| s.len() <= 64 + 22));
+        let staged: usize = slices[..n].iter().map(|s| s.len()).sum();
+        assert_eq!(staged, 100 * 22, "every message staged at once");
+    }
     #[test]
     fn stream_is_the_same_for_any_write_size() {
         let build = || {
