@@ -2,6 +2,7 @@
 //! each runs after the greeting, and ZAP (RFC 27) requests and replies.
 
 mod curve;
+mod message_box;
 mod null;
 mod plain;
 
