@@ -454,7 +454,6 @@ mod tests {
         assert_eq!(slices[1].as_ptr(), big.as_ptr());
     }
 
-
     #[test]
     fn one_call_stages_many_full_batches() {
         // 100 copied frames of 20 bytes, batches of 64: one `chunks` call
