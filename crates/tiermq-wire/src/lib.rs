@@ -19,7 +19,8 @@
 //!   [`Error::NonceNotIncreasing`]). The shared key is computed once per
 //!   connection; the server's short-term keys and cookie key are fresh for
 //!   every connection. Handshake boxes are RustCrypto's `crypto_box`
-//!   (`SalsaBox`); MESSAGE boxes are `salsabox`'s (a SIMD Salsa20).
+//!   (`SalsaBox`); MESSAGE boxes are `salsabox`'s (a SIMD Salsa20) from
+//!   1 KiB, and RustCrypto's `salsa20` with orion's Poly1305 below.
 //!
 //! Randomness comes from the caller ([`Random`], passed to
 //! [`Session::with_random`]), so sessions stay deterministic under test.
