@@ -84,6 +84,8 @@ pub(crate) struct Output {
     sealed: bool,
     /// CURVE's encryption, once the handshake installed it.
     sealer: Option<Sealer>,
+    /// Size of the allocation batches are carved from now.
+    batch_alloc: usize,
 }
 
 /// Wire size of one frame of `len` payload bytes.
@@ -119,6 +121,7 @@ impl Output {
             zero_copy_threshold: zero_copy_threshold.max(1),
             sealed,
             sealer: None,
+            batch_alloc: batch_size,
         }
     }
 
@@ -255,15 +258,18 @@ impl Output {
             if self.batch.capacity() - self.batch.len() < copied {
                 // A new batch rather than a grown one, which would copy
                 // this one. Once every chunk of the allocation is written,
-                // `reserve` takes it back; while some are not, a new one
-                // holds all that is staged and this message, so a stream's
-                // rounds settle on one allocation, reused, rather than one
-                // per batch (the sender of 4 KiB CURVE messages took a page
-                // fault every three to ten messages).
+                // it is taken back whole; while some are not, a new one
+                // twice as large follows (up to MAX_BATCH_ALLOC), so a
+                // stream's rounds settle on one allocation, reused, rather
+                // than one per batch (the sender of 4 KiB CURVE messages
+                // took a page fault every three to ten messages).
                 self.seal();
-                let round = (self.queued_bytes + copied).next_power_of_two();
-                self.batch
-                    .reserve(round.clamp(self.batch_size, MAX_BATCH_ALLOC).max(copied));
+                if !self.batch.try_reclaim(copied) {
+                    self.batch_alloc = (2 * self.batch_alloc)
+                        .clamp(self.batch_size, MAX_BATCH_ALLOC)
+                        .max(copied);
+                    self.batch = BytesMut::with_capacity(self.batch_alloc);
+                }
             }
             let start = self.staged_end();
             let last = msg.len().saturating_sub(1);
