@@ -234,6 +234,11 @@ impl Output {
     /// batches (sealed CURVE frames all go through the batch).
     fn encode(&mut self, max_chunks: usize) {
         if self.queue.is_empty() && self.batch.is_empty() {
+            if self.batch_alloc > MAX_BATCH_ALLOC {
+                // Made for one huge sealed message: not kept.
+                self.batch_alloc = self.batch_size;
+                self.batch = BytesMut::with_capacity(self.batch_size);
+            }
             // A new round: the last one's allocation comes back whole if
             // all its chunks were written (else the batch goes on in its
             // tail, or in a new one).

@@ -40,8 +40,9 @@ impl MessageKey {
     /// The key of `crypto_box_beforenm` from an X25519 shared secret; `None`
     /// for an all-zero one (a low-order peer key), as libsodium refuses it.
     pub(crate) fn from_shared_secret(shared: &[u8; 32]) -> Option<MessageKey> {
-        // Checked for all-zero once per connection; salsabox checks it in
-        // constant time, and so derives the key the same way we do.
+        // salsabox's check for an all-zero secret runs in constant time;
+        // the key is then derived as it derives it (HSalsa20 of the shared
+        // secret under a zero nonce), once per connection.
         salsabox::BoxKey::from_shared_secret(shared)?;
         let key = Zeroizing::new(salsabox::hsalsa20(shared, &[0u8; 16]));
         let long = salsabox::SecretBox::from_key(&key);
