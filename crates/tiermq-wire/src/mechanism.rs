@@ -5,6 +5,7 @@ mod curve;
 mod message_box;
 mod null;
 mod plain;
+mod plain_pool;
 
 pub use curve::public_key as curve_public_key;
 pub(crate) use curve::{MESSAGE_OVERHEAD, Opener, Sealer};

@@ -11,30 +11,17 @@ use bytes::{Buf, Bytes, BytesMut};
 pub trait ReadBuf: Buf + AsRef<[u8]> + private::Sealed {
     /// Splits off the first `n` bytes as a frame body.
     fn split_frame(&mut self, n: usize) -> Bytes;
-    /// Splits off the first `n` bytes as a body to change in place (a
-    /// CURVE MESSAGE, decrypted where it lies). `Bytes` copies them.
-    fn split_frame_mut(&mut self, n: usize) -> BytesMut;
 }
 
 impl ReadBuf for BytesMut {
     fn split_frame(&mut self, n: usize) -> Bytes {
         self.split_to(n).freeze()
     }
-
-    fn split_frame_mut(&mut self, n: usize) -> BytesMut {
-        self.split_to(n)
-    }
 }
 
 impl ReadBuf for Bytes {
     fn split_frame(&mut self, n: usize) -> Bytes {
         self.split_to(n)
-    }
-
-    fn split_frame_mut(&mut self, n: usize) -> BytesMut {
-        // Shared bytes can't be decrypted in place; the copy is the price
-        // of a frozen read under CURVE, small beside the cipher.
-        BytesMut::from(&self.split_to(n)[..])
     }
 }
 
@@ -53,7 +40,7 @@ mod tests {
         let mut m = BytesMut::from(&b"abcdef"[..]);
         let mut b = Bytes::from_static(b"abcdef");
         assert_eq!(m.split_frame(2), b.split_frame(2));
-        assert_eq!(&m.split_frame_mut(3)[..], &b.split_frame_mut(3)[..]);
+        assert_eq!(m.split_frame(3), b.split_frame(3));
         assert_eq!(&m[..], b"f");
         assert_eq!(&b[..], b"f");
     }

@@ -724,7 +724,7 @@ impl Session {
             if let Some(opener) = &mut self.opener {
                 // CURVE: every frame is a MESSAGE (libzmq sends it as a
                 // data frame); the flags inside say what it carries.
-                let (flags, plain) = opener.open(buf.split_frame_mut(size))?;
+                let (flags, plain) = opener.open(&buf.split_frame(size))?;
                 if flags & 0x02 != 0 {
                     self.on_command(plain, now)?;
                 } else {

@@ -11,6 +11,7 @@
 //! protocol error.
 
 use super::message_box::{MessageKey, TAG};
+use super::plain_pool::PlainPool;
 use super::{Ctx, Random, Step, ZapRequest, put_command};
 use crate::command::parse_properties;
 use crate::{Error, Metadata};
@@ -187,12 +188,19 @@ pub(crate) struct Opener {
     shared: Arc<MessageKey>,
     prefix: &'static [u8; 16],
     last: Option<u64>,
+    /// Where large messages are decrypted.
+    pool: Arc<PlainPool>,
 }
 
+/// Messages this long or longer are decrypted into a pooled buffer;
+/// shorter ones into an allocation of their own (quick to get back).
+const POOLED_FROM: usize = 2048;
+
 impl Opener {
-    /// Opens one MESSAGE (the whole frame body) in place. Returns its flags
+    /// Opens one MESSAGE (the whole frame body), decrypting it into a
+    /// buffer of its own (the read it lies in is shared). Returns its flags
     /// byte and payload.
-    pub(crate) fn open(&mut self, mut body: BytesMut) -> Result<(u8, Bytes), Error> {
+    pub(crate) fn open(&mut self, body: &[u8]) -> Result<(u8, Bytes), Error> {
         if !body.starts_with(b"\x07MESSAGE") {
             return Err(Error::UnexpectedCommand("not a MESSAGE".into()));
         }
@@ -206,15 +214,27 @@ impl Opener {
             return Err(Error::NonceNotIncreasing { last, got: n });
         }
         let nonce = nonce(self.prefix, &body[8..16]);
-        let (head, ct) = body.split_at_mut(16 + TAG);
         let mut tag = [0u8; TAG];
-        tag.copy_from_slice(&head[16..]);
-        self.shared
-            .open(&nonce.into(), ct, &tag)
-            .map_err(|_| Error::Crypto("MESSAGE box"))?;
+        tag.copy_from_slice(&body[16..16 + TAG]);
+        let ct = &body[16 + TAG..];
+        let plain = if ct.len() >= POOLED_FROM {
+            let mut buf = self.pool.take(ct.len());
+            buf[..ct.len()].copy_from_slice(ct);
+            self.open_in(&nonce, &mut buf[..ct.len()], &tag)?;
+            self.pool.lend(buf, ct.len())
+        } else {
+            let mut buf = BytesMut::from(ct);
+            self.open_in(&nonce, &mut buf, &tag)?;
+            buf.freeze()
+        };
         self.last = Some(n);
-        let body = body.freeze();
-        Ok((body[16 + TAG], body.slice(MESSAGE_OVERHEAD..)))
+        Ok((plain[0], plain.slice(1..)))
+    }
+
+    fn open_in(&self, nonce: &Nonce, buf: &mut [u8], tag: &[u8; TAG]) -> Result<(), Error> {
+        self.shared
+            .open(&(*nonce).into(), buf, tag)
+            .map_err(|_| Error::Crypto("MESSAGE box"))
     }
 }
 
@@ -541,6 +561,7 @@ impl State {
             shared,
             prefix: theirs,
             last: self.peer_nonce,
+            pool: Arc::default(),
         };
         Step::Done(metadata, Some((sealer, opener)))
     }
