@@ -33,7 +33,6 @@ const SERVER_MESSAGE_NONCE: &[u8; 16] = b"CurveZMQMESSAGES";
 const VOUCH_NONCE: &[u8; 8] = b"VOUCH---";
 const COOKIE_NONCE: &[u8; 8] = b"COOKIE--";
 
-/// Poly1305 tag length: a box is this much longer than its plaintext.
 /// MESSAGE overhead: name (8), short nonce (8), tag (16), flags (1).
 pub(crate) const MESSAGE_OVERHEAD: usize = 8 + 8 + TAG + 1;
 /// HELLO data after its name: version (2), padding (72), C' (32), nonce (8), box (80).

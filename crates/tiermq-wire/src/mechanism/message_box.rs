@@ -23,7 +23,7 @@ use zeroize::Zeroizing;
 /// faster at 16 bytes and 2.3 times at 256.
 const SHORT: usize = 1024;
 
-/// A box's authenticator length.
+/// A box's Poly1305 tag length: a box is this much longer than its plaintext.
 pub(crate) const TAG: usize = 16;
 
 /// One connection's MESSAGE key (libsodium's "beforenm" result).

@@ -18,7 +18,14 @@ const SPARE: usize = 4 << 20;
 /// One connection's spare buffers.
 #[derive(Debug, Default)]
 pub(crate) struct PlainPool {
-    spare: Mutex<Vec<Vec<u8>>>,
+    spare: Mutex<Spare>,
+}
+
+/// Spare buffers, oldest first, and their bytes.
+#[derive(Debug, Default)]
+struct Spare {
+    bufs: Vec<Vec<u8>>,
+    bytes: usize,
 }
 
 /// A pooled buffer lent to one message's bytes (`..len`).
@@ -41,7 +48,7 @@ impl Drop for Lent {
 }
 
 impl PlainPool {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Vec<u8>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Spare> {
         // A panic elsewhere while holding the lock leaves the list intact.
         self.spare.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -50,11 +57,17 @@ impl PlainPool {
     /// message does not pin a large one), the latest returned if any.
     pub(crate) fn take(&self, len: usize) -> Vec<u8> {
         let mut spare = self.lock();
-        match spare
+        let fits = spare
+            .bufs
             .iter()
-            .rposition(|b| b.len() >= len && b.len() <= 2 * len)
-        {
-            Some(i) => spare.swap_remove(i),
+            .rposition(|b| b.len() >= len && b.len() <= 2 * len);
+        match fits {
+            Some(i) => {
+                // In order: the oldest are evicted first (see `put`).
+                let buf = spare.bufs.remove(i);
+                spare.bytes -= buf.len();
+                buf
+            }
             None => vec![0; len],
         }
     }
@@ -75,14 +88,14 @@ impl PlainPool {
             return;
         }
         let mut spare = self.lock();
-        let mut bytes: usize = spare.iter().map(Vec::len).sum();
         let mut evict = 0;
-        while bytes + buf.len() > SPARE {
-            bytes -= spare[evict].len();
+        while spare.bytes + buf.len() > SPARE {
+            spare.bytes -= spare.bufs[evict].len();
             evict += 1;
         }
-        spare.drain(..evict);
-        spare.push(buf);
+        spare.bufs.drain(..evict);
+        spare.bytes += buf.len();
+        spare.bufs.push(buf);
     }
 }
 
@@ -100,9 +113,9 @@ mod tests {
         assert_eq!(&msg[..], b"hello");
         let part = msg.slice(1..3);
         drop(msg);
-        assert!(pool.lock().is_empty(), "a slice still holds it");
+        assert!(pool.lock().bufs.is_empty(), "a slice still holds it");
         drop(part);
-        assert_eq!(pool.lock().len(), 1);
+        assert_eq!(pool.lock().bufs.len(), 1);
         let again = pool.take(4000);
         assert_eq!(again.as_ptr(), ptr, "reused for a similar size");
     }
@@ -112,7 +125,7 @@ mod tests {
         let pool = Arc::new(PlainPool::default());
         pool.put(vec![0; 64 << 10]);
         assert_eq!(pool.take(3000).len(), 3000);
-        assert_eq!(pool.lock().len(), 1);
+        assert_eq!(pool.lock().bufs.len(), 1);
     }
 
     #[test]
@@ -122,7 +135,8 @@ mod tests {
             pool.put(vec![i as u8; 64 << 10]);
         }
         let spare = pool.lock();
-        assert_eq!(spare.iter().map(Vec::len).sum::<usize>(), SPARE);
-        assert_eq!(spare[0][0], 4, "the four oldest went");
+        assert_eq!(spare.bufs.iter().map(Vec::len).sum::<usize>(), SPARE);
+        assert_eq!(spare.bytes, SPARE);
+        assert_eq!(spare.bufs[0][0], 4, "the four oldest went");
     }
 }
