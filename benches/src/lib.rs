@@ -103,6 +103,9 @@ pub struct Report {
     /// This process's context switches over its part of the timed run,
     /// where the role measures them.
     pub switches: Option<switches::Switches>,
+    /// For the `tiered` role (tiermq): the share of messages sent below the
+    /// first tier ([`tiered::Tiered::spilled`]).
+    pub spilled: Option<f64>,
 }
 
 /// What a `sub` role adds to its [`Report`].
@@ -130,9 +133,12 @@ impl Report {
         let switches = self.switches.map_or(String::new(), |w| {
             format!(" vcsw={} ivcsw={}", w.voluntary, w.involuntary)
         });
+        let spilled = self
+            .spilled
+            .map_or(String::new(), |s| format!(" spilled={s:.4}"));
         match self.secs {
             Some(secs) => format!(
-                "RESULT secs={secs:.6} count={} size={} rss_kib={rss}{delivery}{switches}",
+                "RESULT secs={secs:.6} count={} size={} rss_kib={rss}{delivery}{switches}{spilled}",
                 self.count, self.size
             ),
             None => format!("PEER rss_kib={rss}{switches}"),
@@ -159,8 +165,13 @@ pub fn run(
     if matches!(spec.role, Role::Pub | Role::Sub) {
         return pubsub::run(spec, on_bound, hold);
     }
+    let mut spilled = None;
     let secs = match spec.lib {
-        Lib::Tiermq if spec.role == Role::Tiered => Some(tiered::run(spec)?),
+        Lib::Tiermq | Lib::Libzmq if spec.role == Role::Tiered => {
+            let t = tiered::run(spec)?;
+            spilled = t.spilled;
+            Some(t.elapsed)
+        }
         Lib::Tiermq => zmq_like::tiermq::run(spec, on_bound, hold)?,
         Lib::Libzmq => zmq_like::libzmq::run(spec, on_bound, hold)?,
         Lib::Raw => raw::run(spec, on_bound, hold)?,
@@ -187,6 +198,7 @@ pub fn run(
         rss_kib: peak_rss_kib(),
         delivery: None,
         switches: switches::span(),
+        spilled,
     })
 }
 
@@ -238,6 +250,7 @@ mod tests {
             rss_kib: Some(1234),
             delivery: None,
             switches: None,
+            spilled: None,
         };
         assert_eq!(
             r.line(),
@@ -271,6 +284,14 @@ mod tests {
         assert_eq!(
             Report { secs: None, ..w }.line(),
             "PEER rss_kib=1234 vcsw=7 ivcsw=3"
+        );
+        let t = Report {
+            spilled: Some(0.25),
+            ..r
+        };
+        assert_eq!(
+            t.line(),
+            "RESULT secs=0.500000 count=10 size=16 rss_kib=1234 spilled=0.2500"
         );
     }
 

@@ -188,6 +188,7 @@ pub fn run(
                 delivery: None,
                 // Not measured for PUB/SUB.
                 switches: None,
+                spilled: None,
             })
         }
         Role::Sub => {

@@ -27,9 +27,10 @@ pub enum Role {
     RawPong,
     /// PUSH and PULL in this process on two threads (any transport).
     PushPull,
-    /// tiermq only: one PUSH connected to `--tiers T×P` endpoints of one
-    /// PULL (P peers in each of T priority tiers), both in this process
-    /// (see [`crate::tiered`]); `--tiers 1x1` is the one-peer baseline.
+    /// One PUSH connected to `--tiers T×P` endpoints of one PULL (P peers
+    /// in each of T priority tiers), both in this process (see
+    /// [`crate::tiered`]); `--tiers 1x1` is the one-peer baseline. libzmq
+    /// runs `1xP` only: a plain round-robin.
     Tiered,
     /// REQ and REP in this process on two threads (any transport).
     ReqRep,
@@ -315,8 +316,12 @@ impl Spec {
                 "the raw roles go with the `raw` library, and only they do",
             ));
         }
-        if self.role == Role::Tiered && self.lib != Lib::Tiermq {
-            return Err(Error::new("tiered measures tiermq's priority tiers only"));
+        if self.role == Role::Tiered
+            && !(self.lib == Lib::Tiermq || (self.lib == Lib::Libzmq && self.tiers.0 == 1))
+        {
+            return Err(Error::new(
+                "tiered runs tiermq's priority tiers, or libzmq's plain round-robin (--tiers 1xP)",
+            ));
         }
         let in_process = matches!(self.role, Role::PushPull | Role::ReqRep | Role::Tiered);
         if self.transport == Transport::Inproc && !in_process {
@@ -445,7 +450,7 @@ mod tests {
             ],
             &["pub", "libzmq", "inproc", "16", "10"],
             &["raw-ping", "tiermq", "tcp", "16", "10"],
-            &["tiered", "libzmq", "tcp", "16", "10"],
+            &["tiered", "libzmq", "tcp", "16", "10", "--tiers", "2x1"],
             &["tiered", "tiermq", "tcp", "16", "10", "--tiers", "4"],
             &[
                 "sub",

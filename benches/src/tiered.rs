@@ -5,15 +5,47 @@
 //! each, tier `t` (1 = most preferred) at `set_sndprio(t)`. While the first
 //! tier's pipes are ready they take every message, round-robin, so the
 //! difference from one peer is what the scheduler and the extra pipes cost.
+//!
+//! libzmq runs the one-tier shapes (`1×P`: a plain PUSH round-robin over P
+//! connections, [`round_robin_libzmq`]), so that what spreading a stream
+//! over P connections costs any library can be told apart from what the
+//! tiers cost.
 
 use std::time::{Duration, Instant};
 
-use crate::{Error, Spec, Transport, bind_endpoint, remove_ipc_file, switches};
+use crate::{Error, Lib, Spec, Transport, bind_endpoint, remove_ipc_file, switches};
+
+/// What one tiered run measured.
+#[derive(Clone, Copy, Debug)]
+pub struct Tiered {
+    /// The PULL's time for the last `count` messages.
+    pub elapsed: Duration,
+    /// The share of all messages the PUSH sent below its first tier: it
+    /// spills there whenever every first-tier pipe is at SNDHWM (SPEC §4).
+    /// `None` for libzmq, which has no tiers.
+    pub spilled: Option<f64>,
+}
 
 /// The `tiered` role: [`tiered_push_pull`] with the spec's transport,
 /// `--tiers`, size, count and HWM.
-pub fn run(spec: &Spec) -> Result<Duration, Error> {
+pub fn run(spec: &Spec) -> Result<Tiered, Error> {
     let (tiers, per_tier) = spec.tiers;
+    if spec.lib == Lib::Libzmq {
+        if tiers != 1 {
+            return Err(Error::new("libzmq has no tiers: use --tiers 1xP"));
+        }
+        let elapsed = round_robin_libzmq(
+            spec.transport,
+            per_tier,
+            spec.size,
+            spec.count,
+            i32::try_from(spec.hwm).unwrap_or(i32::MAX),
+        )?;
+        return Ok(Tiered {
+            elapsed,
+            spilled: None,
+        });
+    }
     tiered_push_pull(
         spec.transport,
         tiers,
@@ -26,7 +58,8 @@ pub fn run(spec: &Spec) -> Result<Duration, Error> {
 
 /// Sends `count + 1` messages of `size` bytes from a tiermq PUSH connected
 /// to `tiers × peers_per_tier` endpoints of one PULL, and returns the time
-/// the PULL took for the last `count`. `hwm` is every pipe's SNDHWM/RCVHWM.
+/// the PULL took for the last `count`, and how many messages went below the
+/// first tier. `hwm` is every pipe's SNDHWM/RCVHWM.
 ///
 /// Errors: tiermq's, a timeout, or more than 16 tiers.
 pub fn tiered_push_pull(
@@ -36,7 +69,7 @@ pub fn tiered_push_pull(
     size: usize,
     count: u64,
     hwm: i32,
-) -> Result<Duration, Error> {
+) -> Result<Tiered, Error> {
     if !(1..=16).contains(&tiers) || peers_per_tier == 0 {
         return Err(Error::new("1..=16 tiers of at least one peer each"));
     }
@@ -97,6 +130,105 @@ pub fn tiered_push_pull(
             .join()
             .map_err(|_| Error::new("the receiver panicked"))?
     });
+    let (mut below, mut all) = (0u64, 0u64);
+    for p in push.peers() {
+        all += p.sent;
+        if p.sndprio > 1 {
+            below += p.sent;
+        }
+    }
+    drop(push);
+    for ep in &endpoints {
+        remove_ipc_file(ep);
+    }
+    Ok(Tiered {
+        elapsed: out?,
+        spilled: Some(below as f64 / all.max(1) as f64),
+    })
+}
+
+/// libzmq's PUSH round-robin over `peers` connections to one PULL, timed
+/// as [`tiered_push_pull`] times tiermq's: `count + 1` messages of `size`
+/// bytes, the PULL's clock over the last `count`.
+///
+/// Errors: libzmq's, or a timeout.
+pub fn round_robin_libzmq(
+    transport: Transport,
+    peers: usize,
+    size: usize,
+    count: u64,
+    hwm: i32,
+) -> Result<Duration, Error> {
+    if peers == 0 {
+        return Err(Error::new("at least one peer"));
+    }
+    let ctx = zmq::Context::new();
+    let pull = ctx.socket(zmq::PULL)?;
+    pull.set_rcvhwm(hwm)?;
+    pull.set_rcvtimeo(timeout_ms())?;
+    let push = ctx.socket(zmq::PUSH)?;
+    push.set_sndhwm(hwm)?;
+    push.set_sndtimeo(timeout_ms())?;
+    push.set_linger(0)?;
+    // Every connection must have its pipe before the clock starts (libzmq
+    // round-robins over the pipes it has): count the handshakes. Inproc
+    // connects at once and has none.
+    let monitor = if transport == Transport::Inproc {
+        None
+    } else {
+        let ep = bind_endpoint(Transport::Inproc);
+        push.monitor(&ep, zmq::SocketEvent::HANDSHAKE_SUCCEEDED as i32)?;
+        let m = ctx.socket(zmq::PAIR)?;
+        m.set_rcvtimeo(timeout_ms())?;
+        m.connect(&ep)?;
+        Some(m)
+    };
+    let mut endpoints = Vec::new();
+    for _ in 0..peers {
+        pull.bind(&bind_endpoint(transport))?;
+        let ep = pull
+            .get_last_endpoint()?
+            .map_err(|_| Error::new("last endpoint is not UTF-8"))?;
+        push.connect(&ep)?;
+        endpoints.push(ep);
+    }
+    if let Some(m) = monitor {
+        for _ in 0..peers {
+            // An event is two frames: the event and value, then the endpoint.
+            let frames = m.recv_multipart(0).map_err(|e| match e {
+                zmq::Error::EAGAIN => Error::timeout("every peer's handshake"),
+                e => e.into(),
+            })?;
+            if frames.len() != 2 {
+                return Err(Error::new("a monitor event of other than two frames"));
+            }
+        }
+    }
+    let payload = vec![7u8; size];
+    let out = std::thread::scope(|scope| {
+        let receiver = scope.spawn(move || -> Result<Duration, Error> {
+            let mut msg = zmq::Message::new();
+            let recv = |msg: &mut zmq::Message| match pull.recv(msg, 0) {
+                Err(zmq::Error::EAGAIN) => Err(Error::timeout("a message")),
+                other => Ok(other?),
+            };
+            recv(&mut msg)?;
+            let start = Instant::now();
+            for _ in 0..count {
+                recv(&mut msg)?;
+            }
+            let elapsed = start.elapsed();
+            switches::end();
+            Ok(elapsed)
+        });
+        switches::begin();
+        for _ in 0..=count {
+            push.send(&payload[..], 0)?;
+        }
+        receiver
+            .join()
+            .map_err(|_| Error::new("the receiver panicked"))?
+    });
     drop(push);
     for ep in &endpoints {
         remove_ipc_file(ep);
@@ -122,8 +254,13 @@ mod tests {
     #[test]
     fn tiered_and_single_peer_deliver_everything() {
         for transport in [Transport::Inproc, Transport::Tcp] {
-            tiered_push_pull(transport, 4, 8, 16, 1000, 1000).unwrap();
-            tiered_push_pull(transport, 1, 1, 16, 1000, 1000).unwrap();
+            let spilled = tiered_push_pull(transport, 4, 8, 16, 1000, 1000)
+                .unwrap()
+                .spilled;
+            assert!(spilled.is_some_and(|s| (0.0..=1.0).contains(&s)));
+            // Nothing to spill to, and a deep enough queue: none below.
+            let one = tiered_push_pull(transport, 1, 1, 16, 1000, 2000).unwrap();
+            assert_eq!(one.spilled, Some(0.0));
         }
     }
 
@@ -135,6 +272,20 @@ mod tests {
         assert_eq!((report.count, report.size), (1000, 16));
         assert!(report.secs.is_some_and(|s| s > 0.0));
         assert!(report.switches.is_some());
+    }
+
+    #[test]
+    fn libzmq_round_robin_delivers_everything() {
+        for transport in [Transport::Inproc, Transport::Tcp] {
+            round_robin_libzmq(transport, 8, 16, 1000, 1000).unwrap();
+            round_robin_libzmq(transport, 1, 16, 1000, 1000).unwrap();
+        }
+        let spec =
+            Spec::parse(["tiered", "libzmq", "tcp", "16", "1000", "--tiers", "1x4"]).unwrap();
+        let report = crate::run(&spec, &mut |_| {}, &mut || {}).unwrap();
+        assert_eq!((report.count, report.size), (1000, 16));
+        let tiers = Spec::parse(["tiered", "libzmq", "tcp", "16", "1000", "--tiers", "2x4"]);
+        assert!(tiers.is_err(), "libzmq has no tiers");
     }
 
     #[test]

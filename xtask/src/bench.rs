@@ -73,7 +73,11 @@ const SIZES: [usize; 4] = [16, 256, 4096, 65536];
 const RAW_SIZES: [usize; 2] = [65536, 262144];
 const HWM: &str = "1000";
 /// The tiered PUSH layouts: one peer, and 4 tiers of 8 (the issue's).
-const TIERED: [(u8, usize); 2] = [(1, 1), (4, 8)];
+/// The tiered shapes (tiers × peers per tier): one peer, a plain
+/// round-robin over 8 (libzmq runs these two too), and 4 tiers of 8.
+const TIERED: [(u8, usize); 3] = [(1, 1), (1, 8), (4, 8)];
+/// HWM of [`Kind::TieredDeep`]: 32 pipes of it hold the whole run.
+const DEEP_HWM: &str = "100000";
 
 const PUBSUB_SIZES: [usize; 3] = [16, 256, 4096];
 const PUBSUB_SUBS: [usize; 3] = [1, 4, 16];
@@ -129,6 +133,16 @@ enum Kind {
     PubSub,
     /// tiermq's tiered PUSH (one process): `Case::tiers` tiers × peers.
     Tiered,
+    /// The same with SNDHWM = RCVHWM = [`DEEP_HWM`], so that the first tier
+    /// never fills and nothing spills below it: what the tiers themselves
+    /// cost (tcp, tiermq only).
+    TieredDeep,
+}
+
+impl Kind {
+    fn is_tiered(self) -> bool {
+        matches!(self, Kind::Tiered | Kind::TieredDeep)
+    }
 }
 
 /// One implementation as the report names it, with how to run it.
@@ -211,6 +225,8 @@ struct Run {
     /// the timed process and of its peer, where the roles reported them.
     csw_timed: Option<(u64, u64)>,
     csw_peer: Option<(u64, u64)>,
+    /// Tiered (tiermq): the share of messages sent below the first tier.
+    spilled: Option<f64>,
 }
 
 /// The PUB→N SUB cases.
@@ -242,7 +258,7 @@ fn pubsub_cases(quick: bool) -> Vec<Case> {
 /// trips, 16 B throughput (pinned and not) and the tiered PUSH.
 fn is_hop_row(case: &Case) -> bool {
     match case.kind {
-        Kind::Latency | Kind::Tiered => true,
+        Kind::Latency | Kind::Tiered | Kind::TieredDeep => true,
         Kind::Throughput => case.size == 16,
         Kind::Raw | Kind::Rss | Kind::PubSub => false,
     }
@@ -285,20 +301,39 @@ fn cases(quick: bool, pin: bool) -> Vec<Case> {
             }
         }
     }
-    // tiermq's own case: 4 tiers × 8 peers against one peer.
+    // tiermq's own case: 4 tiers × 8 peers against one peer and against a
+    // plain round-robin over 8; libzmq runs the one-tier shapes, so that the
+    // cost of spreading a stream over 8 connections shows apart.
     for transport in ["tcp", "inproc"] {
         for tiers in TIERED {
-            out.push(Case {
-                kind: Kind::Tiered,
-                transport,
-                size: 16,
-                cpus: Cpus::Any,
-                peer: TIERMQ,
-                count: 500_000 / scale,
-                subs: 1,
-                tiers,
-            });
+            for peer in [TIERMQ, LIBZMQ] {
+                if peer.lib == "libzmq" && tiers.0 > 1 {
+                    continue;
+                }
+                out.push(Case {
+                    kind: Kind::Tiered,
+                    transport,
+                    size: 16,
+                    cpus: Cpus::Any,
+                    peer,
+                    count: 500_000 / scale,
+                    subs: 1,
+                    tiers,
+                });
+            }
         }
+    }
+    for tiers in TIERED {
+        out.push(Case {
+            kind: Kind::TieredDeep,
+            transport: "tcp",
+            size: 16,
+            cpus: Cpus::Any,
+            peer: TIERMQ,
+            count: 500_000 / scale,
+            subs: 1,
+            tiers,
+        });
     }
     for peer in all_peers("tcp") {
         out.push(Case {
@@ -432,7 +467,7 @@ pub(crate) fn bench(args: &[String]) -> Result<(), &'static str> {
     let start = Instant::now();
     let mut results: BTreeMap<Case, Vec<Run>> = BTreeMap::new();
     let mut csv = String::from(
-        "round,kind,transport,size,cpus,lib,runtime,subs,tiers,count,secs,dropped,slowest_sub_msg_s,rss_timed_kib,rss_peer_kib,vcsw_timed,ivcsw_timed,vcsw_peer,ivcsw_peer\n",
+        "round,kind,transport,size,cpus,lib,runtime,subs,tiers,count,secs,dropped,slowest_sub_msg_s,rss_timed_kib,rss_peer_kib,vcsw_timed,ivcsw_timed,vcsw_peer,ivcsw_peer,spilled\n",
     );
     for round in 1..=rounds {
         println!("==> [bench] round {round}/{rounds}");
@@ -446,7 +481,7 @@ pub(crate) fn bench(args: &[String]) -> Result<(), &'static str> {
                         c.map_or(",".to_string(), |(v, i)| format!("{v},{i}"))
                     };
                     csv.push_str(&format!(
-                        "{round},{:?},{},{},{},{},{},{},{}x{},{},{:.6},{},{:.0},{},{},{},{}\n",
+                        "{round},{:?},{},{},{},{},{},{},{}x{},{},{:.6},{},{:.0},{},{},{},{},{}\n",
                         case.kind,
                         case.transport,
                         case.size,
@@ -463,7 +498,8 @@ pub(crate) fn bench(args: &[String]) -> Result<(), &'static str> {
                         run.rss_timed,
                         run.rss_peer,
                         csw(run.csw_timed),
-                        csw(run.csw_peer)
+                        csw(run.csw_peer),
+                        run.spilled.map_or(String::new(), |x| format!("{x:.4}"))
                     ));
                     results.entry(case.clone()).or_default().push(run);
                 }
@@ -543,8 +579,17 @@ fn describe(case: &Case) -> String {
             Cpus::Same => " pinned",
             Cpus::Split => " split",
         }
-    ) + &if case.kind == Kind::Tiered {
-        format!(" {}x{}", case.tiers.0, case.tiers.1)
+    ) + &if case.kind.is_tiered() {
+        format!(
+            " {}x{}{}",
+            case.tiers.0,
+            case.tiers.1,
+            if case.kind == Kind::TieredDeep {
+                " deep"
+            } else {
+                ""
+            }
+        )
     } else {
         String::new()
     }
@@ -574,10 +619,10 @@ fn role(bin: &Path, case: &Case, role: &str, endpoint: Option<&str>) -> Command 
         &case.size.to_string(),
         &case.count.to_string(),
         "--hwm",
-        if case.kind == Kind::PubSub {
-            PUBSUB_HWM
-        } else {
-            HWM
+        match case.kind {
+            Kind::PubSub => PUBSUB_HWM,
+            Kind::TieredDeep => DEEP_HWM,
+            _ => HWM,
         },
         "--buf",
         buf(case.transport),
@@ -718,11 +763,12 @@ fn run_case(bin: &Path, case: &Case) -> Result<Run, String> {
             rss_peer: peer.and_then(|l| field(l, "rss_kib")).unwrap_or(0.0) as u64,
             csw_timed: switches(result),
             csw_peer: peer.and_then(switches),
+            spilled: field(result, "spilled"),
         })
     };
-    if case.transport == "inproc" || case.kind == Kind::Tiered {
+    if case.transport == "inproc" || case.kind.is_tiered() {
         let r = match case.kind {
-            Kind::Tiered => "tiered",
+            Kind::Tiered | Kind::TieredDeep => "tiered",
             Kind::Latency => "req-rep",
             _ => "push-pull",
         };
@@ -736,7 +782,7 @@ fn run_case(bin: &Path, case: &Case) -> Result<Run, String> {
         Kind::Raw => ("raw-reader", "raw-writer"),
         Kind::Latency if case.peer == RAW => ("raw-pong", "raw-ping"),
         Kind::Latency => ("rep", "req"),
-        Kind::Tiered => return Err("tiered runs in one process".into()),
+        Kind::Tiered | Kind::TieredDeep => return Err("tiered runs in one process".into()),
     };
     let b = Proc::spawn(role(bin, case, binder, None))?;
     let ep_line = b.expect("ENDPOINT", deadline)?;
@@ -1242,7 +1288,8 @@ fn render_switches(results: &BTreeMap<Case, Vec<Run>>, pin: bool) -> String {
     s
 }
 
-/// tiermq's tiered PUSH against one peer (one process, 16 B).
+/// tiermq's tiered PUSH against one peer and a plain round-robin over 8,
+/// beside libzmq's one peer and round-robin (one process, 16 B).
 fn render_tiered(results: &BTreeMap<Case, Vec<Run>>) -> String {
     let mut s = String::new();
     if !results.keys().any(|c| c.kind == Kind::Tiered) {
@@ -1250,24 +1297,50 @@ fn render_tiered(results: &BTreeMap<Case, Vec<Run>>) -> String {
     }
     let _ = writeln!(
         s,
-        "\n## Tiered PUSH, 16 B (tiermq, PUSH and PULL in one process; msg/s)\n\n\
-         | transport | one peer | 4 tiers × 8 peers | tiered / one peer |\n|---|---:|---:|---:|"
+        "\n## Tiered PUSH, 16 B (PUSH and PULL in one process; msg/s)\n\n\
+         tiermq's PUSH with one peer, 8 peers in one tier (a plain round-robin), and 4 \
+         tiers × 8 peers, beside libzmq's PUSH with one peer and 8. \"Spilled\" is the \
+         median share of the 4 × 8 messages sent below the first tier, which a PUSH \
+         does whenever every first-tier pipe is at SNDHWM (HWM 1000 here). The last row \
+         runs tiermq with an HWM no run fills: what the tiers cost without spilling.\n\n\
+         | transport | tiermq 1 | tiermq 1 × 8 | tiermq 4 × 8 | 4 × 8 / 1 | 4 × 8 / 1 × 8 | \
+         spilled | libzmq 1 | libzmq 1 × 8 | libzmq 1 × 8 / 1 |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
-    for transport in ["tcp", "inproc"] {
-        let rate = |tiers| {
-            results
-                .keys()
-                .find(|c| c.kind == Kind::Tiered && c.transport == transport && c.tiers == tiers)
-                .and_then(|c| Some(c.count as f64 / median_secs(results, c)?))
+    let rows = [
+        ("tcp", Kind::Tiered, "tcp"),
+        ("inproc", Kind::Tiered, "inproc"),
+        ("tcp, HWM 100 000", Kind::TieredDeep, "tcp"),
+    ];
+    for (label, kind, transport) in rows {
+        let case = |lib: &str, tiers| {
+            results.keys().find(|c| {
+                c.kind == kind && c.transport == transport && c.peer.lib == lib && c.tiers == tiers
+            })
         };
-        let (one, tiered) = (rate(TIERED[0]), rate(TIERED[1]));
+        let rate = |lib: &str, tiers| {
+            case(lib, tiers).and_then(|c| Some(c.count as f64 / median_secs(results, c)?))
+        };
+        let [one, row, tiered] = TIERED.map(|t| rate("tiermq", t));
+        let (z_one, z_row) = (rate("libzmq", TIERED[0]), rate("libzmq", TIERED[1]));
+        let spilled = case("tiermq", TIERED[2])
+            .and_then(|c| {
+                let mut v: Vec<f64> = results.get(c)?.iter().filter_map(|r| r.spilled).collect();
+                median(&mut v)
+            })
+            .map_or("—".into(), |x| format!("{:.0} %", x * 100.0));
         let show = |r: Option<f64>| r.map_or("—".into(), si);
-        let ratio = ratio_cell(tiered, one);
         let _ = writeln!(
             s,
-            "| {transport} | {} | {} | {ratio} |",
+            "| {label} | {} | {} | {} | {} | {} | {spilled} | {} | {} | {} |",
             show(one),
-            show(tiered)
+            show(row),
+            show(tiered),
+            ratio_cell(tiered, one),
+            ratio_cell(tiered, row),
+            show(z_one),
+            show(z_row),
+            ratio_cell(z_row, z_one),
         );
     }
     s
@@ -1491,6 +1564,7 @@ mod tests {
             rss_peer: 0,
             csw_timed: None,
             csw_peer: None,
+            spilled: None,
         };
         let mut results = BTreeMap::new();
         results.insert(case("current", 4), vec![run(1.0, 0), run(2.0, 0)]);
@@ -1523,6 +1597,55 @@ mod tests {
     }
 
     #[test]
+    fn tiered_rows_set_tiers_beside_a_plain_round_robin() {
+        let case = |transport, lib, tiers| Case {
+            kind: Kind::Tiered,
+            transport,
+            size: 16,
+            cpus: Cpus::Any,
+            peer: Peer { lib, runtime: None },
+            count: 1000,
+            subs: 1,
+            tiers,
+        };
+        let run = |secs, spilled| Run {
+            secs,
+            count: 1000,
+            dropped: 0,
+            slowest: 0.0,
+            rss_timed: 0,
+            rss_peer: 0,
+            csw_timed: None,
+            csw_peer: None,
+            spilled,
+        };
+        let mut results = BTreeMap::new();
+        results.insert(case("tcp", "tiermq", (1, 1)), vec![run(0.1, Some(0.0))]);
+        results.insert(case("tcp", "tiermq", (1, 8)), vec![run(0.2, Some(0.0))]);
+        results.insert(
+            case("tcp", "tiermq", (4, 8)),
+            vec![run(0.25, Some(0.3)), run(0.25, Some(0.5))],
+        );
+        results.insert(case("tcp", "libzmq", (1, 1)), vec![run(0.2, None)]);
+        results.insert(case("tcp", "libzmq", (1, 8)), vec![run(0.1, None)]);
+        let table = render_tiered(&results);
+        assert!(
+            table.contains(
+                "| tcp | 10.0 k | 5.0 k | 4.0 k | 0.40 | 0.80 | 40 % | 5.0 k | 10.0 k | 2.00 |"
+            ),
+            "{table}"
+        );
+        assert!(
+            table.contains("| inproc | — | — | — | — | — | — | — | — | — |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| tcp, HWM 100 000 | — | — | — | — | — | — | — | — | — |"),
+            "{table}"
+        );
+    }
+
+    #[test]
     fn round_trips_show_the_raw_ratio_and_switches_per_process() {
         let case = |lib, runtime| Case {
             kind: Kind::Latency,
@@ -1543,6 +1666,7 @@ mod tests {
             rss_peer: 0,
             csw_timed: Some(timed),
             csw_peer: Some(peer),
+            spilled: None,
         };
         let mut results = BTreeMap::new();
         // raw: 10 µs and one switch per process per round trip.
@@ -1623,6 +1747,7 @@ mod tests {
             rss_peer: 1024,
             csw_timed: Some((1000, 0)),
             csw_peer: Some((1000, 0)),
+            spilled: None,
         };
         let mut results = BTreeMap::new();
         for kind in [Kind::Latency, Kind::Throughput, Kind::Rss] {

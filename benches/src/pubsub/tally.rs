@@ -121,5 +121,6 @@ pub fn summarize(tallies: &[Tally], spec: &Spec) -> Result<Report, Error> {
             slowest: if slowest.is_finite() { slowest } else { 0.0 },
         }),
         switches: None,
+        spilled: None,
     })
 }
