@@ -110,26 +110,15 @@ pub fn tiered_push_pull(
         std::thread::sleep(Duration::from_millis(1));
     }
     let payload = tiermq::Bytes::from(vec![7u8; size]);
-    let out = std::thread::scope(|scope| {
-        let receiver = scope.spawn(move || -> Result<Duration, Error> {
-            let mut msg = tiermq::Message::new();
-            recv(&pull, &mut msg)?;
-            let start = Instant::now();
-            for _ in 0..count {
-                recv(&pull, &mut msg)?;
-            }
-            let elapsed = start.elapsed();
-            switches::end();
-            Ok(elapsed)
-        });
-        switches::begin();
-        for _ in 0..=count {
-            push.send(payload.clone(), 0)?;
-        }
-        receiver
-            .join()
-            .map_err(|_| Error::new("the receiver panicked"))?
-    });
+    let mut msg = tiermq::Message::new();
+    let out = timed_stream(
+        count,
+        || Ok(push.send(payload.clone(), 0)?),
+        move || match pull.recv(&mut msg, 0) {
+            Err(tiermq::Error::EAGAIN) => Err(Error::timeout("a message")),
+            other => Ok(other?),
+        },
+    );
     let (mut below, mut all) = (0u64, 0u64);
     for p in push.peers() {
         all += p.sent;
@@ -205,30 +194,15 @@ pub fn round_robin_libzmq(
         }
     }
     let payload = vec![7u8; size];
-    let out = std::thread::scope(|scope| {
-        let receiver = scope.spawn(move || -> Result<Duration, Error> {
-            let mut msg = zmq::Message::new();
-            let recv = |msg: &mut zmq::Message| match pull.recv(msg, 0) {
-                Err(zmq::Error::EAGAIN) => Err(Error::timeout("a message")),
-                other => Ok(other?),
-            };
-            recv(&mut msg)?;
-            let start = Instant::now();
-            for _ in 0..count {
-                recv(&mut msg)?;
-            }
-            let elapsed = start.elapsed();
-            switches::end();
-            Ok(elapsed)
-        });
-        switches::begin();
-        for _ in 0..=count {
-            push.send(&payload[..], 0)?;
-        }
-        receiver
-            .join()
-            .map_err(|_| Error::new("the receiver panicked"))?
-    });
+    let mut msg = zmq::Message::new();
+    let out = timed_stream(
+        count,
+        || Ok(push.send(&payload[..], 0)?),
+        move || match pull.recv(&mut msg, 0) {
+            Err(zmq::Error::EAGAIN) => Err(Error::timeout("a message")),
+            other => Ok(other?),
+        },
+    );
     drop(push);
     for ep in &endpoints {
         remove_ipc_file(ep);
@@ -236,11 +210,32 @@ pub fn round_robin_libzmq(
     out
 }
 
-fn recv(pull: &tiermq::Socket, msg: &mut tiermq::Message) -> Result<(), Error> {
-    match pull.recv(msg, 0) {
-        Err(tiermq::Error::EAGAIN) => Err(Error::timeout("a message")),
-        other => Ok(other?),
-    }
+/// Calls `recv` `count + 1` times on a thread of its own, timing the last
+/// `count`, while this thread calls `send` `count + 1` times.
+fn timed_stream(
+    count: u64,
+    mut send: impl FnMut() -> Result<(), Error>,
+    mut recv: impl FnMut() -> Result<(), Error> + Send,
+) -> Result<Duration, Error> {
+    std::thread::scope(|scope| {
+        let receiver = scope.spawn(move || -> Result<Duration, Error> {
+            recv()?;
+            let start = Instant::now();
+            for _ in 0..count {
+                recv()?;
+            }
+            let elapsed = start.elapsed();
+            switches::end();
+            Ok(elapsed)
+        });
+        switches::begin();
+        for _ in 0..=count {
+            send()?;
+        }
+        receiver
+            .join()
+            .map_err(|_| Error::new("the receiver panicked"))?
+    })
 }
 
 fn timeout_ms() -> i32 {
