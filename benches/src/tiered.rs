@@ -118,7 +118,23 @@ pub fn tiered_push_pull(
             Err(tiermq::Error::EAGAIN) => Err(Error::timeout("a message")),
             other => Ok(other?),
         },
+        // Counted while every pipe is still there: the PULL goes with the
+        // receiving thread.
+        || spilled(&push),
     );
+    drop(push);
+    for ep in &endpoints {
+        remove_ipc_file(ep);
+    }
+    let (elapsed, spilled) = out?;
+    Ok(Tiered {
+        elapsed,
+        spilled: Some(spilled),
+    })
+}
+
+/// The share of what `push` sent that went below its first tier.
+fn spilled(push: &tiermq::Socket) -> f64 {
     let (mut below, mut all) = (0u64, 0u64);
     for p in push.peers() {
         all += p.sent;
@@ -126,14 +142,7 @@ pub fn tiered_push_pull(
             below += p.sent;
         }
     }
-    drop(push);
-    for ep in &endpoints {
-        remove_ipc_file(ep);
-    }
-    Ok(Tiered {
-        elapsed: out?,
-        spilled: Some(below as f64 / all.max(1) as f64),
-    })
+    below as f64 / all.max(1) as f64
 }
 
 /// libzmq's PUSH round-robin over `peers` connections to one PULL, timed
@@ -202,21 +211,24 @@ pub fn round_robin_libzmq(
             Err(zmq::Error::EAGAIN) => Err(Error::timeout("a message")),
             other => Ok(other?),
         },
+        || (),
     );
     drop(push);
     for ep in &endpoints {
         remove_ipc_file(ep);
     }
-    out
+    Ok(out?.0)
 }
 
 /// Calls `recv` `count + 1` times on a thread of its own, timing the last
-/// `count`, while this thread calls `send` `count + 1` times.
-fn timed_stream(
+/// `count`, while this thread calls `send` `count + 1` times and then
+/// `after_sends`, whose result comes back with the time.
+fn timed_stream<T>(
     count: u64,
     mut send: impl FnMut() -> Result<(), Error>,
     mut recv: impl FnMut() -> Result<(), Error> + Send,
-) -> Result<Duration, Error> {
+    after_sends: impl FnOnce() -> T,
+) -> Result<(Duration, T), Error> {
     std::thread::scope(|scope| {
         let receiver = scope.spawn(move || -> Result<Duration, Error> {
             recv()?;
@@ -232,9 +244,11 @@ fn timed_stream(
         for _ in 0..=count {
             send()?;
         }
-        receiver
+        let after = after_sends();
+        let elapsed = receiver
             .join()
-            .map_err(|_| Error::new("the receiver panicked"))?
+            .map_err(|_| Error::new("the receiver panicked"))??;
+        Ok((elapsed, after))
     })
 }
 
