@@ -58,8 +58,8 @@ pub fn run(spec: &Spec) -> Result<Tiered, Error> {
 
 /// Sends `count + 1` messages of `size` bytes from a tiermq PUSH connected
 /// to `tiers × peers_per_tier` endpoints of one PULL, and returns the time
-/// the PULL took for the last `count`, and how many messages went below the
-/// first tier. `hwm` is every pipe's SNDHWM/RCVHWM.
+/// the PULL took for the last `count`, and the share of messages that went
+/// below the first tier. `hwm` is every pipe's SNDHWM/RCVHWM.
 ///
 /// Errors: tiermq's, a timeout, or more than 16 tiers.
 pub fn tiered_push_pull(

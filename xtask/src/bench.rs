@@ -72,7 +72,6 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(90);
 const SIZES: [usize; 4] = [16, 256, 4096, 65536];
 const RAW_SIZES: [usize; 2] = [65536, 262144];
 const HWM: &str = "1000";
-/// The tiered PUSH layouts: one peer, and 4 tiers of 8 (the issue's).
 /// The tiered shapes (tiers × peers per tier): one peer, a plain
 /// round-robin over 8 (libzmq runs these two too), and 4 tiers of 8.
 const TIERED: [(u8, usize); 3] = [(1, 1), (1, 8), (4, 8)];
@@ -1292,7 +1291,7 @@ fn render_switches(results: &BTreeMap<Case, Vec<Run>>, pin: bool) -> String {
 /// beside libzmq's one peer and round-robin (one process, 16 B).
 fn render_tiered(results: &BTreeMap<Case, Vec<Run>>) -> String {
     let mut s = String::new();
-    if !results.keys().any(|c| c.kind == Kind::Tiered) {
+    if !results.keys().any(|c| c.kind.is_tiered()) {
         return s;
     }
     let _ = writeln!(
