@@ -1446,6 +1446,21 @@ fn render_pubsub(results: &BTreeMap<Case, Vec<Run>>, rounds: usize) -> String {
 mod tests {
     use super::*;
 
+    /// A run of `count` messages in `secs`, with nothing else reported.
+    fn timed(secs: f64, count: u64) -> Run {
+        Run {
+            secs,
+            count,
+            dropped: 0,
+            slowest: 0.0,
+            rss_timed: 0,
+            rss_peer: 0,
+            csw_timed: None,
+            csw_peer: None,
+            spilled: None,
+        }
+    }
+
     #[test]
     fn fields_parse() {
         let l = "RESULT secs=0.5 count=10 size=16 rss_kib=1234";
@@ -1555,15 +1570,8 @@ mod tests {
             tiers: (1, 1),
         };
         let run = |secs, dropped| Run {
-            secs,
-            count: 400,
             dropped,
-            slowest: 0.0,
-            rss_timed: 0,
-            rss_peer: 0,
-            csw_timed: None,
-            csw_peer: None,
-            spilled: None,
+            ..timed(secs, 400)
         };
         let mut results = BTreeMap::new();
         results.insert(case("current", 4), vec![run(1.0, 0), run(2.0, 0)]);
@@ -1608,15 +1616,8 @@ mod tests {
             tiers,
         };
         let run = |secs, spilled| Run {
-            secs,
-            count: 1000,
-            dropped: 0,
-            slowest: 0.0,
-            rss_timed: 0,
-            rss_peer: 0,
-            csw_timed: None,
-            csw_peer: None,
             spilled,
+            ..timed(secs, 1000)
         };
         let mut results = BTreeMap::new();
         results.insert(case("tcp", "tiermq", (1, 1)), vec![run(0.1, Some(0.0))]);
@@ -1656,16 +1657,10 @@ mod tests {
             subs: 1,
             tiers: (1, 1),
         };
-        let run = |secs, timed, peer| Run {
-            secs,
-            count: 1000,
-            dropped: 0,
-            slowest: 0.0,
-            rss_timed: 0,
-            rss_peer: 0,
-            csw_timed: Some(timed),
+        let run = |secs, switches, peer| Run {
+            csw_timed: Some(switches),
             csw_peer: Some(peer),
-            spilled: None,
+            ..timed(secs, 1000)
         };
         let mut results = BTreeMap::new();
         // raw: 10 µs and one switch per process per round trip.
@@ -1738,15 +1733,11 @@ mod tests {
             tiers: (1, 1),
         };
         let run = |secs| Run {
-            secs,
-            count: 1000,
-            dropped: 0,
-            slowest: 0.0,
             rss_timed: 1024,
             rss_peer: 1024,
             csw_timed: Some((1000, 0)),
             csw_peer: Some((1000, 0)),
-            spilled: None,
+            ..timed(secs, 1000)
         };
         let mut results = BTreeMap::new();
         for kind in [Kind::Latency, Kind::Throughput, Kind::Rss] {
