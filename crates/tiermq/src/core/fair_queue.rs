@@ -22,8 +22,10 @@ impl Core {
             return Some(m);
         }
         match self.pattern {
-            // Only REQ has a timer here; other types skip the clock read.
-            Pattern::Req => self.tick(Instant::now()),
+            // Only REQ has a timer here, and only with REQ_RESEND_IVL set;
+            // otherwise the clock is not read (a REQ looks here several
+            // times per round trip).
+            Pattern::Req if self.resend_due().is_some() => self.tick(Instant::now()),
             Pattern::XPub => return self.next_notice(),
             _ => {}
         }
