@@ -14,6 +14,7 @@
 //!
 //! It also times `membarrier` alone, and with another thread of the
 //! process running on another CPU.
+//!
 //! Each message is three words (24 bytes, about an encoded 16 B frame).
 //! The reader takes at least 100 messages at a time, as the I/O thread
 //! takes a pipe's bytes. Run with
